@@ -1,0 +1,257 @@
+"""One frozen TrainConfig, its derived values (Resolved), override parsing and run ids.
+
+Every quantity that depends on the world size is derived here, in `resolve`, and nowhere else:
+
+    global batch B = processes P x virtual workers per process v x per-worker batch n   (k = P*v)
+    lr_peak        = lr_base * rule(B / lr_base_batch)      (Goyal et al., arXiv 1706.02677, §2.1)
+
+A *virtual worker* is an emulated data-parallel worker: its own n examples and its own BatchNorm
+statistics (ghost BN, Goyal's per-worker BN). Bad input raises ConfigError with one line that names
+the field and the fix; `largebatch.cli` prints it and exits 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields, replace
+
+CHOICES = {
+    "dataset": ("fashion_mnist", "mnist1d", "synthetic", "synthetic_imagenet", "imagenet"),
+    "lr_scaling": ("linear", "sqrt", "none"),
+    "warmup": ("none", "constant", "gradual"),
+    "decay": ("none", "step", "poly", "cosine", "piecewise"),
+    "device": ("auto", "cpu", "cuda"),
+    "bn_eval": ("running", "recomputed"),
+    "comm_dtype": ("fp32", "fp16", "bf16"),
+    "noise_estimator": ("two_batch", "per_example"),
+}
+# Fields that do not change the trajectory of a run, so they do not enter its id.
+NOT_HASHED = ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    study: str = "demo"  # directory under runs/ and the W&B group
+    tag: str = ""  # free label (e.g. the experiment within a study); enters the run id
+    dataset: str = "fashion_mnist"  # one of CHOICES["dataset"]
+    data_dir: str = ""  # "" = the default search path (see largebatch.data)
+    train_examples: int = 0  # N, training-set size: 0 = all, else a fixed nested subset
+    test_examples: int = 0  # 0 = the whole test set
+    mnist1d_examples: int = 10000  # MNIST-1D samples generated (80/20 train/test split)
+    model: str = "mlp"  # see largebatch.models.MODELS
+    width: int = 0  # hidden width / base channels; 0 = the model's default
+    depth: int = 0  # hidden layers / blocks per stage; 0 = the model's default
+    zero_gamma: bool = False  # gamma = 0 in the last BN of each residual block (Goyal §5.1)
+    per_worker_batch: int = 32  # n: examples per virtual worker = BN group size (Goyal n)
+    global_batch: int = 256  # B = kn: examples per optimizer step, all workers together
+    micro_batch: int = 0  # examples per forward/backward in a process (memory cap); 0 = all
+    epochs: float = 10.0  # training length in epochs of the training set
+    max_steps: int = 0  # stop after this many steps (smoke runs); 0 = no cap
+    lr_base: float = 0.1  # learning rate at lr_base_batch
+    lr_base_batch: int = 256  # the reference batch of lr_base
+    lr_scaling: str = "linear"  # lr_peak = lr_base * (B/lr_base_batch)^{1, 1/2, 0}
+    warmup: str = "none"  # none | constant | gradual (per iteration, Goyal §2.2)
+    warmup_epochs: float = 0.0  # warmup length in epochs
+    warmup_lr_init: float = -1.0  # lr at warmup start; -1 = lr_base (Goyal: from eta to k*eta)
+    decay: str = "none"  # none | step | poly | cosine | piecewise
+    decay_milestones_epochs: tuple = ()  # step/piecewise boundaries in epochs, e.g. (30, 60, 80)
+    decay_factor: float = 0.1  # step: lr multiplied by this at each milestone
+    decay_factors: tuple = ()  # piecewise: lr_peak multipliers after each milestone
+    decay_power: float = 2.0  # poly: lr = lr_peak * (1 - t/T)^power after warmup
+    optimizer: str = "sgd"  # see largebatch.optim.OPTIMIZERS
+    momentum: float = 0.9  # m
+    nesterov: bool = False  # Nesterov momentum (Goyal uses it)
+    weight_decay: float = 0.0  # lambda, L2 coefficient in the update (Goyal Remark 1)
+    wd_exclude_bn_bias: bool = True  # no weight decay on BN gamma/beta and biases
+    adam_betas: tuple = (0.9, 0.999)  # adam only
+    bn_eval: str = "running"  # evaluation BN statistics: running averages or recomputed
+    comm_dtype: str = "fp32"  # gradient allreduce precision (DDP communication hook)
+    divergence_loss: float = 50.0  # train loss above this (or non-finite) ends the run: diverged
+    eval_every_steps: int = 0  # 0 = once per epoch
+    eval_train_examples: int = 10000  # training examples scored at each eval (0 = none)
+    eval_batch: int = 2000  # examples per evaluation forward pass
+    log_every_steps: int = 10  # train-loss reduction and divergence check interval
+    checkpoint_every_steps: int = 0  # 0 = at every evaluation
+    noise_every_steps: int = 0  # gradient-noise measurement interval; 0 = off
+    noise_estimator: str = "two_batch"  # two_batch (any model) | per_example (BN-free)
+    noise_ema: float = 0.0  # EMA decay for the noise tracker; 0 = no smoothing
+    seed: int = 0  # model init (same on all ranks) and data order
+    device: str = "auto"  # auto = cuda when available
+    threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes
+    out_dir: str = "runs"  # run directories go to out_dir/<study>/<run_id>/
+    wandb: str = "auto"  # auto = W&B offline unless WANDB_MODE says otherwise; off = none
+    progress: bool = True  # progress bar on rank 0
+    synthetic_examples: int = 2048  # size of synthetic datasets
+    num_classes: int = 0  # 0 = the dataset's own
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Derived quantities; logged next to the config in config.json."""
+
+    world_size: int  # P, processes
+    workers_per_process: int  # v, virtual workers in each process
+    workers: int  # k = P*v
+    per_process_batch: int  # v*n
+    micro_batch: int  # examples per forward/backward
+    accum_steps: int  # micro-steps per optimizer step in each process
+    lr_peak: float  # lr after scaling, reached at the end of warmup
+    train_examples: int  # N actually used
+    steps_per_epoch: int  # floor(N / B): the last partial batch of an epoch is dropped
+    total_steps: int
+    warmup_steps: int
+    eval_every_steps: int
+    checkpoint_every_steps: int
+
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def _parse_value(name: str, text: str):
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, bool):
+            low = text.lower()
+            if low not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError
+            return low in ("1", "true", "yes")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, tuple):
+            return tuple(float(v) for v in text.replace("(", "").replace(")", "").split(",") if v)
+    except ValueError:
+        kind = type(default).__name__
+        raise ConfigError(f"--{name}={text!r}: expected a {kind}") from None
+    return text
+
+
+def parse_overrides(argv: list[str]) -> dict:
+    """Parse `--key=value` arguments into typed TrainConfig overrides (unknown keys raise)."""
+    out = {}
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise ConfigError(f"argument {arg!r}: expected --key=value (a TrainConfig field)")
+        key, text = arg[2:].split("=", 1)
+        key = key.replace("-", "_")
+        if key not in _FIELDS:
+            near = [f for f in _FIELDS if key[:4] in f]
+            hint = f"; did you mean {', '.join(near[:3])}?" if near else ""
+            raise ConfigError(f"unknown config key {key!r}{hint} (see largebatch/config.py)")
+        out[key] = _parse_value(key, text)
+    return out
+
+
+def make_config(base: TrainConfig | None = None, **overrides) -> TrainConfig:
+    """`dataclasses.replace` with unknown-key checking."""
+    for key in overrides:
+        if key not in _FIELDS:
+            raise ConfigError(f"unknown config key {key!r} (see largebatch/config.py)")
+    return replace(base or TrainConfig(), **overrides)
+
+
+def dataset_size(cfg: TrainConfig) -> int:
+    """Training-set size before any subset, without loading the data."""
+    full = {
+        "fashion_mnist": 60000,
+        "mnist1d": int(cfg.mnist1d_examples * 0.8),
+        "synthetic": cfg.synthetic_examples,
+        "synthetic_imagenet": cfg.synthetic_examples,
+        "imagenet": 1281167,
+    }[cfg.dataset]
+    return min(cfg.train_examples, full) if cfg.train_examples > 0 else full
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -> Resolved:
+    """Validate `cfg` for `world_size` processes and derive every batch/lr/step quantity.
+
+    Raises:
+        ConfigError: one line naming the field and the fix.
+    """
+    for name, allowed in CHOICES.items():
+        _check(getattr(cfg, name) in allowed, f"{name}={getattr(cfg, name)!r}: choose one of {allowed}")
+    for name in ("lr_base", "momentum", "weight_decay", "epochs", "decay_power"):
+        _check(getattr(cfg, name) >= 0, f"{name}={getattr(cfg, name)}: must be >= 0")
+    _check(math.isfinite(cfg.lr_base), f"lr_base={cfg.lr_base}: must be finite")
+    for name in ("per_worker_batch", "global_batch", "lr_base_batch", "eval_batch"):
+        _check(getattr(cfg, name) > 0, f"{name}={getattr(cfg, name)}: must be a positive integer")
+    n, B, P = cfg.per_worker_batch, cfg.global_batch, world_size
+    _check(
+        B % (P * n) == 0,
+        f"global_batch={B} is not divisible by processes x per_worker_batch = {P} x {n} = {P * n}; "
+        f"choose global_batch as a multiple of {P * n} (or change per_worker_batch / nproc)",
+    )
+    v = B // (P * n)
+    per_proc = v * n
+    micro = cfg.micro_batch or per_proc
+    _check(
+        micro % n == 0 and per_proc % micro == 0,
+        f"micro_batch={cfg.micro_batch}: must be a multiple of per_worker_batch={n} that divides "
+        f"the per-process batch {per_proc}",
+    )
+    N = n_train if n_train is not None else dataset_size(cfg)
+    _check(B <= N, f"global_batch={B} exceeds the training set (N={N}); lower global_batch")
+    spe = N // B
+    total = int(round(cfg.epochs * spe))
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    _check(total > 0, f"epochs={cfg.epochs}: gives 0 steps at {spe} steps/epoch; raise epochs")
+    rule = {"linear": 1.0, "sqrt": 0.5, "none": 0.0}[cfg.lr_scaling]
+    lr_peak = cfg.lr_base * (B / cfg.lr_base_batch) ** rule
+    warm = int(round(cfg.warmup_epochs * spe)) if cfg.warmup != "none" else 0
+    _check(cfg.warmup == "none" or cfg.warmup_epochs > 0,
+           f"warmup={cfg.warmup!r} needs warmup_epochs > 0")
+    if cfg.decay in ("step", "piecewise"):
+        _check(len(cfg.decay_milestones_epochs) > 0,
+               f"decay={cfg.decay!r} needs decay_milestones_epochs, e.g. --decay_milestones_epochs=30,60,80")
+        ms = list(cfg.decay_milestones_epochs)
+        _check(ms == sorted(ms), f"decay_milestones_epochs={cfg.decay_milestones_epochs}: must increase")
+    if cfg.decay == "piecewise":
+        _check(len(cfg.decay_factors) == len(cfg.decay_milestones_epochs),
+               "decay_factors: give one factor per entry of decay_milestones_epochs")
+    _check(cfg.divergence_loss > 0, f"divergence_loss={cfg.divergence_loss}: must be > 0")
+    _check(cfg.noise_every_steps >= 0, "noise_every_steps: must be >= 0 (0 = off)")
+    _check(cfg.noise_estimator != "two_batch" or cfg.noise_every_steps == 0 or P * v > 1,
+           "noise_every_steps with noise_estimator=two_batch needs >1 worker (B_small < B_big): "
+           "raise global_batch/per_worker_batch or use noise_estimator=per_example")
+    every = cfg.eval_every_steps or spe
+    return Resolved(
+        world_size=P, workers_per_process=v, workers=P * v, per_process_batch=per_proc,
+        micro_batch=micro, accum_steps=per_proc // micro, lr_peak=lr_peak, train_examples=N,
+        steps_per_epoch=spe, total_steps=total, warmup_steps=warm, eval_every_steps=every,
+        checkpoint_every_steps=cfg.checkpoint_every_steps or every,
+    )
+
+
+def to_dict(obj) -> dict:
+    return dataclasses.asdict(obj)
+
+
+def run_id(cfg: TrainConfig) -> str:
+    """Deterministic id `<study>-<hash8>-s<seed>`: a relaunched sweep finds finished runs."""
+    d = {k: v for k, v in to_dict(cfg).items() if k not in NOT_HASHED}
+    h = hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{cfg.study}-{h}-s{cfg.seed}"
+
+
+def from_dict(d: dict) -> TrainConfig:
+    """Inverse of to_dict (lists back to tuples), for config.json round trips."""
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in _FIELDS}
+    return TrainConfig(**kw)
+
+
+__all__ = ["TrainConfig", "Resolved", "ConfigError", "resolve", "parse_overrides", "make_config",
+           "run_id", "to_dict", "from_dict", "dataset_size", "field"]

@@ -1,0 +1,206 @@
+"""Datasets (in-memory tensors or an ImageNet folder) and the one-permutation-per-epoch sampler.
+
+Small datasets live on the training device as tensors, so a step is one index_select, with no
+per-sample Python. Every rank draws the same permutation of the training set each epoch and takes
+its own slice of every global batch (Goyal et al., arXiv 1706.02677, Remark 4); the sampler is a
+pure function of (seed, step), so its state in a checkpoint is just the step.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FMNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.cache/largebatch/fashion-mnist")
+FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530
+SUBSET_SEED = 1234  # training subsets of size N are prefixes of one fixed permutation: they nest
+
+
+class DataError(RuntimeError):
+    """A dataset that cannot be found or read; the message says how to get it."""
+
+
+@dataclass
+class TensorData:
+    """A train/test split held as tensors (x float, y int64) on one device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def in_shape(self) -> tuple:
+        return tuple(self.x_train.shape[1:])
+
+    def to(self, device) -> "TensorData":
+        return TensorData(*(t.to(device) for t in (self.x_train, self.y_train, self.x_test,
+                                                   self.y_test)), self.num_classes)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def find_fashion_mnist(data_dir: str = "") -> Path | None:
+    cands = [data_dir] if data_dir else []
+    cands += [os.environ.get("LARGEBATCH_DATA", "")] + list(FMNIST_DIRS)
+    for c in cands:
+        if c and (Path(c).expanduser() / "train-images-idx3-ubyte.gz").exists():
+            return Path(c).expanduser()
+        if c and (Path(c).expanduser() / "FashionMNIST/raw/train-images-idx3-ubyte.gz").exists():
+            return Path(c).expanduser() / "FashionMNIST/raw"
+    return None
+
+
+def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
+    """Fashion-MNIST 60k/10k as normalised float tensors (N, 1, 28, 28).
+
+    Looks in `data_dir`, $LARGEBATCH_DATA, Debian's /usr/share/datasets/fashion-mnist and
+    ~/.cache/largebatch; otherwise tries torchvision's download into ~/.cache/largebatch.
+    """
+    root = find_fashion_mnist(data_dir)
+    if root is None and download:
+        try:
+            from torchvision.datasets import FashionMNIST
+
+            cache = Path(FMNIST_DIRS[1]).expanduser().parent
+            FashionMNIST(str(cache), train=True, download=True)
+            FashionMNIST(str(cache), train=False, download=True)
+            root = find_fashion_mnist(str(cache))
+        except Exception:  # offline, or the mirror is down: fall through to the clear error
+            root = None
+    if root is None:
+        where = data_dir or FMNIST_DIRS[0]
+        raise DataError(
+            f"Fashion-MNIST not found (looked in {where}); install it with "
+            "`sudo apt-get install dataset-fashion-mnist`, or pass --data_dir=DIR holding the IDX .gz files")
+
+    def img(name):
+        a = torch.from_numpy(_read_idx(root / name).copy()).float().div_(255)
+        return a.sub_(FMNIST_MEAN).div_(FMNIST_STD).unsqueeze(1)
+
+    def lab(name):
+        return torch.from_numpy(_read_idx(root / name).astype(np.int64))
+
+    return TensorData(img("train-images-idx3-ubyte.gz"), lab("train-labels-idx1-ubyte.gz"),
+                      img("t10k-images-idx3-ubyte.gz"), lab("t10k-labels-idx1-ubyte.gz"), 10)
+
+
+def load_mnist1d(num_samples: int = 10000, seed: int = 42) -> TensorData:
+    """MNIST-1D (Greydanus, arXiv 2011.14439) generated locally; never its downloader."""
+    import mnist1d.data as m1d
+
+    args = m1d.get_dataset_args()
+    args.num_samples, args.seed = num_samples, seed
+    d = m1d.make_dataset(args)
+    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32).unsqueeze(1)  # noqa: E731
+    i = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64)  # noqa: E731
+    return TensorData(f(d["x"]), i(d["y"]), f(d["x_test"]), i(d["y_test"]), 10)
+
+
+def make_synthetic(n: int, shape: tuple, num_classes: int, seed: int = 0) -> TensorData:
+    """Random inputs with random labels, for throughput and smoke tests."""
+    g = torch.Generator().manual_seed(seed)
+    n_test = max(n // 4, 1)
+    return TensorData(torch.randn(n, *shape, generator=g),
+                      torch.randint(0, num_classes, (n,), generator=g),
+                      torch.randn(n_test, *shape, generator=g),
+                      torch.randint(0, num_classes, (n_test,), generator=g), num_classes)
+
+
+def subset(data: TensorData, n_train: int = 0, n_test: int = 0) -> TensorData:
+    """Nested training subset of size n_train (prefix of a fixed permutation); first n_test tests."""
+    x, y = data.x_train, data.y_train
+    if 0 < n_train < len(y):
+        idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(SUBSET_SEED))[:n_train]
+        x, y = x[idx], y[idx]
+    xt, yt = data.x_test, data.y_test
+    if 0 < n_test < len(yt):
+        xt, yt = xt[:n_test], yt[:n_test]
+    return TensorData(x, y, xt, yt, data.num_classes)
+
+
+def imagenet_folder(root: str, train: bool = True):
+    """torchvision ImageFolder with Goyal's augmentation (scale+aspect crop 224, flip, normalise)."""
+    from torchvision import datasets, transforms as T
+
+    norm = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    tf = (T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
+          if train else T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm]))
+    sub = Path(root) / ("train" if train else "val")
+    if not sub.is_dir():
+        raise DataError(f"ImageNet folder {sub} not found; pass --data_dir=DIR with train/ and val/")
+    return datasets.ImageFolder(str(sub), tf)
+
+
+def load(cfg) -> TensorData | tuple:
+    """The dataset named by cfg.dataset: TensorData, or (train, val) folder datasets for imagenet."""
+    if cfg.dataset == "fashion_mnist":
+        d = load_fashion_mnist(cfg.data_dir)
+    elif cfg.dataset == "mnist1d":
+        d = load_mnist1d(cfg.mnist1d_examples)
+    elif cfg.dataset == "synthetic":
+        d = make_synthetic(cfg.synthetic_examples, (1, 28, 28), cfg.num_classes or 10)
+    elif cfg.dataset == "synthetic_imagenet":
+        d = make_synthetic(cfg.synthetic_examples, (3, 224, 224), cfg.num_classes or 1000)
+    else:
+        return imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False)
+    return subset(d, cfg.train_examples, cfg.test_examples)
+
+
+class EpochSampler:
+    """One permutation of the N training examples per epoch, shared by all ranks.
+
+    Step t of epoch e = t // S takes positions [(t mod S)·B, (t mod S + 1)·B) of permutation e as the
+    global batch; rank r takes its contiguous share [r·b, (r+1)·b) with b = B / P, and inside a rank
+    virtual worker j takes [j·n, (j+1)·n). So the same B examples form step t for any P.
+    """
+
+    def __init__(self, n: int, global_batch: int, rank: int, world_size: int, seed: int):
+        self.n, self.B, self.rank, self.P, self.seed = n, global_batch, rank, world_size, seed
+        self.steps_per_epoch = n // global_batch
+        self.b = global_batch // world_size
+        self._epoch, self._perm = -1, None
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm, self._epoch = torch.randperm(self.n, generator=g), epoch
+        return self._perm
+
+    def global_indices(self, step: int) -> torch.Tensor:
+        e, i = divmod(step, self.steps_per_epoch)
+        return self.permutation(e)[i * self.B:(i + 1) * self.B]
+
+    def indices(self, step: int) -> torch.Tensor:
+        """This rank's example indices for optimizer step `step`."""
+        return self.global_indices(step)[self.rank * self.b:(self.rank + 1) * self.b]
+
+    def state_dict(self, step: int) -> dict:
+        return {"seed": self.seed, "epoch": step // self.steps_per_epoch,
+                "position": step % self.steps_per_epoch, "n": self.n, "global_batch": self.B}
+
+
+class FolderBatches(torch.utils.data.Sampler):
+    """Batch sampler over EpochSampler steps, for DataLoader on folder datasets (paper scale)."""
+
+    def __init__(self, sampler: EpochSampler, start: int, stop: int):
+        self.s, self.start, self.stop = sampler, start, stop
+
+    def __iter__(self):
+        for t in range(self.start, self.stop):
+            yield self.s.indices(t).tolist()
+
+    def __len__(self):
+        return self.stop - self.start

@@ -1,0 +1,125 @@
+"""RunSink: a run's directory (config.json, metrics.jsonl, summary.json) and its W&B mirror.
+
+Only rank 0 writes. summary.json is written last and atomically, so its presence means the run is
+complete. W&B is for watching runs (project `largebatch`, group = study, offline unless WANDB_MODE
+says otherwise); any W&B failure is reported once and never stops training. Figures never read W&B.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+WANDB_PROJECT = "largebatch"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file and rename: readers see the old file or the new, never half."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def git_info() -> dict:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=root,
+                                    capture_output=True, text=True, timeout=5).stdout.strip())
+        return {"git_sha": sha or None, "git_dirty": dirty}
+    except Exception:
+        return {"git_sha": None, "git_dirty": None}
+
+
+class RunSink:
+    """Writes one run's files on the main rank; every method is a no-op elsewhere."""
+
+    def __init__(self, run_dir: Path, is_main: bool, wandb_mode: str = "auto"):
+        self.dir, self.is_main, self._wandb = Path(run_dir), is_main, None
+        self._wandb_mode, self._f = wandb_mode, None
+
+    def start(self, config: dict, resume_step: int | None = None) -> None:
+        """Write config.json; on resume keep metrics up to `resume_step` only (no duplicate rows)."""
+        if not self.is_main:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.dir / "config.json", json.dumps(config, indent=1, default=str))
+        path = self.dir / "metrics.jsonl"
+        if resume_step is not None and path.exists():
+            keep = [ln for ln in path.read_text().splitlines()
+                    if ln.strip() and _parse(ln) is not None and _parse(ln).get("step", 0) <= resume_step]
+            atomic_write_text(path, "".join(ln + "\n" for ln in keep))
+        elif path.exists():
+            path.unlink()
+        self._f = open(path, "a")
+        self._start_wandb(config)
+
+    def _start_wandb(self, config: dict) -> None:
+        mode = os.environ.get("WANDB_MODE", "offline")
+        if self._wandb_mode == "off" or mode == "disabled":
+            return
+        try:
+            import wandb
+
+            self._wandb = wandb.init(project=WANDB_PROJECT, group=config["config"]["study"],
+                                     name=self.dir.name, id=self.dir.name, resume="allow",
+                                     config=config, dir=str(self.dir), mode=mode,
+                                     settings=wandb.Settings(silent=True, console="off"))
+        except Exception as e:  # never let W&B stop training
+            warnings.warn(f"W&B disabled for this run: {type(e).__name__}: {e}")
+            self._wandb = None
+
+    def log(self, record: dict) -> None:
+        if not self.is_main:
+            return
+        rec = {k: _clean(v) for k, v in record.items() if not k.startswith("_")}
+        try:
+            self._f.write(json.dumps(rec) + "\n")
+            self._f.flush()
+        except OSError as e:  # disk full: the checkpoint and summary still get their own try
+            print(f"warning: metrics.jsonl write failed: {e}", file=sys.stderr)
+        if self._wandb is not None:
+            try:
+                extra = {k[1:]: v for k, v in record.items() if k.startswith("_")}
+                self._wandb.log({**rec, **extra}, step=int(record.get("step", 0)))
+            except Exception as e:
+                warnings.warn(f"W&B log failed, continuing without it: {e}")
+                self._wandb = None
+
+    def finish(self, summary: dict) -> None:
+        """Write summary.json last (atomically), then close the W&B run."""
+        if not self.is_main:
+            return
+        if self._f is not None:
+            self._f.close()
+        atomic_write_text(self.dir / "summary.json",
+                          json.dumps({k: _clean(v) for k, v in summary.items()}, indent=1))
+        if self._wandb is not None:
+            try:
+                for k, v in summary.items():
+                    self._wandb.summary[k] = _clean(v)
+                self._wandb.finish()
+            except Exception as e:
+                warnings.warn(f"W&B finish failed: {e}")
+
+
+def _parse(line: str):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None

@@ -1,0 +1,53 @@
+"""Optimizers by name, parameter groups, and the per-step learning-rate setter.
+
+SGD follows PyTorch's u-form, u <- m u + g + lambda w; w <- w - lr u (Goyal et al., arXiv 1706.02677,
+eq. 9): the lr multiplies the buffer on the way out, so a changing lr needs no momentum correction
+(Goyal Remark 2). Weight decay is part of the update, not of the loss (Remark 1), and is skipped on
+BN parameters and biases (every tensor with ndim <= 1) when `wd_exclude_bn_bias` is set.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def param_groups(model: nn.Module, weight_decay: float, exclude_bn_bias: bool = True) -> list[dict]:
+    """Two groups: decayed weights, and (if excluding) BN/bias tensors with weight_decay 0."""
+    if not exclude_bn_bias or weight_decay == 0:
+        return [{"params": [p for p in model.parameters() if p.requires_grad],
+                 "weight_decay": weight_decay, "name": "all"}]
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay, "name": "decay"},
+            {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"}]
+
+
+def _sgd(groups, cfg):
+    return torch.optim.SGD(groups, lr=cfg.lr_base, momentum=cfg.momentum,
+                           nesterov=cfg.nesterov and cfg.momentum > 0)
+
+
+def _adam(groups, cfg):
+    return torch.optim.Adam(groups, lr=cfg.lr_base, betas=tuple(cfg.adam_betas))
+
+
+# Studies register further optimizers here (LARS, the RMSprop warm-up) with the same signature.
+OPTIMIZERS = {"sgd": _sgd, "adam": _adam}
+
+
+def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
+    """The optimizer named by cfg.optimizer over `model`'s parameter groups."""
+    if cfg.optimizer not in OPTIMIZERS:
+        from .config import ConfigError
+
+        raise ConfigError(f"optimizer={cfg.optimizer!r}: choose one of {tuple(OPTIMIZERS)}")
+    groups = param_groups(model, cfg.weight_decay, cfg.wd_exclude_bn_bias)
+    return OPTIMIZERS[cfg.optimizer](groups, cfg)
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr * g.get("lr_mult", 1.0)

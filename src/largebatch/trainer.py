@@ -1,0 +1,213 @@
+"""The training loop shared by every study: train(cfg) -> summary dict.
+
+One optimizer step, in each of the P processes (Goyal et al., arXiv 1706.02677, §2-3):
+  1. take this rank's b = B/P examples of the step's global batch (one permutation per epoch);
+  2. forward/backward them in micro-batches of `micro_batch` examples, BN statistics per group of
+     n = per_worker_batch (ghost BN = per-worker BN), the loss of each micro-batch summed over its
+     examples and divided by b; DDP averages over the P ranks, so the gradient is
+     (1/B) sum over all B examples (Remark 3); non-final micro-steps skip the allreduce (no_sync);
+  3. set the scheduled lr and step the optimizer; fold the step's BN statistics into the running
+     averages once.
+Launch: `python -m largebatch.train --key=value ...` or `torchrun --nproc_per_node=2 -m largebatch.train`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import dist as D
+from .config import TrainConfig, resolve, run_id, to_dict
+from .data import EpochSampler, TensorData, load
+from .metrics import RunSink, git_info
+from .models import build_model, commit_bn_stats, has_batchnorm
+from .optim import build_optimizer, set_lr
+from .schedules import lr_at
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def run_dir(cfg: TrainConfig) -> Path:
+    return Path(cfg.out_dir) / cfg.study / run_id(cfg)
+
+
+@torch.no_grad()
+def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int, dist: D.Dist) -> dict:
+    """Accuracy and mean loss on (x, y), sharded over ranks and summed exactly (ragged shards ok)."""
+    was = model.training
+    model.eval()
+    idx = torch.tensor_split(torch.arange(len(y)), dist.world_size)[dist.rank]
+    tot = torch.zeros(3, dtype=torch.float64, device=x.device)  # correct, loss sum, count
+    for chunk in idx.split(batch):
+        out = model(x[chunk])
+        tot[0] += (out.argmax(1) == y[chunk]).sum()
+        tot[1] += F.cross_entropy(out.float(), y[chunk], reduction="sum")
+        tot[2] += len(chunk)
+    D.all_reduce_sum_(tot)
+    model.train(was)
+    n = max(tot[2].item(), 1.0)
+    return {"acc": tot[0].item() / n, "loss": tot[1].item() / n}
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None = None,
+          resume: bool = True, stop_after: int | None = None) -> dict:
+    """Train one run and return its summary (also written to runs/<study>/<run_id>/summary.json).
+
+    Args:
+        data: preloaded dataset (tests); None loads cfg.dataset.
+        dist: from largebatch.dist.init(); None means a world of one.
+        resume: continue from the run's checkpoint if one exists.
+        stop_after: return after this many steps without a summary, as if killed (tests).
+    """
+    dist = dist or D.init(cfg.device)
+    res = resolve(cfg, dist.world_size)
+    data = data if data is not None else load(cfg)
+    res = resolve(cfg, dist.world_size, n_train=len(data.y_train))
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // dist.local_world_size))
+    dev = dist.device
+    data = data.to(dev)
+    torch.manual_seed(cfg.seed)  # same init on every rank
+    model = build_model(cfg.model, data.in_shape, cfg.num_classes or data.num_classes, cfg.width,
+                        cfg.depth, cfg.zero_gamma, cfg.per_worker_batch).to(dev)
+    noise = None
+    if cfg.noise_every_steps:
+        from .noise import NoiseMeter
+
+        noise = NoiseMeter(cfg, res, model)
+    hook, hook_state = D.compression_hook(cfg.comm_dtype), None
+    if noise is not None and dist.world_size > 1:
+        hook, hook_state = noise.comm_hook(hook)
+    ddp = D.wrap_ddp(model, dist, hook, hook_state)
+    opt = build_optimizer(model, cfg)
+    sampler = EpochSampler(len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed)
+    rdir, start, status, diverged_at = run_dir(cfg), 0, "running", None
+    ckpt_path = rdir / CHECKPOINT
+    loss_acc = torch.zeros((), dtype=torch.float64, device=dev)
+    n_acc = 0
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["rng"])
+        start, loss_acc, n_acc = ck["step"], ck["loss_acc"].to(dev), ck["n_acc"]
+        if noise is not None and ck.get("noise") is not None:
+            noise.load_state_dict(ck["noise"])
+    sink = RunSink(rdir, dist.is_main, cfg.wandb)
+    meta = {"config": to_dict(cfg), "resolved": to_dict(res), "run_id": run_id(cfg),
+            "world_size": dist.world_size, "device": str(dev), "torch": torch.__version__,
+            "cuda": torch.version.cuda, **git_info()}
+    sink.start(meta, resume_step=start if start else None)
+    if dist.is_main and cfg.progress and start == 0:
+        print(f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
+              f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
+              f"{res.total_steps} steps", flush=True)
+    bar = None
+    if dist.is_main and cfg.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=res.total_steps, initial=start, desc=cfg.study, unit="step", leave=False,
+                   dynamic_ncols=True, mininterval=1.0)
+    b, m, K = res.per_process_batch, res.micro_batch, res.accum_steps
+    n_tr = min(cfg.eval_train_examples, len(data.y_train))
+    last_eval, t_train, t0 = {}, 0.0, time.perf_counter()
+    step = start
+    for step in range(start, res.total_steps):
+        ts = time.perf_counter()
+        lr = lr_at(step, cfg, res)
+        set_lr(opt, lr)
+        idx = sampler.indices(step).to(dev)
+        x, y = data.x_train[idx], data.y_train[idx]
+        measure = noise is not None and step % cfg.noise_every_steps == 0
+        k_micro = noise.micro_steps(K) if (measure and dist.world_size == 1) else K
+        mm = b // k_micro
+        opt.zero_grad(set_to_none=True)
+        if measure:
+            noise.begin(model, k_micro)
+        for i in range(k_micro):
+            sync = i == k_micro - 1
+            ctx = ddp.no_sync() if (ddp is not model and not sync) else contextlib.nullcontext()
+            with ctx:
+                loss = F.cross_entropy(ddp(x[i * mm:(i + 1) * mm]), y[i * mm:(i + 1) * mm],
+                                       reduction="sum")
+                (loss / b).backward()
+            if measure and dist.world_size == 1:
+                noise.after_micro(model, i, mm, b)
+            loss_acc += loss.detach()
+        n_acc += b
+        rec_noise = noise.end(model, step) if measure else None
+        opt.step()
+        commit_bn_stats(model)
+        t_train += time.perf_counter() - ts
+        done = step + 1
+        rec = {}
+        if rec_noise:
+            rec.update(rec_noise)
+        if done % cfg.log_every_steps == 0 or done == res.total_steps or rec:
+            tot = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
+            D.all_reduce_sum_(tot)
+            tr_loss = (tot[0] / tot[1].clamp(min=1)).item()
+            loss_acc.zero_()
+            n_acc = 0
+            rec.update({"train/loss": tr_loss, "opt/lr": lr, "time/samples_per_s":
+                        done * cfg.global_batch / max(t_train, 1e-9) if start == 0 else None})
+            if not math.isfinite(tr_loss) or tr_loss > cfg.divergence_loss:
+                status, diverged_at = "diverged", done
+        is_eval = done % res.eval_every_steps == 0 or done == res.total_steps or status == "diverged"
+        if is_eval and status != "diverged":
+            D.average_buffers_(model)
+            te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
+            rec.update({"test/acc": te["acc"], "test/loss": te["loss"]})
+            if n_tr:
+                tr = evaluate(model, data.x_train[:n_tr], data.y_train[:n_tr], cfg.eval_batch, dist)
+                rec.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
+            last_eval = rec
+            if bar is not None:
+                bar.set_postfix(loss=f"{rec.get('train/loss', float('nan')):.3f}",
+                                acc=f"{te['acc']:.4f}", refresh=False)
+        if rec:
+            sink.log({"step": done, "examples_seen": done * cfg.global_batch,
+                      "epoch": done / res.steps_per_epoch, **rec})
+        if bar is not None:
+            bar.update(1)
+        if status == "diverged":
+            break
+        if is_eval and (done % res.checkpoint_every_steps == 0 or done == res.total_steps):
+            if dist.is_main:
+                rdir.mkdir(parents=True, exist_ok=True)
+                _save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                  "rng": torch.get_rng_state(), "step": done, "loss_acc": loss_acc,
+                                  "n_acc": n_acc, "sampler": sampler.state_dict(done),
+                                  "noise": noise.state_dict() if noise is not None else None})
+            D.barrier()
+        if stop_after is not None and done >= stop_after:
+            if bar is not None:
+                bar.close()
+            return {"status": "interrupted", "step": done}
+    if bar is not None:
+        bar.close()
+    status = "complete" if status == "running" else status
+    if status == "diverged":
+        last_eval = {}
+    summary = {"run_id": run_id(cfg), "study": cfg.study, "status": status,
+               "steps": step + 1 if status == "diverged" else res.total_steps,
+               "diverged_step": diverged_at, "examples_seen": (step + 1) * cfg.global_batch,
+               "wall_s": time.perf_counter() - t0, "train_s": t_train,
+               "lr_peak": res.lr_peak, "world_size": dist.world_size, "has_bn": has_batchnorm(model),
+               "final_test_acc": last_eval.get("test/acc"), "final_test_loss": last_eval.get("test/loss"),
+               "final_train_acc": last_eval.get("train_eval/acc"),
+               "final_train_loss": last_eval.get("train/loss")}
+    sink.finish(summary)
+    summary["_model"] = model
+    return summary
