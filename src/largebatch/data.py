@@ -53,8 +53,7 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def find_fashion_mnist(data_dir: str = "") -> Path | None:
-    cands = [data_dir] if data_dir else []
-    cands += [os.environ.get("LARGEBATCH_DATA", "")] + list(FMNIST_DIRS)
+    cands = [data_dir] if data_dir else [os.environ.get("LARGEBATCH_DATA", "")] + list(FMNIST_DIRS)
     for c in cands:
         if c and (Path(c).expanduser() / "train-images-idx3-ubyte.gz").exists():
             return Path(c).expanduser()
@@ -66,15 +65,16 @@ def find_fashion_mnist(data_dir: str = "") -> Path | None:
 def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
     """Fashion-MNIST 60k/10k as normalised float tensors (N, 1, 28, 28).
 
-    Looks in `data_dir`, $LARGEBATCH_DATA, Debian's /usr/share/datasets/fashion-mnist and
-    ~/.cache/largebatch; otherwise tries torchvision's download into ~/.cache/largebatch.
+    Looks in `data_dir` if given, else in $LARGEBATCH_DATA, Debian's /usr/share/datasets/fashion-mnist
+    and ~/.cache/largebatch; otherwise tries torchvision's download into data_dir (or that cache),
+    unless $LARGEBATCH_OFFLINE is set.
     """
     root = find_fashion_mnist(data_dir)
-    if root is None and download:
+    if root is None and download and not os.environ.get("LARGEBATCH_OFFLINE"):
         try:
             from torchvision.datasets import FashionMNIST
 
-            cache = Path(FMNIST_DIRS[1]).expanduser().parent
+            cache = Path(data_dir or Path(FMNIST_DIRS[1]).expanduser().parent)
             FashionMNIST(str(cache), train=True, download=True)
             FashionMNIST(str(cache), train=False, download=True)
             root = find_fashion_mnist(str(cache))

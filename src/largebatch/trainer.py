@@ -146,7 +146,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                 noise.after_micro(model, i, mm, b)
             loss_acc += loss.detach()
         n_acc += b
-        rec_noise = noise.end(model, step) if measure else None
+        rec_noise = noise.end(model, lr, (x, y)) if measure else None
         opt.step()
         commit_bn_stats(model)
         t_train += time.perf_counter() - ts

@@ -1,0 +1,229 @@
+"""Gradient-noise measurement: tr(Sigma), |G|^2, B_simple and Smith & Le's noise scale g.
+
+Symbols (McCandlish et al., arXiv 1812.06162, §2 and App. A). G is the true (full-data) gradient of
+the data loss, Sigma the per-example gradient covariance, G_B a minibatch gradient of B examples:
+
+    E|G_B|^2 = |G|^2 + tr(Sigma)/B                                      (App. A, eq. A.1)
+    B_simple = tr(Sigma) / |G|^2                                          (eq. 2.8)
+
+Estimators (each unbiased for |G|^2 and tr(Sigma); the ratio is not, hence the EMA of each):
+  * per_example: exact per-example gradients g_i (torch.func vmap(grad)), mean g_bar over B:
+        tr(Sigma) ~ 1/(B-1) sum |g_i - g_bar|^2,    |G|^2 ~ |g_bar|^2 - tr(Sigma)/B
+    BN-free models only (BN couples the examples of a batch).
+  * two_batch (App. A): |G_small|^2 of gradients over B_small examples (a worker's gradient before
+    the allreduce, or a virtual worker's micro-batch before accumulation) and |G_big|^2 over B_big:
+        |G|^2     ~ (B_big |G_big|^2 - B_small |G_small|^2) / (B_big - B_small)
+        tr(Sigma) ~ (|G_small|^2 - |G_big|^2) / (1/B_small - 1/B_big)
+  * EMA: bias-corrected exponential averages of |G|^2 and tr(Sigma) separately; B_simple is the
+    ratio of the averages (App. A.1). State round-trips through checkpoints.
+Smith & Le (arXiv 1710.06451, eq. 7): g = eps (N/B - 1) / (1 - m)  ~  eps N / (B (1 - m)) for B << N.
+Only the data-loss gradient is measured: weight decay lives in the optimizer, no clipping or loss
+scaling is applied, so p.grad is exactly the data-loss gradient here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def two_batch_estimate(g2_small, g2_big, b_small: float, b_big: float):
+    """(|G|^2, tr(Sigma)) from mean squared norms at two batch sizes (McCandlish App. A)."""
+    if not b_small < b_big:
+        raise ValueError(f"two-batch estimator needs B_small < B_big, got B_small={b_small}, "
+                         f"B_big={b_big}: use more workers (or micro-batches) per step")
+    g2 = (b_big * g2_big - b_small * g2_small) / (b_big - b_small)
+    trace_sigma = (g2_small - g2_big) / (1.0 / b_small - 1.0 / b_big)
+    return g2, trace_sigma
+
+
+def per_example_estimate(grads: list[torch.Tensor]):
+    """(|G|^2, tr(Sigma)) per tensor from per-example gradients, each of shape (B, *param.shape)."""
+    g2s, trs = [], []
+    for g in grads:
+        B = g.shape[0]
+        flat = g.reshape(B, -1).double()
+        mean = flat.mean(0)
+        tr = (flat - mean).pow(2).sum() / (B - 1)
+        trs.append(tr)
+        g2s.append(mean.pow(2).sum() - tr / B)
+    return torch.stack(g2s), torch.stack(trs)
+
+
+def per_example_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn=None):
+    """Per-example gradients of loss_fn(model(x_i), y_i) for every parameter (torch.func)."""
+    from torch.func import functional_call, grad, vmap
+
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) and model.training:
+        raise ValueError("per-example gradients need a BN-free model: BatchNorm in train mode couples "
+                         "the examples of a batch; use noise_estimator=two_batch instead")
+    loss_fn = loss_fn or (lambda out, t: nn.functional.cross_entropy(out, t))
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+    def one(p, xi, yi):
+        out = functional_call(model, p, (xi.unsqueeze(0),))
+        return loss_fn(out, yi.unsqueeze(0))
+
+    g = vmap(grad(one), in_dims=(None, 0, 0))(params, x, y)
+    return [g[n] for n in names]
+
+
+def temperature_g(lr: float, n_train: int, batch: int, momentum: float = 0.0, exact: bool = True):
+    """Smith & Le's noise scale g = eps (N/B - 1)/(1 - m); exact=False gives eps N / (B (1 - m))."""
+    core = (n_train / batch - 1.0) if exact else n_train / batch
+    return lr * core / (1.0 - momentum)
+
+
+def b_simple(trace_sigma: float, g2: float) -> float:
+    return trace_sigma / g2 if g2 != 0 else float("inf")
+
+
+def cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    """Cosine similarity (coherence) of two gradients given as lists of tensors."""
+    dot = sum((x.double() * y.double()).sum() for x, y in zip(a, b))
+    na = math.sqrt(sum(x.double().pow(2).sum() for x in a))
+    nb = math.sqrt(sum(y.double().pow(2).sum() for y in b))
+    return float(dot / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+class NoiseEMA:
+    """Bias-corrected EMAs of |G|^2 and tr(Sigma); B_simple = ratio of the averages."""
+
+    def __init__(self, decay: float = 0.0):
+        self.decay, self.t, self.s_g2, self.s_tr = decay, 0, 0.0, 0.0
+
+    def update(self, g2: float, trace_sigma: float) -> dict:
+        d = self.decay
+        self.t += 1
+        self.s_g2 = d * self.s_g2 + (1 - d) * g2
+        self.s_tr = d * self.s_tr + (1 - d) * trace_sigma
+        corr = 1 - d ** self.t if d > 0 else 1.0
+        g2c, trc = self.s_g2 / corr, self.s_tr / corr
+        return {"g2": g2c, "trace_sigma": trc, "b_simple": b_simple(trc, g2c)}
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "t": self.t, "s_g2": self.s_g2, "s_tr": self.s_tr}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.decay, self.t, self.s_g2, self.s_tr = s["decay"], s["t"], s["s_g2"], s["s_tr"]
+
+
+class _HookState:
+    def __init__(self, inner, names: dict):
+        self.inner, self.names, self.active, self.sq = inner, names, False, {}
+
+
+def _measuring_hook(state: _HookState, bucket):
+    """DDP comm hook: squared norms of this rank's local gradients, then the usual allreduce."""
+    if state.active:
+        grads = bucket.gradients()
+        norms = torch._foreach_norm(grads)
+        for p, nrm in zip(bucket.parameters(), norms):
+            state.sq[state.names[id(p)]] = nrm.double().pow(2)
+    if state.inner is not None:
+        return state.inner(None, bucket)
+    from .dist import allreduce_bucket_async
+
+    return allreduce_bucket_async(bucket.buffer())
+
+
+class NoiseMeter:
+    """Trainer integration: measures on steps where step % noise_every_steps == 0."""
+
+    def __init__(self, cfg, res, model: nn.Module):
+        self.cfg, self.res = cfg, res
+        self.names = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
+        self.ema = NoiseEMA(cfg.noise_ema)
+        self.hook_state = None
+        if cfg.noise_estimator == "per_example":
+            from .models import has_batchnorm
+
+            if has_batchnorm(model):
+                from .config import ConfigError
+
+                raise ConfigError(f"noise_estimator=per_example: model={cfg.model!r} has BatchNorm; "
+                                  "per-example gradients need a BN-free model, use noise_estimator=two_batch")
+
+    def comm_hook(self, inner):
+        self.hook_state = _HookState(inner, self.names)
+        return _measuring_hook, self.hook_state
+
+    def micro_steps(self, k: int) -> int:
+        """Micro-steps on a measuring step in one process: >= 2 so that B_small < B_big."""
+        if self.cfg.noise_estimator == "per_example" or k > 1:
+            return k
+        v = self.res.workers_per_process
+        return max(d for d in range(1, min(v, 16) + 1) if v % d == 0)
+
+    def begin(self, model: nn.Module, k: int) -> None:
+        self.k, self._prev, self._sq = k, None, {}
+        if self.hook_state is not None:
+            self.hook_state.active, self.hook_state.sq = True, {}
+
+    @torch.no_grad()
+    def after_micro(self, model: nn.Module, i: int, mm: int, b: int) -> None:
+        """Single process: the micro-batch gradient is the change of the accumulated .grad."""
+        if self.cfg.noise_estimator == "per_example":
+            return
+        ps = [p for p in model.parameters() if p.grad is not None]
+        cur = [p.grad for p in ps]
+        diff = cur if self._prev is None else torch._foreach_sub(cur, self._prev)
+        for p, nrm in zip(ps, torch._foreach_norm(diff)):
+            key = self.names[id(p)]
+            self._sq[key] = self._sq.get(key, 0.0) + (nrm.double() * (b / mm)).pow(2)
+        self._prev = [c.clone() for c in cur] if i < self.k - 1 else None
+
+    def _per_example(self, model, x, y):
+        cap = min(len(y), 256)
+        g = per_example_grads(model, x[:cap], y[:cap])
+        names = [n for n, p in model.named_parameters() if p.requires_grad]
+        g2, tr = per_example_estimate(g)
+        return dict(zip(names, g2)), dict(zip(names, tr))
+
+    @torch.no_grad()
+    def end(self, model: nn.Module, lr: float, batch=None) -> dict:
+        """Estimate from this step's gradients; returns the noise/* metrics record."""
+        from . import dist as D
+
+        cfg, res = self.cfg, self.res
+        names = [n for n, p in model.named_parameters() if p.requires_grad]
+        params = dict(model.named_parameters())
+        if cfg.noise_estimator == "per_example":
+            with torch.enable_grad():
+                g2_l, tr_l = self._per_example(model, *batch)
+            vec = torch.stack([g2_l[n] for n in names] + [tr_l[n] for n in names])
+            D.all_reduce_mean_(vec)
+            g2_l = dict(zip(names, vec[:len(names)].tolist()))
+            tr_l = dict(zip(names, vec[len(names):].tolist()))
+        else:
+            if self.hook_state is not None:  # DDP: B_small = this rank's b examples
+                small = self.hook_state.sq
+                self.hook_state.active = False
+                b_small = res.per_process_batch
+            else:
+                small = {n: s / self.k for n, s in self._sq.items()}
+                b_small = res.per_process_batch // self.k
+            vec = torch.stack([torch.as_tensor(small[n], dtype=torch.float64) for n in names])
+            D.all_reduce_mean_(vec)
+            big = torch.stack(torch._foreach_norm([params[n].grad for n in names])).double().pow(2)
+            g2v, trv = two_batch_estimate(vec.cpu(), big.cpu(), b_small, cfg.global_batch)
+            g2_l, tr_l = dict(zip(names, g2v.tolist())), dict(zip(names, trv.tolist()))
+        g2, tr = sum(g2_l.values()), sum(tr_l.values())
+        sm = self.ema.update(g2, tr)
+        rec = {"noise/g2": sm["g2"], "noise/trace_sigma": sm["trace_sigma"],
+               "noise/b_simple": sm["b_simple"], "noise/g2_raw": g2, "noise/trace_sigma_raw": tr,
+               "noise/temperature_g": temperature_g(
+                   lr, res.train_examples, cfg.global_batch,
+                   cfg.momentum if cfg.optimizer == "sgd" else 0.0)}
+        for n in names:
+            rec[f"noise_layer/{n}/b_simple"] = b_simple(tr_l[n], g2_l[n])
+        return rec
+
+    def state_dict(self) -> dict:
+        return {"ema": self.ema.state_dict()}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.ema.load_state_dict(s["ema"])
