@@ -119,7 +119,7 @@ class LARS(torch.optim.Optimizer):
         lr, m, wd = group["lr"], group["momentum"], group["weight_decay"]
         gs = [p.grad for p in ps]
         w_n, g_n = torch.stack(_fe("norm", ps)), torch.stack(_fe("norm", gs))
-        d = _fe("add", gs, ps, alpha=wd) if wd != 0 else gs  # g + beta w, in new tensors
+        d = _fe("add", gs, ps, alpha=wd) if wd != 0 else gs  # g + beta w (new tensors; p.grad is only read)
         if group["lars_exclude"]:
             lam = torch.ones_like(w_n)
             scale = lam * lr
@@ -129,12 +129,7 @@ class LARS(torch.optim.Optimizer):
             ok = (w_n > 0) & (g_n > 0) & (den > 0)
             lam = torch.where(ok, group["trust_coef"] * w_n / den, torch.ones_like(w_n))
             scale = lam.clamp(max=lr) if group["trust_clip"] else lam * lr  # gamma_t * lambda_eff
-        scales = list(scale.unbind())
-        if d is gs:
-            u = _fe("mul", gs, scales)
-        else:
-            _fe("mul_", d, scales)
-            u = d
+        scales = list(scale.unbind())  # 0-dim device tensors: no host sync
         bufs = []
         for p in ps:
             state = self.state[p]
@@ -142,10 +137,10 @@ class LARS(torch.optim.Optimizer):
                 state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             bufs.append(state["momentum_buffer"])
         _fe("mul_", bufs, m)
-        _fe("add_", bufs, u)  # v <- m v + gamma_t lambda_eff (g + beta w)
-        if group["nesterov"]:
-            _fe("add_", u, bufs, alpha=m)
-            _fe("sub_", ps, u)
+        _fe("addcmul_", bufs, d, scales)  # v <- m v + gamma_t lambda_eff (g + beta w)
+        if group["nesterov"]:  # w <- w - m v - gamma_t lambda_eff (g + beta w)
+            _fe("sub_", ps, bufs, alpha=m)
+            _fe("addcmul_", ps, d, scales, value=-1)
         else:
             _fe("sub_", ps, bufs)
         return w_n, g_n, lam, scale

@@ -1,0 +1,45 @@
+"""Data: the shared one-permutation-per-epoch sampler and the dataset loaders.
+
+Run: `pytest tests/test_data.py`.
+"""
+
+import pytest
+import torch
+
+from largebatch.data import DataError, EpochSampler, load_fashion_mnist, load_mnist1d, subset
+
+
+def test_shards_disjoint_covering_and_one_permutation_per_epoch():
+    n, B, P = 1000, 200, 4
+    ss = [EpochSampler(n, B, r, P, seed=7) for r in range(P)]
+    for epoch in range(2):
+        seen = []
+        for t in range(epoch * 5, epoch * 5 + 5):
+            parts = [s.indices(t) for s in ss]
+            assert torch.equal(torch.cat(parts), ss[0].global_indices(t))  # split of one global batch
+            seen += torch.cat(parts).tolist()
+        assert sorted(seen) == list(range(n))  # each example once per epoch
+    assert not torch.equal(ss[0].permutation(0), ss[0].permutation(1))
+    # the global batch of step t does not depend on the number of processes
+    assert torch.equal(EpochSampler(n, B, 0, 1, 7).indices(3), ss[0].global_indices(3))
+
+
+def test_fashion_mnist_shapes_and_normalisation(fmnist):
+    assert fmnist.x_train.shape == (60000, 1, 28, 28) and fmnist.x_test.shape == (10000, 1, 28, 28)
+    assert fmnist.y_train.dtype == torch.int64 and set(fmnist.y_train.unique().tolist()) == set(range(10))
+    assert abs(fmnist.x_train.mean().item()) < 0.01 and abs(fmnist.x_train.std().item() - 1) < 0.01
+
+
+def test_subsets_nest(fmnist):
+    a, b = subset(fmnist, 500), subset(fmnist, 1000)
+    assert torch.equal(a.x_train, b.x_train[:500])
+
+
+def test_missing_dataset_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_fashion_mnist(str(tmp_path / "nowhere"))
+
+
+def test_mnist1d_generated_locally():
+    d = load_mnist1d(500)
+    assert d.x_train.shape == (400, 1, 40) and d.x_test.shape == (100, 1, 40)
