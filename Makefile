@@ -1,0 +1,37 @@
+# make reproduce : set up, then run the cpu scale of every study (resumable, with progress)
+# make test      : set up, then run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export WANDB_MODE ?= offline
+
+.PHONY: setup data test test-fast reproduce figures bench lint clean-runs
+
+setup: $(VENV)/.installed data
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+data:
+	@bash scripts/get_data.sh
+
+test: setup
+	WANDB_MODE=disabled $(PY) -m pytest -q
+
+test-fast: setup
+	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow"
+
+reproduce: setup
+	$(PY) -m largebatch.reproduce
+
+figures: setup
+	$(PY) -m largebatch.figures
+
+bench: setup
+	$(PY) benchmarks/bench_core.py
+
+lint: setup
+	$(VENV)/bin/ruff check src tests experiments benchmarks

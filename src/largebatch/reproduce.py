@@ -1,0 +1,28 @@
+"""`make reproduce`: the cpu scale of every study, in order, resumable (completed runs are skipped).
+
+Each study runs as `python -m largebatch.sweep <study> --scale=cpu`; the seed MLP runs under a
+2-process torchrun, as a check that the distributed path trains a real model end to end.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .sweep import ROOT, run_sweep
+
+# (study, processes per run). Studies add themselves here once they exist.
+STUDIES = [("seed_mlp", 2), ("noise_scale", 1), ("goyal_linear_scaling", 1), ("lars", 1),
+           ("recipe_32k", 1), ("async_staleness", 1)]
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    present = [(s, p) for s, p in STUDIES if (ROOT / "experiments" / s / "config.py").exists()]
+    print(f"[reproduce] studies: {', '.join(s for s, _ in present)}")
+    failed = sum(run_sweep(s, "cpu", p) for s, p in present)
+    print("[reproduce] done" + (f", {failed} failed run(s)" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
