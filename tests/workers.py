@@ -18,7 +18,7 @@ def noise_record(d, cfg_kwargs: dict, data):
 
     cfg = make_config(**cfg_kwargs)
     train(cfg, data=data, dist=d)
-    if d.rank != 0:
+    if d is not None and d.rank != 0:
         return None
     recs = [json.loads(line) for line in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
     return [r for r in recs if "noise/b_simple" in r]

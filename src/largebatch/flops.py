@@ -7,10 +7,10 @@ convention of He et al. (arXiv:1512.03385), whose "3.8 G" ResNet-50 figure is in
 
 Measured here (torch 2.x, CPU): the 784-100-100-10 MLP has 89,610 parameters and 89,400 forward MACs per
 sample (178,800 FLOPs); a training step counts 189,800 MACs, 2.12x forward rather than 3x because the
-first layer needs no input gradient. torchvision's resnet50 at 224x224 counts 4,089,184,256 forward MACs:
-torchvision is "ResNet v1.5" (stride 2 in the 3x3 conv of each downsampling bottleneck instead of the
-first 1x1), which costs ~0.23 G more than the original layout (3.86 G counted the same way), plus the 2.05 M
-of the FC layer; He et al.'s 3.8 G is the rounded figure for the original layout.
+first layer needs no input gradient. torchvision's resnet50 at 224x224 counts 4,089,184,256 forward MACs
+(convolutions + the 2.05 M-MAC FC layer): torchvision is "ResNet v1.5" (stride 2 in the 3x3 conv of each
+downsampling bottleneck instead of the first 1x1), which costs 0.23 G more than the original layout
+(3,857,973,248 MACs counted the same way); He et al.'s 3.8 G is a rounded figure for the original layout.
 """
 
 from __future__ import annotations

@@ -40,15 +40,19 @@ def two_batch_estimate(g2_small, g2_big, b_small: float, b_big: float):
 
 
 def per_example_estimate(grads: list[torch.Tensor]):
-    """(|G|^2, tr(Sigma)) per tensor from per-example gradients, each of shape (B, *param.shape)."""
+    """(|G|^2, tr(Sigma)) per tensor from per-example gradients, each of shape (B, *param.shape).
+
+    Uses sum_i |g_i - g_bar|^2 = sum_i |g_i|^2 - B |g_bar|^2, with the sums in float64.
+    """
     g2s, trs = [], []
     for g in grads:
         B = g.shape[0]
-        flat = g.reshape(B, -1).double()
-        mean = flat.mean(0)
-        tr = (flat - mean).pow(2).sum() / (B - 1)
+        flat = g.reshape(B, -1)
+        sq = torch.linalg.vector_norm(flat, dim=1).double().pow(2).sum()
+        mean_sq = torch.linalg.vector_norm(flat.mean(0)).double().pow(2)
+        tr = (sq - B * mean_sq) / (B - 1)
         trs.append(tr)
-        g2s.append(mean.pow(2).sum() - tr / B)
+        g2s.append(mean_sq - tr / B)
     return torch.stack(g2s), torch.stack(trs)
 
 

@@ -26,7 +26,7 @@ from . import dist as D
 from .config import TrainConfig, resolve, run_id, to_dict
 from .data import EpochSampler, TensorData, load
 from .metrics import RunSink, git_info
-from .models import build_model, commit_bn_stats, has_batchnorm
+from .models import build_model, ghost_bns, has_batchnorm
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
 
@@ -119,7 +119,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
 
         bar = tqdm(total=res.total_steps, initial=start, desc=cfg.study, unit="step", leave=False,
                    dynamic_ncols=True, mininterval=1.0)
-    b, m, K = res.per_process_batch, res.micro_batch, res.accum_steps
+    b, K, bns = res.per_process_batch, res.accum_steps, ghost_bns(model)
     n_tr = min(cfg.eval_train_examples, len(data.y_train))
     last_eval, t_train, t0 = {}, 0.0, time.perf_counter()
     step = start
@@ -148,7 +148,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         n_acc += b
         rec_noise = noise.end(model, lr, (x, y)) if measure else None
         opt.step()
-        commit_bn_stats(model)
+        for bn in bns:
+            bn.commit()
         t_train += time.perf_counter() - ts
         done = step + 1
         rec = {}
