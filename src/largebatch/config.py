@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 
 CHOICES = {
     "dataset": ("fashion_mnist", "mnist1d", "synthetic", "synthetic_imagenet", "imagenet"),
@@ -27,6 +27,7 @@ CHOICES = {
     "bn_eval": ("running", "recomputed"),
     "comm_dtype": ("fp32", "fp16", "bf16"),
     "noise_estimator": ("two_batch", "per_example"),
+    "lars_denom": ("paper", "sum_grad"),
 }
 # Fields that do not change the trajectory of a run, so they do not enter its id.
 NOT_HASHED = ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
@@ -71,6 +72,10 @@ class TrainConfig:
     weight_decay: float = 0.0  # lambda, L2 coefficient in the update (Goyal Remark 1)
     wd_exclude_bn_bias: bool = True  # no weight decay on BN gamma/beta and biases
     adam_betas: tuple = (0.9, 0.999)  # adam only
+    trust_coef: float = 0.001  # LARS eta (You et al., arXiv 1708.03888, Alg. 1)
+    lars_denom: str = "paper"  # LARS trust-ratio denominator: paper |g|+b|w| or sum_grad |g+bw|
+    lars_trust_clip: bool = False  # LARC clipping: local lr = min(lambda, global lr)
+    lars_exclude_bn_bias: bool = True  # BN and bias tensors skip the trust ratio
     bn_eval: str = "running"  # evaluation BN statistics: running averages or recomputed
     comm_dtype: str = "fp32"  # gradient allreduce precision (DDP communication hook)
     divergence_loss: float = 50.0  # train loss above this (or non-finite) ends the run: diverged
@@ -241,8 +246,13 @@ def to_dict(obj) -> dict:
 
 
 def run_id(cfg: TrainConfig) -> str:
-    """Deterministic id `<study>-<hash8>-s<seed>`: a relaunched sweep finds finished runs."""
-    d = {k: v for k, v in to_dict(cfg).items() if k not in NOT_HASHED}
+    """Deterministic id `<study>-<hash8>-s<seed>`: a relaunched sweep finds finished runs.
+
+    Only fields that differ from their defaults are hashed, so adding a new field (with a default)
+    later keeps every existing run id.
+    """
+    d = {k: v for k, v in to_dict(cfg).items()
+         if k not in NOT_HASHED and v != _FIELDS[k].default}
     h = hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{cfg.study}-{h}-s{cfg.seed}"
 
@@ -254,4 +264,4 @@ def from_dict(d: dict) -> TrainConfig:
 
 
 __all__ = ["TrainConfig", "Resolved", "ConfigError", "resolve", "parse_overrides", "make_config",
-           "run_id", "to_dict", "from_dict", "dataset_size", "field"]
+           "run_id", "to_dict", "from_dict", "dataset_size"]

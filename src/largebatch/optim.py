@@ -14,7 +14,7 @@ from torch import nn
 
 def param_groups(model: nn.Module, weight_decay: float, exclude_bn_bias: bool = True) -> list[dict]:
     """Two groups: decayed weights, and (if excluding) BN/bias tensors with weight_decay 0."""
-    if not exclude_bn_bias or weight_decay == 0:
+    if not exclude_bn_bias:
         return [{"params": [p for p in model.parameters() if p.requires_grad],
                  "weight_decay": weight_decay, "name": "all"}]
     decay, no_decay = [], []
@@ -34,8 +34,17 @@ def _adam(groups, cfg):
     return torch.optim.Adam(groups, lr=cfg.lr_base, betas=tuple(cfg.adam_betas))
 
 
-# Studies register further optimizers here (LARS, the RMSprop warm-up) with the same signature.
-OPTIMIZERS = {"sgd": _sgd, "adam": _adam}
+def _lars(groups, cfg):
+    from .lars import LARS
+
+    for g in groups:  # skipping the trust ratio and skipping weight decay are separate switches
+        g["lars_exclude"] = cfg.lars_exclude_bn_bias and g["name"] == "no_decay"
+    return LARS(groups, lr=cfg.lr_base, momentum=cfg.momentum, trust_coef=cfg.trust_coef,
+                nesterov=cfg.nesterov, trust_clip=cfg.lars_trust_clip, denom=cfg.lars_denom)
+
+
+# Studies register further optimizers here (e.g. the RMSprop warm-up) with the same signature.
+OPTIMIZERS = {"sgd": _sgd, "adam": _adam, "lars": _lars}
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:

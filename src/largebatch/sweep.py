@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import run_id
+from .config import make_config, parse_overrides, run_id
 from .trainer import run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,8 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    cfgs = study_module(name).grid(scale)
+    over = parse_overrides([a for a in (extra or []) if a != "--progress=false"])
+    cfgs = [make_config(c, **over) for c in study_module(name).grid(scale)]
     todo = [i for i in range(len(cfgs)) if (only is None or i in only)
             and not (run_dir(cfgs[i]) / "summary.json").exists()]
     print(f"[sweep] {name} ({scale}): {len(cfgs)} runs, {len(cfgs) - len(todo)} already complete, "

@@ -1,0 +1,43 @@
+"""Sweeps skip finished runs; LARS plugs into the core; the benchmark script runs on tiny sizes.
+
+Run: `pytest tests/test_sweep.py`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from largebatch.config import make_config
+from largebatch.optim import build_optimizer
+from largebatch.models import build_model
+from largebatch.sweep import run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_sweep_runs_then_skips(tmp_path, capsys):
+    extra = [f"--out_dir={tmp_path}", "--wandb=off"]
+    assert run_sweep("seed_mlp", "smoke", 1, extra=extra) == 0
+    assert len(list(tmp_path.glob("seed_mlp/*/summary.json"))) == 1
+    capsys.readouterr()
+    assert run_sweep("seed_mlp", "smoke", 1, extra=extra) == 0
+    assert "1 already complete, 0 to run" in capsys.readouterr().out
+
+
+def test_lars_groups_from_config():
+    m = build_model("mlp_bn", (1, 28, 28), 10)
+    opt = build_optimizer(m, make_config(optimizer="lars", weight_decay=5e-4))
+    flags = {g["name"]: (g["lars_exclude"], g["weight_decay"]) for g in opt.param_groups}
+    assert flags == {"decay": (False, 5e-4), "no_decay": (True, 0.0)}
+
+
+def test_benchmark_script_runs_quick(tmp_path):
+    out = tmp_path / "r.json"
+    env = {**os.environ, "BENCH_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_core.py"), "--quick", f"--out={out}"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["core_mlp_b256"]["ratio"] > 0 and res["noise_per_example_vs_loop"]["speedup"] > 0
