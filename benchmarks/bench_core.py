@@ -62,11 +62,39 @@ def ratio(fa, fb, repeats):
             "ratio": statistics.median(a) / statistics.median(b), "repeats": repeats}
 
 
+def render(res: dict, readme: Path) -> None:
+    """Write the results table into benchmarks/README.md between its markers."""
+    rows = ["| benchmark | measured | baseline (same process) | ratio |", "|---|---|---|---|"]
+    for k in ("core_mlp_b256", "core_mlp_bn_b256", "core_seed_mlp_b100"):
+        if k in res:
+            r = res[k]
+            rows.append(f"| {k}: core samples/s | {r['core_samples_per_s']:,.0f} | "
+                        f"{r['bare_samples_per_s']:,.0f} (bare loop) | {r['ratio']:.3f} |")
+    if "noise_per_example_vs_loop" in res:
+        r = res["noise_per_example_vs_loop"]
+        rows.append(f"| per-example noise estimate, samples/s | {r['vmap_samples_per_s']:,.0f} (vmap) | "
+                    f"{r['loop_samples_per_s']:,.0f} (Python loop) | {r['speedup']:.2f}x |")
+    r = res.get("noise_two_batch_ddp", {})
+    if "overhead_every_step" in r:
+        rows.append(f"| two-batch noise, 2 ranks, B=1024: step time measuring every step | "
+                    f"{r['step_s_measure_every_step'] * 1e3:.2f} ms | {r['step_s_without'] * 1e3:.2f} ms | "
+                    f"+{r['overhead_every_step'] * 100:.1f}% |")
+        rows.append(f"| same, measuring every 10 steps | | | +{r['overhead_every_10_steps'] * 100:.1f}% |")
+    table = "\n".join(rows) + f"\n\n(torch {res.get('torch')}, {res.get('threads')} threads)\n"
+    text = readme.read_text()
+    a, b = "<!-- results:start -->", "<!-- results:end -->"
+    readme.write_text(text[:text.index(a) + len(a)] + "\n" + table + text[text.index(b):])
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--render-only", action="store_true", help="rewrite README table from results.json")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (used by the test suite)")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     a = ap.parse_args()
+    if a.render_only:
+        render(json.loads(Path(a.out).read_text()), HERE / "README.md")
+        return
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     data = load_fashion_mnist()
     steps, reps = (5, 1) if a.quick else (200, 5)
@@ -110,6 +138,8 @@ def main():
         res["noise_two_batch_ddp"] = json.loads(line[-1]) if line else {"error": r.stderr[-500:]}
         print("noise_two_batch_ddp", json.dumps(res["noise_two_batch_ddp"]), flush=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
+    if not a.quick:
+        render(res, HERE / "README.md")
 
 
 if __name__ == "__main__":
