@@ -8,6 +8,7 @@ pure function of (seed, step), so its state in a checkpoint is just the step.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ def find_fashion_mnist(data_dir: str = "") -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=2)
 def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
     """Fashion-MNIST 60k/10k as normalised float tensors (N, 1, 28, 28).
 
@@ -97,6 +99,7 @@ def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
                       img("t10k-images-idx3-ubyte.gz"), lab("t10k-labels-idx1-ubyte.gz"), 10)
 
 
+@functools.lru_cache(maxsize=2)
 def load_mnist1d(num_samples: int = 10000, seed: int = 42) -> TensorData:
     """MNIST-1D (Greydanus, arXiv 2011.14439) generated locally; never its downloader."""
     import mnist1d.data as m1d

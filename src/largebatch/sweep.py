@@ -1,8 +1,9 @@
 """Run a study's grid, one process (or one torchrun) per entry, skipping completed runs.
 
-    python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry]
+    python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry] [--subprocess]
 
-A run is complete when runs/<study>/<run_id>/summary.json exists, so an interrupted sweep picks up
+With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess;
+with --nproc > 1 each run is its own torchrun. A run is complete when runs/<study>/<run_id>/summary.json exists, so an interrupted sweep picks up
 where it stopped (and an interrupted run resumes from its checkpoint). After the grid, the study's
 `collect()` (if any) rewrites its CSVs under paper_figures/data/ atomically.
 """
@@ -36,7 +37,7 @@ def launch_cmd(name: str, index: int, scale: str, nproc: int, extra: list[str]) 
 
 
 def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | None = None,
-              extra: list[str] | None = None, dry: bool = False) -> int:
+              extra: list[str] | None = None, dry: bool = False, subprocess_runs: bool = False) -> int:
     """Run every missing entry of the study's grid; returns the number of failed runs."""
     from tqdm.auto import tqdm
 
@@ -58,7 +59,13 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
             print(" ".join(cmd))
             continue
         t = time.time()
-        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        if nproc == 1 and not subprocess_runs:
+            from .cli import main as run_one
+
+            code = run_one(cmd[cmd.index("-m") + 2:], study=study_module(name))
+            r = subprocess.CompletedProcess(cmd, code, "", "(see the output above)")
+        else:
+            r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         if r.returncode != 0:
             failed.append(i)
             tqdm.write(f"[sweep] run {i} ({run_id(cfgs[i])}) failed rc={r.returncode} after "
@@ -82,9 +89,10 @@ def main(argv=None) -> int:
     ap.add_argument("--nproc", type=int, default=1, help="processes per run (torchrun when > 1)")
     ap.add_argument("--only", default="", help="comma-separated grid indices")
     ap.add_argument("--dry", action="store_true", help="print the commands only")
+    ap.add_argument("--subprocess", action="store_true", help="one interpreter per run (nproc=1)")
     a, extra = ap.parse_known_args(argv)
     only = [int(i) for i in a.only.split(",") if i] or None
-    return 1 if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry) else 0
+    return 1 if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry, a.subprocess) else 0
 
 
 if __name__ == "__main__":

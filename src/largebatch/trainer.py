@@ -184,7 +184,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             bar.update(1)
         if status == "diverged":
             break
-        if is_eval and (done % res.checkpoint_every_steps == 0 or done == res.total_steps):
+        if done % res.checkpoint_every_steps == 0 or done == res.total_steps:
+            D.average_buffers_(model)  # linear in the per-rank statistics: safe at any step
             if dist.is_main:
                 rdir.mkdir(parents=True, exist_ok=True)
                 _save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),

@@ -1,0 +1,199 @@
+"""Run directories -> tidy DataFrames -> committed CSVs, and the few statistics the figures need.
+
+Pipeline (STYLE §7): `runs/<study>/<run_id>/{config.json, metrics.jsonl, summary.json}` -> `load_runs`
+(one row per run) and `load_curves` (one row per logged record) -> a study's `collect(scale)` writes
+`paper_figures/data/<study>.csv` with `write_csv_atomic` -> notebooks read only those CSVs. The analysis
+helpers follow google-research batch_science (`steps_to_result`, best trial over nuisance parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+from pandas.api.types import is_numeric_dtype
+
+ROOT = Path(__file__).resolve().parents[2]  # repository root (editable install)
+FIGURES = ROOT / "paper_figures"
+DATA = FIGURES / "data"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _scalar(v):
+    # Lists (tuples in TrainConfig, e.g. adam_betas) become JSON text so rows stay hashable and CSV-stable.
+    return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
+
+
+def flatten_run(config: dict, summary: dict | None) -> dict:
+    """One run's row: run_id, config fields, `resolved.<k>`, `meta.<k>` (device, torch, git), summary fields.
+
+    A summary field whose name is already a column keeps that column when the values agree and becomes
+    `summary.<k>` when they differ.
+    """
+    row = {"run_id": config.get("run_id") or (summary or {}).get("run_id")}
+    row.update({k: _scalar(v) for k, v in config.get("config", {}).items()})
+    row.update({f"resolved.{k}": _scalar(v) for k, v in config.get("resolved", {}).items()})
+    row.update({f"meta.{k}": _scalar(v) for k, v in config.items()
+                if k not in ("config", "resolved", "run_id")})
+    for k, v in (summary or {}).items():
+        v = _scalar(v)
+        if k not in row:
+            row[k] = v
+        elif row[k] != v:
+            row[f"summary.{k}"] = v
+    return row
+
+
+def run_dirs(study: str, runs_dir: str | Path = "runs") -> list[Path]:
+    """Run directories of `study` that hold a config.json, sorted by name."""
+    base = Path(runs_dir) / study
+    return sorted(p for p in base.glob("*") if (p / "config.json").is_file()) if base.is_dir() else []
+
+
+def load_runs(study: str, runs_dir: str | Path = "runs", complete_only: bool = True) -> pd.DataFrame:
+    """One row per run of `study`: flattened config fields + summary fields + run_id.
+
+    Args:
+        study: Directory under `runs_dir`.
+        runs_dir: Root of the run directories.
+        complete_only: Keep only runs with a summary.json (a run without one is still running or was
+            killed; diverged runs have a summary with status "diverged" and are kept).
+
+    Returns:
+        pd.DataFrame: sorted by run_id; empty (with a run_id column) if there are no runs.
+    """
+    rows = []
+    for d in run_dirs(study, runs_dir):
+        config, summary = _read_json(d / "config.json"), _read_json(d / "summary.json")
+        if config is None or (complete_only and summary is None):
+            continue
+        config.setdefault("run_id", d.name)
+        rows.append(flatten_run(config, summary))
+    if not rows:
+        return pd.DataFrame(columns=["run_id"])
+    return pd.DataFrame(rows).sort_values("run_id", kind="stable").reset_index(drop=True)
+
+
+def load_curves(study: str, runs_dir: str | Path = "runs", config_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per metrics.jsonl record of every run of `study`, with its run_id (and chosen config fields).
+
+    Args:
+        study: Directory under `runs_dir`.
+        runs_dir: Root of the run directories.
+        config_cols: Columns of `load_runs` (e.g. "global_batch", "seed") merged onto every record.
+
+    Returns:
+        pd.DataFrame: columns run_id, step, then the logged keys; sorted by (run_id, step).
+    """
+    frames = []
+    for d in run_dirs(study, runs_dir):
+        path = d / "metrics.jsonl"
+        if not path.is_file():
+            continue
+        recs = []
+        for line in path.read_text().splitlines():
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+        if recs:
+            frames.append(pd.DataFrame(recs).assign(run_id=d.name))
+    if not frames:
+        return pd.DataFrame(columns=["run_id", "step", *config_cols])
+    df = pd.concat(frames, ignore_index=True)
+    df = df[["run_id", *[c for c in df.columns if c != "run_id"]]]
+    if config_cols:
+        df = df.merge(load_runs(study, runs_dir, complete_only=False)[["run_id", *config_cols]],
+                      on="run_id", how="left")
+    keys = ["run_id", "step"] if "step" in df.columns else ["run_id"]
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _sort_key(s: pd.Series) -> pd.Series:
+    return s if is_numeric_dtype(s) else s.astype(str)
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | Path, sort_by: list[str] | None = None) -> Path:
+    """Write `df` as CSV deterministically and atomically (temporary file + os.replace).
+
+    Duplicate rows are dropped, rows are sorted by `sort_by` (default: every column, left to right;
+    numbers numerically, anything else as text) and the column order is kept as given, so rewriting
+    the same data gives the same bytes.
+
+    Args:
+        df: Table to write.
+        path: Destination; parent directories are created.
+        sort_by: Columns to sort rows by.
+
+    Returns:
+        Path: `path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = df.loc[~df.astype(str).duplicated()].copy()
+    if len(out) and len(out.columns):
+        out = out.sort_values(sort_by or list(out.columns), key=_sort_key, kind="stable", na_position="last")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        out.to_csv(tmp, index=False, lineterminator="\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def steps_to_result(curves: pd.DataFrame, col: str, target: float, higher_is_better: bool = True,
+                    step_col: str = "step") -> pd.Series:
+    """First step at which each run's `col` reaches `target` (batch_science `compute_steps_to_result`).
+
+    Args:
+        curves: Rows of `load_curves` (run_id, step, metrics); rows where `col` is missing are ignored.
+        col: Metric column, e.g. "test/acc".
+        target: Threshold: reached when col >= target (higher_is_better) or col <= target.
+        higher_is_better: Direction of the threshold.
+        step_col: Column holding the step.
+
+    Returns:
+        pd.Series: steps indexed by run_id (name "steps_to_result"); NaN for runs that never reach it.
+    """
+    d = curves.dropna(subset=[col]).sort_values(["run_id", step_col], kind="stable")
+    hit = d[col] >= target if higher_is_better else d[col] <= target
+    first = d[hit].groupby("run_id")[step_col].min()
+    out = first.reindex(sorted(curves["run_id"].unique())).astype(float)
+    out.index.name, out.name = "run_id", "steps_to_result"
+    return out
+
+
+def best_over(df: pd.DataFrame, metric: str, by: list[str], higher_is_better: bool = True) -> pd.DataFrame:
+    """The best row per group of `by` (e.g. the best lr_base per global_batch: nuisance optimised out)."""
+    d = df.dropna(subset=[metric]).sort_values(metric, ascending=not higher_is_better, kind="stable")
+    return d.groupby(by, sort=True).head(1).sort_values(by, kind="stable").reset_index(drop=True)
+
+
+def mean_std_n(series) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (ddof = 1; NaN for n < 2) and n of the finite values of `series`."""
+    s = pd.Series(series, dtype=float)
+    s = s[s.map(math.isfinite)]
+    n = int(len(s))
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    return float(s.mean()), float(s.std(ddof=1)) if n > 1 else float("nan"), n
+
+
+def fmt_mean_std(series, digits: int = 3) -> str:
+    """'mean ± std (n=k)' with `digits` decimals; 'mean (n=1)' for one value; '–' for none."""
+    m, s, n = mean_std_n(series)
+    if n == 0:
+        return "–"
+    if n == 1:
+        return f"{m:.{digits}f} (n=1)"
+    return f"{m:.{digits}f} ± {s:.{digits}f} (n={n})"
