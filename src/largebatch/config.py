@@ -76,7 +76,14 @@ class TrainConfig:
     lars_denom: str = "paper"  # LARS trust-ratio denominator: paper |g|+b|w| or sum_grad |g+bw|
     lars_trust_clip: bool = False  # LARC clipping: local lr = min(lambda, global lr)
     lars_exclude_bn_bias: bool = True  # BN and bias tensors skip the trust ratio
+    rms_lr: float = 3e-4  # RMSprop warm-up: lr of the RMSprop part (Akiba et al., arXiv 1711.04325)
+    rms_decay: float = 0.99  # RMSprop warm-up: mu2, decay of the squared-gradient average
+    rms_eps: float = 1e-8  # RMSprop warm-up: eps outside the square root
+    rms_beta_center_epochs: float = 10.0  # RMSprop warm-up: epoch where alpha_sgd = 1/2
+    rms_beta_period_epochs: float = 5.0  # RMSprop warm-up: width of the blend in epochs
+    stop_at_train_loss: float = 0.0  # end the run once the logged train loss is below this; 0 = off
     bn_eval: str = "running"  # evaluation BN statistics: running averages or recomputed
+    bn_recompute_batches: int = 8  # bn_eval=recomputed: last k training minibatches per worker
     comm_dtype: str = "fp32"  # gradient allreduce precision (DDP communication hook)
     divergence_loss: float = 50.0  # train loss above this (or non-finite) ends the run: diverged
     eval_every_steps: int = 0  # 0 = once per epoch

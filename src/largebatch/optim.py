@@ -14,15 +14,16 @@ from torch import nn
 
 def param_groups(model: nn.Module, weight_decay: float, exclude_bn_bias: bool = True) -> list[dict]:
     """Two groups: decayed weights, and (if excluding) BN/bias tensors with weight_decay 0."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not exclude_bn_bias:
-        return [{"params": [p for p in model.parameters() if p.requires_grad],
+        return [{"params": [p for _, p in named], "names": [n for n, _ in named],
                  "weight_decay": weight_decay, "name": "all"}]
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay, "name": "decay"},
-            {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"}]
+    decay = [(n, p) for n, p in named if p.ndim > 1]
+    no_decay = [(n, p) for n, p in named if p.ndim <= 1]
+    return [{"params": [p for _, p in decay], "names": [n for n, _ in decay],
+             "weight_decay": weight_decay, "name": "decay"},
+            {"params": [p for _, p in no_decay], "names": [n for n, _ in no_decay],
+             "weight_decay": 0.0, "name": "no_decay"}]
 
 
 def _sgd(groups, cfg):
@@ -43,8 +44,15 @@ def _lars(groups, cfg):
                 nesterov=cfg.nesterov, trust_clip=cfg.lars_trust_clip, denom=cfg.lars_denom)
 
 
-# Studies register further optimizers here (e.g. the RMSprop warm-up) with the same signature.
-OPTIMIZERS = {"sgd": _sgd, "adam": _adam, "lars": _lars}
+def _rmsprop_warmup(groups, cfg):
+    from .rmsprop_warmup import RMSpropWarmup
+
+    return RMSpropWarmup(groups, lr=cfg.lr_base, momentum=cfg.momentum, rms_lr=cfg.rms_lr,
+                         rms_decay=cfg.rms_decay, eps=cfg.rms_eps, beta_center=cfg.rms_beta_center_epochs,
+                         beta_period=cfg.rms_beta_period_epochs)
+
+
+OPTIMIZERS = {"sgd": _sgd, "adam": _adam, "lars": _lars, "rmsprop_warmup": _rmsprop_warmup}
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
@@ -57,6 +65,8 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     return OPTIMIZERS[cfg.optimizer](groups, cfg)
 
 
-def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+def set_lr(opt: torch.optim.Optimizer, lr: float, epoch: float = 0.0) -> None:
+    """Set each group's lr (times its lr_mult) and the fractional epoch (epoch-aware optimizers)."""
     for g in opt.param_groups:
         g["lr"] = lr * g.get("lr_mult", 1.0)
+        g["epoch"] = epoch

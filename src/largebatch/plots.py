@@ -23,6 +23,9 @@ _RC = {"figure.figsize": (4.8, 3.4), "savefig.dpi": 300, "savefig.bbox": "tight"
        "xtick.labelsize": 9, "ytick.labelsize": 9, "grid.linewidth": 0.5, "svg.hashsalt": "largebatch"}
 
 
+_MARKERS = "DosP^vX*<>" * 3
+
+
 def use_style() -> None:
     """Set the shared seaborn theme (paper context, white grid, colour-blind palette)."""
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", rc=_RC)
@@ -84,21 +87,22 @@ def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lo
 
 
 def lines_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, linestyle: str = "-",
-             logx: bool = False, logy: bool = False) -> None:
+             logx: bool = False, logy: bool = False, color: str | None = None) -> None:
     """One line of `y` against `x` per `hue` value (model curves); the hue value is the legend label."""
     for h, g in _groups(df, hue):
         g = g.sort_values(x)
-        ax.plot(g[x], g[y], linestyle=linestyle, label=None if h is None else str(h))
+        ax.plot(g[x], g[y], linestyle=linestyle, color=color, label=None if h is None else str(h))
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)
 
 
-def points(ax, df: pd.DataFrame, x: str, y: str, annotate: str | None = None, marker: str = "D",
+def points(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, annotate: str | None = None,
            color: str = "black", label: str | None = None) -> None:
-    """Published points as markers, optionally labelled with the text of column `annotate`."""
-    ax.scatter(df[x], df[y], marker=marker, color=color, zorder=5, label=label, s=28)
-    if annotate:
-        for _, r in df.iterrows():
+    """Published points as black markers: one marker shape per `hue` value (its legend label), optionally
+    annotated with the text of column `annotate`."""
+    for (h, g), marker in zip(_groups(df, hue), _MARKERS):
+        ax.scatter(g[x], g[y], marker=marker, color=color, zorder=5, s=30, label=label if h is None else h)
+        for _, r in g.iterrows() if annotate else ():
             ax.annotate(str(r[annotate]), (r[x], r[y]), textcoords="offset points", xytext=(4, -10),
                         fontsize=7)
 

@@ -92,9 +92,9 @@ class RMSpropWarmup(torch.optim.Optimizer):
             raise ValueError(f"RMSpropWarmup: alpha_rms={alpha_rms} and rms_lr={rms_lr} must be >= 0")
         if beta_period <= 0 or sgd_slope <= 0:
             raise ValueError(f"RMSpropWarmup: beta_period={beta_period} and sgd_slope={sgd_slope} must be > 0")
-        defaults = dict(lr=lr, momentum=momentum, alpha_rms=alpha_rms, rms_lr=rms_lr, rms_decay=rms_decay,
-                        eps=eps, weight_decay=weight_decay, beta_center=beta_center,
-                        beta_period=beta_period, sgd_slope=sgd_slope)
+        defaults = {"lr": lr, "momentum": momentum, "alpha_rms": alpha_rms, "rms_lr": rms_lr,
+                    "rms_decay": rms_decay, "eps": eps, "weight_decay": weight_decay,
+                    "beta_center": beta_center, "beta_period": beta_period, "sgd_slope": sgd_slope}
         super().__init__(params, defaults)
         self.alpha_sgd_fn = alpha_sgd_fn
         self.last_alpha_sgd: float | None = None

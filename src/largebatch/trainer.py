@@ -13,6 +13,7 @@ Launch: `python -m largebatch.train --key=value ...` or `torchrun --nproc_per_no
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -92,7 +93,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     ddp = D.wrap_ddp(model, dist, hook, hook_state)
     opt = build_optimizer(model, cfg)
     sampler = EpochSampler(len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed)
-    rdir, start, status, diverged_at = run_dir(cfg), 0, "running", None
+    rdir, start, status, diverged_at, reached_at = run_dir(cfg), 0, "running", None, None
+    recent = collections.deque(maxlen=cfg.bn_recompute_batches)  # bn_eval=recomputed (Akiba)
     ckpt_path = rdir / CHECKPOINT
     loss_acc = torch.zeros((), dtype=torch.float64, device=dev)
     n_acc = 0
@@ -122,11 +124,11 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     b, K, bns = res.per_process_batch, res.accum_steps, ghost_bns(model)
     n_tr = min(cfg.eval_train_examples, len(data.y_train))
     last_eval, t_train, t0 = {}, 0.0, time.perf_counter()
-    step = start
+    done = start
     for step in range(start, res.total_steps):
         ts = time.perf_counter()
         lr = lr_at(step, cfg, res)
-        set_lr(opt, lr)
+        set_lr(opt, lr, step / res.steps_per_epoch)
         idx = sampler.indices(step).to(dev)
         x, y = data.x_train[idx], data.y_train[idx]
         measure = noise is not None and step % cfg.noise_every_steps == 0
@@ -165,9 +167,24 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                         done * cfg.global_batch / max(t_train, 1e-9) if start == 0 else None})
             if not math.isfinite(tr_loss) or tr_loss > cfg.divergence_loss:
                 status, diverged_at = "diverged", done
-        is_eval = done % res.eval_every_steps == 0 or done == res.total_steps or status == "diverged"
+            elif cfg.stop_at_train_loss and tr_loss < cfg.stop_at_train_loss:
+                status, reached_at = "reached", done
+        if cfg.bn_eval == "recomputed":
+            recent.append(idx)
+        is_eval = done % res.eval_every_steps == 0 or done == res.total_steps or status != "running"
         if is_eval and status != "diverged":
             D.average_buffers_(model)
+            if cfg.bn_eval == "recomputed" and bns:
+                from .bn_stats import recompute_bn_stats
+
+                recompute_bn_stats(model, [data.x_train[i] for i in recent], D.all_reduce_mean_)
+            if hasattr(opt, "last_stats"):
+                st = opt.last_stats()
+                if st:
+                    rec["lars/trust_ratio_mean"] = sum(x["ratio"] for x in st) / len(st)
+                    for x in st:
+                        for k in ("ratio", "w_norm", "g_norm"):
+                            rec[f"lars_layer/{x['name']}/{k}"] = x[k]
             te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
             rec.update({"test/acc": te["acc"], "test/loss": te["loss"]})
             if n_tr:
@@ -182,7 +199,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                       "epoch": done / res.steps_per_epoch, **rec})
         if bar is not None:
             bar.update(1)
-        if status == "diverged":
+        if status != "running":
             break
         if done % res.checkpoint_every_steps == 0 or done == res.total_steps:
             D.average_buffers_(model)  # linear in the per-rank statistics: safe at any step
@@ -199,12 +216,13 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             return {"status": "interrupted", "step": done}
     if bar is not None:
         bar.close()
-    status = "complete" if status == "running" else status
+    status = "complete" if status in ("running", "reached") else status
     if status == "diverged":
         last_eval = {}
     summary = {"run_id": run_id(cfg), "study": cfg.study, "status": status,
-               "steps": step + 1 if status == "diverged" else res.total_steps,
-               "diverged_step": diverged_at, "examples_seen": (step + 1) * cfg.global_batch,
+               "steps": done,
+               "diverged_step": diverged_at, "target_reached_step": reached_at,
+               "examples_seen": done * cfg.global_batch,
                "wall_s": time.perf_counter() - t0, "train_s": t_train,
                "lr_peak": res.lr_peak, "world_size": dist.world_size, "has_bn": has_batchnorm(model),
                "final_test_acc": last_eval.get("test/acc"), "final_test_loss": last_eval.get("test/loss"),

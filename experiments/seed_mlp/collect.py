@@ -1,0 +1,45 @@
+"""Collect the seed MLP's runs into paper_figures/data/seed_mlp.csv (one row per run of the scale's grid).
+
+    python -m experiments.seed_mlp.collect [--scale=cpu]
+
+Called by `python -m largebatch.sweep seed_mlp` after the grid. Without runs on this machine the committed
+CSV is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from largebatch.config import from_dict, run_id
+from largebatch.results import DATA, ROOT, load_runs, run_dirs, write_csv_atomic
+
+from .config import grid
+
+COLUMNS = ["run_id", "seed", "dataset", "model", "width", "depth", "optimizer", "lr_base", "global_batch",
+           "per_worker_batch", "epochs", "world_size", "status", "steps", "examples_seen", "wall_s", "train_s",
+           "final_test_acc", "final_test_loss", "final_train_acc", "final_train_loss", "meta.device",
+           "meta.torch", "meta.git_sha"]
+
+
+def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+    """Write seed_mlp.csv from the complete runs of `grid(scale)`; returns the paths written ([] if none)."""
+    ids = {run_id(c) for c in grid(scale)}
+    # Match on the id the run's own config gets now, not its directory name: an older run_id hash (or a
+    # renamed directory) must not hide a run whose configuration is in the grid.
+    mine = [d.name for d in run_dirs("seed_mlp", runs_dir)
+            if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids]
+    df = load_runs("seed_mlp", runs_dir)
+    df = df[df["run_id"].isin(mine)] if len(df) else df
+    if not len(df):
+        print(f"[collect] seed_mlp: no complete {scale} runs under {runs_dir}; CSV unchanged", file=sys.stderr)
+        return []
+    cols = [c for c in COLUMNS if c in df.columns]
+    return [write_csv_atomic(df[cols], Path(data_dir) / "seed_mlp.csv", sort_by=["run_id"])]
+
+
+if __name__ == "__main__":
+    scale = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--scale=")), "cpu")
+    for path in collect(scale):
+        print(f"[collect] wrote {path}")

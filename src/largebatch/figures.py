@@ -1,0 +1,128 @@
+"""`make figures`: execute every notebooks/*.ipynb headless, regenerating paper_figures/ from the CSVs.
+
+    python -m largebatch.figures [--collect] [--only=seed_article] [--timeout=60] [--strip]
+
+Notebooks run with nbclient in a kernel on this interpreter, from the repository root, and nothing is
+written back into them: they stay committed without outputs (`--strip` removes outputs left by an
+interactive session). The kernel spec is written to a private temporary directory on each call, so
+neither a user-level `python3` kernel spec (which Jupyter would prefer) nor a one-time
+`ipykernel install` can make the notebooks run on another Python. `--collect` first rebuilds the
+study CSVs with each `experiments/<study>/collect.py` (studies without runs keep their committed CSV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .results import ROOT
+
+NOTEBOOKS = ROOT / "notebooks"
+TIMEOUT_S = 60  # per notebook: STYLE §7 asks for notebooks that run in under a minute
+
+
+@contextlib.contextmanager
+def kernel_manager():
+    """A KernelManager whose only kernel spec launches ipykernel on `sys.executable`."""
+    from ipykernel.kernelspec import get_kernel_dict
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    with tempfile.TemporaryDirectory(prefix="largebatch-kernels-") as tmp:
+        spec = Path(tmp) / "largebatch-python"
+        spec.mkdir()
+        (spec / "kernel.json").write_text(json.dumps(get_kernel_dict()))
+        ksm = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
+        # IPC sockets in the private directory: no TCP ports, and no plain-text-over-TCP warning.
+        yield KernelManager(kernel_name="largebatch-python", kernel_spec_manager=ksm, transport="ipc",
+                            ip=str(Path(tmp) / "kernel"))
+
+
+def execute(path: str | Path, timeout: int = TIMEOUT_S) -> float:
+    """Execute notebook `path` headless from the repository root; returns wall seconds.
+
+    The notebook file is only read. Raises nbclient's CellExecutionError (or CellTimeoutError) when a
+    cell fails or runs longer than `timeout` seconds.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    t = time.perf_counter()
+    with kernel_manager() as km:
+        NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(ROOT)}}).execute()
+    return time.perf_counter() - t
+
+
+def has_outputs(path: str | Path) -> bool:
+    """True if any code cell of the notebook carries outputs or an execution count."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def strip(path: str | Path) -> None:
+    """Remove outputs and execution counts from a notebook file in place."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    nbformat.write(nb, path)
+
+
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """notebooks/*.ipynb (sorted), restricted to the stems in `only` when given."""
+    return [p for p in sorted(NOTEBOOKS.glob("*.ipynb")) if not only or p.stem in only]
+
+
+def run_collectors(scale: str = "cpu") -> list[Path]:
+    """Call collect(scale) of every experiments/<study>/collect.py; returns the files written."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    written = []
+    for f in sorted((ROOT / "experiments").glob("*/collect.py")):
+        written += importlib.import_module(f"experiments.{f.parent.name}.collect").collect(scale)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--collect", action="store_true", help="rebuild paper_figures/data/*.csv from runs/ first")
+    ap.add_argument("--scale", default="cpu", help="scale passed to collect()")
+    ap.add_argument("--only", default="", help="comma-separated notebook stems")
+    ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds per cell")
+    ap.add_argument("--strip", action="store_true", help="strip outputs from the notebooks and exit")
+    a = ap.parse_args(argv)
+    paths = notebooks([s for s in a.only.split(",") if s] or None)
+    if a.strip:
+        for p in paths:
+            strip(p)
+            print(f"[figures] stripped {p.relative_to(ROOT)}")
+        return 0
+    if a.collect:
+        for p in run_collectors(a.scale):
+            print(f"[figures] wrote {p}")
+    failed = []
+    for p in paths:
+        try:
+            print(f"[figures] {p.relative_to(ROOT)}: {execute(p, a.timeout):.1f} s", flush=True)
+        except Exception as e:  # report every broken notebook, not just the first
+            failed.append(p.name)
+            print(f"[figures] {p.relative_to(ROOT)} FAILED: {type(e).__name__}: {str(e)[-2000:]}",
+                  file=sys.stderr)
+    if not paths:
+        print(f"[figures] no notebooks in {NOTEBOOKS}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
