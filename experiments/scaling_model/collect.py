@@ -33,13 +33,13 @@ SEED_MLP_PREFIX = "seed MLP 20 epochs"
 
 def _row(quantity, article, ours, unit, kind, source, how, std=float("nan"), n=1) -> dict:
     nan = float("nan")
-    return dict(quantity=quantity, article_says=nan if article is None else article,
-                measured_here=nan if ours is None else ours, std=std, n=n if ours is not None else 0,
-                unit=unit, kind=kind, source=source, how=how)
+    return {"quantity": quantity, "article_says": nan if article is None else article,
+                "measured_here": nan if ours is None else ours, "std": std, "n": n if ours is not None else 0,
+                "unit": unit, "kind": kind, "source": source, "how": how}
 
 
 def _he_layout(model):
-    """torchvision ResNet-50 (v1.5, stride in the 3x3 conv) -> He et al.'s layout (stride in the first 1x1)."""
+    """torchvision ResNet-50 (v1.5: stride in the 3x3 conv) -> He et al.'s (stride in the first 1x1)."""
     for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
         for b in layer:
             if b.conv2.stride == (2, 2):
@@ -66,7 +66,7 @@ def count_rows() -> list[dict]:
         _row("ResNet-50 params (torchvision)", None, param_count(resnet50()), "params", "counted", "",
              "largebatch.flops.param_count of torchvision resnet50"),
         _row("ResNet-50 forward MACs, He et al. layout", 3.8e9, he["forward_macs"], "multiply-adds",
-             "counted", f"{ARTICLE}; {HE}", how + "torchvision resnet50 with the stride moved to the first 1x1 "
+             "counted", f"{ARTICLE}; {HE}", how + "torchvision resnet50, stride moved to the first 1x1 "
              "conv of each downsampling block (the original layout); convs + FC, BN/ReLU/pool/add = 0"),
         _row("ResNet-50 forward MACs, torchvision (v1.5)", 3.8e9, tv["forward_macs"], "multiply-adds",
              "counted", f"{ARTICLE}; {HE}", how + "torchvision resnet50 at 224x224 (stride in the 3x3 conv)"),
@@ -105,14 +105,16 @@ def seed_mlp_rows(runs_dir: str | Path, previous: pd.DataFrame | None) -> list[d
            f"processes, Fashion-MNIST, Adam, batch 100, on {_cpu()} ({len(df)} run(s); host at collect time)")
     out = []
     for q, col, art, unit, src_art in [
-        ("wall time (article: ~3 min on Xeon E5-2667)", "wall_s", 180.0, "s", f"{ARTICLE} (Chainer MNIST example)"),
+        ("wall time (article: ~3 min on Xeon E5-2667)", "wall_s", 180.0, "s",
+         f"{ARTICLE} (Chainer MNIST example)"),
         ("wall time on a GPU (article: ~1 min on Tesla P100)", None, 60.0, "s", f"{ARTICLE} (Chainer)"),
         ("training-loop time", "train_s", None, "s", ""),
         ("world size", "world_size", None, "processes", ""),
         ("final test accuracy (Fashion-MNIST)", "final_test_acc", None, "fraction", ""),
     ]:
         s = df[col].astype(float) if col else pd.Series(dtype=float)
-        m, sd = (float(s.mean()), float(s.std()) if len(s) > 1 else float("nan")) if len(s) else (None, math.nan)
+        m = float(s.mean()) if len(s) else None
+        sd = float(s.std()) if len(s) > 1 else math.nan
         out.append(_row(f"{SEED_MLP_PREFIX}: {q}", art, m, unit, "measured" if col else "published", src_art,
                         f"{col} from {src}; {how}" if col else "not measured: no GPU run", std=sd, n=len(s)))
     return out
@@ -121,7 +123,8 @@ def seed_mlp_rows(runs_dir: str | Path, previous: pd.DataFrame | None) -> list[d
 def model_rows(fit) -> list[dict]:
     """Published record timeline and Goyal's statements next to the fitted model; the FLOP lower bound."""
     fitted = {id(p): q for p, q in zip(pm.FIT_POINTS, fit.predicted)}
-    how_fit = (f"largebatch.perfmodel.fit_overlap: overlap {fit.overlap:.3f}, efficiency {fit.efficiency:.3f} "
+    how_fit = (f"largebatch.perfmodel.fit_overlap: overlap {fit.overlap:.3f}, "
+               f"efficiency {fit.efficiency:.3f} "
                f"fitted to {len(pm.FIT_POINTS)} published points (per-GPU batch 32)")
     units = {"minutes": "min", "iter_time_ratio": "ratio", "scaling_efficiency": "fraction",
              "backprop_seconds": "s"}
@@ -151,7 +154,8 @@ def model_rows(fit) -> list[dict]:
     akiba = next(p for p in pm.PUBLISHED if p.get("arxiv") == "1711.04325")
     peak, gpus = pm.PRESETS[akiba["preset"]].peak_flops_per_gpu, akiba["gpus_or_cpus"]
     total = akiba["epochs"] * pm.IMAGENET_TRAIN_IMAGES * pm.RESNET50.train_flops
-    lb_how = (f"{akiba['epochs']} epochs x {pm.IMAGENET_TRAIN_IMAGES:,} images x {pm.RESNET50.train_flops:.3g} "
+    lb_how = (f"{akiba['epochs']} epochs x {pm.IMAGENET_TRAIN_IMAGES:,} images x "
+              f"{pm.RESNET50.train_flops:.3g} "
               f"FLOPs (6 x 3.8 G) / ({gpus} x {peak / 1e12:.1f} TFLOP/s fp32 P100 peak, preset assumption)")
     rows += [
         _row("15-min record: FLOP lower bound at peak", None, pm.lower_bound_seconds(total, gpus, peak) / 60,
@@ -164,13 +168,14 @@ def model_rows(fit) -> list[dict]:
 
 def figure1_rows(fit) -> list[dict]:
     """Speedup over 8 GPUs vs GPUs: published points, fitted model per preset, ideal line."""
-    rows = [dict(kind="ideal", series="ideal (linear)", gpus=g, speedup=g / 8, label="", source="",
-                 how="gpus / 8") for g in GPUS]
+    rows = [{"kind": "ideal", "series": "ideal (linear)", "gpus": g, "speedup": g / 8, "label": "",
+             "source": "",
+                 "how": "gpus / 8"} for g in GPUS]
     for name, hw in pm.PRESETS.items():
         eff = 1.0 if name == "H100_2025" else fit.efficiency  # efficiency was fitted to the P100 points only
         how = f"perfmodel.speedup(per_gpu_batch=32, overlap={fit.overlap:.3f}, efficiency={eff:.3f})"
-        rows += [dict(kind="model", series=f"model: {hw.name}", gpus=g, speedup=pm.speedup(
-            g, PER_GPU_BATCH, hw, overlap=fit.overlap, efficiency=eff), label="", source="", how=how)
+        rows += [{"kind": "model", "series": f"model: {hw.name}", "gpus": g, "speedup": pm.speedup(
+            g, PER_GPU_BATCH, hw, overlap=fit.overlap, efficiency=eff), "label": "", "source": "", "how": how}
             for g in GPUS]
     goyal = {p.get("metric"): p for p in pm.PUBLISHED if p.get("who") == "Goyal et al." and p.get("label")}
     base_min = goyal["minutes"]["value"]  # 29 h on 8 GPUs
@@ -187,13 +192,15 @@ def figure1_rows(fit) -> list[dict]:
         (1024, base_min / rec["1711.04325"]["minutes"], "Akiba 15 min (vs Goyal's 8-GPU 29 h)",
          rec["1711.04325"]["source"], "29 h / 15 min: another cluster (IB FDR), batch 32k"),
     ]
-    rows += [dict(kind="published", series="published", gpus=g, speedup=s, label=lab, source=src, how=how)
+    rows += [{"kind": "published", "series": "published", "gpus": g, "speedup": s, "label": lab,
+              "source": src, "how": how}
              for g, s, lab, src, how in pub]
     return rows
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
-    """Write seed_article.csv and scaling_model.csv under `data_dir`; `scale` is accepted for the sweep API."""
+def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
+            data_dir: str | Path = DATA) -> list[Path]:
+    """Write seed_article.csv and scaling_model.csv under `data_dir` (the same at every `scale`)."""
     data_dir = Path(data_dir)
     prev_path = data_dir / "seed_article.csv"
     previous = pd.read_csv(prev_path) if prev_path.exists() else None

@@ -101,6 +101,7 @@ class TrainConfig:
     wandb: str = "auto"  # auto = W&B offline unless WANDB_MODE says otherwise; off = none
     progress: bool = True  # progress bar on rank 0
     synthetic_examples: int = 2048  # size of synthetic datasets
+    image_size: int = 224  # synthetic_imagenet side length in pixels (smaller for CPU smoke runs)
     num_classes: int = 0  # 0 = the dataset's own
 
 

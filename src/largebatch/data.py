@@ -156,7 +156,7 @@ def load(cfg) -> TensorData | tuple:
     elif cfg.dataset == "synthetic":
         d = make_synthetic(cfg.synthetic_examples, (1, 28, 28), cfg.num_classes or 10)
     elif cfg.dataset == "synthetic_imagenet":
-        d = make_synthetic(cfg.synthetic_examples, (3, 224, 224), cfg.num_classes or 1000)
+        d = make_synthetic(cfg.synthetic_examples, (3, cfg.image_size, cfg.image_size), cfg.num_classes or 1000)
     else:
         return imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False)
     return subset(d, cfg.train_examples, cfg.test_examples)

@@ -29,9 +29,9 @@ TIMEOUT_S = 60  # per notebook: STYLE §7 asks for notebooks that run in under a
 
 @contextlib.contextmanager
 def kernel_manager():
-    """A KernelManager whose only kernel spec launches ipykernel on `sys.executable`."""
+    """An AsyncKernelManager whose only kernel spec launches ipykernel on `sys.executable`."""
     from ipykernel.kernelspec import get_kernel_dict
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
     with tempfile.TemporaryDirectory(prefix="largebatch-kernels-") as tmp:
@@ -40,7 +40,7 @@ def kernel_manager():
         (spec / "kernel.json").write_text(json.dumps(get_kernel_dict()))
         ksm = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
         # IPC sockets in the private directory: no TCP ports, and no plain-text-over-TCP warning.
-        yield KernelManager(kernel_name="largebatch-python", kernel_spec_manager=ksm, transport="ipc",
+        yield AsyncKernelManager(kernel_name="largebatch-python", kernel_spec_manager=ksm, transport="ipc",
                             ip=str(Path(tmp) / "kernel"))
 
 
@@ -56,7 +56,8 @@ def execute(path: str | Path, timeout: int = TIMEOUT_S) -> float:
     nb = nbformat.read(path, as_version=4)
     t = time.perf_counter()
     with kernel_manager() as km:
-        NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(ROOT)}}).execute()
+        client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(ROOT)}})
+        client.execute(cleanup_kc=True)  # shut the kernel down even though the client did not create km
     return time.perf_counter() - t
 
 
@@ -96,7 +97,7 @@ def run_collectors(scale: str = "cpu") -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--collect", action="store_true", help="rebuild paper_figures/data/*.csv from runs/ first")
+    ap.add_argument("--collect", action="store_true", help="rebuild the CSVs from runs/ first")
     ap.add_argument("--scale", default="cpu", help="scale passed to collect()")
     ap.add_argument("--only", default="", help="comma-separated notebook stems")
     ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds per cell")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in paths:
         try:
             print(f"[figures] {p.relative_to(ROOT)}: {execute(p, a.timeout):.1f} s", flush=True)
-        except Exception as e:  # report every broken notebook, not just the first
+        except Exception as e:  # noqa: BLE001 - report every broken notebook, not just the first
             failed.append(p.name)
             print(f"[figures] {p.relative_to(ROOT)} FAILED: {type(e).__name__}: {str(e)[-2000:]}",
                   file=sys.stderr)

@@ -7,6 +7,7 @@ deviation over seeds; the legend entry carries n so the caption can state it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib as mpl
@@ -78,9 +79,10 @@ def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lo
     for h, g in _groups(df, hue):
         stats = [(xv, *mean_std_n(gg[y])) for xv, gg in g.groupby(x, sort=True)]
         xs, ms, ss, ns = zip(*stats) if stats else ((), (), (), ())
-        ns_txt = f"n={min(ns)}" if ns and min(ns) == max(ns) else f"n={min(ns, default=0)}–{max(ns, default=0)}"
+        lo, hi = min(ns, default=0), max(ns, default=0)
+        ns_txt = f"n={lo}" if lo == hi else f"n={lo}–{hi}"
         name = label if hue is None else f"{hue}={h}"
-        ax.errorbar(xs, ms, yerr=[0.0 if s != s else s for s in ss], marker=marker,
+        ax.errorbar(xs, ms, yerr=[0.0 if math.isnan(s) else s for s in ss], marker=marker,
                     label=f"{name} ({ns_txt})" if name else ns_txt)
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)

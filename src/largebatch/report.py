@@ -29,7 +29,8 @@ def _claims_module(study: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        if e.name and (name == e.name or name.startswith(e.name + ".")):  # the study (or its claims) does not exist: not an error
+        # The study, or its claims module, does not exist: not an error. A missing import inside it is.
+        if e.name and (name == e.name or name.startswith(e.name + ".")):
             return None
         raise
 

@@ -183,7 +183,7 @@ def mean_std_n(series) -> tuple[float, float, int]:
     """Mean, sample standard deviation (ddof = 1; NaN for n < 2) and n of the finite values of `series`."""
     s = pd.Series(series, dtype=float)
     s = s[s.map(math.isfinite)]
-    n = int(len(s))
+    n = len(s)
     if n == 0:
         return float("nan"), float("nan"), 0
     return float(s.mean()), float(s.std(ddof=1)) if n > 1 else float("nan"), n

@@ -1,0 +1,45 @@
+"""Every notebook runs headless from the committed CSVs; the README table matches them (~5 s a notebook).
+
+What is checked: each notebooks/*.ipynb executes with nbclient on this interpreter (as `make figures`
+does, `largebatch.figures.execute`) in under 60 s, is committed without outputs and is not modified by
+running it; a failing cell fails the run; the report table is generated from paper_figures/data/*.csv
+with every claims module's rows well formed and, once the README has its report markers, equals the
+README's table (`python -m largebatch.report --check`).
+
+Run: cd /work/main && OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/test_notebooks.py
+"""
+
+import nbformat
+import pytest
+
+from largebatch import figures, report
+from largebatch.results import DATA, ROOT
+
+NOTEBOOKS = figures.notebooks()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_headless_and_stays_stripped(path):
+    before = path.read_bytes()
+    assert not figures.has_outputs(path), f"strip it: python -m largebatch.figures --strip --only={path.stem}"
+    seconds = figures.execute(path, timeout=60)
+    assert seconds < 60, f"{path.name} took {seconds:.0f} s"
+    assert path.read_bytes() == before
+
+
+def test_failing_cell_fails(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('broken figure')")])
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(Exception, match="broken figure"):
+        figures.execute(path, timeout=30)
+
+
+def test_report_table_from_committed_csvs():
+    if not sorted(DATA.glob("*.csv")):
+        pytest.skip("no study CSVs committed yet")
+    table = report.render_table(report.collect_claims(DATA))  # raises on a malformed claims row
+    now = report.current_table((ROOT / "README.md").read_text())
+    if now is None:
+        pytest.skip("README.md has no report markers yet")
+    assert now == table, "README results table is stale: run `python -m largebatch.report`"
