@@ -184,3 +184,21 @@ def test_report_rejects_bad_rows(fake_study, monkeypatch):
     monkeypatch.setitem(sys.modules, "experiments.fakestudy.claims", bad)
     with pytest.raises(ValueError, match="fakestudy"):
         report.collect_claims(fake_study)
+
+
+def test_errorbar_by_draws_mean_and_std_with_n(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from largebatch import plots
+
+    df = pd.DataFrame({"B": [256, 256, 1024, 1024, 256, 1024], "acc": [0.8, 0.9, 0.6, 0.7, 0.5, 0.5],
+                       "opt": ["sgd"] * 4 + ["lars"] * 2})
+    fig, ax = plots.new_figure()
+    plots.errorbar_by(ax, df, "B", "acc", hue="opt", logx=True)
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["opt=lars (n=1)", "opt=sgd (n=2)"]
+    sgd = ax.containers[1].lines[0]
+    assert list(sgd.get_ydata()) == pytest.approx([0.85, 0.65]) and ax.get_xscale() == "log"
+    paths = plots.save(fig, "t", tmp_path)
+    assert [p.name for p in paths] == ["t.png", "t.pdf"] and all(p.stat().st_size > 0 for p in paths)

@@ -2,8 +2,8 @@
 
     python -m experiments.seed_mlp.collect [--scale=cpu]
 
-Called by `python -m largebatch.sweep seed_mlp` after the grid. Without runs on this machine the committed
-CSV is left as it is.
+Called by `python -m largebatch.sweep seed_mlp` after the grid. Without runs on this machine, and at the
+smoke scale, the committed CSV is left as it is.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ COLUMNS = ["run_id", "seed", "dataset", "model", "width", "depth", "optimizer", 
 def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
             data_dir: str | Path = DATA) -> list[Path]:
     """Write seed_mlp.csv from the complete runs of `grid(scale)`; returns the paths written ([] if none)."""
+    if scale == "smoke":  # smoke runs check the code path; they must not replace the committed results
+        print("[collect] seed_mlp: smoke scale, CSV unchanged", file=sys.stderr)
+        return []
     ids = {run_id(c) for c in grid(scale)}
     # Match on the id the run's own config gets now, not its directory name: an older run_id hash (or a
     # renamed directory) must not hide a run whose configuration is in the grid.

@@ -41,7 +41,7 @@ def kernel_manager():
         ksm = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
         # IPC sockets in the private directory: no TCP ports, and no plain-text-over-TCP warning.
         yield AsyncKernelManager(kernel_name="largebatch-python", kernel_spec_manager=ksm, transport="ipc",
-                            ip=str(Path(tmp) / "kernel"))
+                                 ip=str(Path(tmp) / "kernel"))
 
 
 def execute(path: str | Path, timeout: int = TIMEOUT_S) -> float:
