@@ -29,6 +29,7 @@ reproduce: setup
 
 figures: setup
 	$(PY) -m largebatch.figures
+	$(PY) -m largebatch.report
 
 bench: setup
 	$(PY) benchmarks/bench_core.py

@@ -20,6 +20,10 @@ def main() -> int:
     present = [(s, p) for s, p in STUDIES if (ROOT / "experiments" / s / "config.py").exists()]
     print(f"[reproduce] studies: {', '.join(s for s, _ in present)}")
     failed = sum(run_sweep(s, "cpu", p) for s, p in present)
+    from . import figures, report
+
+    figures.main([])  # every figure from the CSVs the sweeps just wrote
+    report.main([])  # the README results table from the same CSVs
     print("[reproduce] done" + (f", {failed} failed run(s)" if failed else ""))
     return 1 if failed else 0
 

@@ -1,0 +1,112 @@
+"""Grids of the Goyal et al. study, "Accurate, Large Minibatch SGD" (arXiv 1706.02677).
+
+Every run uses Goyal's recipe (§2-§5): per-worker BN over n = 32 examples (ghost BN, one group per
+virtual worker), the loss of all kn examples divided by kn (Remark 3), one shuffle per epoch split among
+the workers (Remark 4), zero-gamma in the last BN of each residual block, no weight decay on BN/biases,
+Nesterov 0.9, eta = 0.1 * kn / 256 (linear scaling rule), gradual per-iteration warmup from 0.1 to eta
+over 5/90 of training, and lr / 10 at 1/3, 2/3 and 8/9 of training (epochs 30/60/80 of 90).
+
+Experiments (cpu scale: Fashion-MNIST, residual MLP with BN; `tag` names the experiment):
+  batch    error vs kn = 64 ... 16k (Fig. 1 / Table 3a analogue)
+  warmup   no warmup and constant warmup at B_ABL (Table 1); gradual = the batch sweep's run at B_ABL
+  rule     sqrt scaling and no scaling at B_ABL (Table 2a); linear = the batch sweep's run
+  gamma    gamma = 1 init at the baseline and at B_ABL (Table 2b); gamma = 0 = the batch sweep's runs
+Training curves of every run (Fig. 2/4) come from the same runs' evaluations.
+The paper scale is ResNet-50 on ImageNet with exactly §5's hyperparameters (multi-node torchrun).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from largebatch.config import TrainConfig
+
+STUDY = "goyal_linear_scaling"
+# ---- cpu scale -------------------------------------------------------------------------------------
+EPOCHS = 18  # E: Goyal's 90 epochs mapped to E (milestones E/3, 2E/3, 8E/9; warmup E/18)
+WIDTH, DEPTH = 128, 2  # resmlp_bn: 784 -> 128, 2 residual blocks of two BN layers each, -> 10
+BASELINE_BATCH = 256  # Goyal's baseline kn = 8 workers x 32 (eta = 0.1)
+BATCHES = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
+B_ABL = 2048  # batch of the ablations: chosen before the sweep from calibration (README)
+SEEDS = [0, 1, 2]
+EVALS_PER_EPOCH = 2  # evaluations per epoch (curves); error = median of the last LAST_EVALS
+LAST_EVALS = 3  # evaluations at or after 8E/9 + ... see `final_window` in collect.py
+
+
+def goyal_schedule(epochs: float) -> dict:
+    """Goyal's 90-epoch schedule mapped to `epochs`: warmup 5/90, lr / 10 at 30/90, 60/90, 80/90."""
+    return dict(epochs=epochs, warmup="gradual", warmup_epochs=epochs * 5 / 90, decay="step",
+                decay_milestones_epochs=tuple(epochs * m / 90 for m in (30, 60, 80)), decay_factor=0.1)
+
+
+GOYAL = dict(per_worker_batch=32, lr_base=0.1, lr_base_batch=256, lr_scaling="linear", optimizer="sgd",
+             momentum=0.9, nesterov=True, weight_decay=1e-4, wd_exclude_bn_bias=True, zero_gamma=True)
+
+BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", model="resmlp_bn", width=WIDTH, depth=DEPTH,
+                   **GOYAL, **goyal_schedule(EPOCHS), eval_train_examples=10000, eval_batch=5000,
+                   log_every_steps=10)
+
+
+def eval_every(b: int, n_train: int = 60000, per_epoch: int = EVALS_PER_EPOCH) -> int:
+    """Steps between evaluations so that every batch size is evaluated `per_epoch` times per epoch."""
+    return max(1, (n_train // b) // per_epoch)
+
+
+def at_batch(base: TrainConfig, b: int, **kw) -> TrainConfig:
+    return replace(base, global_batch=b, eval_every_steps=eval_every(b), **kw)
+
+
+def cpu_grid(base: TrainConfig = BASE, seeds=SEEDS) -> list[TrainConfig]:
+    out = [at_batch(base, b, tag="batch", seed=s) for b in BATCHES for s in seeds]
+    for s in seeds:
+        out += [at_batch(base, B_ABL, tag="warmup", warmup="none", seed=s),
+                at_batch(base, B_ABL, tag="warmup", warmup="constant", seed=s),
+                at_batch(base, B_ABL, tag="rule", lr_scaling="sqrt", seed=s),
+                at_batch(base, B_ABL, tag="rule", lr_scaling="none", seed=s),
+                at_batch(base, BASELINE_BATCH, tag="gamma", zero_gamma=False, seed=s),
+                at_batch(base, B_ABL, tag="gamma", zero_gamma=False, seed=s)]
+    return out
+
+
+# ---- paper scale: ResNet-50 / ImageNet, Goyal et al. §5.1 ------------------------------------------
+PAPER_BATCHES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
+PAPER_B_ABL = 8192
+PAPER_SEEDS = [0]  # Goyal report mean +- std of 5 runs: add seeds 1-4 for the error bars
+PAPER_BASE = replace(BASE, dataset="imagenet", model="resnet50", width=0, depth=0, **goyal_schedule(90),
+                     eval_every_steps=0, eval_train_examples=50000, eval_batch=250,
+                     checkpoint_every_steps=0)
+
+
+def paper_grid(seeds=PAPER_SEEDS) -> list[TrainConfig]:
+    """Fig. 1 / Table 3a (kn = 256 ... 32k), Table 1 (warmup), Table 2a (rule), Table 2b (gamma) at 8k."""
+    b = PAPER_BASE
+    out = [replace(b, tag="batch", global_batch=kn, seed=s) for kn in PAPER_BATCHES for s in seeds]
+    for s in seeds:
+        out += [replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="none", seed=s),
+                replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="constant", seed=s),
+                replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="sqrt", seed=s),
+                replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="none", seed=s),
+                replace(b, tag="gamma", global_batch=256, zero_gamma=False, seed=s),
+                replace(b, tag="gamma", global_batch=PAPER_B_ABL, zero_gamma=False, seed=s)]
+    return out
+
+
+# ---- smoke scale -----------------------------------------------------------------------------------
+def smoke_grid() -> list[TrainConfig]:
+    """A few steps of each kind of run on tiny data, and the paper config on 64x64 synthetic ImageNet."""
+    tiny = replace(BASE, train_examples=2048, test_examples=500, eval_train_examples=256, epochs=2,
+                   **{k: v for k, v in goyal_schedule(2).items() if k != "epochs"}, max_steps=6)
+    fm = [replace(tiny, tag="batch", global_batch=b, eval_every_steps=2) for b in (64, 1024)]
+    fm += [replace(tiny, tag="warmup", global_batch=1024, warmup="constant", eval_every_steps=2)]
+    img = replace(PAPER_BASE, dataset="synthetic_imagenet", synthetic_examples=128, image_size=64,
+                  num_classes=10, test_examples=32, eval_train_examples=32, eval_batch=32, global_batch=64,
+                  micro_batch=32, max_steps=2, eval_every_steps=2, log_every_steps=1)
+    return fm + [img]
+
+
+def grid(scale: str = "cpu") -> list[TrainConfig]:
+    if scale == "paper":
+        return paper_grid()
+    if scale == "smoke":
+        return smoke_grid()
+    return cpu_grid()

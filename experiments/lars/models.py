@@ -1,0 +1,51 @@
+"""The cpu-scale "AlexNet-like" networks of the LARS study, registered into largebatch.models.MODELS.
+
+AlexNet (Krizhevsky et al. 2012) is five convolutions followed by three fully connected layers fc6-fc8,
+where the FC layers hold most of the weights; AlexNet-BN (You et al., arXiv 1708.03888 §3) replaces LRN by
+BatchNorm after each convolution and FC layer. For 28x28 Fashion-MNIST on 2 CPU cores we keep the shape,
+not the size: two strided convolutions and three FC layers, named like AlexNet's so the per-layer tables
+read the same (conv1.weight ... fc8.bias).
+
+    alexnet_fm     conv1 5x5/2 (c) - ReLU - conv2 3x3/2 (2c) - ReLU - fc6 (h) - ReLU - fc7 (h) - ReLU - fc8
+    alexnet_bn_fm  the same with GhostBatchNorm after conv1, conv2, fc6, fc7 (those layers lose their bias)
+
+width = h (default 128), depth = c (default 8). No dropout, no LRN, no max-pooling (strides instead):
+deviations stated in the study README. Importing this module registers both names.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+from largebatch.models import MODELS, GhostBatchNorm
+
+
+class AlexNetFM(nn.Sequential):
+    """AlexNet-shaped net for (1, 28, 28) inputs; `bn` puts a GhostBatchNorm after conv1, conv2, fc6, fc7."""
+
+    def __init__(self, in_shape, classes: int, hidden: int = 128, channels: int = 8, bn: bool = False):
+        c, h, w = in_shape
+        c1, c2 = channels, 2 * channels
+        h1, w1 = (h + 4 - 5) // 2 + 1, (w + 4 - 5) // 2 + 1  # conv1: k5, s2, p2
+        h2, w2 = (h1 + 2 - 3) // 2 + 1, (w1 + 2 - 3) // 2 + 1  # conv2: k3, s2, p1
+        layers = OrderedDict()
+
+        def block(i, layer, width):
+            layers[f"{'conv' if i <= 2 else 'fc'}{i if i <= 2 else i + 3}"] = layer
+            if bn:
+                layers[f"bn{i}"] = GhostBatchNorm(width)
+            layers[f"relu{i}"] = nn.ReLU(inplace=True)
+
+        block(1, nn.Conv2d(c, c1, 5, 2, 2, bias=not bn), c1)
+        block(2, nn.Conv2d(c1, c2, 3, 2, 1, bias=not bn), c2)
+        layers["flatten"] = nn.Flatten()
+        block(3, nn.Linear(c2 * h2 * w2, hidden, bias=not bn), hidden)  # fc6
+        block(4, nn.Linear(hidden, hidden, bias=not bn), hidden)  # fc7
+        layers["fc8"] = nn.Linear(hidden, classes)
+        super().__init__(layers)
+
+
+MODELS["alexnet_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=False)
+MODELS["alexnet_bn_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=True)

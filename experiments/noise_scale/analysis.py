@@ -1,0 +1,148 @@
+"""Analysis of the noise-scale study from its committed CSVs (used by claims.py and the notebook).
+
+Criteria (issue text, not tuned): (a) interior optimum: acc(B_opt) beats the smallest stable B and B = N by
+more than 2 standard errors; (b) d log B_opt / d log eps in [0.5, 1.5]; (c) d log B_opt / d log N in
+[0.5, 1.5]; (d) Pareto fit R^2 >= 0.9 and B_simple within a factor 5 of B_crit; (e) B_simple at the end
+>= 3x its early value.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import CRIT_TARGET, EPS_REF
+
+TARGET_BAND = 0.05  # B_simple "near the target": measurements with |train loss - target| <= this
+
+
+def load(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (pd.read_csv(Path(data_dir) / "noise_scale.csv"),
+            pd.read_csv(Path(data_dir) / "noise_scale_curves.csv"))
+
+
+def _refine(t: pd.DataFrame, i: int) -> tuple[float, bool]:
+    """B_opt from a quadratic in log2 B through the argmax and its neighbours (edge: the grid point)."""
+    if i == 0 or i == len(t) - 1:
+        return float(t["B"].iloc[i]), True
+    x = np.log2(t["B"].iloc[i - 1:i + 2].to_numpy(float))
+    y = t["mean"].iloc[i - 1:i + 2].to_numpy(float)
+    a, b, _ = np.polyfit(x, y, 2)
+    if a >= 0:
+        return float(t["B"].iloc[i]), False
+    return float(2 ** np.clip(-b / (2 * a), x[0], x[-1])), False
+
+
+def per_batch(runs: pd.DataFrame, n: int, lr: float) -> pd.DataFrame:
+    """Mean/std/se/n of final test accuracy per B for one (N, eps); diverged runs counted separately."""
+    g = runs[(runs.experiment == "optimal_batch") & (runs.N_train == n) & np.isclose(runs.lr, lr)]
+    out = []
+    for b, gb in g.groupby("global_batch"):
+        ok = gb[gb.status == "complete"]
+        acc = ok.final_test_acc.astype(float)
+        k = len(acc)
+        sd = acc.std(ddof=1) if k > 1 else float("nan")
+        out.append({"B": int(b), "mean": acc.mean(), "std": sd, "n": k, "se": sd / math.sqrt(k) if k else np.nan,
+                    "diverged": int((gb.status == "diverged").sum()), "runs": len(gb),
+                    "gap": (ok.final_train_acc - ok.final_test_acc).mean(),
+                    "g": lr * n / (b * (1 - 0.9))})
+    return pd.DataFrame(out).sort_values("B").reset_index(drop=True)
+
+
+def optimal_batch(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (N, eps): B_opt and the interior-optimum test (a)."""
+    rows = []
+    pairs = runs[runs.experiment == "optimal_batch"][["N_train", "lr"]].drop_duplicates()
+    for n, lr in pairs.itertuples(index=False):
+        t = per_batch(runs, n, lr)
+        stable = t[(t.diverged == 0) & (t.n > 0)].reset_index(drop=True)
+        if stable.empty:
+            continue
+        i = int(stable["mean"].idxmax())
+        b_opt, edge = _refine(stable, i)
+        best, small, full = stable.iloc[i], stable.iloc[0], t[t.B == n].iloc[0]
+
+        def beats(o):
+            return bool(best["mean"] - o["mean"] > 2 * math.hypot(best["se"], o["se"]))
+        rows.append({"N": int(n), "eps": lr, "B_opt": b_opt, "B_best_grid": int(best.B), "edge": edge,
+                     "acc_opt": best["mean"], "se_opt": best["se"], "B_small": int(small.B),
+                     "acc_small": small["mean"], "acc_full": full["mean"], "se_full": full["se"],
+                     "n_seeds": int(best.n), "beats_small": beats(small), "beats_full": beats(full),
+                     "interior": beats(small) and beats(full)})
+    return pd.DataFrame(rows).sort_values(["N", "eps"]).reset_index(drop=True)
+
+
+def slope(x, y) -> float:
+    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
+
+
+def critical_batch(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per B: the lr with the fewest mean steps to the target (all seeds must reach it)."""
+    g = runs[runs.experiment == "critical_batch"]
+    rows = []
+    for b, gb in g.groupby("global_batch"):
+        best = None
+        for lr, gl in gb.groupby("lr"):
+            s = gl.steps_to_target.astype(float)
+            if s.notna().all():
+                cand = (s.mean(), s.std(ddof=1) if len(s) > 1 else np.nan, len(s), lr)
+                best = cand if best is None or cand[0] < best[0] else best
+        if best is not None:
+            rows.append({"B": int(b), "S": best[0], "S_std": best[1], "n": best[2], "lr_best": best[3],
+                         "E": best[0] * b, "lrs_tried": gb.lr.nunique()})
+    return pd.DataFrame(rows).sort_values("B").reset_index(drop=True)
+
+
+def fit_pareto(B, S) -> dict:
+    """Fit S = S_min (1 + B_crit/B), i.e. (S/S_min - 1)(E/E_min - 1) = 1, least squares in log S."""
+    B, S = np.asarray(B, float), np.asarray(S, float)
+    best = None
+    for bc in np.logspace(0, 6, 4001):
+        pred = np.log1p(bc / B)
+        log_smin = np.mean(np.log(S) - pred)
+        sse = float(np.sum((np.log(S) - log_smin - pred) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, bc, math.exp(log_smin))
+    sse, bc, smin = best
+    sst = float(np.sum((np.log(S) - np.log(S).mean()) ** 2))
+    return {"B_crit": bc, "S_min": smin, "E_min": smin * bc, "r2": 1 - sse / sst if sst > 0 else float("nan")}
+
+
+def bsimple(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Per bsimple run: B_simple near the target loss, early (first 10%) and late (last 20%)."""
+    ids = runs[runs.experiment == "bsimple"].set_index("run_id").seed
+    rows = []
+    for rid, c in curves[curves.run_id.isin(ids.index)].groupby("run_id"):
+        m = c[c.trace_sigma_raw.notna()].sort_values("step")
+        if m.empty:
+            continue
+        ratio = lambda d: d.trace_sigma_raw.mean() / d.g2_raw.mean()  # noqa: E731 ratio of averages (App. A)
+        near = m[(m.train_loss - CRIT_TARGET).abs() <= TARGET_BAND]
+        k = len(m)
+        rows.append({"run_id": rid, "seed": int(ids[rid]), "b_simple_at_target": ratio(near) if len(near) else np.nan,
+                     "n_near": len(near), "b_simple_early": ratio(m.iloc[:max(1, k // 10)]),
+                     "b_simple_late": ratio(m.iloc[-max(1, k // 5):]),
+                     "loss_early": m.train_loss.iloc[:max(1, k // 10)].mean(),
+                     "loss_late": m.train_loss.iloc[-max(1, k // 5):].mean()})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["growth"] = out.b_simple_late / out.b_simple_early
+    return out
+
+
+def summary(data_dir: Path) -> dict:
+    """Everything the claims and the README table need, computed from the CSVs."""
+    runs, curves = load(data_dir)
+    ob = optimal_batch(runs)
+    by_eps = ob[ob.N == ob.N.min()]
+    by_n = ob[np.isclose(ob.eps, EPS_REF)]
+    cb = critical_batch(runs)
+    fit = fit_pareto(cb.B, cb.S) if len(cb) >= 3 else {}
+    bs = bsimple(runs, curves)
+    gap = per_batch(runs, int(ob.N.min()), EPS_REF) if len(ob) else pd.DataFrame()
+    return {"optimal": ob, "slope_eps": slope(by_eps.eps, by_eps.B_opt) if len(by_eps) > 1 else np.nan,
+            "slope_n": slope(by_n.N, by_n.B_opt) if len(by_n) > 1 else np.nan, "critical": cb, "fit": fit,
+            "bsimple": bs, "gap": gap}
