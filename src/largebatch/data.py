@@ -38,11 +38,15 @@ class TensorData:
 
     @property
     def in_shape(self) -> tuple:
+        if isinstance(self.x_train, FolderImages):
+            return (3, 224, 224)
         return tuple(self.x_train.shape[1:])
 
     def to(self, device) -> "TensorData":
-        return TensorData(*(t.to(device) for t in (self.x_train, self.y_train, self.x_test,
-                                                   self.y_test)), self.num_classes)
+        """Tensors move to `device`; lazily decoded folder images stay on the host (moved per batch)."""
+        mv = lambda t: t.to(device) if isinstance(t, torch.Tensor) else t  # noqa: E731
+        return TensorData(*(mv(t) for t in (self.x_train, self.y_train, self.x_test, self.y_test)),
+                          self.num_classes)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -147,8 +151,43 @@ def imagenet_folder(root: str, train: bool = True):
     return datasets.ImageFolder(str(sub), tf)
 
 
-def load(cfg) -> TensorData | tuple:
-    """The dataset named by cfg.dataset: TensorData, or (train, val) folder datasets for imagenet."""
+class FolderImages:
+    """Lazy `x[idx]` over a torchvision folder dataset: decodes the indexed images on a thread pool.
+
+    Lets folder data (ImageNet at paper scale) stand where the trainer indexes in-memory tensors. PIL
+    decoding releases the GIL, so threads scale; for many GPUs per node a dedicated loader (DALI, or
+    DataLoader workers) will be faster — this path favours one code path over peak throughput.
+    """
+
+    def __init__(self, ds, index=None, threads: int = 16):
+        self.ds, self.index, self.threads, self._pool = ds, index, threads, None
+
+    def __len__(self):
+        return len(self.ds) if self.index is None else len(self.index)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            rng = range(len(self))[idx]
+            return FolderImages(self.ds, [self._map(i) for i in rng], self.threads)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.threads)
+        ids = [self._map(int(i)) for i in idx]
+        return torch.stack(list(self._pool.map(lambda i: self.ds[i][0], ids)))
+
+    def _map(self, i: int) -> int:
+        return i if self.index is None else self.index[i]
+
+
+def folder_data(train_ds, val_ds) -> TensorData:
+    """A TensorData whose images are FolderImages (labels are real tensors)."""
+    return TensorData(FolderImages(train_ds), torch.as_tensor(train_ds.targets), FolderImages(val_ds),
+                      torch.as_tensor(val_ds.targets), len(train_ds.classes))
+
+
+def load(cfg) -> TensorData:
+    """The dataset named by cfg.dataset (ImageNet as a folder dataset with lazily decoded images)."""
     if cfg.dataset == "fashion_mnist":
         d = load_fashion_mnist(cfg.data_dir)
     elif cfg.dataset == "mnist1d":
@@ -158,7 +197,7 @@ def load(cfg) -> TensorData | tuple:
     elif cfg.dataset == "synthetic_imagenet":
         d = make_synthetic(cfg.synthetic_examples, (3, cfg.image_size, cfg.image_size), cfg.num_classes or 1000)
     else:
-        return imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False)
+        return folder_data(imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False))
     return subset(d, cfg.train_examples, cfg.test_examples)
 
 
@@ -193,17 +232,3 @@ class EpochSampler:
     def state_dict(self, step: int) -> dict:
         return {"seed": self.seed, "epoch": step // self.steps_per_epoch,
                 "position": step % self.steps_per_epoch, "n": self.n, "global_batch": self.B}
-
-
-class FolderBatches(torch.utils.data.Sampler):
-    """Batch sampler over EpochSampler steps, for DataLoader on folder datasets (paper scale)."""
-
-    def __init__(self, sampler: EpochSampler, start: int, stop: int):
-        self.s, self.start, self.stop = sampler, start, stop
-
-    def __iter__(self):
-        for t in range(self.start, self.stop):
-            yield self.s.indices(t).tolist()
-
-    def __len__(self):
-        return self.stop - self.start

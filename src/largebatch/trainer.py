@@ -44,9 +44,9 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int, dist: D.Dist) 
     was = model.training
     model.eval()
     idx = torch.tensor_split(torch.arange(len(y)), dist.world_size)[dist.rank]
-    tot = torch.zeros(3, dtype=torch.float64, device=x.device)  # correct, loss sum, count
+    tot = torch.zeros(3, dtype=torch.float64, device=y.device)  # correct, loss sum, count
     for chunk in idx.split(batch):
-        out = model(x[chunk])
+        out = model(x[chunk].to(y.device, non_blocking=True))
         tot[0] += (out.argmax(1) == y[chunk]).sum()
         tot[1] += F.cross_entropy(out.float(), y[chunk], reduction="sum")
         tot[2] += len(chunk)
@@ -130,7 +130,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         lr = lr_at(step, cfg, res)
         set_lr(opt, lr, step / res.steps_per_epoch)
         idx = sampler.indices(step).to(dev)
-        x, y = data.x_train[idx], data.y_train[idx]
+        x, y = data.x_train[idx].to(dev, non_blocking=True), data.y_train[idx]
         measure = noise is not None and step % cfg.noise_every_steps == 0
         k_micro = noise.micro_steps(K) if (measure and dist.world_size == 1) else K
         mm = b // k_micro
@@ -177,7 +177,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             if cfg.bn_eval == "recomputed" and bns:
                 from .bn_stats import recompute_bn_stats
 
-                recompute_bn_stats(model, [data.x_train[i] for i in recent], D.all_reduce_mean_)
+                recompute_bn_stats(model, [data.x_train[i].to(dev) for i in recent], D.all_reduce_mean_)
             if hasattr(opt, "last_stats"):
                 st = opt.last_stats()
                 if st:
