@@ -23,7 +23,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 from largebatch.config import make_config  # noqa: E402
 from largebatch.data import load_fashion_mnist  # noqa: E402
 from largebatch.models import build_model  # noqa: E402
-from largebatch.noise import per_example_estimate, per_example_grads  # noqa: E402
+from largebatch.noise import per_example_estimate, per_example_estimate_linear, per_example_grads  # noqa: E402
 from largebatch.trainer import train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -74,6 +74,11 @@ def render(res: dict, readme: Path) -> None:
         r = res["noise_per_example_vs_loop"]
         rows.append(f"| per-example noise estimate, samples/s | {r['vmap_samples_per_s']:,.0f} (vmap) | "
                     f"{r['loop_samples_per_s']:,.0f} (Python loop) | {r['speedup']:.2f}x |")
+    if "noise_per_example_linear_vs_loop" in res:
+        r = res["noise_per_example_linear_vs_loop"]
+        rows.append(f"| per-example noise, Linear-only fast path (what NoiseMeter uses on MLPs), samples/s | "
+                    f"{r['fast_samples_per_s']:,.0f} | {r['loop_samples_per_s']:,.0f} (Python loop) | "
+                    f"{r['speedup']:.1f}x |")
     r = res.get("noise_two_batch_ddp", {})
     if "overhead_every_step" in r:
         rows.append(f"| two-batch noise, 2 ranks, B=1024: step time measuring every step | "
@@ -125,6 +130,16 @@ def main():
         per_example_estimate([torch.stack(t) for t in zip(*gs)])
         return n_loop / (time.perf_counter() - t)
 
+    def fast():
+        t = time.perf_counter()
+        per_example_estimate_linear(model, x, y)
+        return 256 / (time.perf_counter() - t)
+
+    pl = ratio(fast, loop, reps)
+    res["noise_per_example_linear_vs_loop"] = {"fast_samples_per_s": pl["core_samples_per_s"],
+                                               "loop_samples_per_s": pl["bare_samples_per_s"],
+                                               "speedup": pl["ratio"]}
+    print("noise_per_example_linear_vs_loop", json.dumps(res["noise_per_example_linear_vs_loop"]), flush=True)
     pe = ratio(vm, loop, reps)
     res["noise_per_example_vs_loop"] = {"vmap_samples_per_s": pe["core_samples_per_s"],
                                         "loop_samples_per_s": pe["bare_samples_per_s"],

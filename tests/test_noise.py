@@ -121,3 +121,17 @@ def test_two_ranks_equal_one_process(fmnist_small, tmp_path):
     for r, o in zip(ranks[0], one):
         for k in ("noise/g2", "noise/trace_sigma", "noise/b_simple"):
             assert r[k] == pytest.approx(o[k], rel=1e-4), k
+
+
+def test_linear_fast_path_equals_vmap(fmnist_small):
+    from largebatch.noise import linear_only, per_example_estimate_linear
+
+    torch.manual_seed(0)
+    model = build_model("mlp", (1, 28, 28), 10).double()
+    assert linear_only(model) and not linear_only(build_model("resnet_small", (1, 28, 28), 10))
+    x, y = fmnist_small.x_train[:64].double(), fmnist_small.y_train[:64]
+    a = per_example_estimate(per_example_grads(model, x, y, lambda o, t: nn.functional.cross_entropy(o, t)))
+    b = per_example_estimate_linear(model, x, y)
+    torch.testing.assert_close(a[0], b[0], rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(a[1], b[1], rtol=1e-9, atol=1e-12)
+    assert all(p.grad is None for p in model.parameters())  # .grad left as it was

@@ -28,6 +28,8 @@ CHOICES = {
     "comm_dtype": ("fp32", "fp16", "bf16"),
     "noise_estimator": ("two_batch", "per_example"),
     "lars_denom": ("paper", "sum_grad"),
+    "staleness": ("none", "fixed", "uniform", "roundrobin", "replay"),
+    "staleness_lr": ("none", "inverse"),
 }
 # Fields that do not change the trajectory of a run, so they do not enter its id.
 NOT_HASHED = ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
@@ -94,6 +96,11 @@ class TrainConfig:
     noise_every_steps: int = 0  # gradient-noise measurement interval; 0 = off
     noise_estimator: str = "two_batch"  # two_batch (any model) | per_example (BN-free)
     noise_ema: float = 0.0  # EMA decay for the noise tracker; 0 = no smoothing
+    staleness: str = "none"  # gradient at step t taken at w_{t-tau}: none|fixed|uniform|roundrobin|replay
+    staleness_max: int = 0  # s: tau = s (fixed, roundrobin: s = P-1) or tau ~ Uniform{0..s} (uniform)
+    staleness_replay: str = ""  # replay: CSV path[#name] with columns staleness,count (largebatch.staleness)
+    staleness_lr: str = "none"  # none | inverse: lr / max(tau, 1) (Zhang et al., arXiv 1511.05950)
+    log_coherence_every_steps: int = 0  # cosine of stale vs fresh gradient every k steps; 0 = off
     seed: int = 0  # model init (same on all ranks) and data order
     device: str = "auto"  # auto = cuda when available
     threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes
@@ -240,6 +247,10 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
     _check(cfg.noise_estimator != "two_batch" or cfg.noise_every_steps == 0 or P * v > 1,
            "noise_every_steps with noise_estimator=two_batch needs >1 worker (B_small < B_big): "
            "raise global_batch/per_worker_batch or use noise_estimator=per_example")
+    _check(cfg.staleness_max >= 0 and cfg.log_coherence_every_steps >= 0,
+           "staleness_max, log_coherence_every_steps: must be >= 0")
+    _check(cfg.staleness != "replay" or bool(cfg.staleness_replay),
+           "staleness=replay needs --staleness_replay=PATH.csv[#name] (columns staleness,count)")
     every = cfg.eval_every_steps or spe
     return Resolved(
         world_size=P, workers_per_process=v, workers=P * v, per_process_batch=per_proc,

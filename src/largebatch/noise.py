@@ -75,6 +75,57 @@ def per_example_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_f
     return [g[n] for n in names]
 
 
+def linear_only(model: nn.Module) -> bool:
+    """True if every trainable parameter belongs to an nn.Linear (the fast per-example path applies)."""
+    owned = {id(p) for m in model.modules() if isinstance(m, nn.Linear) for p in m.parameters(recurse=False)}
+    return all(id(p) in owned for p in model.parameters() if p.requires_grad)
+
+
+def per_example_estimate_linear(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """(|G|^2, tr(Sigma)) per parameter for Linear-only models without materialising g_i.
+
+    For y_i = W a_i + b the per-example gradients are delta_i a_i^T and delta_i, so
+    |g_i|^2 = |delta_i|^2 |a_i|^2 for W and |delta_i|^2 for b (Goodfellow, arXiv 1510.01799); one
+    backward of the summed loss gives every delta_i and the mean gradient.
+    """
+    sq, hooks = {}, []
+
+    def fwd(mod, inp, out):
+        a2 = inp[0].detach().pow(2).sum(1).double()
+
+        def grad_hook(gout):
+            d2 = gout.detach().pow(2).sum(1).double()
+            sq[mod.weight] = (d2 * a2).sum()
+            if mod.bias is not None:
+                sq[mod.bias] = d2.sum()
+        out.register_hook(grad_hook)
+        return out.clone()  # an in-place op after the layer (ReLU) must not touch the hooked tensor
+
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(fwd))
+    params = [p for p in model.parameters() if p.requires_grad]
+    saved = [p.grad for p in params]
+    try:
+        for p in params:
+            p.grad = None
+        with torch.enable_grad():
+            nn.functional.cross_entropy(model(x), y, reduction="sum").backward()
+        B = len(y)
+        g2s, trs = [], []
+        for p in params:
+            mean_sq = torch.linalg.vector_norm(p.grad / B).double().pow(2)
+            tr = (sq[p] - B * mean_sq) / (B - 1)
+            trs.append(tr)
+            g2s.append(mean_sq - tr / B)
+    finally:
+        for h in hooks:
+            h.remove()
+        for p, g in zip(params, saved):
+            p.grad = g
+    return torch.stack(g2s), torch.stack(trs)
+
+
 def temperature_g(lr: float, n_train: int, batch: int, momentum: float = 0.0, exact: bool = True):
     """Smith & Le's noise scale g = eps (N/B - 1)/(1 - m); exact=False gives eps N / (B (1 - m))."""
     core = (n_train / batch - 1.0) if exact else n_train / batch
@@ -181,10 +232,12 @@ class NoiseMeter:
         self._prev = [c.clone() for c in cur] if i < self.k - 1 else None
 
     def _per_example(self, model, x, y):
-        cap = min(len(y), 256)
-        g = per_example_grads(model, x[:cap], y[:cap])
         names = [n for n, p in model.named_parameters() if p.requires_grad]
-        g2, tr = per_example_estimate(g)
+        if linear_only(model):  # exact and cheap: no per-example gradient is materialised
+            g2, tr = per_example_estimate_linear(model, x, y)
+        else:
+            cap = min(len(y), 256)
+            g2, tr = per_example_estimate(per_example_grads(model, x[:cap], y[:cap]))
         return dict(zip(names, g2)), dict(zip(names, tr))
 
     @torch.no_grad()

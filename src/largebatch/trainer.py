@@ -30,6 +30,7 @@ from .metrics import RunSink, git_info
 from .models import build_model, ghost_bns, has_batchnorm
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
+from .staleness import build_staleness
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -92,6 +93,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         hook, hook_state = noise.comm_hook(hook)
     ddp = D.wrap_ddp(model, dist, hook, hook_state)
     opt = build_optimizer(model, cfg)
+    stale = build_staleness(cfg, model)  # None unless cfg.staleness / coherence logging is on
     sampler = EpochSampler(len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed)
     rdir, start, status, diverged_at, reached_at = run_dir(cfg), 0, "running", None, None
     recent = collections.deque(maxlen=cfg.bn_recompute_batches)  # bn_eval=recomputed (Akiba)
@@ -106,6 +108,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         start, loss_acc, n_acc = ck["step"], ck["loss_acc"].to(dev), ck["n_acc"]
         if noise is not None and ck.get("noise") is not None:
             noise.load_state_dict(ck["noise"])
+        if stale is not None and ck.get("staleness") is not None:
+            stale.load_state_dict(ck["staleness"])
     sink = RunSink(rdir, dist.is_main, cfg.wandb)
     meta = {"config": to_dict(cfg), "resolved": to_dict(res), "run_id": run_id(cfg),
             "world_size": dist.world_size, "device": str(dev), "torch": torch.__version__,
@@ -137,6 +141,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         opt.zero_grad(set_to_none=True)
         if measure:
             noise.begin(model, k_micro)
+        if stale is not None:  # load w_{step - tau}: this step's gradient is taken there
+            stale.before(step, model)
         for i in range(k_micro):
             sync = i == k_micro - 1
             ctx = ddp.no_sync() if (ddp is not model and not sync) else contextlib.nullcontext()
@@ -149,6 +155,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             loss_acc += loss.detach()
         n_acc += b
         rec_noise = noise.end(model, lr, (x, y)) if measure else None
+        rec_stale = stale.after(model, opt, x, y) if stale is not None else None  # restores w_step
         opt.step()
         for bn in bns:
             bn.commit()
@@ -157,6 +164,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         rec = {}
         if rec_noise:
             rec.update(rec_noise)
+        if rec_stale:
+            rec.update(rec_stale)
         if done % cfg.log_every_steps == 0 or done == res.total_steps or rec:
             tot = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
             D.all_reduce_sum_(tot)
@@ -208,7 +217,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                 _save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                   "rng": torch.get_rng_state(), "step": done, "loss_acc": loss_acc,
                                   "n_acc": n_acc, "sampler": sampler.state_dict(done),
-                                  "noise": noise.state_dict() if noise is not None else None})
+                                  "noise": noise.state_dict() if noise is not None else None,
+                                  "staleness": stale.state_dict() if stale is not None else None})
             D.barrier()
         if stop_after is not None and done >= stop_after:
             if bar is not None:
@@ -227,7 +237,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                "lr_peak": res.lr_peak, "world_size": dist.world_size, "has_bn": has_batchnorm(model),
                "final_test_acc": last_eval.get("test/acc"), "final_test_loss": last_eval.get("test/loss"),
                "final_train_acc": last_eval.get("train_eval/acc"),
-               "final_train_loss": last_eval.get("train/loss")}
+               "final_train_loss": last_eval.get("train/loss"),
+               **(stale.summary() if stale is not None else {})}
     sink.finish(summary)
     summary["_model"] = model
     return summary

@@ -1,0 +1,110 @@
+"""The statistics of the Goyal study, as pure functions of the two committed CSVs (or of run records).
+
+    final_error    Goyal's model error: the median of the evaluations in the final 5/90 of training
+    batch_stats    mean, std (ddof 1) and n of the final error per global batch (one experiment)
+    flat_region    B_flat: the largest kn such that every kn' <= kn is within max(0.3 pt, 2 sigma) of the
+                   baseline (sigma = the baseline's seed std)
+    elbow          the smallest kn > B_flat whose mean error is >= 1 pt above the baseline
+    curve_gaps     largest |train-error gap| to the baseline's mean curve after the first third of training
+
+Errors are in percent (100 - accuracy). A diverged run has no final error in the CSV; for the flat-region
+and elbow logic it counts as chance error (CHANCE_ERR, 10 classes), as a run that learned nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+WINDOW = 5 / 90  # Goyal §5.1: "the median error of the final 5 epochs" of 90
+FLAT_TOL_PT, ELBOW_PT, CURVE_TOL_PT, WARMUP_TOL_PT = 0.3, 1.0, 1.0, 0.3
+CHANCE_ERR = 90.0  # percent: a diverged 10-class run
+
+
+def final_error(epoch, err, epochs: float, window: float = WINDOW) -> tuple[float, int]:
+    """Median of the errors evaluated at epoch >= epochs * (1 - window); (NaN, 0) if there are none.
+
+    Args:
+        epoch: Epoch of each evaluation (fractional).
+        err: Error at each evaluation (NaN entries are ignored).
+        epochs: Length of the run in epochs.
+        window: Fraction of training at the end whose evaluations count.
+    """
+    e, v = np.asarray(epoch, dtype=float), np.asarray(err, dtype=float)
+    keep = (e >= epochs * (1 - window) - 1e-9) & np.isfinite(v)
+    return (float(np.median(v[keep])), int(keep.sum())) if keep.any() else (float("nan"), 0)
+
+
+def error_for_stats(runs: pd.DataFrame, col: str = "final_test_err") -> pd.Series:
+    """The run's final error; diverged runs count as chance error."""
+    err = runs[col].astype(float)
+    return err.where(runs["status"] != "diverged", CHANCE_ERR)
+
+
+def batch_stats(runs: pd.DataFrame, experiment: str = "batch", col: str = "final_test_err") -> pd.DataFrame:
+    """One row per global_batch of `experiment`: mean, std, n, diverged (count)."""
+    d = runs[runs["experiment"] == experiment].assign(err=lambda r: error_for_stats(r, col))
+    g = d.groupby("global_batch")
+    out = pd.DataFrame({"mean": g["err"].mean(), "std": g["err"].std(ddof=1), "n": g["err"].count(),
+                        "diverged": g["status"].apply(lambda s: int((s == "diverged").sum()))})
+    return out.reset_index()
+
+
+def flat_region(stats: pd.DataFrame, baseline: int, tol_pt: float = FLAT_TOL_PT) -> tuple[int | None, pd.DataFrame]:
+    """B_flat and the table behind it (delta = mean - baseline mean, tol = max(tol_pt, 2 sigma_baseline)).
+
+    B_flat is the largest batch such that every batch <= it is within tol of the baseline (|delta| <= tol);
+    None if some batch at or below the baseline already fails.
+    """
+    s = stats.sort_values("global_batch").reset_index(drop=True)
+    base = s[s["global_batch"] == baseline].iloc[0]
+    sd = 0.0 if not np.isfinite(base["std"]) else float(base["std"])
+    tol = max(tol_pt, 2 * sd)
+    s = s.assign(delta=s["mean"] - base["mean"], tol=tol)
+    s["within"] = s["delta"].abs() <= tol
+    b_flat = None
+    for _, r in s.iterrows():
+        if not r["within"]:
+            break
+        b_flat = int(r["global_batch"])
+    if b_flat is not None and b_flat < baseline:
+        b_flat = None
+    return b_flat, s
+
+
+def elbow(stats: pd.DataFrame, baseline: int, b_flat: int | None, pt: float = ELBOW_PT) -> int | None:
+    """Smallest batch above B_flat (above the baseline if None) at least `pt` worse than the baseline."""
+    s = stats.sort_values("global_batch")
+    base = float(s.loc[s["global_batch"] == baseline, "mean"].iloc[0])
+    above = s[(s["global_batch"] > (b_flat or baseline)) & (s["mean"] - base >= pt)]
+    return int(above["global_batch"].iloc[0]) if len(above) else None
+
+
+def mean_curve(curves: pd.DataFrame, run_ids, grid: np.ndarray, col: str = "train_err") -> np.ndarray:
+    """Mean over runs of `col`, each run's curve linearly interpolated onto `grid` (epochs)."""
+    ys = []
+    for rid in run_ids:
+        c = curves[curves["run_id"] == rid].dropna(subset=[col]).sort_values("epoch")
+        if len(c) >= 2:
+            ys.append(np.interp(grid, c["epoch"], c[col], left=np.nan, right=np.nan))
+    return np.nanmean(np.vstack(ys), axis=0) if ys else np.full(len(grid), np.nan)
+
+
+def curve_gaps(runs: pd.DataFrame, curves: pd.DataFrame, baseline: int, experiment: str = "batch",
+               start_frac: float = 1 / 3, points: int = 61) -> pd.DataFrame:
+    """Per global_batch: the largest |mean train error - baseline mean train error| for epochs in
+    [start_frac * E, E], on `points` evenly spaced epochs (seed-mean curves, interpolated)."""
+    d = runs[runs["experiment"] == experiment]
+    epochs = float(d["epochs"].iloc[0])
+    grid = np.linspace(start_frac * epochs, epochs, points)
+    base = mean_curve(curves, d.loc[d["global_batch"] == baseline, "run_id"], grid)
+    rows = []
+    for b, g in d.groupby("global_batch"):
+        gap = mean_curve(curves, g["run_id"], grid) - base
+        ok = np.isfinite(gap)
+        mx = float(np.max(np.abs(gap[ok]))) if ok.any() else float("nan")
+        if (g["status"] == "diverged").any():  # its curve stops: it does not follow the baseline
+            mx = float("inf")
+        rows.append({"global_batch": int(b), "max_abs_gap": mx,
+                     "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan")})
+    return pd.DataFrame(rows)

@@ -1,0 +1,130 @@
+"""Collect the 32k-recipe runs into paper_figures/data/recipe_32k*.csv (called by the sweep after the grid).
+
+    python -m experiments.recipe_32k.collect [--scale=cpu]
+
+recipe_32k.csv            one row per complete run of the cpu grid: arm, configuration, status, final test
+                          and train error (%, 100 * (1 - accuracy)), wall time
+recipe_32k_curves.csv     one row per run x evaluation: epoch, test / train error (%), the mean training
+                          loss over the steps since the previous evaluation, lr
+recipe_32k_schedules.csv  the lr schedule and the RMSprop warm-up weights over epochs of every arm's config,
+                          at cpu and paper scale, computed from the configs (largebatch.schedules.lr_curve,
+                          largebatch.rmsprop_warmup.alpha_sgd), not from runs
+Only the cpu scale writes; smoke runs check the code path and never replace committed results, and the paper
+scale has no runs on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from largebatch.config import from_dict, resolve, run_id
+from largebatch.results import DATA, ROOT, load_curves, load_runs, run_dirs, write_csv_atomic
+from largebatch.rmsprop_warmup import alpha_sgd
+from largebatch.schedules import lr_curve
+
+from .config import ARMS, STUDY, grid
+
+RUN_COLUMNS = ["study", "arm", "run_id", "seed", "global_batch", "optimizer", "schedule", "bn_eval",
+               "comm_dtype", "epochs", "status", "final_test_err", "final_train_err", "world_size", "workers",
+               "lr_peak", "steps", "final_test_loss", "final_train_loss", "diverged_step", "wall_s", "train_s",
+               "meta.device", "meta.torch", "meta.git_sha"]
+CURVE_COLUMNS = ["run_id", "arm", "seed", "global_batch", "bn_eval", "comm_dtype", "step", "epoch", "test_err",
+                 "train_err", "train_loss", "lr"]
+SCHEDULE_COLUMNS = ["scale", "arm", "global_batch", "step", "epoch", "lr", "lr_over_goyal", "alpha_sgd",
+                    "sgd_lr", "rms_lr_eff"]
+
+
+def schedule_name(decay: str) -> str:
+    return {"step": "goyal_step", "piecewise": "slow_start"}.get(decay, decay)
+
+
+def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """load_runs rows -> the recipe_32k.csv columns (errors in percent)."""
+    out = df.assign(study=STUDY, arm=df["tag"], schedule=df["decay"].map(schedule_name),
+                    final_test_err=100 * (1 - df["final_test_acc"].astype(float)),
+                    final_train_err=100 * (1 - df["final_train_acc"].astype(float)),
+                    workers=df["resolved.workers"])
+    return out[[c for c in RUN_COLUMNS if c in out.columns]]
+
+
+def tidy_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """metrics.jsonl records -> one row per evaluation, with the mean train loss since the previous one."""
+    c = curves.sort_values(["run_id", "step"], kind="stable").copy()
+    if "test/acc" not in c.columns:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    is_eval = c["test/acc"].notna()
+    # records after an evaluation belong to the next one: number the evaluations backwards from each record
+    c["block"] = is_eval[::-1].groupby(c["run_id"][::-1]).cumsum()[::-1]
+    loss = c.groupby(["run_id", "block"])["train/loss"].mean().rename("train_loss")
+    ev = c[is_eval].join(loss, on=["run_id", "block"])
+    ev = ev.assign(test_err=100 * (1 - ev["test/acc"]), train_err=100 * (1 - ev["train_eval/acc"]),
+                   lr=ev["opt/lr"])
+    meta = runs[["run_id", "arm", "seed", "global_batch", "bn_eval", "comm_dtype"]]
+    ev = ev.merge(meta, on="run_id", how="inner")
+    return ev[CURVE_COLUMNS]
+
+
+def schedule_rows(cfg, scale: str, points: int = 400) -> list[dict]:
+    """lr and RMSprop warm-up weights of `cfg` on its own step grid, subsampled to ~`points` steps plus every
+    step where the lr changes (warmup, milestones), so a step plot of the rows is exact."""
+    res = resolve(cfg, 1)
+    lrs = lr_curve(cfg, res)
+    stride = max(1, res.total_steps // points)
+    keep = [t for t in range(res.total_steps)
+            if t % stride == 0 or t == res.total_steps - 1 or (t and lrs[t] != lrs[t - 1])]
+    goyal = 0.1 * cfg.global_batch / 256  # eta_Goyal = 0.1 B / 256
+    rows = []
+    for t in keep:
+        e = t / res.steps_per_epoch
+        rms = cfg.optimizer == "rmsprop_warmup"
+        a = alpha_sgd(e, cfg.rms_beta_center_epochs, cfg.rms_beta_period_epochs) if rms else 1.0
+        rows.append({"scale": scale, "arm": cfg.tag, "global_batch": cfg.global_batch, "step": t, "epoch": e,
+                     "lr": lrs[t], "lr_over_goyal": lrs[t] / goyal, "alpha_sgd": a, "sgd_lr": a * lrs[t],
+                     "rms_lr_eff": (1 - a) * cfg.rms_lr if rms else 0.0})
+    return rows
+
+
+def schedules() -> pd.DataFrame:
+    """Every arm with its own schedule (D_running and D_fp16 share D's), at cpu and paper scale."""
+    rows = []
+    for scale in ("cpu", "paper"):
+        seen = set()
+        for cfg in grid(scale):
+            if cfg.tag in ARMS[:5] and cfg.tag not in seen:
+                seen.add(cfg.tag)
+                rows += schedule_rows(cfg, scale)
+    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
+
+
+def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+    """Write the three CSVs from the complete runs of grid(scale); returns the paths written ([] if none)."""
+    if scale != "cpu":
+        print(f"[collect] {STUDY}: {scale} scale, CSVs unchanged", file=sys.stderr)
+        return []
+    ids = {run_id(c) for c in grid(scale)}
+    # match on the id each run's own config gets now, not on its directory name
+    mine = [d.name for d in run_dirs(STUDY, runs_dir)
+            if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids]
+    df = load_runs(STUDY, runs_dir)
+    df = df[df["run_id"].isin(mine)] if len(df) else df
+    if not len(df):
+        print(f"[collect] {STUDY}: no complete {scale} runs under {runs_dir}; CSVs unchanged", file=sys.stderr)
+        return []
+    runs = tidy_runs(df)
+    curves = load_curves(STUDY, runs_dir)
+    curves = tidy_curves(curves[curves["run_id"].isin(runs["run_id"])], runs)
+    data_dir = Path(data_dir)
+    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv", sort_by=["arm", "seed", "run_id"]),
+            write_csv_atomic(curves, data_dir / f"{STUDY}_curves.csv", sort_by=["arm", "seed", "run_id", "step"]),
+            write_csv_atomic(schedules(), data_dir / f"{STUDY}_schedules.csv",
+                             sort_by=["scale", "arm", "step"])]
+
+
+if __name__ == "__main__":
+    scale = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--scale=")), "cpu")
+    for path in collect(scale):
+        print(f"[collect] wrote {path}")
