@@ -135,3 +135,23 @@ def test_linear_fast_path_equals_vmap(fmnist_small):
     torch.testing.assert_close(a[0], b[0], rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(a[1], b[1], rtol=1e-9, atol=1e-12)
     assert all(p.grad is None for p in model.parameters())  # .grad left as it was
+
+
+def test_noise_ema_survives_checkpoint_resume(fmnist_small, tmp_path):
+    import json
+
+    from largebatch.trainer import run_dir
+
+    kw = dict(study="n", model="mlp", global_batch=256, per_worker_batch=32, max_steps=9, epochs=2,
+              noise_every_steps=2, noise_ema=0.9, eval_every_steps=3, eval_train_examples=0,
+              progress=False, wandb="off")
+    full = make_config(**kw, out_dir=str(tmp_path / "full"))
+    part = make_config(**kw, out_dir=str(tmp_path / "part"))
+    train(full, data=fmnist_small)
+    train(part, data=fmnist_small, stop_after=7)  # checkpoint at 6; the measurement at step 7 is redone
+    train(part, data=fmnist_small)
+
+    def recs(cfg):
+        rows = [json.loads(x) for x in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r["noise/b_simple"]) for r in rows if "noise/b_simple" in r]
+    assert recs(full) == recs(part) and len(recs(full)) == 5
