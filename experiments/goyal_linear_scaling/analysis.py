@@ -13,6 +13,8 @@ and elbow logic it counts as chance error (CHANCE_ERR, 10 classes), as a run tha
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -61,7 +63,7 @@ def flat_region(stats: pd.DataFrame, baseline: int, tol_pt: float = FLAT_TOL_PT)
     sd = 0.0 if not np.isfinite(base["std"]) else float(base["std"])
     tol = max(tol_pt, 2 * sd)
     s = s.assign(delta=s["mean"] - base["mean"], tol=tol)
-    s["within"] = s["delta"].abs() <= tol
+    s["within"] = s["delta"].abs() <= tol + 1e-9  # rounding: 10.3 - 10.0 > 0.3 in floats
     b_flat = None
     for _, r in s.iterrows():
         if not r["within"]:
@@ -76,7 +78,7 @@ def elbow(stats: pd.DataFrame, baseline: int, b_flat: int | None, pt: float = EL
     """Smallest batch above B_flat (above the baseline if None) at least `pt` worse than the baseline."""
     s = stats.sort_values("global_batch")
     base = float(s.loc[s["global_batch"] == baseline, "mean"].iloc[0])
-    above = s[(s["global_batch"] > (b_flat or baseline)) & (s["mean"] - base >= pt)]
+    above = s[(s["global_batch"] > (b_flat or baseline)) & (s["mean"] - base >= pt - 1e-9)]
     return int(above["global_batch"].iloc[0]) if len(above) else None
 
 
@@ -87,7 +89,11 @@ def mean_curve(curves: pd.DataFrame, run_ids, grid: np.ndarray, col: str = "trai
         c = curves[curves["run_id"] == rid].dropna(subset=[col]).sort_values("epoch")
         if len(c) >= 2:
             ys.append(np.interp(grid, c["epoch"], c[col], left=np.nan, right=np.nan))
-    return np.nanmean(np.vstack(ys), axis=0) if ys else np.full(len(grid), np.nan)
+    if not ys:
+        return np.full(len(grid), np.nan)
+    with warnings.catch_warnings():  # grid points outside every run's evaluations stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.vstack(ys), axis=0)
 
 
 def curve_gaps(runs: pd.DataFrame, curves: pd.DataFrame, baseline: int, experiment: str = "batch",

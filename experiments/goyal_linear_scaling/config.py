@@ -35,12 +35,12 @@ LAST_EVALS = 3  # evaluations at or after 8E/9 + ... see `final_window` in colle
 
 def goyal_schedule(epochs: float) -> dict:
     """Goyal's 90-epoch schedule mapped to `epochs`: warmup 5/90, lr / 10 at 30/90, 60/90, 80/90."""
-    return dict(epochs=epochs, warmup="gradual", warmup_epochs=epochs * 5 / 90, decay="step",
-                decay_milestones_epochs=tuple(epochs * m / 90 for m in (30, 60, 80)), decay_factor=0.1)
+    return {"epochs": epochs, "warmup": "gradual", "warmup_epochs": epochs * 5 / 90, "decay": "step",
+            "decay_milestones_epochs": tuple(epochs * m / 90 for m in (30, 60, 80)), "decay_factor": 0.1}
 
 
-GOYAL = dict(per_worker_batch=32, lr_base=0.1, lr_base_batch=256, lr_scaling="linear", optimizer="sgd",
-             momentum=0.9, nesterov=True, weight_decay=1e-4, wd_exclude_bn_bias=True, zero_gamma=True)
+GOYAL = {"per_worker_batch": 32, "lr_base": 0.1, "lr_base_batch": 256, "lr_scaling": "linear", "optimizer": "sgd",
+         "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4, "wd_exclude_bn_bias": True, "zero_gamma": True}
 
 BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", model="resmlp_bn", width=WIDTH, depth=DEPTH,
                    **GOYAL, **goyal_schedule(EPOCHS), eval_train_examples=10000, eval_batch=5000,
@@ -98,7 +98,7 @@ def smoke_grid() -> list[TrainConfig]:
                    **{k: v for k, v in goyal_schedule(2).items() if k != "epochs"}, max_steps=6)
     fm = [replace(tiny, tag="batch", global_batch=b, eval_every_steps=2) for b in (64, 1024)]
     fm += [replace(tiny, tag="warmup", global_batch=1024, warmup="constant", eval_every_steps=2)]
-    img = replace(PAPER_BASE, dataset="synthetic_imagenet", synthetic_examples=128, image_size=64,
+    img = replace(PAPER_BASE, tag="batch", dataset="synthetic_imagenet", synthetic_examples=128, image_size=64,
                   num_classes=10, test_examples=32, eval_train_examples=32, eval_batch=32, global_batch=64,
                   micro_batch=32, max_steps=2, eval_every_steps=2, log_every_steps=1)
     return fm + [img]

@@ -10,7 +10,11 @@ read the same (conv1.weight ... fc8.bias).
     alexnet_bn_fm  the same with GhostBatchNorm after conv1, conv2, fc6, fc7 (those layers lose their bias)
 
 width = h (default 128), depth = c (default 8). No dropout, no LRN, no max-pooling (strides instead):
-deviations stated in the study README. Importing this module registers both names.
+deviations stated in the study README.
+
+The paper scale adds `alexnet_bn`, BVLC AlexNet (torchvision's layer sizes, 224x224 ImageNet) with LRN
+replaced by BatchNorm after conv1-conv5 and fc6-fc7 (You et al. §3: "AlexNet-BN"); dropout 0.5 before fc6
+and fc7 is kept as in BVLC AlexNet. Importing this module registers all three names.
 """
 
 from __future__ import annotations
@@ -47,5 +51,33 @@ class AlexNetFM(nn.Sequential):
         super().__init__(layers)
 
 
+class AlexNetBN(nn.Module):
+    """AlexNet-BN for ImageNet-sized inputs (any side >= 63 px: the adaptive pool restores 6x6)."""
+
+    def __init__(self, in_shape, classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        convs = [(in_shape[0], 64, 11, 4, 2), (64, 192, 5, 1, 2), (192, 384, 3, 1, 1), (384, 256, 3, 1, 1),
+                 (256, 256, 3, 1, 1)]
+        f = OrderedDict()
+        for i, (cin, cout, k, s, p) in enumerate(convs, 1):
+            f[f"conv{i}"] = nn.Conv2d(cin, cout, k, s, p, bias=False)
+            f[f"bn{i}"] = GhostBatchNorm(cout)
+            f[f"relu{i}"] = nn.ReLU(inplace=True)
+            if i in (1, 2, 5):
+                f[f"pool{i}"] = nn.MaxPool2d(3, 2)
+        self.features = nn.Sequential(f)
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(OrderedDict([
+            ("drop6", nn.Dropout(dropout)), ("fc6", nn.Linear(256 * 36, 4096, bias=False)),
+            ("bn6", GhostBatchNorm(4096)), ("relu6", nn.ReLU(inplace=True)),
+            ("drop7", nn.Dropout(dropout)), ("fc7", nn.Linear(4096, 4096, bias=False)),
+            ("bn7", GhostBatchNorm(4096)), ("relu7", nn.ReLU(inplace=True)),
+            ("fc8", nn.Linear(4096, classes))]))
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.features(x)).flatten(1))
+
+
 MODELS["alexnet_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=False)
 MODELS["alexnet_bn_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=True)
+MODELS["alexnet_bn"] = lambda s, c, w, d: AlexNetBN(s, c)

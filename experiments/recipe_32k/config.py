@@ -98,9 +98,9 @@ def paper() -> list[TrainConfig]:
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """Two steps of the same arm on tiny data (synthetic 64x64 ImageNet for the paper configs)."""
     if cfg.dataset == "imagenet":
-        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=64, image_size=64, num_classes=10,
-                       global_batch=32 if cfg.global_batch > 256 else 16, per_worker_batch=8, max_steps=2,
-                       eval_batch=16, test_examples=16, bn_recompute_batches=1)
+        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=32, image_size=64, num_classes=10,
+                       global_batch=16, per_worker_batch=8, max_steps=2, eval_batch=16, test_examples=8,
+                       bn_recompute_batches=1)
     return replace(cfg, train_examples=2048, test_examples=500, eval_train_examples=256, max_steps=3,
                    global_batch=min(cfg.global_batch, 512), eval_every_steps=2)
 

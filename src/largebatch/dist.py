@@ -53,8 +53,24 @@ def init(device: str = "auto", timeout_s: float = 300.0) -> Dist:
     if world > 1 and not tdist.is_initialized():
         backend = "nccl" if use_cuda else "gloo"
         kw = {"device_id": dev} if use_cuda else {}
-        tdist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s), **kw)
+        timeout = datetime.timedelta(seconds=timeout_s)
+        tdist.init_process_group(backend, timeout=timeout, store=_attempt_store(rank, world, timeout),
+                                 rank=rank, world_size=world, **kw)
     return Dist(rank, local_rank, world, local_world, dev, rank == 0)
+
+
+def _attempt_store(rank: int, world: int, timeout) -> tdist.Store:
+    """The rendezvous store, with keys prefixed by torchrun's restart count.
+
+    After `torchrun --max-restarts` relaunches the workers, the agent's store still holds the previous
+    attempt's keys; without a per-attempt prefix gloo reads a dead peer's address and the restart fails
+    with "connectFullMesh ... Connection refused" (seen here with torch 2.14; cf. pytorch issue 167288).
+    """
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = tdist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                           is_master=(rank == 0 and not agent), timeout=timeout,
+                           multi_tenant=not agent)
+    return tdist.PrefixStore(f"largebatch/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def cleanup() -> None:

@@ -17,6 +17,7 @@ import collections
 import contextlib
 import math
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -61,6 +62,18 @@ def _save(path: Path, state: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def _maybe_inject_fault(done: int, dist: D.Dist, rdir: Path) -> None:
+    """Fault-tolerance tests: SIGKILL this rank once at step $LARGEBATCH_FAULT_AT_STEP (rank
+    $LARGEBATCH_FAULT_RANK, default 1), as a crashed worker would die; a marker file makes it happen once."""
+    at = os.environ.get("LARGEBATCH_FAULT_AT_STEP")
+    if at and done == int(at) and dist.rank == int(os.environ.get("LARGEBATCH_FAULT_RANK", "1")):
+        marker = rdir / ".fault_injected"
+        if not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None = None,
@@ -224,6 +237,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             if bar is not None:
                 bar.close()
             return {"status": "interrupted", "step": done}
+        _maybe_inject_fault(done, dist, rdir)
     if bar is not None:
         bar.close()
     status = "complete" if status in ("running", "reached") else status

@@ -1,0 +1,137 @@
+"""Grids of the LARS study (You, Gitman & Ginsburg, arXiv 1708.03888; You et al., arXiv 1709.05011).
+
+Every run: momentum 0.9, weight decay 5e-4 on weights (none on BN/biases), gradual per-iteration warmup
+over WARMUP_EPOCHS from 1/(B/128) of the peak lr, then poly(2) decay to 0 (Algorithm 1), same epochs at
+every batch. LARS is Algorithm 1 with eta = 0.001 applied to every tensor, biases and BN included (the
+paper's Table 2 lists biases; `lars_exclude_bn_bias=False`), denominator ||g|| + beta ||w||.
+
+Experiments at the cpu scale (Fashion-MNIST, `tag` = the `experiment` column of lars.csv):
+  main    net x {SGD lr grid, LARS gamma0 grid} x B in {128, 1024, 2048, 4096, 8192}, EPOCHS epochs
+          (Tables 1 and 3); SGD's grid is eta_ref * B/128 * SGD_MULTS (its lr tuned at every B, mult 1 =
+          the linear scaling rule), LARS's is gamma0 in LARS_GAMMAS[B]
+  longer  B = 8192, both optimizers' grids, 2 x EPOCHS epochs ("train longer", Table 5)
+  table2  one LARS step at B = 128 and 8192: per-layer ||w||, ||g|| of the freshly initialised net on the
+          first batch, logged by the trainer at its step-1 evaluation (Table 2); same init and batch as
+          the main runs of the same seed
+Nets: `alexnet_fm` (no BN) and `alexnet_bn_fm` (its BN variant, ghost BN over n = 32), experiments/lars/
+models.py. The paper scale is ResNet-50 (Table 4) and AlexNet-BN (Table 3) on ImageNet with LARS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from largebatch.config import TrainConfig
+
+from . import models  # noqa: F401  (registers alexnet_fm, alexnet_bn_fm, alexnet_bn in MODELS)
+
+STUDY = "lars"
+NETS = {"nobn": "alexnet_fm", "bn": "alexnet_bn_fm"}
+EPOCHS = 10
+WARMUP_EPOCHS = 2.0  # PAPERS.md §3.5: 2 epochs (the paper's 2-5 of 100, made longer for E = 10)
+BASE_BATCH = 128
+BATCHES = [128, 1024, 2048, 4096, 8192]
+SEEDS = [0, 1, 2]
+ETA_REF = {"nobn": 0.05, "bn": 0.05}  # SGD reference lr at B = 128 (calibration, README)
+SGD_MULTS_BASE = (0.5, 1.0, 2.0)  # B = 128: eta_ref * mult
+SGD_MULTS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)  # B > 128: eta_ref * B/128 * mult (1 = linear rule)
+LARS_GAMMAS = {128: (1.0, 2.0, 4.0), 1024: (2.5, 5.0, 10.0, 20.0), 2048: (2.5, 5.0, 10.0, 20.0),
+               4096: (5.0, 10.0, 20.0, 40.0), 8192: (5.0, 10.0, 20.0, 40.0)}
+TRUST_COEF = 0.001
+LONGER_BATCH = 8192
+
+BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", per_worker_batch=32, epochs=EPOCHS,
+                   momentum=0.9, weight_decay=5e-4, wd_exclude_bn_bias=True, warmup="gradual",
+                   warmup_epochs=WARMUP_EPOCHS, decay="poly", decay_power=2.0, trust_coef=TRUST_COEF,
+                   lars_denom="paper", lars_trust_clip=False, lars_exclude_bn_bias=False,
+                   eval_train_examples=10000, eval_batch=5000, log_every_steps=10)
+
+
+def sgd(base: TrainConfig, b: int, eta: float) -> TrainConfig:
+    """SGD peaking at eta * b/128 (lr_base eta at 128, linear rule), warmup from eta."""
+    return replace(base, optimizer="sgd", global_batch=b, lr_base=eta, lr_base_batch=BASE_BATCH,
+                   lr_scaling="linear")
+
+
+def lars(base: TrainConfig, b: int, gamma0: float) -> TrainConfig:
+    """LARS with global lr gamma0 (no batch scaling), warmup from gamma0 * 128/b."""
+    return replace(base, optimizer="lars", global_batch=b, lr_base=gamma0, lr_base_batch=b,
+                   lr_scaling="none", warmup_lr_init=gamma0 * BASE_BATCH / b)
+
+
+def sgd_etas(net: str, b: int) -> list[float]:
+    """lr_base values (lr at B = 128) of the SGD grid at batch b; peak lr = lr_base * b/128."""
+    mults = SGD_MULTS_BASE if b == BASE_BATCH else SGD_MULTS
+    return [ETA_REF[net] * m for m in mults]
+
+
+def runs_at(net: str, b: int, seed: int, epochs: float = EPOCHS, tag: str = "main") -> list[TrainConfig]:
+    base = replace(BASE, tag=tag, model=NETS[net], epochs=epochs, seed=seed)
+    return ([sgd(base, b, eta) for eta in sgd_etas(net, b)]
+            + [lars(base, b, g) for g in LARS_GAMMAS[b]])
+
+
+def table2(net: str, b: int, seed: int) -> TrainConfig:
+    """One LARS step: the trainer's step-1 evaluation logs ||w||, ||g|| of every tensor at init."""
+    return replace(lars(replace(BASE, model=NETS[net], seed=seed), b, 1.0), tag="table2", max_steps=1)
+
+
+def cpu_grid(seeds=SEEDS) -> list[TrainConfig]:
+    out = []
+    for s in seeds:
+        for net in NETS:
+            out += [table2(net, b, s) for b in (BASE_BATCH, LONGER_BATCH)]
+            for b in BATCHES:
+                out += runs_at(net, b, s)
+            out += runs_at(net, LONGER_BATCH, s, 2 * EPOCHS, "longer")
+    return out
+
+
+# ---- paper scale: ImageNet, You et al. Table 4 (ResNet-50) and Table 3 (AlexNet-BN), LARS eta = 0.001 --
+# (global batch, gamma0, warmup epochs); 100 epochs, momentum 0.9, wd 5e-4, poly(2)
+PAPER_RESNET50 = [(256, 4.0, 0), (1024, 9.0, 5), (8192, 30.0, 5), (16384, 33.0, 12), (32768, 40.0, 12)]
+PAPER_ALEXNET_BN = [(512, 2.0, 5), (4096, 10.0, 5), (8192, 14.0, 5), (16384, 23.0, 5), (32768, 22.0, 5)]
+PAPER_LONGER = [("resnet50", 16384, 33.0, 12, 200), ("alexnet_bn", 32768, 22.0, 5, 200)]  # Table 5 ends
+PAPER_BASE = replace(BASE, dataset="imagenet", width=0, depth=0, epochs=100, eval_every_steps=0,
+                     eval_train_examples=0, eval_batch=250, checkpoint_every_steps=0)
+
+
+def paper_run(model: str, b: int, gamma0: float, warm: float, epochs: float = 100,
+              tag: str = "main") -> TrainConfig:
+    base = replace(PAPER_BASE, model=model, tag=tag, epochs=epochs, warmup="gradual" if warm else "none",
+                   warmup_epochs=warm)
+    cfg = lars(base, b, gamma0)
+    return replace(cfg, warmup_lr_init=-1.0) if not warm else replace(cfg, warmup_lr_init=0.0)
+
+
+def paper_grid() -> list[TrainConfig]:
+    """Table 4 (ResNet-50, per-worker BN n = 32), Table 3 (AlexNet-BN), Table 5's longest runs."""
+    out = [paper_run("resnet50", *row) for row in PAPER_RESNET50]
+    out += [paper_run("alexnet_bn", *row) for row in PAPER_ALEXNET_BN]
+    out += [paper_run(m, b, g, w, e, tag="longer") for m, b, g, w, e in PAPER_LONGER]
+    return out
+
+
+# ---- smoke scale -----------------------------------------------------------------------------------
+def smoke_grid() -> list[TrainConfig]:
+    """A few steps of each kind of run on tiny data; the paper configs on 64x64 synthetic ImageNet."""
+    tiny = dict(train_examples=2048, test_examples=500, eval_train_examples=256, max_steps=4,
+                eval_every_steps=2, warmup_epochs=0.5)
+    out = [replace(sgd(replace(BASE, model=NETS["nobn"], **tiny), 512, 0.05), tag="main"),
+           replace(lars(replace(BASE, model=NETS["bn"], **tiny), 512, 5.0), tag="main"),
+           table2("nobn", BASE_BATCH, 0)]
+    img = dict(dataset="synthetic_imagenet", synthetic_examples=64, image_size=64, num_classes=10,
+               test_examples=16, eval_batch=16, global_batch=32, per_worker_batch=16, max_steps=2,
+               eval_every_steps=2, log_every_steps=1, warmup_epochs=0.5)
+    for cfg in (paper_run(*("resnet50", *PAPER_RESNET50[2])), paper_run(*("alexnet_bn", *PAPER_ALEXNET_BN[1]))):
+        out.append(replace(cfg, **img, warmup_lr_init=cfg.lr_base * 32 / cfg.global_batch,
+                           lr_base_batch=32))
+    return out
+
+
+def grid(scale: str = "cpu") -> list[TrainConfig]:
+    if scale == "paper":
+        return paper_grid()
+    if scale == "smoke":
+        return smoke_grid()
+    return cpu_grid()
