@@ -28,6 +28,7 @@ CHOICES = {
     "comm_dtype": ("fp32", "fp16", "bf16"),
     "noise_estimator": ("two_batch", "per_example"),
     "lars_denom": ("paper", "sum_grad"),
+    "amp": ("none", "bf16"),
     "staleness": ("none", "fixed", "uniform", "roundrobin", "replay"),
     "staleness_lr": ("none", "inverse"),
 }
@@ -104,6 +105,8 @@ class TrainConfig:
     seed: int = 0  # model init (same on all ranks) and data order
     device: str = "auto"  # auto = cuda when available
     threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes
+    amp: str = "none"  # none | bf16 (autocast of forward/backward; the loss is taken in fp32)
+    channels_last: bool = False  # NHWC memory format for conv nets on GPU
     out_dir: str = "runs"  # run directories go to out_dir/<study>/<run_id>/
     wandb: str = "auto"  # auto = W&B offline unless WANDB_MODE says otherwise; off = none
     progress: bool = True  # progress bar on rank 0

@@ -96,6 +96,10 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     torch.manual_seed(cfg.seed)  # same init on every rank
     model = build_model(cfg.model, data.in_shape, cfg.num_classes or data.num_classes, cfg.width,
                         cfg.depth, cfg.zero_gamma, cfg.per_worker_batch).to(dev)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    amp = (torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp == "bf16"
+           else contextlib.nullcontext())  # reusable: both context managers can be re-entered
     noise = None
     if cfg.noise_every_steps:
         from .noise import NoiseMeter
@@ -159,8 +163,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         for i in range(k_micro):
             sync = i == k_micro - 1
             ctx = ddp.no_sync() if (ddp is not model and not sync) else contextlib.nullcontext()
-            with ctx:
-                loss = F.cross_entropy(ddp(x[i * mm:(i + 1) * mm]), y[i * mm:(i + 1) * mm],
+            with ctx, amp:
+                loss = F.cross_entropy(ddp(x[i * mm:(i + 1) * mm]).float(), y[i * mm:(i + 1) * mm],
                                        reduction="sum")
                 (loss / b).backward()
             if measure and dist.world_size == 1:

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One-command GPU check (<= 8 minutes on one CUDA GPU): CUDA tests, a 1-GPU NCCL torchrun smoke run,
+# ResNet-50 throughput (core vs bare loop, bf16 + channels_last) and the 20-epoch MLP time on the GPU.
+# Writes ${OUT:-benchmarks}/gpu_check.json (read by the report) plus the logs beside it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUTDIR=${OUT:-benchmarks}
+mkdir -p "$OUTDIR"
+PY=${PY:-.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+export WANDB_MODE=disabled PYTHONUNBUFFERED=1
+nvidia-smi -L | tee "$OUTDIR/gpu_check.log"
+$PY -m pytest -q -m gpu tests 2>&1 | tee -a "$OUTDIR/gpu_check.log"; T=${PIPESTATUS[0]}
+TORCHRUN="$(dirname "$PY")/torchrun"; [ -x "$TORCHRUN" ] || TORCHRUN=torchrun
+timeout 300 "$TORCHRUN" --standalone --nproc_per_node=1 -m largebatch.train --device=cuda --global_batch=1024 \
+  --per_worker_batch=32 --epochs=2 --progress=false --wandb=off --out_dir=/tmp/gpu_check_runs \
+  2>&1 | tee -a "$OUTDIR/gpu_check.log"; R=${PIPESTATUS[0]}
+timeout 400 $PY benchmarks/bench_gpu.py --out "$OUTDIR/gpu_check.json" 2>&1 | tee -a "$OUTDIR/gpu_check.log"; B=${PIPESTATUS[0]}
+echo "gpu_check: tests rc=$T torchrun rc=$R bench rc=$B" | tee -a "$OUTDIR/gpu_check.log"
+[ "$T" -eq 0 ] && [ "$R" -eq 0 ] && [ "$B" -eq 0 ]
