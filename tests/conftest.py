@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def fmnist():
-    from largebatch.data import load_fashion_mnist, subset
+    from largebatch.data import load_fashion_mnist
 
     return load_fashion_mnist()
 

@@ -11,16 +11,21 @@ Run: `pytest tests/test_noise.py`.
 
 import pytest
 import torch
+from dist_utils import spawn
 from torch import nn
+from workers import noise_record
 
 from largebatch.config import ConfigError, make_config
 from largebatch.models import build_model
-from largebatch.noise import (NoiseEMA, cosine, per_example_estimate, per_example_grads, temperature_g,
-                              two_batch_estimate)
+from largebatch.noise import (
+    NoiseEMA,
+    cosine,
+    per_example_estimate,
+    per_example_grads,
+    temperature_g,
+    two_batch_estimate,
+)
 from largebatch.trainer import train
-
-from dist_utils import spawn
-from workers import noise_record
 
 D_IN, S, DRAWS = 8, 0.5, 1000
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from largebatch.config import make_config
-from largebatch.optim import build_optimizer
 from largebatch.models import build_model
+from largebatch.optim import build_optimizer
 from largebatch.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,12 +12,11 @@ import json
 
 import pytest
 import torch
+from dist_utils import spawn
+from workers import train_params
 
 from largebatch.config import make_config
 from largebatch.trainer import run_dir, train
-
-from dist_utils import spawn
-from workers import train_params
 
 BASE = dict(study="t", model="mlp", global_batch=128, per_worker_batch=16, lr_base=0.1,
             lr_base_batch=128, momentum=0.9, weight_decay=1e-4, epochs=1, max_steps=6,

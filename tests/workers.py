@@ -14,6 +14,7 @@ def train_params(d, cfg_kwargs: dict, data):
 def noise_record(d, cfg_kwargs: dict, data):
     """Train with the noise meter on and return the first noise record from metrics.jsonl."""
     import json
+
     from largebatch.trainer import run_dir
 
     cfg = make_config(**cfg_kwargs)

@@ -42,7 +42,7 @@ class TensorData:
             return (3, 224, 224)
         return tuple(self.x_train.shape[1:])
 
-    def to(self, device) -> "TensorData":
+    def to(self, device) -> TensorData:
         """Tensors move to `device`; lazily decoded folder images stay on the host (moved per batch)."""
         mv = lambda t: t.to(device) if isinstance(t, torch.Tensor) else t  # noqa: E731
         return TensorData(*(mv(t) for t in (self.x_train, self.y_train, self.x_test, self.y_test)),
@@ -140,7 +140,8 @@ def subset(data: TensorData, n_train: int = 0, n_test: int = 0) -> TensorData:
 
 def imagenet_folder(root: str, train: bool = True):
     """torchvision ImageFolder with Goyal's augmentation (scale+aspect crop 224, flip, normalise)."""
-    from torchvision import datasets, transforms as T
+    from torchvision import datasets
+    from torchvision import transforms as T
 
     norm = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     tf = (T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
