@@ -107,8 +107,8 @@ def main():
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
     for name, model, batch in (("core_mlp_b256", "mlp", 256), ("core_mlp_bn_b256", "mlp_bn", 256),
                                ("core_seed_mlp_b100", "mlp", 100)):
-        res[name] = ratio(lambda: core_loop(model, data, batch, steps, tmp),
-                          lambda: bare_loop(model, data, batch, steps), reps)
+        res[name] = ratio(lambda m=model, b=batch: core_loop(m, data, b, steps, tmp),
+                          lambda m=model, b=batch: bare_loop(m, data, b, steps), reps)
         print(name, json.dumps(res[name]), flush=True)
     # per-example gradients: torch.func vmap vs a Python loop over examples
     model = build_model("mlp", data.in_shape, 10)

@@ -39,6 +39,7 @@ def bare(data, batch, steps, compile_):
             loss = F.cross_entropy(fwd(x[idx]).float(), y[idx])
         loss.backward()
         opt.step()
+
     for i in range(5):
         step(i)
     torch.cuda.synchronize()
@@ -50,11 +51,28 @@ def bare(data, batch, steps, compile_):
 
 
 def core(data, batch, steps):
-    cfg = make_config(study="bench_gpu", model="resnet50", dataset="synthetic_imagenet", global_batch=batch,
-                      per_worker_batch=32, lr_base=0.1, lr_base_batch=batch, momentum=0.9, epochs=1e6,
-                      max_steps=steps + 5, eval_every_steps=10**9, eval_train_examples=0, progress=False,
-                      wandb="off", amp="bf16", channels_last=True, device="cuda", log_every_steps=50,
-                      out_dir="/tmp/largebatch_bench_gpu", synthetic_examples=len(data.y_train))
+    cfg = make_config(
+        study="bench_gpu",
+        model="resnet50",
+        dataset="synthetic_imagenet",
+        global_batch=batch,
+        per_worker_batch=32,
+        lr_base=0.1,
+        lr_base_batch=batch,
+        momentum=0.9,
+        epochs=1e6,
+        max_steps=steps + 5,
+        eval_every_steps=10**9,
+        eval_train_examples=0,
+        progress=False,
+        wandb="off",
+        amp="bf16",
+        channels_last=True,
+        device="cuda",
+        log_every_steps=50,
+        out_dir="/tmp/largebatch_bench_gpu",
+        synthetic_examples=len(data.y_train),
+    )
     s = train(cfg, data=data, resume=False)
     return (steps + 5) * batch / s["train_s"]  # includes 5 warm-up steps, so a conservative number
 
@@ -80,9 +98,22 @@ def main():
         res["resnet50_bare_compiled_img_s"] = bare(data, a.batch, a.steps, True)
     # time for 90 ImageNet epochs on this one GPU at the core's throughput
     res["resnet50_90_epochs_hours"] = 90 * 1281167 / res["resnet50_core_img_s"] / 3600
-    cfg = make_config(study="bench_gpu_mlp", model="mlp", optimizer="adam", lr_base=1e-3, lr_base_batch=100,
-                      lr_scaling="none", global_batch=100, per_worker_batch=100, epochs=20, eval_every_steps=600,
-                      progress=False, wandb="off", device="cuda", out_dir="/tmp/largebatch_bench_gpu")
+    cfg = make_config(
+        study="bench_gpu_mlp",
+        model="mlp",
+        optimizer="adam",
+        lr_base=1e-3,
+        lr_base_batch=100,
+        lr_scaling="none",
+        global_batch=100,
+        per_worker_batch=100,
+        epochs=20,
+        eval_every_steps=600,
+        progress=False,
+        wandb="off",
+        device="cuda",
+        out_dir="/tmp/largebatch_bench_gpu",
+    )
     s = train(cfg, resume=False)
     res["mlp_20_epochs_s"], res["mlp_20_epochs_train_s"] = s["wall_s"], s["train_s"]
     res["mlp_final_test_acc"] = s["final_test_acc"]

@@ -56,9 +56,23 @@ def test_imagenet_folder_path_trains(tmp_path):
         for c in ("a", "b"):
             (tmp_path / split / c).mkdir(parents=True)
             for i in range(4):
-                Image.new("RGB", (40, 30), (60 * i, 100, 200 if c == "a" else 0)).save(tmp_path / split / c / f"{i}.png")
-    cfg = make_config(dataset="imagenet", data_dir=str(tmp_path), model="resnet_small", width=4,
-                      global_batch=4, per_worker_batch=2, max_steps=2, epochs=1, eval_batch=4,
-                      eval_train_examples=4, wandb="off", progress=False, out_dir=str(tmp_path / "runs"))
+                Image.new("RGB", (40, 30), (60 * i, 100, 200 if c == "a" else 0)).save(
+                    tmp_path / split / c / f"{i}.png"
+                )
+    cfg = make_config(
+        dataset="imagenet",
+        data_dir=str(tmp_path),
+        model="resnet_small",
+        width=4,
+        global_batch=4,
+        per_worker_batch=2,
+        max_steps=2,
+        epochs=1,
+        eval_batch=4,
+        eval_train_examples=4,
+        wandb="off",
+        progress=False,
+        out_dir=str(tmp_path / "runs"),
+    )
     s = train(cfg)
     assert s["status"] == "complete" and s["steps"] == 2 and 0 <= s["final_test_acc"] <= 1

@@ -19,9 +19,7 @@ import pandas as pd
 
 CHANCE = 0.10  # 10 Fashion-MNIST classes
 BASE_B, CLAIM_B = 128, 4096
-LAYER_ORDER = ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias",
-               "bn2.weight", "bn2.bias", "fc6.weight", "fc6.bias", "bn3.weight", "bn3.bias", "fc7.weight",
-               "fc7.bias", "bn4.weight", "bn4.bias", "fc8.weight", "fc8.bias"]
+LAYER_ORDER = [f"{m}.{p}" for i in range(1, 5) for m in (f"fc{i}", f"bn{i}") for p in ("weight", "bias")]
 KEYS = ["experiment", "net", "optimizer", "global_batch", "epochs", "lr_base"]
 
 

@@ -98,10 +98,12 @@ PAPER_BASE = replace(BASE, dataset="imagenet", width=0, depth=0, epochs=100, eva
 
 def paper_run(model: str, b: int, gamma0: float, warm: float, epochs: float = 100,
               tag: str = "main") -> TrainConfig:
+    """One LARS run of Table 3/4/5; warmup (when the table has one) starts from gamma0 * B_base / B, the
+    same fraction of the peak as at the cpu scale (B_base = the table's smallest batch)."""
     base = replace(PAPER_BASE, model=model, tag=tag, epochs=epochs, warmup="gradual" if warm else "none",
                    warmup_epochs=warm)
-    cfg = lars(base, b, gamma0)
-    return replace(cfg, warmup_lr_init=-1.0) if not warm else replace(cfg, warmup_lr_init=0.0)
+    b_base = PAPER_RESNET50[0][0] if model == "resnet50" else PAPER_ALEXNET_BN[0][0]
+    return replace(lars(base, b, gamma0), warmup_lr_init=gamma0 * b_base / b if warm else -1.0)
 
 
 def paper_grid() -> list[TrainConfig]:

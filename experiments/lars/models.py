@@ -78,6 +78,27 @@ class AlexNetBN(nn.Module):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
+class AlexNetMLP(nn.Sequential):
+    """The MLP stand-in used at the cpu scale: fc1 (w) - fc2 (w) - fc3 (w/2) - fc4 (classes), ReLU between;
+    `bn` puts a GhostBatchNorm after fc1-fc3 (those layers lose their bias)."""
+
+    def __init__(self, in_shape, classes: int, width: int = 256, bn: bool = False):
+        d_in = 1
+        for s in in_shape:
+            d_in *= s
+        dims = [d_in, width, width, width // 2]
+        layers = OrderedDict(flatten=nn.Flatten())
+        for i in range(3):
+            layers[f"fc{i + 1}"] = nn.Linear(dims[i], dims[i + 1], bias=not bn)
+            if bn:
+                layers[f"bn{i + 1}"] = GhostBatchNorm(dims[i + 1])
+            layers[f"relu{i + 1}"] = nn.ReLU(inplace=True)
+        layers["fc4"] = nn.Linear(dims[3], classes)
+        super().__init__(layers)
+
+
+MODELS["alexnet_mlp"] = lambda s, c, w, d: AlexNetMLP(s, c, w or 256, bn=False)
+MODELS["alexnet_mlp_bn"] = lambda s, c, w, d: AlexNetMLP(s, c, w or 256, bn=True)
 MODELS["alexnet_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=False)
 MODELS["alexnet_bn_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=True)
 MODELS["alexnet_bn"] = lambda s, c, w, d: AlexNetBN(s, c)

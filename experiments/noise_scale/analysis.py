@@ -20,16 +20,18 @@ TARGET_BAND = 0.05  # B_simple "near the target": measurements with |train loss 
 
 
 def load(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (pd.read_csv(Path(data_dir) / "noise_scale.csv"),
-            pd.read_csv(Path(data_dir) / "noise_scale_curves.csv"))
+    return (
+        pd.read_csv(Path(data_dir) / "noise_scale.csv"),
+        pd.read_csv(Path(data_dir) / "noise_scale_curves.csv"),
+    )
 
 
 def _refine(t: pd.DataFrame, i: int) -> tuple[float, bool]:
     """B_opt from a quadratic in log2 B through the argmax and its neighbours (edge: the grid point)."""
     if i == 0 or i == len(t) - 1:
         return float(t["B"].iloc[i]), True
-    x = np.log2(t["B"].iloc[i - 1:i + 2].to_numpy(float))
-    y = t["mean"].iloc[i - 1:i + 2].to_numpy(float)
+    x = np.log2(t["B"].iloc[i - 1 : i + 2].to_numpy(float))
+    y = t["mean"].iloc[i - 1 : i + 2].to_numpy(float)
     a, b, _ = np.polyfit(x, y, 2)
     if a >= 0:
         return float(t["B"].iloc[i]), False
@@ -45,10 +47,19 @@ def per_batch(runs: pd.DataFrame, n: int, lr: float) -> pd.DataFrame:
         acc = ok.final_test_acc.astype(float)
         k = len(acc)
         sd = acc.std(ddof=1) if k > 1 else float("nan")
-        out.append({"B": int(b), "mean": acc.mean(), "std": sd, "n": k, "se": sd / math.sqrt(k) if k else np.nan,
-                    "diverged": int((gb.status == "diverged").sum()), "runs": len(gb),
-                    "gap": (ok.final_train_acc - ok.final_test_acc).mean(),
-                    "g": lr * n / (b * (1 - 0.9))})
+        out.append(
+            {
+                "B": int(b),
+                "mean": acc.mean(),
+                "std": sd,
+                "n": k,
+                "se": sd / math.sqrt(k) if k else np.nan,
+                "diverged": int((gb.status == "diverged").sum()),
+                "runs": len(gb),
+                "gap": (ok.final_train_acc - ok.final_test_acc).mean(),
+                "g": lr * n / (b * (1 - 0.9)),
+            }
+        )
     return pd.DataFrame(out).sort_values("B").reset_index(drop=True)
 
 
@@ -65,13 +76,28 @@ def optimal_batch(runs: pd.DataFrame) -> pd.DataFrame:
         b_opt, edge = _refine(stable, i)
         best, small, full = stable.iloc[i], stable.iloc[0], t[t.B == n].iloc[0]
 
-        def beats(o):
+        def beats(o, best=best):
             return bool(best["mean"] - o["mean"] > 2 * math.hypot(best["se"], o["se"]))
-        rows.append({"N": int(n), "eps": lr, "B_opt": b_opt, "B_best_grid": int(best.B), "edge": edge,
-                     "acc_opt": best["mean"], "se_opt": best["se"], "B_small": int(small.B),
-                     "acc_small": small["mean"], "acc_full": full["mean"], "se_full": full["se"],
-                     "n_seeds": int(best.n), "beats_small": beats(small), "beats_full": beats(full),
-                     "interior": beats(small) and beats(full)})
+
+        rows.append(
+            {
+                "N": int(n),
+                "eps": lr,
+                "B_opt": b_opt,
+                "B_best_grid": int(best.B),
+                "edge": edge,
+                "acc_opt": best["mean"],
+                "se_opt": best["se"],
+                "B_small": int(small.B),
+                "acc_small": small["mean"],
+                "acc_full": full["mean"],
+                "se_full": full["se"],
+                "n_seeds": int(best.n),
+                "beats_small": beats(small),
+                "beats_full": beats(full),
+                "interior": beats(small) and beats(full),
+            }
+        )
     return pd.DataFrame(rows).sort_values(["N", "eps"]).reset_index(drop=True)
 
 
@@ -91,8 +117,17 @@ def critical_batch(runs: pd.DataFrame) -> pd.DataFrame:
                 cand = (s.mean(), s.std(ddof=1) if len(s) > 1 else np.nan, len(s), lr)
                 best = cand if best is None or cand[0] < best[0] else best
         if best is not None:
-            rows.append({"B": int(b), "S": best[0], "S_std": best[1], "n": best[2], "lr_best": best[3],
-                         "E": best[0] * b, "lrs_tried": gb.lr.nunique()})
+            rows.append(
+                {
+                    "B": int(b),
+                    "S": best[0],
+                    "S_std": best[1],
+                    "n": best[2],
+                    "lr_best": best[3],
+                    "E": best[0] * b,
+                    "lrs_tried": gb.lr.nunique(),
+                }
+            )
     return pd.DataFrame(rows).sort_values("B").reset_index(drop=True)
 
 
@@ -122,11 +157,18 @@ def bsimple(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
         ratio = lambda d: d.trace_sigma_raw.mean() / d.g2_raw.mean()  # noqa: E731 ratio of averages (App. A)
         near = m[(m.train_loss - CRIT_TARGET).abs() <= TARGET_BAND]
         k = len(m)
-        rows.append({"run_id": rid, "seed": int(ids[rid]), "b_simple_at_target": ratio(near) if len(near) else np.nan,
-                     "n_near": len(near), "b_simple_early": ratio(m.iloc[:max(1, k // 10)]),
-                     "b_simple_late": ratio(m.iloc[-max(1, k // 5):]),
-                     "loss_early": m.train_loss.iloc[:max(1, k // 10)].mean(),
-                     "loss_late": m.train_loss.iloc[-max(1, k // 5):].mean()})
+        rows.append(
+            {
+                "run_id": rid,
+                "seed": int(ids[rid]),
+                "b_simple_at_target": ratio(near) if len(near) else np.nan,
+                "n_near": len(near),
+                "b_simple_early": ratio(m.iloc[: max(1, k // 10)]),
+                "b_simple_late": ratio(m.iloc[-max(1, k // 5) :]),
+                "loss_early": m.train_loss.iloc[: max(1, k // 10)].mean(),
+                "loss_late": m.train_loss.iloc[-max(1, k // 5) :].mean(),
+            }
+        )
     out = pd.DataFrame(rows)
     if len(out):
         out["growth"] = out.b_simple_late / out.b_simple_early
@@ -143,6 +185,12 @@ def summary(data_dir: Path) -> dict:
     fit = fit_pareto(cb.B, cb.S) if len(cb) >= 3 else {}
     bs = bsimple(runs, curves)
     gap = per_batch(runs, int(ob.N.min()), EPS_REF) if len(ob) else pd.DataFrame()
-    return {"optimal": ob, "slope_eps": slope(by_eps.eps, by_eps.B_opt) if len(by_eps) > 1 else np.nan,
-            "slope_n": slope(by_n.N, by_n.B_opt) if len(by_n) > 1 else np.nan, "critical": cb, "fit": fit,
-            "bsimple": bs, "gap": gap}
+    return {
+        "optimal": ob,
+        "slope_eps": slope(by_eps.eps, by_eps.B_opt) if len(by_eps) > 1 else np.nan,
+        "slope_n": slope(by_n.N, by_n.B_opt) if len(by_n) > 1 else np.nan,
+        "critical": cb,
+        "fit": fit,
+        "bsimple": bs,
+        "gap": gap,
+    }

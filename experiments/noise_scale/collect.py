@@ -1,6 +1,6 @@
 """Collect the noise-scale runs into paper_figures/data/noise_scale.csv and noise_scale_curves.csv.
 
-    python -m experiments.noise_scale.collect        (the sweep calls collect() after the grid)
+python -m experiments.noise_scale.collect        (the sweep calls collect() after the grid)
 """
 
 from __future__ import annotations
@@ -16,11 +16,36 @@ from largebatch.results import DATA, ROOT, write_csv_atomic
 
 from .config import grid
 
-COLUMNS = ["study", "experiment", "run_id", "seed", "N_train", "global_batch", "lr", "momentum", "steps",
-           "examples", "status", "final_train_acc", "final_test_acc", "steps_to_target",
-           "examples_to_target", "b_simple_final", "target_train_loss", "wall_s"]
-CURVE_COLUMNS = ["run_id", "step", "examples_seen", "train_loss", "test_acc", "b_simple",
-                 "trace_sigma_raw", "g2_raw"]
+COLUMNS = [
+    "study",
+    "experiment",
+    "run_id",
+    "seed",
+    "N_train",
+    "global_batch",
+    "lr",
+    "momentum",
+    "steps",
+    "examples",
+    "status",
+    "final_train_acc",
+    "final_test_acc",
+    "steps_to_target",
+    "examples_to_target",
+    "b_simple_final",
+    "target_train_loss",
+    "wall_s",
+]
+CURVE_COLUMNS = [
+    "run_id",
+    "step",
+    "examples_seen",
+    "train_loss",
+    "test_acc",
+    "b_simple",
+    "trace_sigma_raw",
+    "g2_raw",
+]
 
 
 def _rows(scale: str, runs_dir: Path):
@@ -34,22 +59,48 @@ def _rows(scale: str, runs_dir: Path):
         recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines() if x.strip()]
         noise = [r for r in recs if "noise/b_simple" in r]
         reached = s.get("target_reached_step")
-        yield ({"study": cfg.study, "experiment": cfg.tag, "run_id": run_id(cfg), "seed": cfg.seed,
-                "N_train": meta["resolved"]["train_examples"], "global_batch": cfg.global_batch,
-                "lr": cfg.lr_base, "momentum": cfg.momentum, "steps": s["steps"],
-                "examples": s["examples_seen"], "status": s["status"],
-                "final_train_acc": s["final_train_acc"], "final_test_acc": s["final_test_acc"],
-                "steps_to_target": reached, "examples_to_target": reached * cfg.global_batch if reached else None,
+        yield (
+            {
+                "study": cfg.study,
+                "experiment": cfg.tag,
+                "run_id": run_id(cfg),
+                "seed": cfg.seed,
+                "N_train": meta["resolved"]["train_examples"],
+                "global_batch": cfg.global_batch,
+                "lr": cfg.lr_base,
+                "momentum": cfg.momentum,
+                "steps": s["steps"],
+                "examples": s["examples_seen"],
+                "status": s["status"],
+                "final_train_acc": s["final_train_acc"],
+                "final_test_acc": s["final_test_acc"],
+                "steps_to_target": reached,
+                "examples_to_target": reached * cfg.global_batch if reached else None,
                 "b_simple_final": noise[-1]["noise/b_simple"] if noise else None,
-                "target_train_loss": cfg.stop_at_train_loss or None, "wall_s": s["wall_s"]},
-               [] if cfg.tag == "optimal_batch" else
-               [{"run_id": run_id(cfg), "step": r["step"], "examples_seen": r["examples_seen"],
-                 "train_loss": r.get("train/loss"), "test_acc": r.get("test/acc"),
-                 "b_simple": r.get("noise/b_simple"), "trace_sigma_raw": r.get("noise/trace_sigma_raw"),
-                 "g2_raw": r.get("noise/g2_raw")} for r in recs])
+                "target_train_loss": cfg.stop_at_train_loss or None,
+                "wall_s": s["wall_s"],
+            },
+            []
+            if cfg.tag == "optimal_batch"
+            else [
+                {
+                    "run_id": run_id(cfg),
+                    "step": r["step"],
+                    "examples_seen": r["examples_seen"],
+                    "train_loss": r.get("train/loss"),
+                    "test_acc": r.get("test/acc"),
+                    "b_simple": r.get("noise/b_simple"),
+                    "trace_sigma_raw": r.get("noise/trace_sigma_raw"),
+                    "g2_raw": r.get("noise/g2_raw"),
+                }
+                for r in recs
+            ],
+        )
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+def collect(
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+) -> list[Path]:
     """Write the two CSVs from the complete runs of grid(scale); smoke/paper leave them unchanged."""
     if scale != "cpu":
         return []
@@ -61,10 +112,18 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: 
         print("[collect] noise_scale: no complete runs; CSVs unchanged", file=sys.stderr)
         return []
     data_dir = Path(data_dir)
-    return [write_csv_atomic(pd.DataFrame(rows, columns=COLUMNS), data_dir / "noise_scale.csv",
-                             sort_by=["experiment", "N_train", "lr", "global_batch", "seed"]),
-            write_csv_atomic(pd.DataFrame(curves, columns=CURVE_COLUMNS), data_dir / "noise_scale_curves.csv",
-                             sort_by=["run_id", "step"])]
+    return [
+        write_csv_atomic(
+            pd.DataFrame(rows, columns=COLUMNS),
+            data_dir / "noise_scale.csv",
+            sort_by=["experiment", "N_train", "lr", "global_batch", "seed"],
+        ),
+        write_csv_atomic(
+            pd.DataFrame(curves, columns=CURVE_COLUMNS),
+            data_dir / "noise_scale_curves.csv",
+            sort_by=["run_id", "step"],
+        ),
+    ]
 
 
 if __name__ == "__main__":

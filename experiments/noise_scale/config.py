@@ -1,4 +1,4 @@
-"""Grids of the gradient-noise-scale study (Smith & Le, arXiv 1710.06451; McCandlish et al., arXiv 1812.06162).
+"""Grids of the gradient-noise-scale study (Smith & Le, arXiv 1710.06451; McCandlish, arXiv 1812.06162).
 
 Three experiments, all on Fashion-MNIST with a BN-free MLP 784-200-10:
   optimal_batch   test accuracy vs B at constant lr eps, momentum 0.9, on training subsets of N

@@ -45,15 +45,16 @@ class TensorData:
     def to(self, device) -> TensorData:
         """Tensors move to `device`; lazily decoded folder images stay on the host (moved per batch)."""
         mv = lambda t: t.to(device) if isinstance(t, torch.Tensor) else t  # noqa: E731
-        return TensorData(*(mv(t) for t in (self.x_train, self.y_train, self.x_test, self.y_test)),
-                          self.num_classes)
+        return TensorData(
+            *(mv(t) for t in (self.x_train, self.y_train, self.x_test, self.y_test)), self.num_classes
+        )
 
 
 def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         raw = f.read()
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -90,7 +91,8 @@ def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
         where = data_dir or FMNIST_DIRS[0]
         raise DataError(
             f"Fashion-MNIST not found (looked in {where}); install it with "
-            "`sudo apt-get install dataset-fashion-mnist`, or pass --data_dir=DIR holding the IDX .gz files")
+            "`sudo apt-get install dataset-fashion-mnist`, or pass --data_dir=DIR holding the IDX .gz files"
+        )
 
     def img(name):
         a = torch.from_numpy(_read_idx(root / name).copy()).float().div_(255)
@@ -99,8 +101,13 @@ def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
     def lab(name):
         return torch.from_numpy(_read_idx(root / name).astype(np.int64))
 
-    return TensorData(img("train-images-idx3-ubyte.gz"), lab("train-labels-idx1-ubyte.gz"),
-                      img("t10k-images-idx3-ubyte.gz"), lab("t10k-labels-idx1-ubyte.gz"), 10)
+    return TensorData(
+        img("train-images-idx3-ubyte.gz"),
+        lab("train-labels-idx1-ubyte.gz"),
+        img("t10k-images-idx3-ubyte.gz"),
+        lab("t10k-labels-idx1-ubyte.gz"),
+        10,
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -120,10 +127,13 @@ def make_synthetic(n: int, shape: tuple, num_classes: int, seed: int = 0) -> Ten
     """Random inputs with random labels, for throughput and smoke tests."""
     g = torch.Generator().manual_seed(seed)
     n_test = max(n // 4, 1)
-    return TensorData(torch.randn(n, *shape, generator=g),
-                      torch.randint(0, num_classes, (n,), generator=g),
-                      torch.randn(n_test, *shape, generator=g),
-                      torch.randint(0, num_classes, (n_test,), generator=g), num_classes)
+    return TensorData(
+        torch.randn(n, *shape, generator=g),
+        torch.randint(0, num_classes, (n,), generator=g),
+        torch.randn(n_test, *shape, generator=g),
+        torch.randint(0, num_classes, (n_test,), generator=g),
+        num_classes,
+    )
 
 
 def subset(data: TensorData, n_train: int = 0, n_test: int = 0) -> TensorData:
@@ -144,8 +154,11 @@ def imagenet_folder(root: str, train: bool = True):
     from torchvision import transforms as T
 
     norm = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-    tf = (T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
-          if train else T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm]))
+    tf = (
+        T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
+        if train
+        else T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), norm])
+    )
     sub = Path(root) / ("train" if train else "val")
     if not sub.is_dir():
         raise DataError(f"ImageNet folder {sub} not found; pass --data_dir=DIR with train/ and val/")
@@ -183,8 +196,13 @@ class FolderImages:
 
 def folder_data(train_ds, val_ds) -> TensorData:
     """A TensorData whose images are FolderImages (labels are real tensors)."""
-    return TensorData(FolderImages(train_ds), torch.as_tensor(train_ds.targets), FolderImages(val_ds),
-                      torch.as_tensor(val_ds.targets), len(train_ds.classes))
+    return TensorData(
+        FolderImages(train_ds),
+        torch.as_tensor(train_ds.targets),
+        FolderImages(val_ds),
+        torch.as_tensor(val_ds.targets),
+        len(train_ds.classes),
+    )
 
 
 def load(cfg) -> TensorData:
@@ -196,7 +214,9 @@ def load(cfg) -> TensorData:
     elif cfg.dataset == "synthetic":
         d = make_synthetic(cfg.synthetic_examples, (1, 28, 28), cfg.num_classes or 10)
     elif cfg.dataset == "synthetic_imagenet":
-        d = make_synthetic(cfg.synthetic_examples, (3, cfg.image_size, cfg.image_size), cfg.num_classes or 1000)
+        d = make_synthetic(
+            cfg.synthetic_examples, (3, cfg.image_size, cfg.image_size), cfg.num_classes or 1000
+        )
     else:
         return folder_data(imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False))
     return subset(d, cfg.train_examples, cfg.test_examples)
@@ -224,12 +244,17 @@ class EpochSampler:
 
     def global_indices(self, step: int) -> torch.Tensor:
         e, i = divmod(step, self.steps_per_epoch)
-        return self.permutation(e)[i * self.B:(i + 1) * self.B]
+        return self.permutation(e)[i * self.B : (i + 1) * self.B]
 
     def indices(self, step: int) -> torch.Tensor:
         """This rank's example indices for optimizer step `step`."""
-        return self.global_indices(step)[self.rank * self.b:(self.rank + 1) * self.b]
+        return self.global_indices(step)[self.rank * self.b : (self.rank + 1) * self.b]
 
     def state_dict(self, step: int) -> dict:
-        return {"seed": self.seed, "epoch": step // self.steps_per_epoch,
-                "position": step % self.steps_per_epoch, "n": self.n, "global_batch": self.B}
+        return {
+            "seed": self.seed,
+            "epoch": step // self.steps_per_epoch,
+            "position": step % self.steps_per_epoch,
+            "n": self.n,
+            "global_batch": self.B,
+        }

@@ -81,7 +81,7 @@ class RunSink:
                                      config=config, dir=str(self.dir), mode=mode,
                                      settings=wandb.Settings(silent=True, console="off"))
         except Exception as e:  # never let W&B stop training
-            warnings.warn(f"W&B disabled for this run: {type(e).__name__}: {e}")
+            warnings.warn(f"W&B disabled for this run: {type(e).__name__}: {e}", stacklevel=2)
             self._wandb = None
 
     def log(self, record: dict) -> None:
@@ -98,7 +98,7 @@ class RunSink:
                 extra = {k[1:]: v for k, v in record.items() if k.startswith("_")}
                 self._wandb.log({**rec, **extra}, step=int(record.get("step", 0)))
             except Exception as e:
-                warnings.warn(f"W&B log failed, continuing without it: {e}")
+                warnings.warn(f"W&B log failed, continuing without it: {e}", stacklevel=2)
                 self._wandb = None
 
     def finish(self, summary: dict) -> None:
@@ -115,7 +115,7 @@ class RunSink:
                     self._wandb.summary[k] = _clean(v)
                 self._wandb.finish()
             except Exception as e:
-                warnings.warn(f"W&B finish failed: {e}")
+                warnings.warn(f"W&B finish failed: {e}", stacklevel=2)
 
 
 def _parse(line: str):

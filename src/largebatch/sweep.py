@@ -1,10 +1,11 @@
 """Run a study's grid, one process (or one torchrun) per entry, skipping completed runs.
 
-    python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry] [--subprocess]
+    python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry]
+                                           [--subprocess]
 
 With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess;
-with --nproc > 1 each run is its own torchrun. A run is complete when runs/<study>/<run_id>/summary.json exists, so an interrupted sweep picks up
-where it stopped (and an interrupted run resumes from its checkpoint). After the grid, the study's
+with --nproc > 1 each run is its own torchrun. A run is complete when
+runs/<study>/<run_id>/summary.json exists, so an interrupted sweep picks up where it stopped (and an interrupted run resumes from its checkpoint). After the grid, the study's
 `collect()` (if any) rewrites its CSVs under paper_figures/data/ atomically.
 """
 
