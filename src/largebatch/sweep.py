@@ -5,8 +5,9 @@
 
 With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess;
 with --nproc > 1 each run is its own torchrun. A run is complete when
-runs/<study>/<run_id>/summary.json exists, so an interrupted sweep picks up where it stopped (and an interrupted run resumes from its checkpoint). After the grid, the study's
-`collect()` (if any) rewrites its CSVs under paper_figures/data/ atomically.
+runs/<study>/<run_id>/summary.json exists, so an interrupted sweep picks up where it stopped (and an
+interrupted run resumes from its checkpoint). After the grid, the study's `collect()` (if any)
+rewrites its CSVs under paper_figures/data/ atomically.
 """
 
 from __future__ import annotations
