@@ -34,17 +34,21 @@ def worker_times(rng: np.random.Generator, size, sigma: float = SIGMA, p: float 
     return np.where(rng.random(size) < p, t * x, t)
 
 
-def sync_step_times(n_workers: int, backups: int, steps: int, seed: int) -> np.ndarray:
+def sync_step_times(n_workers: int, backups: int, steps: int, seed: int, **kw) -> np.ndarray:
     """Per-step times of sync SGD with N workers and b backups: the N-th smallest of N + b draws."""
     rng = np.random.default_rng([SIM_SEED, 1, n_workers, backups, seed])
-    t = np.sort(worker_times(rng, (steps, n_workers + backups)), axis=1)
+    t = np.sort(worker_times(rng, (steps, n_workers + backups), **kw), axis=1)
     return t[:, n_workers - 1]
 
 
-def async_events(n_workers: int, updates: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(arrival time, staleness) of each of `updates` async updates with N workers (event simulation)."""
+def async_events(n_workers: int, updates: int, seed: int, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """(arrival time, staleness) of each of `updates` async updates with N workers (event simulation).
+
+    Worker w pulls version v at time t0, pushes at t0 + its draw; the server applies pushes in time
+    order (ties: lower worker first) and the worker pulls again at once. kw: worker_times' parameters.
+    """
     rng = np.random.default_rng([SIM_SEED, 2, n_workers, seed])
-    draws = worker_times(rng, updates + n_workers)
+    draws = worker_times(rng, updates + n_workers, **kw)
     heap = [(float(draws[w]), w, 0) for w in range(n_workers)]  # (finish time, worker, version used)
     heapq.heapify(heap)
     times, taus = np.empty(updates), np.empty(updates, dtype=np.int64)

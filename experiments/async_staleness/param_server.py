@@ -274,7 +274,7 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict
         if apply:
             g = torch.stack([grads.pop(k) for k in apply]).mean(0)
             tau = srv.log[-1][4] if sc.mode == "async" else 0
-            lr = cfg.lr_base / (max(tau, 1) if cfg.staleness_lr == "inverse" else 1)
+            lr = res.lr_peak / (max(tau, 1) if cfg.staleness_lr == "inverse" else 1)
             set_lr(opt, lr)
             opt.zero_grad(set_to_none=True)
             _set_flat(model, g, grad=True)

@@ -57,7 +57,7 @@ def claims(data_dir: Path) -> list[dict]:
                 "paper": "grows during training",
                 "ours": f"x{fmt_mean_std(bs.growth, 1)}",
                 "reproduced": bool(bs.growth.mean() >= 3),
-                "figure": "paper_figures/noise_scale_bsimple.png",
+                "figure": "paper_figures/noise_scale_critical_batch.png",
             }
         )
     return rows

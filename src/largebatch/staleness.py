@@ -103,7 +103,7 @@ class Staleness:
 
     def after(self, model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> dict:
         """Restore w_t (keeping p.grad), log coherence when due, apply the staleness-aware lr."""
-        measure = self.every > 0 and self.step % self.every == 0
+        measure = self.every > 0 and (self.step + 1) % self.every == 0  # logged with step+1's eval
         stale = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
                  for p in self.params] if measure and self.tau else None
         if self.tau:

@@ -1,0 +1,199 @@
+"""Collect the staleness study into paper_figures/data/async_staleness{,_curves,_staleness_hist}.csv.
+
+    python -m experiments.async_staleness.collect            (the sweep calls collect() after the grid)
+    python -m experiments.async_staleness.collect --replay   (rewrite replay.csv: the distributions that
+                                                              the validation / sim_async runs replay)
+
+async_staleness.csv: one row per run and time model (a sim_sync run is also the sync + backup row: same
+training steps, another step-time model, analysis.py), with the issue's columns first.
+_curves.csv: one row per evaluation (steps, examples, test accuracy, coherence, time).
+_staleness_hist.csv: measured staleness counts: real async runs, the event simulation, and the replay
+runs' realised draws.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from largebatch.config import run_id
+from largebatch.results import DATA, ROOT, write_csv_atomic
+
+from . import analysis as A
+from .config import (BUDGET, REPLAY, SIM_ASYNC_UPDATES, SIM_BACKUPS, SIM_WORKERS, SEEDS, TARGET, grid, net_name,
+                     opt_name, real_grid)
+from .param_server import run_dir as real_dir
+
+COLUMNS = ["study", "experiment", "mechanism", "run_id", "seed", "model", "optimizer", "workers", "staleness_dist",
+           "staleness_mean", "lr_rule", "status", "steps_to_target", "final_test_acc", "staleness_max", "lr",
+           "batch", "steps", "coherence_mean", "coherence_mean_stale", "time_to_target", "time_end", "time_unit",
+           "dropped", "wall_s"]
+CURVE_COLUMNS = ["run_id", "experiment", "step", "examples_seen", "test_acc", "train_loss", "coherence", "time"]
+HIST_COLUMNS = ["staleness_dist", "mechanism", "run_id", "seed", "staleness", "count"]
+
+
+def _records(d: Path) -> list[dict]:
+    out = []
+    for line in (d / "metrics.jsonl").read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _dist(cfg) -> str:
+    if cfg.staleness == "replay":
+        return "replay:" + cfg.staleness_replay.partition("#")[2]
+    if cfg.staleness in ("none",) or cfg.staleness_max == 0:
+        return "none"
+    return f"{cfg.staleness}{{0..{cfg.staleness_max}}}" if cfg.staleness == "uniform" else \
+        f"{cfg.staleness}:{cfg.staleness_max}"
+
+
+def _curve(recs: list[dict], rid: str, exp: str, times=None) -> pd.DataFrame:
+    ev = [r for r in recs if "test/acc" in r]
+    c = pd.DataFrame({"run_id": rid, "experiment": exp, "step": [r["step"] for r in ev],
+                      "examples_seen": [r["examples_seen"] for r in ev],
+                      "test_acc": [r["test/acc"] for r in ev], "train_loss": [r.get("train/loss") for r in ev],
+                      "coherence": [r.get("stale/coherence") for r in ev],
+                      "time": [r.get("time/s") for r in ev] if times is None else
+                      [float(times[min(r["step"], len(times)) - 1]) for r in ev]}, columns=CURVE_COLUMNS)
+    return c
+
+
+def _core_rows(runs_dir: Path):
+    """(row(s), curve frames, hist rows) of every complete core run of the cpu grid."""
+    for cfg in grid("cpu"):
+        d = runs_dir / cfg.study / run_id(cfg)
+        if not (d / "summary.json").exists():
+            continue
+        s = json.loads((d / "summary.json").read_text())
+        recs = _records(d)
+        rid, ok = run_id(cfg), s["status"] == "complete"
+        row = {"study": cfg.study, "experiment": cfg.tag, "mechanism": "simulated", "run_id": rid,
+               "seed": cfg.seed, "model": net_name(cfg), "optimizer": opt_name(cfg), "workers": np.nan,
+               "staleness_dist": _dist(cfg), "staleness_mean": s.get("staleness_mean"),
+               "lr_rule": "alpha/tau" if cfg.staleness_lr == "inverse" else "constant", "status": s["status"],
+               "final_test_acc": s["final_test_acc"] if ok else np.nan,
+               "staleness_max": s.get("staleness_max_seen"), "lr": s["lr_peak"], "batch": cfg.global_batch,
+               "steps": s["steps"], "coherence_mean": s.get("coherence_mean"),
+               "coherence_mean_stale": s.get("coherence_mean_stale"), "time_unit": "steps",
+               "wall_s": s["wall_s"]}
+        hist = []
+        if cfg.staleness == "replay":
+            hist = [{"staleness_dist": row["staleness_dist"], "mechanism": "simulated", "run_id": rid,
+                     "seed": cfg.seed, "staleness": t, "count": c}
+                    for t, c in enumerate(s["staleness_counts"]) if c]
+        if cfg.tag == "sim_sync":
+            out, curves = [], []
+            for exp, b in (("sim_sync", 0), ("sim_backup", SIM_BACKUPS)):
+                times = np.cumsum(A.sync_step_times(SIM_WORKERS, b, cfg.max_steps, cfg.seed))
+                cur = _curve(recs, rid, exp, times)
+                stt = A.first_at_or_above(cur, "test_acc", TARGET)
+                out.append({**row, "experiment": exp, "workers": SIM_WORKERS + b, "staleness_dist": "none",
+                            "steps_to_target": stt if ok else np.nan,
+                            "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan,
+                            "time_end": float(times[s["steps"] - 1]), "time_unit": "simulated"})
+                curves.append(cur)
+            yield out, curves, hist
+            continue
+        times = A.async_events(SIM_WORKERS, cfg.max_steps, cfg.seed)[0] if cfg.tag == "sim_async" else None
+        cur = _curve(recs, rid, cfg.tag, times)
+        row["steps_to_target"] = A.first_at_or_above(cur, "test_acc", TARGET) if ok else np.nan
+        if times is not None:
+            row.update(workers=SIM_WORKERS, time_unit="simulated", time_end=float(times[s["steps"] - 1]),
+                       time_to_target=A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan)
+        yield [row], [cur], hist
+
+
+def _real_rows(runs_dir: Path):
+    for cfg, sc, k in real_grid("cpu"):
+        d = real_dir(cfg, sc, k)
+        d = runs_dir / d.relative_to(cfg.out_dir)
+        if not (d / "summary.json").exists():
+            continue
+        s = json.loads((d / "summary.json").read_text())
+        rid = s["run_id"]
+        cur = _curve(_records(d), rid, f"real_{sc.mode}")
+        name = f"real_{sc.mode}_k{k}"
+        row = {"study": cfg.study, "experiment": f"real_{sc.mode}", "mechanism": "real", "run_id": rid,
+               "seed": cfg.seed, "model": net_name(cfg), "optimizer": opt_name(cfg), "workers": k,
+               "staleness_dist": name, "staleness_mean": s["staleness_mean"], "lr_rule": "constant",
+               "status": s["status"], "steps_to_target": A.first_at_or_above(cur, "test_acc", TARGET),
+               "final_test_acc": s["final_test_acc"], "staleness_max": len(s["staleness_counts"]) - 1,
+               "lr": cfg.lr_base * (cfg.global_batch / cfg.lr_base_batch if cfg.lr_scaling == "linear" else 1),
+               "batch": cfg.per_worker_batch * (1 if sc.mode == "async" else k - sc.backups), "steps": s["steps"],
+               "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time"), "time_end": s["train_s"],
+               "time_unit": "s", "dropped": s["dropped"], "wall_s": s["wall_s"]}
+        hist = [{"staleness_dist": name, "mechanism": "real", "run_id": rid, "seed": cfg.seed, "staleness": t,
+                 "count": c} for t, c in enumerate(s["staleness_counts"]) if c]
+        yield [row], [cur], hist
+
+
+def sim_hist() -> pd.DataFrame:
+    """The event simulation's staleness counts per run seed (the sim_async runs' time axes)."""
+    rows = []
+    for seed in SEEDS:
+        h = A.hist(A.async_events(SIM_WORKERS, SIM_ASYNC_UPDATES, seed)[1])
+        rows.append(h.assign(staleness_dist=f"sim_async_n{SIM_WORKERS}", mechanism="event_simulation",
+                             run_id="", seed=seed))
+    df = pd.concat(rows)
+    return df[df["count"] > 0][HIST_COLUMNS]
+
+
+def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT / REPLAY) -> Path:
+    """replay.csv: pooled counts of the real async runs (kept from the old file when there are none here)
+    and of the event simulation; the `#name` of a staleness_replay path selects one."""
+    real = pd.DataFrame([h for _, _, hs in _real_rows(Path(runs_dir)) for h in hs], columns=HIST_COLUMNS)
+    real = real[real.staleness_dist.str.startswith("real_async")]
+    parts = [sim_hist()]
+    if len(real):
+        parts.append(real)
+    elif Path(path).exists():
+        old = pd.read_csv(path, comment="#")
+        parts.append(old[old.staleness_dist.str.startswith("real_")])
+    df = pd.concat(parts).groupby(["staleness_dist", "staleness"], as_index=False)["count"].sum()
+    path = Path(path)
+    body = df[["staleness_dist", "staleness", "count"]].to_csv(index=False, lineterminator="\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
+                   "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n"
+                   + body)
+    tmp.replace(path)
+    return path
+
+
+def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+    """Write the three CSVs from the complete cpu runs (core and real); smoke/paper leave them unchanged."""
+    if scale != "cpu":
+        return []
+    rows, curves, hist = [], [], []
+    for r, c, h in list(_core_rows(Path(runs_dir))) + list(_real_rows(Path(runs_dir))):
+        rows += r
+        curves += c
+        hist += h
+    if not rows:
+        print("[collect] async_staleness: no complete runs; CSVs unchanged", file=sys.stderr)
+        return []
+    data_dir = Path(data_dir)
+    df = pd.DataFrame(rows, columns=COLUMNS).round(6)
+    cur = pd.concat(curves, ignore_index=True).round(6)
+    hs = pd.concat([pd.DataFrame(hist, columns=HIST_COLUMNS), sim_hist()], ignore_index=True)
+    return [write_csv_atomic(df, data_dir / "async_staleness.csv",
+                             sort_by=["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"]),
+            write_csv_atomic(cur, data_dir / "async_staleness_curves.csv", sort_by=["run_id", "experiment", "step"]),
+            write_csv_atomic(hs, data_dir / "async_staleness_staleness_hist.csv",
+                             sort_by=["staleness_dist", "mechanism", "seed", "run_id", "staleness"])]
+
+
+if __name__ == "__main__":
+    if "--replay" in sys.argv[1:]:
+        print(f"[collect] wrote {write_replay()}")
+    else:
+        for p in collect():
+            print(f"[collect] wrote {p}")

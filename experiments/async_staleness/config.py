@@ -1,0 +1,142 @@
+"""Grids of the asynchronous-SGD / staleness study (Dai et al., arXiv 1810.03264; Zhang et al., arXiv
+1511.05950; Chen et al., arXiv 1604.00981; Dean et al. 2012). PAPERS.md §5.1-5.4, §5.6, §5.7(a).
+
+Controlled staleness in the training core (`staleness=...`, largebatch.staleness), Fashion-MNIST,
+one async worker's minibatch of n = 32 per update, constant lr, a fixed budget of BUDGET updates:
+  sweep       tau ~ Uniform{0..s}, s in STALENESS, optimizers SGD / momentum 0.9 / Adam, the MLP
+              784-100-100-10; the deeper MLP (8 hidden layers) at s in DEEP_STALENESS
+  lr_rule     staleness-aware lr alpha/max(tau, 1) (Zhang et al.) at s = 16
+  validation  tau replayed i.i.d. from the distribution measured in the real async runs
+  sim_sync    sync SGD, N = 16 workers (B = 512): the training steps of both sync and sync + b = 1
+              backup (they differ only in simulated step time, analysis.py)
+  sim_async   async with N = 16 workers: tau replayed from the event simulation with stragglers
+Real runs (param_server.py, `real_grid`): async / sync / backup (K = 8 (+1) workers, gloo point to
+point, injected log-normal delays with stragglers), 3 seeds each.
+The paper scale is Dai et al.'s design on ResNet-50/ImageNet (multi-node torchrun, 8 workers x 32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from largebatch.config import TrainConfig
+
+from .param_server import ServerConfig
+
+HERE = Path(__file__).resolve().parent
+REPLAY = "experiments/async_staleness/replay.csv"  # committed distributions (collect.write_replay)
+BUDGET = 6000  # updates (steps of one worker's minibatch): 3.2 epochs of Fashion-MNIST at n = 32
+EVAL = 50  # steps between test evaluations (full 10k test set): the resolution of steps-to-target
+TARGET = 0.85  # test accuracy (PAPERS §5.7a: 85 % for the MLP)
+STALENESS = [0, 2, 4, 8, 16, 32]
+DEEP_STALENESS = [0, 4, 16]
+SEEDS = [0, 1, 2]
+OPTIMIZERS = {  # lr tuned at s = 0 on a 3-point grid each (README, "Calibration")
+    "sgd": dict(optimizer="sgd", momentum=0.0, lr_base=0.1),
+    "momentum": dict(optimizer="sgd", momentum=0.9, lr_base=0.01),
+    "adam": dict(optimizer="adam", lr_base=1e-3),
+}
+NETS = {"mlp": dict(model="mlp", width=100, depth=2), "deep_mlp": dict(model="mlp", width=100, depth=8)}
+SIM_WORKERS, SIM_BACKUPS = 16, 1  # Chen et al.: b ~ 5-10 % of N
+SIM_ASYNC_UPDATES = 16000  # covers the sync + backup runs' simulated time (analysis.py)
+REAL_WORKERS = 8
+REAL = ServerConfig(updates=BUDGET, delay="lognormal", delay_ms=2.0, straggler_p=0.05, straggler_x=10.0,
+                    eval_every=EVAL * 2, target_acc=TARGET)
+
+BASE = TrainConfig(study="async_staleness", dataset="fashion_mnist", **NETS["mlp"], global_batch=32,
+                   per_worker_batch=32, lr_scaling="none", lr_base_batch=32, epochs=100.0, max_steps=BUDGET,
+                   eval_every_steps=EVAL, eval_train_examples=0, eval_batch=5000, log_every_steps=EVAL,
+                   log_coherence_every_steps=25, checkpoint_every_steps=2000, threads=2)
+
+
+def opt_name(cfg: TrainConfig) -> str:
+    return "adam" if cfg.optimizer == "adam" else ("momentum" if cfg.momentum > 0 else "sgd")
+
+
+def net_name(cfg: TrainConfig) -> str:
+    return "deep_mlp" if cfg.depth == NETS["deep_mlp"]["depth"] else "mlp"
+
+
+def sweep() -> list[TrainConfig]:
+    out = []
+    for net, ss in (("mlp", STALENESS), ("deep_mlp", DEEP_STALENESS)):
+        for opt, kw in OPTIMIZERS.items():
+            for s in ss:
+                for seed in SEEDS:
+                    out.append(replace(BASE, tag="sweep", **NETS[net], **kw, staleness="uniform",
+                                       staleness_max=s, seed=seed))
+    return out
+
+
+def lr_rule() -> list[TrainConfig]:
+    return [replace(BASE, tag="lr_rule", **OPTIMIZERS[o], staleness="uniform", staleness_max=16,
+                    staleness_lr="inverse", seed=seed) for o in ("sgd", "momentum") for seed in SEEDS]
+
+
+def validation() -> list[TrainConfig]:
+    """The real async runs' optimizer and budget, tau replayed from their measured distribution."""
+    return [replace(BASE, tag="validation", **OPTIMIZERS["momentum"], staleness="replay",
+                    staleness_replay=f"{REPLAY}#real_async_k{REAL_WORKERS}", seed=seed) for seed in SEEDS]
+
+
+def sim() -> list[TrainConfig]:
+    n = BASE.per_worker_batch
+    sync = [replace(BASE, tag="sim_sync", **OPTIMIZERS["momentum"], global_batch=SIM_WORKERS * n,
+                    lr_scaling="linear", max_steps=BUDGET // SIM_WORKERS, eval_every_steps=EVAL // 10,
+                    log_every_steps=EVAL // 10, log_coherence_every_steps=0, seed=seed) for seed in SEEDS]
+    asy = [replace(BASE, tag="sim_async", **OPTIMIZERS["momentum"], staleness="replay",
+                   staleness_replay=f"{REPLAY}#sim_async_n{SIM_WORKERS}", max_steps=SIM_ASYNC_UPDATES,
+                   eval_every_steps=EVAL * 2, seed=seed) for seed in SEEDS]
+    return sync + asy
+
+
+def real_grid(scale: str = "cpu") -> list[tuple[TrainConfig, ServerConfig, int]]:
+    """(config, server config, workers K) of the real parameter-server runs."""
+    if scale == "smoke":
+        cfg = smoke_cfg(replace(BASE, **OPTIMIZERS["momentum"]))
+        return [(replace(cfg, log_coherence_every_steps=0), ServerConfig(updates=3, eval_every=2), 2)]
+    base = replace(BASE, tag="real", **OPTIMIZERS["momentum"], log_coherence_every_steps=0, threads=1)
+    k, n = REAL_WORKERS, BASE.per_worker_batch
+    sync_cfg = lambda s: replace(base, lr_scaling="linear", global_batch=k * n, seed=s)  # noqa: E731
+    out = []
+    for s in SEEDS:
+        out.append((replace(base, seed=s), REAL, k))
+        out.append((sync_cfg(s), replace(REAL, mode="sync", updates=BUDGET // k, eval_every=EVAL // 4), k))
+        out.append((sync_cfg(s), replace(REAL, mode="backup", backups=1, updates=BUDGET // k,
+                                         eval_every=EVAL // 4), k + 1))
+    return out
+
+
+def paper() -> list[TrainConfig]:
+    """Dai et al.'s design at ImageNet scale: ResNet-50, 8 workers x 32, momentum SGD, tau ~ U{0..s}."""
+    base = replace(BASE, tag="paper", dataset="imagenet", model="resnet50", width=0, depth=0, global_batch=256,
+                   per_worker_batch=32, lr_base=0.1, lr_base_batch=256, lr_scaling="linear", momentum=0.9,
+                   nesterov=True, weight_decay=1e-4, epochs=90, max_steps=0, warmup="gradual", warmup_epochs=5,
+                   decay="step", decay_milestones_epochs=(30, 60, 80), eval_every_steps=0, log_every_steps=50,
+                   log_coherence_every_steps=500, checkpoint_every_steps=0, eval_batch=250, threads=0)
+    return [replace(base, staleness="uniform", staleness_max=s) for s in (0, 4, 16)]
+
+
+def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
+    """A few steps of the same configuration on tiny data."""
+    if cfg.dataset == "imagenet":
+        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=64, image_size=64, global_batch=32,
+                       per_worker_batch=16, max_steps=3, eval_batch=16, test_examples=16, num_classes=10,
+                       log_coherence_every_steps=1)
+    return replace(cfg, train_examples=512, test_examples=256, max_steps=4, eval_every_steps=2,
+                   log_every_steps=2, log_coherence_every_steps=min(cfg.log_coherence_every_steps, 2),
+                   global_batch=min(cfg.global_batch, 64), checkpoint_every_steps=0)
+
+
+def grid(scale: str = "cpu") -> list[TrainConfig]:
+    if scale == "paper":
+        return paper()
+    cfgs = sweep() + lr_rule() + validation() + sim()
+    if scale == "smoke":
+        picks = {}
+        for c in cfgs:  # one per experiment, with staleness on where the experiment has it
+            if c.tag not in picks or (c.staleness_max > picks[c.tag].staleness_max and c.seed == 0):
+                picks[c.tag] = c
+        return [smoke_cfg(c) for c in picks.values()] + [smoke_cfg(paper()[-1])]
+    return cfgs

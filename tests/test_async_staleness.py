@@ -1,0 +1,237 @@
+"""Async-staleness study: controlled staleness in the core, the parameter server, the event simulation.
+
+Checked: the grid resolves (world sizes 1 and 8); tau = 0 equals plain training bitwise (momentum, BN
+buffers included); fixed tau applies the gradient of w_{t-tau} to w_t (against a hand-written loop);
+tau draws are seeded, capped by t and follow the replayed histogram; resume is exact with a stale ring;
+alpha/tau equals the same run with lr / tau; the server's bookkeeping applies each pushed gradient once
+with staleness = server version - worker version (async), waits for all (sync), drops the late b
+(backup); the event simulation gives round-robin staleness N-1 for equal-speed workers; smoke runs go
+through the sweep. Slow: real 2-worker async runs under torchrun exit cleanly ten times in a row and
+the server's log matches what every worker pushed.
+Run: `WANDB_MODE=disabled .venv/bin/python -m pytest -q tests/test_async_staleness.py` (-m "not slow": ~20 s).
+"""
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from largebatch.config import make_config, resolve
+from largebatch.data import EpochSampler, make_synthetic
+from largebatch.models import build_model
+from largebatch.staleness import Staleness
+from largebatch.sweep import run_sweep
+from largebatch.trainer import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from experiments.async_staleness import analysis, config  # noqa: E402
+from experiments.async_staleness import param_server as ps  # noqa: E402
+
+DATA = make_synthetic(256, (1, 28, 28), 10, seed=3)
+KW = dict(study="t", dataset="synthetic", model="mlp", width=16, global_batch=32, per_worker_batch=16,
+          lr_base=0.1, lr_base_batch=32, momentum=0.9, epochs=10, max_steps=8, eval_every_steps=4,
+          eval_train_examples=0, progress=False, wandb="off")
+
+
+def _train(tmp_path, name, **kw):
+    s = train(make_config(**{**KW, "out_dir": str(tmp_path / name), **kw}), data=DATA)
+    return s, {k: v.detach().clone() for k, v in s["_model"].state_dict().items()}
+
+
+def _equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grid_resolves():
+    cfgs = config.grid("cpu")
+    for cfg in cfgs + config.grid("smoke"):
+        resolve(cfg, 1)
+    for cfg in config.grid("paper"):
+        resolve(cfg, 1)
+        resolve(cfg, 8)  # 8 ranks x 1 worker x 32
+    assert len({c.tag for c in cfgs}) == 5 and all(c.staleness_max in config.STALENESS for c in cfgs)
+    for cfg, sc, k in config.real_grid("cpu"):
+        ps.check(cfg, sc, k)
+
+
+def test_tau_zero_equals_plain_training_bitwise(tmp_path):
+    kw = dict(model="mlp_bn")  # BN buffers are part of the snapshot
+    _, plain = _train(tmp_path, "a", **kw)
+    s, zero = _train(tmp_path, "b", **kw, staleness="fixed", staleness_max=0, log_coherence_every_steps=2)
+    assert _equal(plain, zero) and s["staleness_mean"] == 0 and s["coherence_mean"] == 1.0
+    _, uni0 = _train(tmp_path, "c", **kw, staleness="uniform", staleness_max=0)
+    assert _equal(plain, uni0)
+
+
+def test_fixed_tau_matches_hand_loop(tmp_path):
+    tau, lr, steps = 2, 0.1, 6
+    s, got = _train(tmp_path, "a", staleness="fixed", staleness_max=tau, momentum=0.0, max_steps=steps)
+    torch.manual_seed(0)
+    m = build_model("mlp", (1, 28, 28), 10, 16, 0, False, 16)
+    sampler = EpochSampler(len(DATA.y_train), 32, 0, 1, 0)
+    hist = []
+    for t in range(steps):  # w_{t+1} = w_t - lr * grad L_t(w_{t - min(tau, t)})
+        hist.append([p.detach().clone() for p in m.parameters()])
+        stale = hist[t - min(tau, t)]
+        m_old = build_model("mlp", (1, 28, 28), 10, 16, 0, False, 16)
+        with torch.no_grad():
+            for p, w in zip(m_old.parameters(), stale):
+                p.copy_(w)
+        idx = sampler.indices(t)
+        loss = F.cross_entropy(m_old(DATA.x_train[idx]), DATA.y_train[idx], reduction="sum") / 32
+        grads = torch.autograd.grad(loss, list(m_old.parameters()))
+        with torch.no_grad():
+            for p, g in zip(m.parameters(), grads):
+                p.sub_(lr * g)
+    for (k, v), p in zip(got.items(), m.parameters()):
+        torch.testing.assert_close(v, p.detach(), rtol=0, atol=1e-6, msg=k)
+    assert s["staleness_counts"] == [1, 1, 4]  # tau_t = min(2, t)
+
+
+def test_draws_seeded_capped_and_replayed(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    cfg = make_config(staleness="uniform", staleness_max=4, seed=5)
+    a, b = Staleness(cfg, model), Staleness(cfg, model)
+    da = [a.draw(t) for t in range(400)]
+    assert da == [b.draw(t) for t in range(400)] and all(x <= t for t, x in enumerate(da))  # tau_t <= t
+    assert set(da[10:]) == {0, 1, 2, 3, 4} and da[0] == 0
+    path = tmp_path / "h.csv"
+    pd.DataFrame({"staleness_dist": ["x", "x", "y"], "staleness": [1, 3, 0], "count": [1, 3, 9]}).to_csv(path)
+    r = Staleness(make_config(staleness="replay", staleness_replay=f"{path}#x"), model)
+    draws = np.array([r.draw(10**6) for _ in range(4000)])
+    assert r.s == 3 and set(draws) == {1, 3} and abs((draws == 3).mean() - 0.75) < 0.03
+
+
+def test_resume_with_stale_ring_is_exact(tmp_path):
+    kw = dict(staleness="uniform", staleness_max=3, log_coherence_every_steps=2, max_steps=9,
+              eval_every_steps=3, out_dir=str(tmp_path / "x"))
+    full = train(make_config(**{**KW, **kw, "out_dir": str(tmp_path / "full")}), data=DATA)
+    cfg = make_config(**{**KW, **kw})
+    train(cfg, data=DATA, stop_after=7)  # checkpoint at 6
+    done = train(cfg, data=DATA)
+    assert _equal(full["_model"].state_dict(), done["_model"].state_dict())
+    assert full["staleness_counts"] == done["staleness_counts"] and full["coherence_mean"] == done["coherence_mean"]
+
+
+def test_after_restores_logs_coherence_and_scales_lr():
+    torch.manual_seed(0)
+    m = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(m.parameters(), lr=0.3)
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    cfg = make_config(staleness="fixed", staleness_max=2, staleness_lr="inverse", log_coherence_every_steps=1)
+    st = Staleness(cfg, m)
+
+    def grad_at(ws):
+        mm = torch.nn.Linear(3, 2)
+        with torch.no_grad():
+            for p, w in zip(mm.parameters(), ws):
+                p.copy_(w)
+        return torch.autograd.grad(F.cross_entropy(mm(x), y, reduction="sum") / 8, list(mm.parameters()))
+
+    w0 = [p.detach().clone() for p in m.parameters()]
+    st.before(0, m)
+    assert st.after(m, opt, x, y) == {"stale/tau": 0, "stale/coherence": 1.0} and opt.param_groups[0]["lr"] == 0.3
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.5)
+    w1 = [p.detach().clone() for p in m.parameters()]
+    st.before(1, m)  # tau = 1: the model now holds w0
+    assert all(torch.equal(p, w) for p, w in zip(m.parameters(), w0))
+    (F.cross_entropy(m(x), y, reduction="sum") / 8).backward()
+    rec = st.after(m, opt, x, y)
+    g0, g1 = grad_at(w0), grad_at(w1)
+    want = sum((a * b).sum() for a, b in zip(g0, g1)) / (
+        sum(a.pow(2).sum() for a in g0).sqrt() * sum(b.pow(2).sum() for b in g1).sqrt())
+    assert rec["stale/tau"] == 1 and rec["stale/coherence"] == pytest.approx(float(want), abs=1e-6)
+    assert all(torch.equal(p, w) for p, w in zip(m.parameters(), w1))  # w_t restored, stale gradient kept
+    assert all(torch.allclose(p.grad, g) for p, g in zip(m.parameters(), g0))
+    st.before(2, m)  # tau = 2: w0 again
+    assert all(torch.equal(p, w) for p, w in zip(m.parameters(), w0))
+    st.after(m, opt, x, y)
+    assert opt.param_groups[0]["lr"] == 0.15 and st.counts.tolist() == [1, 1, 1]  # lr / max(tau, 1)
+
+
+def test_inverse_lr_and_coherence_in_training(tmp_path):
+    kw = dict(staleness="fixed", staleness_max=3, momentum=0.0, log_coherence_every_steps=1)
+    s_inv, a = _train(tmp_path, "a", **kw, staleness_lr="inverse")
+    s, b = _train(tmp_path, "b", **kw)
+    assert not _equal(a, b)
+    assert -1 <= s["coherence_mean_stale"] < 1 and s["coherence_mean"] > s["coherence_mean_stale"]
+
+
+def _drive(mode, workers, backups, updates, order):
+    """Feed the server pushes in `order` (worker ids; a worker pushes only while it holds parameters)."""
+    srv = ps.Server(mode, workers, backups, updates)
+    held = {w: 0 for w in range(1, workers + 1)}  # the version each worker computes at
+    seq = {w: 0 for w in held}
+    pushed = []
+    for w in order:
+        if w not in srv.busy:
+            continue
+        pushed.append((w, seq[w]))
+        _, reply = srv.on_message(w, held[w], seq[w])
+        seq[w] += 1
+        for r in reply:
+            held[r] = srv.version
+    return srv, pushed
+
+
+def test_server_async_applies_each_push_once_with_staleness():
+    srv, pushed = _drive("async", 2, 0, 5, [1, 2, 2, 2, 1, 1, 2])
+    log = pd.DataFrame(srv.log, columns=["version", "worker", "seq", "wver", "tau", "applied"])
+    assert srv.version == 6 and not srv.busy  # 5 updates + worker 2's gradient in flight at the end
+    assert sorted(zip(log.worker, log.seq)) == sorted(pushed) and log.applied.all()
+    assert list(log.version) == list(range(6))
+    # w1@v0 -> 0; w2@v0 -> 1; w2@v2 -> 0; w2@v3 -> 0; w1@v1 -> 3 (budget spent, w1 idle); w2@v4 -> 1 (in flight)
+    assert list(log.tau) == [0, 1, 0, 0, 3, 1]
+    assert srv.to_stop() == [1, 2] and srv.to_stop() == []
+
+
+def test_server_sync_and_backup():
+    srv, _ = _drive("sync", 3, 0, 2, [1, 2, 3, 3, 1, 2])
+    assert srv.version == 2 and [r[5] for r in srv.log] == [1] * 6 and not srv.busy
+    srv, _ = _drive("backup", 3, 1, 2, [2, 1, 3, 2, 3, 1, 3])
+    log = [(r[1], r[4], r[5]) for r in srv.log]
+    # step 1 uses workers 2, 1; worker 3's gradient (tau 1) is dropped; it then computes at v1
+    assert log[:3] == [(2, 0, 1), (1, 0, 1), (3, 1, 0)] and srv.version == 2
+    assert sum(1 for r in srv.log if r[5]) == 4 and not srv.busy
+
+
+def test_event_simulation_round_robin_and_order_statistics():
+    t, tau = analysis.async_events(4, 12, 0, sigma=0.0, p=0.0)
+    assert list(tau) == [0, 1, 2, 3] + [3] * 8 and list(t[:5]) == [1, 1, 1, 1, 2]
+    x = analysis.sync_step_times(4, 0, 2000, 1)
+    y = analysis.sync_step_times(4, 2, 2000, 1)
+    assert x.shape == (2000,) and (analysis.sync_step_times(4, 0, 2000, 1) == x).all() and y.mean() < x.mean()
+    one = analysis.sync_step_times(3, 0, 4, 2, sigma=0.0, p=0.0)
+    assert (one == 1.0).all()
+    assert analysis.censored_mean([1.0, np.nan]) == np.inf and analysis.censored_mean([2.0, 4.0]) == 3.0
+
+
+def test_smoke_sweep(tmp_path):
+    assert run_sweep("async_staleness", "smoke", 1, extra=[f"--out_dir={tmp_path}", "--wandb=off"]) == 0
+    assert len(list(tmp_path.glob("async_staleness/*/summary.json"))) == len(config.grid("smoke"))
+
+
+@pytest.mark.slow
+def test_real_async_runs_exit_cleanly_ten_times_and_apply_each_push_once(tmp_path):
+    base = replace(config.BASE, dataset="synthetic", synthetic_examples=256, model="mlp", width=16,
+                   log_coherence_every_steps=0, out_dir=str(tmp_path), wandb="off", momentum=0.9, lr_base=0.01)
+    for i in range(10):
+        cfg = replace(base, seed=i)
+        sc = ps.ServerConfig(updates=20, delay="exp", delay_ms=1.0, eval_every=10)
+        r = ps.launch(cfg, sc, 2, timeout=120, env_extra={"WANDB_MODE": "disabled"})
+        assert r.returncode == 0, f"run {i}: rc={r.returncode}\n{r.stderr[-3000:]}"
+        d = ps.run_dir(cfg, sc, 2)
+        assert (d / "summary.json").exists()
+        log = pd.read_csv(d / "updates.csv")
+        pushes = pd.concat([pd.read_csv(d / f"pushes_w{w}.csv").assign(worker=w) for w in (1, 2)])
+        assert len(log) == len(pushes) == 21 and log.applied.all()  # 20 + the other worker's in-flight one
+        m = log.merge(pushes, on=["worker", "seq"], validate="one_to_one")
+        assert (m.worker_version == m.version).all() and (m.staleness == m.server_version - m.version).all()
+        assert list(log.server_version) == list(range(21))
