@@ -44,13 +44,52 @@ def bare_loop(model_name, data, batch, steps, lr=0.1) -> float:
     return steps * batch / (time.perf_counter() - t)
 
 
-def core_loop(model_name, data, batch, steps, out, **kw) -> float:
-    cfg = make_config(study="bench", model=model_name, global_batch=batch, per_worker_batch=batch,
+def core_loop(model_name, data, batch, steps, out, per_worker=None, **kw) -> float:
+    cfg = make_config(study="bench", model=model_name, global_batch=batch, per_worker_batch=per_worker or batch,
                       lr_base=0.1, lr_base_batch=batch, momentum=0.9, epochs=1, max_steps=steps,
                       eval_every_steps=10**9, eval_train_examples=0, progress=False, wandb="off",
                       log_every_steps=50, out_dir=out, **kw)
     s = train(cfg, data=data, resume=False)
     return steps * batch / s["train_s"]
+
+
+def matmul_peak(n: int = 2048, reps: int = 10) -> float:
+    """This machine's fp32 matmul FLOP/s (best of reps), the denominator of compute efficiency."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t))
+    return best
+
+
+def compute_efficiency(data, steps: int) -> dict:
+    """MLP 784-1000-1000-10 at batch 512 through the core: achieved FLOP/s (flop_counter) / matmul peak."""
+    from largebatch.flops import count_flops
+
+    model = build_model("mlp", data.in_shape, 10, width=1000, depth=2)
+    flops = count_flops(model, (512, *data.in_shape), train=True)["train_flops"]
+    peak = matmul_peak()
+    sps = core_loop("mlp", data, 512, steps, "/tmp/largebatch_bench", width=1000, depth=2)
+    achieved = flops / 512 * sps
+    return {"train_flops_per_step": flops, "achieved_flop_s": achieved, "matmul_peak_flop_s": peak,
+            "efficiency": achieved / peak}
+
+
+def virtual_workers(data, steps: int) -> dict:
+    """Cost of emulating k workers at B = 2048 (BN-MLP): ghost BN in one pass, and with accumulation."""
+    out = {}
+    base = core_loop("mlp_bn", data, 2048, steps, "/tmp/largebatch_bench", per_worker=2048)
+    for k in (1, 8, 64):
+        n = 2048 // k
+        ghost = core_loop("mlp_bn", data, 2048, steps, "/tmp/largebatch_bench", per_worker=n)
+        accum = core_loop("mlp_bn", data, 2048, steps, "/tmp/largebatch_bench", per_worker=n, micro_batch=n)
+        out[f"k{k}"] = {"per_worker_batch": n, "ghost_bn_samples_per_s": ghost, "ghost_bn_ratio": ghost / base,
+                        "accumulation_samples_per_s": accum, "accumulation_ratio": accum / base}
+    out["one_big_batch_samples_per_s"] = base
+    return out
 
 
 def ratio(fa, fb, repeats):
@@ -85,6 +124,25 @@ def render(res: dict, readme: Path) -> None:
                     f"{r['step_s_measure_every_step'] * 1e3:.2f} ms | {r['step_s_without'] * 1e3:.2f} ms | "
                     f"+{r['overhead_every_step'] * 100:.1f}% |")
         rows.append(f"| same, measuring every 10 steps | | | +{r['overhead_every_10_steps'] * 100:.1f}% |")
+    r = res.get("compute_efficiency_mlp1000_b512")
+    if r:
+        rows.append(f"| MLP 784-1000-1000-10 training step, batch 512, through the core | "
+                    f"{r['achieved_flop_s'] / 1e9:.1f} GFLOP/s | {r['matmul_peak_flop_s'] / 1e9:.1f} GFLOP/s "
+                    f"(fp32 matmul peak) | {r['efficiency']:.3f} |")
+    r = res.get("virtual_workers_mlp_bn_b2048")
+    if r:
+        for k in ("k1", "k8", "k64"):
+            v = r[k]
+            rows.append(f"| BN-MLP B=2048 as {k[1:]} virtual workers (n={v['per_worker_batch']}): ghost BN / "
+                        f"+accumulation, samples/s | {v['ghost_bn_samples_per_s']:,.0f} / "
+                        f"{v['accumulation_samples_per_s']:,.0f} | {r['one_big_batch_samples_per_s']:,.0f} "
+                        f"(one batch, one BN group) | {v['ghost_bn_ratio']:.3f} / {v['accumulation_ratio']:.3f} |")
+    r = res.get("data_parallel_2_vs_1", {})
+    if "samples_per_s_ratio" in r:
+        rows.append(f"| 2 gloo processes vs 1 at global batch {r['two_procs']['global_batch']} (MLP), samples/s; "
+                    f"allreduce share of the 2-process step {r['two_procs']['allreduce_share']:.1%} | "
+                    f"{r['two_procs']['samples_per_s']:,.0f} | {r['one_proc']['samples_per_s']:,.0f} | "
+                    f"{r['samples_per_s_ratio']:.3f} |")
     table = "\n".join(rows) + f"\n\n(torch {res.get('torch')}, {res.get('threads')} threads)\n"
     text = readme.read_text()
     a, b = "<!-- results:start -->", "<!-- results:end -->"
@@ -145,8 +203,23 @@ def main():
                                         "loop_samples_per_s": pe["bare_samples_per_s"],
                                         "speedup": pe["ratio"]}
     print("noise_per_example_vs_loop", json.dumps(res["noise_per_example_vs_loop"]), flush=True)
+    res["compute_efficiency_mlp1000_b512"] = compute_efficiency(data, 3 if a.quick else 100)
+    print("compute_efficiency", json.dumps(res["compute_efficiency_mlp1000_b512"]), flush=True)
+    res["virtual_workers_mlp_bn_b2048"] = virtual_workers(data, 2 if a.quick else 20)
+    print("virtual_workers", json.dumps(res["virtual_workers_mlp_bn_b2048"]), flush=True)
     if not a.quick:
         torchrun = str(Path(sys.executable).with_name("torchrun"))
+        r = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(HERE / "bench_dp.py")],
+                           capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        one = subprocess.run([sys.executable, str(HERE / "bench_dp.py")], capture_output=True, text=True)
+        lines = [json.loads(ln) for out in (r.stdout, one.stdout) for ln in out.splitlines() if ln.startswith("{")]
+        if len(lines) == 2:
+            two, single = lines
+            res["data_parallel_2_vs_1"] = {"two_procs": two, "one_proc": single,
+                                           "samples_per_s_ratio": two["samples_per_s"] / single["samples_per_s"]}
+        else:
+            res["data_parallel_2_vs_1"] = {"error": (r.stderr + one.stderr)[-500:]}
+        print("data_parallel_2_vs_1", json.dumps(res["data_parallel_2_vs_1"]), flush=True)
         r = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(HERE / "bench_noise_ddp.py")],
                            capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]

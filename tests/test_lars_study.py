@@ -49,7 +49,8 @@ def test_grids_resolve(scale):
 def test_cpu_grid_shape():
     cfgs = config.grid("cpu")
     main = [c for c in cfgs if c.tag == "main"]
-    assert {c.global_batch for c in main} == set(config.BATCHES)
+    assert {c.global_batch for c in main if c.model == "alexnet_mlp"} == {128, 1024, 2048, 4096, 8192}
+    assert {c.global_batch for c in main if c.model == "alexnet_mlp_bn"} == {128, 4096, 8192}
     assert {c.epochs for c in main} == {config.EPOCHS}
     assert {c.epochs for c in cfgs if c.tag == "longer"} == {2 * config.EPOCHS}
     assert {c.seed for c in cfgs} == set(config.SEEDS) and len(config.SEEDS) >= 3
@@ -58,7 +59,8 @@ def test_cpu_grid_shape():
     # the tuned-SGD grid contains the linear rule for every B = 128 lr (claim a)
     for net in config.NETS:
         for eta in config.sgd_etas(net, 128):
-            assert any(math.isclose(eta, e) for e in config.sgd_etas(net, 4096))
+            assert all(any(math.isclose(eta, e) for e in config.sgd_etas(net, b)) for b in config.SGD_MULTS[net])
+    assert all(not c.lars_exclude_bn_bias and c.wd_exclude_bn_bias for c in cfgs)
 
 
 def test_smoke_sweep(tmp_path):
@@ -67,6 +69,24 @@ def test_smoke_sweep(tmp_path):
     done = list(tmp_path.glob("lars/*/summary.json"))
     assert len(done) == len(config.grid("smoke"))
     assert {json.loads(p.read_text())["status"] for p in done} == {"complete"}
+
+
+def test_alexnet_mlp_shapes_and_counts():
+    m = build_model("alexnet_mlp", (1, 28, 28), 10)
+    assert [n for n, _ in m.named_parameters()] == [f"fc{i}.{p}" for i in range(1, 5) for p in ("weight", "bias")]
+    # 784x256+256, 256x256+256, 256x128+128, 128x10+10
+    assert sum(p.numel() for p in m.parameters()) == 200960 + 65792 + 32896 + 1290
+    bn = build_model("alexnet_mlp_bn", (1, 28, 28), 10, bn_group=32)
+    assert [n for n, _ in bn.named_parameters()] == [
+        "fc1.weight", "bn1.weight", "bn1.bias", "fc2.weight", "bn2.weight", "bn2.bias", "fc3.weight",
+        "bn3.weight", "bn3.bias", "fc4.weight", "fc4.bias"]
+    assert [g.group for g in bn.modules() if isinstance(g, GhostBatchNorm)] == [32, 32, 32]
+    x = torch.randn(64, 1, 28, 28)
+    y = bn(x)  # ghost BN: each group of 32 normalised by its own statistics
+    h = bn.fc1(x.flatten(1))
+    g0 = (h[:32] - h[:32].mean(0)) / torch.sqrt(h[:32].var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(bn.bn1(h)[:32], g0, rtol=1e-4, atol=1e-4)
+    assert y.shape == (64, 10)
 
 
 def test_alexnet_fm_shapes_and_counts():
@@ -109,20 +129,23 @@ def test_study_lars_switches():
 
 def test_table2_step1_matches_fresh_gradient(fmnist, tmp_path):
     data = subset(fmnist, 512, 200)
-    cfg = replace(config.table2("nobn", 128, 0), out_dir=str(tmp_path), wandb="off", progress=False,
+    cfg = replace(config.table2("bn", 128, 0), out_dir=str(tmp_path), wandb="off", progress=False,
                   eval_train_examples=0, threads=1)
     train(cfg, data=data)
     rec = [json.loads(x) for x in (tmp_path / "lars" / run_id(cfg) / "metrics.jsonl").read_text().splitlines()]
     rec = next(r for r in rec if r["step"] == 1)
+    assert rec["lars_layer/bn1.bias/w_norm"] == 0.0 and rec["lars_layer/bn1.bias/ratio"] == 1.0
     torch.manual_seed(cfg.seed)  # the trainer seeds the init the same way
     m = build_model(cfg.model, data.in_shape, 10, bn_group=cfg.per_worker_batch)
     idx = EpochSampler(len(data.y_train), 128, 0, 1, cfg.seed).indices(0)
     F.cross_entropy(m(data.x_train[idx]), data.y_train[idx]).backward()
+    assert {k.split("/")[1] for k in rec if k.startswith("lars_layer/")} == {n for n, _ in m.named_parameters()}
     for name, p in m.named_parameters():
         assert math.isclose(rec[f"lars_layer/{name}/w_norm"], p.norm().item(), rel_tol=1e-5)
         assert math.isclose(rec[f"lars_layer/{name}/g_norm"], p.grad.norm().item(), rel_tol=1e-4)
         wd = 5e-4 if p.ndim > 1 else 0.0
-        lam = 0.001 * p.norm().item() / (p.grad.norm().item() + wd * p.norm().item())
+        w, g = p.norm().item(), p.grad.norm().item()
+        lam = 0.001 * w / (g + wd * w) if w > 0 and g > 0 else 1.0  # BN beta starts at 0: guard, lambda = 1
         assert math.isclose(rec[f"lars_layer/{name}/ratio"], lam, rel_tol=1e-4)
 
 
@@ -147,7 +170,7 @@ def _fake_csvs(tmp_path, lars4096=(0.885, 0.887, 0.889), lin_status="diverged"):
         nonlocal k
         for s, a in enumerate(accs):
             k += 1
-            rows.append(dict(study="lars", experiment=exp, run_id=f"lars-{k:08d}-s{s}", seed=s, model="alexnet_fm",
+            rows.append(dict(study="lars", experiment=exp, run_id=f"lars-{k:08d}-s{s}", seed=s, model="alexnet_mlp",
                              net="nobn", bn=False, optimizer=opt, global_batch=b, lr=lr, lr_base=lr_base,
                              trust_coef=0.001, epochs=epochs, status=status,
                              final_test_acc=None if status == "diverged" else a, final_train_loss=0.3))
@@ -165,7 +188,7 @@ def _fake_csvs(tmp_path, lars4096=(0.885, 0.887, 0.889), lin_status="diverged"):
     pd.DataFrame({"run_id": [rows[0]["run_id"]], "step": [1], "test_acc": [0.5]}).to_csv(
         tmp_path / "lars_curves.csv", index=False)
     t2 = rows[-1]["run_id"]
-    pd.DataFrame({"run_id": [t2, t2], "step": [1, 1], "layer": ["conv1.weight", "fc6.weight"],
+    pd.DataFrame({"run_id": [t2, t2], "step": [1, 1], "layer": ["fc1.weight", "fc2.weight"],
                   "w_norm": [2.0, 10.0], "g_norm": [0.5, 0.1], "ratio": [0.004, 0.1]}).to_csv(
         tmp_path / "lars_trust_ratios.csv", index=False)
 

@@ -6,15 +6,16 @@ every batch. LARS is Algorithm 1 with eta = 0.001 applied to every tensor, biase
 paper's Table 2 lists biases; `lars_exclude_bn_bias=False`), denominator ||g|| + beta ||w||.
 
 Experiments at the cpu scale (Fashion-MNIST, `tag` = the `experiment` column of lars.csv):
-  main    net x {SGD lr grid, LARS gamma0 grid} x B in {128, 1024, 2048, 4096, 8192}, EPOCHS epochs
-          (Tables 1 and 3); SGD's grid is eta_ref * B/128 * SGD_MULTS (its lr tuned at every B, mult 1 =
-          the linear scaling rule), LARS's is gamma0 in LARS_GAMMAS[B]
-  longer  B = 8192, both optimizers' grids, 2 x EPOCHS epochs ("train longer", Table 5)
+  main    net x {SGD lr grid, LARS gamma0 grid} x B, EPOCHS epochs (Tables 1 and 3): B in {128, 1024,
+          2048, 4096, 8192} for the no-BN net, {128, 4096, 8192} for the BN net (its runs cost 2-2.5x);
+          SGD's grid is ETA_REF * mult * B/128 (its lr tuned at every B; mult 1 = the linear scaling
+          rule), LARS's is gamma0 in LARS_GAMMAS
+  longer  no-BN net, B = 8192, LARS for 2 x EPOCHS epochs ("train longer", Table 5)
   table2  one LARS step at B = 128 and 8192: per-layer ||w||, ||g|| of the freshly initialised net on the
           first batch, logged by the trainer at its step-1 evaluation (Table 2); same init and batch as
           the main runs of the same seed
-Nets: `alexnet_fm` (no BN) and `alexnet_bn_fm` (its BN variant, ghost BN over n = 32), experiments/lars/
-models.py. The paper scale is ResNet-50 (Table 4) and AlexNet-BN (Table 3) on ImageNet with LARS.
+Nets: `alexnet_mlp` (no BN, fc1-fc4) and `alexnet_mlp_bn` (its BN variant, ghost BN over n = 32),
+experiments/lars/models.py (the conv versions alexnet_fm / alexnet_bn_fm were 5x / 9x slower, README). The paper scale is ResNet-50 (Table 4) and AlexNet-BN (Table 3) on ImageNet with LARS.
 """
 
 from __future__ import annotations
@@ -26,25 +27,31 @@ from largebatch.config import TrainConfig
 from . import models  # noqa: F401  (registers alexnet_fm, alexnet_bn_fm, alexnet_bn in MODELS)
 
 STUDY = "lars"
-NETS = {"nobn": "alexnet_fm", "bn": "alexnet_bn_fm"}
+NETS = {"nobn": "alexnet_mlp", "bn": "alexnet_mlp_bn"}
 EPOCHS = 10
 WARMUP_EPOCHS = 2.0  # PAPERS.md §3.5: 2 epochs (the paper's 2-5 of 100, made longer for E = 10)
 BASE_BATCH = 128
-BATCHES = [128, 1024, 2048, 4096, 8192]
 SEEDS = [0, 1, 2]
-ETA_REF = {"nobn": 0.05, "bn": 0.05}  # SGD reference lr at B = 128 (calibration, README)
-SGD_MULTS_BASE = (0.5, 1.0, 2.0)  # B = 128: eta_ref * mult
-SGD_MULTS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)  # B > 128: eta_ref * B/128 * mult (1 = linear rule)
-LARS_GAMMAS = {128: (1.0, 2.0, 4.0), 1024: (2.5, 5.0, 10.0, 20.0), 2048: (2.5, 5.0, 10.0, 20.0),
-               4096: (5.0, 10.0, 20.0, 40.0), 8192: (5.0, 10.0, 20.0, 40.0)}
 TRUST_COEF = 0.001
 LONGER_BATCH = 8192
+ETA_REF = 0.05  # SGD reference lr at B = 128 (calibration, README); grids are multiples of it
+_ALL = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)
+# SGD: peak lr = ETA_REF * mult * B/128 (mult 1 = the linear rule from ETA_REF; every B = 128 lr's linear
+# rule is on the grid at every larger B, claim a). Widths chosen from seed-0 calibration runs (README).
+SGD_MULTS = {"nobn": {128: (1 / 2, 1.0, 2.0), 1024: _ALL, 2048: _ALL, 4096: _ALL, 8192: (1 / 32,) + _ALL},
+             "bn": {128: (1.0, 2.0), 4096: (1 / 4, 1.0, 2.0), 8192: (1 / 4, 1.0, 2.0)}}
+# LARS: global lr gamma0 (peak of the schedule, no batch scaling)
+LARS_GAMMAS = {"nobn": {128: (2.0, 4.0, 8.0), 1024: (5.0, 10.0, 20.0, 40.0), 2048: (5.0, 10.0, 20.0, 40.0),
+                        4096: (10.0, 20.0, 40.0, 80.0), 8192: (10.0, 20.0, 40.0, 80.0)},
+               "bn": {128: (2.0, 4.0), 4096: (5.0, 10.0, 20.0), 8192: (10.0, 20.0, 40.0)}}
+LONGER_GAMMAS = {"nobn": (20.0, 40.0, 80.0)}  # LARS at LONGER_BATCH for 2 x EPOCHS (Table 5)
+BATCHES = sorted({b for g in SGD_MULTS.values() for b in g})
 
 BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", per_worker_batch=32, epochs=EPOCHS,
                    momentum=0.9, weight_decay=5e-4, wd_exclude_bn_bias=True, warmup="gradual",
                    warmup_epochs=WARMUP_EPOCHS, decay="poly", decay_power=2.0, trust_coef=TRUST_COEF,
                    lars_denom="paper", lars_trust_clip=False, lars_exclude_bn_bias=False,
-                   eval_train_examples=10000, eval_batch=5000, log_every_steps=10)
+                   eval_train_examples=2000, eval_batch=5000, log_every_steps=10)
 
 
 def sgd(base: TrainConfig, b: int, eta: float) -> TrainConfig:
@@ -61,14 +68,17 @@ def lars(base: TrainConfig, b: int, gamma0: float) -> TrainConfig:
 
 def sgd_etas(net: str, b: int) -> list[float]:
     """lr_base values (lr at B = 128) of the SGD grid at batch b; peak lr = lr_base * b/128."""
-    mults = SGD_MULTS_BASE if b == BASE_BATCH else SGD_MULTS
-    return [ETA_REF[net] * m for m in mults]
+    return [ETA_REF * m for m in SGD_MULTS[net][b]]
 
 
-def runs_at(net: str, b: int, seed: int, epochs: float = EPOCHS, tag: str = "main") -> list[TrainConfig]:
-    base = replace(BASE, tag=tag, model=NETS[net], epochs=epochs, seed=seed)
-    return ([sgd(base, b, eta) for eta in sgd_etas(net, b)]
-            + [lars(base, b, g) for g in LARS_GAMMAS[b]])
+def runs_at(net: str, b: int, seed: int) -> list[TrainConfig]:
+    base = replace(BASE, tag="main", model=NETS[net], seed=seed)
+    return [sgd(base, b, eta) for eta in sgd_etas(net, b)] + [lars(base, b, g) for g in LARS_GAMMAS[net][b]]
+
+
+def longer(net: str, seed: int) -> list[TrainConfig]:
+    base = replace(BASE, tag="longer", model=NETS[net], seed=seed, epochs=2 * EPOCHS)
+    return [lars(base, LONGER_BATCH, g) for g in LONGER_GAMMAS.get(net, ())]
 
 
 def table2(net: str, b: int, seed: int) -> TrainConfig:
@@ -81,9 +91,9 @@ def cpu_grid(seeds=SEEDS) -> list[TrainConfig]:
     for s in seeds:
         for net in NETS:
             out += [table2(net, b, s) for b in (BASE_BATCH, LONGER_BATCH)]
-            for b in BATCHES:
+            for b in SGD_MULTS[net]:
                 out += runs_at(net, b, s)
-            out += runs_at(net, LONGER_BATCH, s, 2 * EPOCHS, "longer")
+            out += longer(net, s)
     return out
 
 
@@ -119,9 +129,10 @@ def smoke_grid() -> list[TrainConfig]:
     """A few steps of each kind of run on tiny data; the paper configs on 64x64 synthetic ImageNet."""
     tiny = dict(train_examples=2048, test_examples=500, eval_train_examples=256, max_steps=4,
                 eval_every_steps=2, warmup_epochs=0.5)
+    t2 = dict(train_examples=1024, test_examples=256, eval_train_examples=0)
     out = [replace(sgd(replace(BASE, model=NETS["nobn"], **tiny), 512, 0.05), tag="main"),
            replace(lars(replace(BASE, model=NETS["bn"], **tiny), 512, 5.0), tag="main"),
-           table2("nobn", BASE_BATCH, 0)]
+           replace(table2("nobn", BASE_BATCH, 0), **t2)]
     img = dict(dataset="synthetic_imagenet", synthetic_examples=64, image_size=64, num_classes=10,
                test_examples=16, eval_batch=16, global_batch=32, per_worker_batch=16, max_steps=2,
                eval_every_steps=2, log_every_steps=1, warmup_epochs=0.5)
