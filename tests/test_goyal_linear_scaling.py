@@ -13,6 +13,7 @@ Run: cd /work/main && WANDB_MODE=disabled .venv/bin/python -m pytest -q tests/te
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,8 @@ def test_grid_resolves(scale, world):
 def test_cpu_grid_shape():
     cfgs = G.grid("cpu")
     batch = [c for c in cfgs if c.tag == "batch"]
-    assert sorted({c.global_batch for c in batch}) == G.BATCHES and G.BATCHES[0] == 64 and G.BATCHES[-1] == 16384
+    assert sorted({c.global_batch for c in batch}) == G.BATCHES
+    assert G.BATCHES[0] == 64 and G.BATCHES[-1] == 16384
     assert all(c.per_worker_batch == 32 and c.nesterov and c.zero_gamma and c.weight_decay == 1e-4
                and c.wd_exclude_bn_bias and c.momentum == 0.9 for c in batch)
     abl = [c for c in cfgs if c.tag != "batch"]
@@ -62,20 +64,23 @@ def test_cpu_grid_shape():
         ("gamma", "gradual", "linear", False, G.B_ABL), ("gamma", "gradual", "linear", False, 256)}
     for c in cfgs:  # every batch is evaluated twice per epoch, so the final window holds >= 3 evaluations
         r = resolve(c, 1)
-        evals = [s for s in range(r.eval_every_steps, r.total_steps + 1, r.eval_every_steps)] + [r.total_steps]
+        evals = list(range(r.eval_every_steps, r.total_steps + 1, r.eval_every_steps)) + [r.total_steps]
         assert sum(s / r.steps_per_epoch >= c.epochs * (1 - A.WINDOW) - 1e-9 for s in set(evals)) >= 3
 
 
 def test_schedule_maps_goyal_90_epochs():
     s = G.goyal_schedule(18)
-    assert s["decay_milestones_epochs"] == pytest.approx((6, 12, 16)) and s["warmup_epochs"] == pytest.approx(1)
+    assert s["decay_milestones_epochs"] == pytest.approx((6, 12, 16))
+    assert s["warmup_epochs"] == pytest.approx(1)
     p = G.goyal_schedule(90)
-    assert p["decay_milestones_epochs"] == pytest.approx((30, 60, 80)) and p["warmup_epochs"] == pytest.approx(5)
+    assert p["decay_milestones_epochs"] == pytest.approx((30, 60, 80))
+    assert p["warmup_epochs"] == pytest.approx(5)
 
 
 def test_warmup_learning_rates_by_hand():
-    """kn = 2048 on 60k examples: 29 steps/epoch, warmup 1 epoch = 29 steps, eta = 0.1 * 8 = 0.8."""
-    cfg = G.at_batch(G.BASE, 2048)
+    """E = 18, kn = 2048 on 60k examples: 29 steps/epoch, warmup 1 epoch = 29 steps, eta = 0.1 * 8 = 0.8."""
+    e18 = replace(G.BASE, **G.goyal_schedule(18))
+    cfg = G.at_batch(e18, 2048)
     r = resolve(cfg, 1)
     assert (r.steps_per_epoch, r.warmup_steps, r.lr_peak) == (29, 29, pytest.approx(0.8))
     assert lr_at(0, cfg, r) == pytest.approx(0.1)  # from eta ...
@@ -83,9 +88,9 @@ def test_warmup_learning_rates_by_hand():
     assert lr_at(29, cfg, r) == pytest.approx(0.8)  # ... to k * eta
     assert lr_at(6 * 29, cfg, r) == pytest.approx(0.08)  # / 10 at epoch 6 = 30/90 of 18
     assert lr_at(16 * 29, cfg, r) == pytest.approx(0.0008)  # three drops by epoch 16 = 80/90
-    const = G.at_batch(G.BASE, 2048, warmup="constant")
+    const = G.at_batch(e18, 2048, warmup="constant")
     assert [lr_at(t, const, r) for t in (0, 28, 29)] == pytest.approx([0.1, 0.1, 0.8])  # then a jump
-    none = G.at_batch(G.BASE, 2048, warmup="none")
+    none = G.at_batch(e18, 2048, warmup="none")
     assert lr_at(0, none, resolve(none, 1)) == pytest.approx(0.8)
 
 
@@ -99,7 +104,8 @@ def test_cpu_model_is_goyal_bn_network():
     opt = build_optimizer(m, cfg)
     groups = {g["name"]: g for g in opt.param_groups}
     bn_params = {id(p) for b in bns for p in (b.weight, b.bias)}
-    assert bn_params <= {id(p) for p in groups["no_decay"]["params"]} and groups["no_decay"]["weight_decay"] == 0
+    assert bn_params <= {id(p) for p in groups["no_decay"]["params"]}
+    assert groups["no_decay"]["weight_decay"] == 0
     assert groups["decay"]["weight_decay"] == 1e-4 and opt.defaults["nesterov"]
     # ghost BN: each group of n = 32 is normalised with its own statistics (per-worker BN)
     x = torch.randn(64, G.WIDTH) + torch.arange(64).unsqueeze(1) // 32 * 5.0
@@ -173,8 +179,6 @@ def test_smoke_sweep_and_collect(tmp_path, capsys):
     extra = [f"--out_dir={tmp_path}", "--wandb=off", "--threads=1"]
     assert run_sweep(G.STUDY, "smoke", 1, extra=extra) == 0
     assert len(list(tmp_path.glob(f"{G.STUDY}/*/summary.json"))) == len(G.grid("smoke"))
-    from dataclasses import replace
-
     cfgs = [replace(c, threads=1) for c in G.grid("smoke")]
     runs, curves = K.tables(cfgs, tmp_path)
     assert len(runs) == len(cfgs) and set(K.COLUMNS) == set(runs.columns)

@@ -24,12 +24,12 @@ from largebatch.config import run_id
 from largebatch.results import DATA, ROOT, write_csv_atomic
 
 from . import analysis as A
-from .config import (BUDGET, REPLAY, SIM_ASYNC_UPDATES, SIM_BACKUPS, SIM_WORKERS, SEEDS, TARGET, grid, net_name,
-                     opt_name, real_grid)
+from .config import (REPLAY, SIM_ASYNC_UPDATES, SIM_BACKUPS, SIM_WORKERS, SEEDS, TARGET, TARGET_HIGH, grid,
+                     net_name, opt_name, real_grid)
 from .param_server import run_dir as real_dir
 
 COLUMNS = ["study", "experiment", "mechanism", "run_id", "seed", "model", "optimizer", "workers", "staleness_dist",
-           "staleness_mean", "lr_rule", "status", "steps_to_target", "final_test_acc", "staleness_max", "lr",
+           "staleness_mean", "lr_rule", "status", "steps_to_target", "final_test_acc", "steps_to_85", "staleness_max", "lr",
            "batch", "steps", "coherence_mean", "coherence_mean_stale", "time_to_target", "time_end", "time_unit",
            "dropped", "wall_s"]
 CURVE_COLUMNS = ["run_id", "experiment", "step", "examples_seen", "test_acc", "train_loss", "coherence", "time"]
@@ -97,6 +97,7 @@ def _core_rows(runs_dir: Path):
                 stt = A.first_at_or_above(cur, "test_acc", TARGET)
                 out.append({**row, "experiment": exp, "workers": SIM_WORKERS + b, "staleness_dist": "none",
                             "steps_to_target": stt if ok else np.nan,
+                            "steps_to_85": A.first_at_or_above(cur, "test_acc", TARGET_HIGH) if ok else np.nan,
                             "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan,
                             "time_end": float(times[s["steps"] - 1]), "time_unit": "simulated"})
                 curves.append(cur)
@@ -105,6 +106,7 @@ def _core_rows(runs_dir: Path):
         times = A.async_events(SIM_WORKERS, cfg.max_steps, cfg.seed)[0] if cfg.tag == "sim_async" else None
         cur = _curve(recs, rid, cfg.tag, times)
         row["steps_to_target"] = A.first_at_or_above(cur, "test_acc", TARGET) if ok else np.nan
+        row["steps_to_85"] = A.first_at_or_above(cur, "test_acc", TARGET_HIGH) if ok else np.nan
         if times is not None:
             row.update(workers=SIM_WORKERS, time_unit="simulated", time_end=float(times[s["steps"] - 1]),
                        time_to_target=A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan)
@@ -125,6 +127,7 @@ def _real_rows(runs_dir: Path):
                "seed": cfg.seed, "model": net_name(cfg), "optimizer": opt_name(cfg), "workers": k,
                "staleness_dist": name, "staleness_mean": s["staleness_mean"], "lr_rule": "constant",
                "status": s["status"], "steps_to_target": A.first_at_or_above(cur, "test_acc", TARGET),
+               "steps_to_85": A.first_at_or_above(cur, "test_acc", TARGET_HIGH),
                "final_test_acc": s["final_test_acc"], "staleness_max": len(s["staleness_counts"]) - 1,
                "lr": cfg.lr_base * (cfg.global_batch / cfg.lr_base_batch if cfg.lr_scaling == "linear" else 1),
                "batch": cfg.per_worker_batch * (1 if sc.mode == "async" else k - sc.backups), "steps": s["steps"],

@@ -52,7 +52,8 @@ def batch_stats(runs: pd.DataFrame, experiment: str = "batch", col: str = "final
     return out.reset_index()
 
 
-def flat_region(stats: pd.DataFrame, baseline: int, tol_pt: float = FLAT_TOL_PT) -> tuple[int | None, pd.DataFrame]:
+def flat_region(stats: pd.DataFrame, baseline: int,
+                tol_pt: float = FLAT_TOL_PT) -> tuple[int | None, pd.DataFrame]:
     """B_flat and the table behind it (delta = mean - baseline mean, tol = max(tol_pt, 2 sigma_baseline)).
 
     B_flat is the largest batch such that every batch <= it is within tol of the baseline (|delta| <= tol);

@@ -60,11 +60,12 @@ def claims(data_dir: Path) -> list[dict]:
     worst = tab[tab["global_batch"] <= (b_flat or BASELINE_BATCH)]
     worst_d = worst.loc[worst["delta"].abs().idxmax()]
     rows.append({
-        "claim": f"(a) Fig. 1: error flat up to B_flat >= 16x baseline kn={BASELINE_BATCH}, every kn <= B_flat "
-                 "within max(0.3 pt, 2σ) of baseline",
+        "claim": f"(a) Fig. 1: error flat up to B_flat >= 16x baseline kn={BASELINE_BATCH}, every "
+                 "kn <= B_flat within max(0.3 pt, 2σ) of baseline",
         "paper": "flat to 8k (32x): 23.60 ± 0.12 (256) … 23.74 ± 0.09 (8k), n=5",
-        "ours": f"B_flat = {b_flat} ({(b_flat or 0) // BASELINE_BATCH}x); baseline {_ms(_err(batch, global_batch=BASELINE_BATCH))} %;"
-                f" largest |Δ| at kn ≤ B_flat: {worst_d['delta']:+.2f} pt at {int(worst_d['global_batch'])} "
+        "ours": f"B_flat = {b_flat} ({(b_flat or 0) // BASELINE_BATCH}x); baseline "
+                f"{_ms(_err(batch, global_batch=BASELINE_BATCH))} %; largest |Δ| at kn ≤ B_flat: "
+                f"{worst_d['delta']:+.2f} pt at {int(worst_d['global_batch'])} "
                 f"(tol {base['tol']:.2f})",
         "reproduced": bool(b_flat is not None and b_flat >= 16 * BASELINE_BATCH), "figure": FIG_BATCH})
 
@@ -126,7 +127,8 @@ def claims(data_dir: Path) -> list[dict]:
         g0 = _err(batch, global_batch=b)
         g1 = _err(runs[runs["global_batch"] == b], experiment="gamma", zero_gamma=False)
         rows.append({
-            "claim": f"(f) Table 2b: γ = 0 init of the last BN per residual block no worse than γ = 1 (kn={b})",
+            "claim": f"(f) Table 2b: γ = 0 init of the last BN per residual block no worse than γ = 1 "
+                     f"(kn={b})",
             "paper": paper,
             "ours": f"γ=0 {_ms(g0)} vs γ=1 {_ms(g1)} % (Δ {g0.mean() - g1.mean():+.2f} pt)",
             "reproduced": bool(np.isfinite(g1.mean()) and g0.mean() <= g1.mean()), "figure": FIG_ABL})

@@ -45,7 +45,8 @@ def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     cur = cur[cur["run_id"].isin(df["run_id"])]
     ev = cur.dropna(subset=["test/acc"]) if "test/acc" in cur else cur.iloc[0:0]
     curves = pd.DataFrame({"run_id": ev["run_id"], "epoch": ev["epoch"].round(6), "step": ev["step"],
-                           "train_err": 100 * (1 - ev["train_eval/acc"]), "test_err": 100 * (1 - ev["test/acc"])})
+                           "train_err": 100 * (1 - ev["train_eval/acc"]),
+                           "test_err": 100 * (1 - ev["test/acc"])})
     rows = []
     for _, r in df.iterrows():
         c = curves[curves["run_id"] == r["run_id"]]
@@ -71,7 +72,8 @@ def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows, columns=COLUMNS), curves[CURVE_COLUMNS]
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
+            data_dir: str | Path = DATA) -> list[Path]:
     """Write the two CSVs from the complete runs of the cpu grid; returns the paths written ([] if none)."""
     if scale != "cpu":  # smoke runs check the code path; paper runs are collected where they ran
         print(f"[collect] {STUDY}: {scale} scale, CSVs unchanged", file=sys.stderr)
@@ -81,7 +83,8 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: 
         print(f"[collect] {STUDY}: no complete cpu runs under {runs_dir}; CSVs unchanged", file=sys.stderr)
         return []
     data_dir = Path(data_dir)
-    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv", sort_by=["experiment", "global_batch", "run_id"]),
+    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv",
+                             sort_by=["experiment", "global_batch", "run_id"]),
             write_csv_atomic(curves, data_dir / f"{STUDY}_curves.csv", sort_by=["run_id", "step"])]
 
 

@@ -91,9 +91,13 @@ def step1(ratios: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def spread(ratios: pd.DataFrame, runs: pd.DataFrame, weights_only: bool = False) -> pd.DataFrame:
-    """Per table2 run: max / min over parameter tensors of ||w||/||g|| at step 1."""
+    """Per table2 run: max / min over parameter tensors of ||w||/||g|| at step 1.
+
+    Tensors with ||w|| = 0 at initialisation (BN beta) are left out: their ratio is 0 by construction
+    (LARS's guard gives them lambda = 1), and the paper's Table 2 has no such row.
+    """
     t2 = runs[runs.experiment == "table2"][["run_id", "net", "global_batch", "seed"]]
-    r = ratios[ratios.step == 1].merge(t2, on="run_id")
+    r = ratios[(ratios.step == 1) & (ratios.w_norm > 0) & (ratios.g_norm > 0)].merge(t2, on="run_id")
     if weights_only:  # conv/fc weights: not biases, not BN
         r = r[r.layer.str.endswith(".weight") & ~r.layer.str.startswith("bn")]
     r = r.assign(w_over_g=r.w_norm / r.g_norm)

@@ -53,8 +53,15 @@ def run_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def curve_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """lars_curves.csv rows: evaluations only (records with test accuracy)."""
-    c = curves[curves["test/acc"].notna()] if "test/acc" in curves else curves.iloc[:0]
+    """lars_curves.csv rows: evaluations only (records with test accuracy). `lr` and `train_loss` are the
+    last values logged at or before the evaluation (the trainer logs them every log_every_steps steps)."""
+    if "test/acc" not in curves:
+        return curves.iloc[:0]
+    c = curves.copy()
+    for k in ("opt/lr", "train/loss"):
+        if k in c:
+            c[k] = c.groupby("run_id")[k].ffill()
+    c = c[c["test/acc"].notna()]
     keep = ["run_id", "step"] + [k for k in CURVE_KEYS if k in c.columns]
     return c[keep].rename(columns=CURVE_KEYS)
 

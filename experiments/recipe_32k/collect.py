@@ -2,8 +2,9 @@
 
     python -m experiments.recipe_32k.collect [--scale=cpu]
 
-recipe_32k.csv            one row per complete run of the cpu grid: arm, configuration, status, final test
-                          and train error (%, 100 * (1 - accuracy)), wall time
+recipe_32k.csv            one row per complete run of the cpu grid: arm, batch_role (main, or alt for the
+                          arms repeated at the second large batch), configuration, status, final test and
+                          train error (%, 100 * (1 - accuracy)), wall time
 recipe_32k_curves.csv     one row per run x evaluation: epoch, test / train error (%), the mean training
                           loss over the steps since the previous evaluation, lr
 recipe_32k_schedules.csv  the lr schedule and the RMSprop warm-up weights over epochs of every arm's config,
@@ -26,14 +27,14 @@ from largebatch.results import DATA, ROOT, load_curves, load_runs, run_dirs, wri
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_curve
 
-from .config import ARMS, STUDY, grid
+from .config import ARMS, B_ALT_CPU, STUDY, grid
 
-RUN_COLUMNS = ["study", "arm", "run_id", "seed", "global_batch", "optimizer", "schedule", "bn_eval",
-               "comm_dtype", "epochs", "status", "final_test_err", "final_train_err", "world_size", "workers",
-               "lr_peak", "steps", "final_test_loss", "final_train_loss", "diverged_step", "wall_s", "train_s",
-               "meta.device", "meta.torch", "meta.git_sha"]
-CURVE_COLUMNS = ["run_id", "arm", "seed", "global_batch", "bn_eval", "comm_dtype", "step", "epoch", "test_err",
-                 "train_err", "train_loss", "lr"]
+RUN_COLUMNS = ["study", "arm", "batch_role", "run_id", "seed", "global_batch", "optimizer", "schedule",
+               "bn_eval", "comm_dtype", "epochs", "status", "final_test_err", "final_train_err", "world_size",
+               "workers", "lr_peak", "steps", "final_test_loss", "final_train_loss", "diverged_step",
+               "wall_s", "train_s", "meta.device", "meta.torch", "meta.git_sha"]
+CURVE_COLUMNS = ["run_id", "arm", "batch_role", "seed", "global_batch", "bn_eval", "comm_dtype", "step",
+                 "epoch", "test_err", "train_err", "train_loss", "lr"]
 SCHEDULE_COLUMNS = ["scale", "arm", "global_batch", "step", "epoch", "lr", "lr_over_goyal", "alpha_sgd",
                     "sgd_lr", "rms_lr_eff"]
 
@@ -43,8 +44,11 @@ def schedule_name(decay: str) -> str:
 
 
 def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """load_runs rows -> the recipe_32k.csv columns (errors in percent)."""
-    out = df.assign(study=STUDY, arm=df["tag"], schedule=df["decay"].map(schedule_name),
+    """load_runs rows -> the recipe_32k.csv columns (errors in percent); batch_role "alt" marks the arms
+    repeated at B_ALT_CPU, "main" the rest (the claims are judged on "main")."""
+    alt = (df["global_batch"] == B_ALT_CPU) & (df["tag"] != "baseline")
+    out = df.assign(study=STUDY, arm=df["tag"], batch_role=alt.map({True: "alt", False: "main"}),
+                    schedule=df["decay"].map(schedule_name),
                     final_test_err=100 * (1 - df["final_test_acc"].astype(float)),
                     final_train_err=100 * (1 - df["final_train_acc"].astype(float)),
                     workers=df["resolved.workers"])
@@ -63,7 +67,7 @@ def tidy_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     ev = c[is_eval].join(loss, on=["run_id", "block"])
     ev = ev.assign(test_err=100 * (1 - ev["test/acc"]), train_err=100 * (1 - ev["train_eval/acc"]),
                    lr=ev["opt/lr"])
-    meta = runs[["run_id", "arm", "seed", "global_batch", "bn_eval", "comm_dtype"]]
+    meta = runs[["run_id", "arm", "batch_role", "seed", "global_batch", "bn_eval", "comm_dtype"]]
     ev = ev.merge(meta, on="run_id", how="inner")
     return ev[CURVE_COLUMNS]
 
@@ -100,7 +104,8 @@ def schedules() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
+            data_dir: str | Path = DATA) -> list[Path]:
     """Write the three CSVs from the complete runs of grid(scale); returns the paths written ([] if none)."""
     if scale != "cpu":
         print(f"[collect] {STUDY}: {scale} scale, CSVs unchanged", file=sys.stderr)
@@ -112,14 +117,17 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: 
     df = load_runs(STUDY, runs_dir)
     df = df[df["run_id"].isin(mine)] if len(df) else df
     if not len(df):
-        print(f"[collect] {STUDY}: no complete {scale} runs under {runs_dir}; CSVs unchanged", file=sys.stderr)
+        print(f"[collect] {STUDY}: no complete {scale} runs under {runs_dir}; CSVs unchanged",
+              file=sys.stderr)
         return []
     runs = tidy_runs(df)
     curves = load_curves(STUDY, runs_dir)
     curves = tidy_curves(curves[curves["run_id"].isin(runs["run_id"])], runs)
     data_dir = Path(data_dir)
-    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv", sort_by=["arm", "seed", "run_id"]),
-            write_csv_atomic(curves, data_dir / f"{STUDY}_curves.csv", sort_by=["arm", "seed", "run_id", "step"]),
+    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv",
+                             sort_by=["batch_role", "arm", "seed", "run_id"]),
+            write_csv_atomic(curves, data_dir / f"{STUDY}_curves.csv",
+                             sort_by=["batch_role", "arm", "seed", "run_id", "step"]),
             write_csv_atomic(schedules(), data_dir / f"{STUDY}_schedules.csv",
                              sort_by=["scale", "arm", "step"])]
 

@@ -29,9 +29,10 @@ from largebatch.config import TrainConfig
 STUDY = "recipe_32k"
 NPROC_CPU = 2  # processes per cpu run (fp16 compression needs an allreduce between >= 2 processes)
 E_CPU = 18.0  # cpu epoch budget
-B_SMALL, B_LARGE_CPU, B_LARGE_PAPER = 256, 8192, 32768
+B_SMALL, B_LARGE_CPU, B_ALT_CPU, B_LARGE_PAPER = 256, 8192, 4096, 32768
 SEEDS = [0, 1, 2]
 ARMS = ("baseline", "A", "B", "C", "D", "D_running", "D_fp16")
+ALT_ARMS = ("A", "B", "C", "D")  # repeated at B_ALT_CPU: does the ablation depend on the batch?
 BN_RECOMPUTE_BATCHES = 2  # last k training minibatches (k * B examples, B / 32 worker groups each)
 
 GOYAL = dict(lr_base=0.1, lr_base_batch=256, lr_scaling="linear", momentum=0.9, nesterov=False,
@@ -45,7 +46,8 @@ def _s(epochs_of_90: float, E: float) -> float:
 
 def goyal(E: float, B: int) -> dict:
     """Linear scaling, gradual warmup over 5 of 90 epochs (only for B > 256), lr / 10 at 30/60/80 of 90."""
-    warm = dict(warmup="gradual", warmup_epochs=_s(5, E)) if B > 256 else dict(warmup="none", warmup_epochs=0.0)
+    warm = (dict(warmup="gradual", warmup_epochs=_s(5, E)) if B > 256
+            else dict(warmup="none", warmup_epochs=0.0))
     return dict(GOYAL, global_batch=B, epochs=E, decay="step", decay_factor=0.1,
                 decay_milestones_epochs=tuple(_s(e, E) for e in (30, 60, 80)), **warm)
 
@@ -66,7 +68,7 @@ def rmsprop_warmup(E: float) -> dict:
 def arm(base: TrainConfig, name: str, E: float, B: int) -> TrainConfig:
     """The configuration of arm `name` on top of `base` (dataset, model, evaluation settings)."""
     if name == "baseline":
-        return replace(base, tag=name, **goyal(E, B_SMALL))
+        return replace(base, tag=name, log_every_steps=10, **goyal(E, B_SMALL))
     kw = goyal(E, B)
     if name in ("B", "D", "D_running", "D_fp16"):
         kw.update(slow_start(E))
@@ -86,8 +88,10 @@ PAPER_BASE = TrainConfig(study=STUDY, dataset="imagenet", model="resnet50", eval
                          eval_train_examples=0, log_every_steps=10)
 
 
-def cpu(E: float = E_CPU, B: int = B_LARGE_CPU, seeds=SEEDS) -> list[TrainConfig]:
-    return [replace(arm(CPU_BASE, a, E, B), seed=s) for a in ARMS for s in seeds]
+def cpu(E: float = E_CPU, seeds=SEEDS) -> list[TrainConfig]:
+    """Every arm at B_LARGE_CPU, then arms A-D at B_ALT_CPU; seeds innermost."""
+    main = [replace(arm(CPU_BASE, a, E, B_LARGE_CPU), seed=s) for a in ARMS for s in seeds]
+    return main + [replace(arm(CPU_BASE, a, E, B_ALT_CPU), seed=s) for a in ALT_ARMS for s in seeds]
 
 
 def paper() -> list[TrainConfig]:
@@ -98,9 +102,9 @@ def paper() -> list[TrainConfig]:
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """Two steps of the same arm on tiny data (synthetic 64x64 ImageNet for the paper configs)."""
     if cfg.dataset == "imagenet":
-        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=32, image_size=64, num_classes=10,
-                       global_batch=16, per_worker_batch=8, max_steps=2, eval_batch=16, test_examples=8,
-                       bn_recompute_batches=1)
+        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=32, image_size=64,
+                       num_classes=10, global_batch=16, per_worker_batch=8, max_steps=2, eval_batch=16,
+                       test_examples=8, bn_recompute_batches=1)
     return replace(cfg, train_examples=2048, test_examples=500, eval_train_examples=256, max_steps=3,
                    global_batch=min(cfg.global_batch, 512), eval_every_steps=2)
 
@@ -109,5 +113,5 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
     if scale == "smoke":
-        return [smoke_cfg(c) for c in cpu(seeds=[0])] + [smoke_cfg(paper()[ARMS.index("D")])]
+        return [smoke_cfg(c) for c in cpu(seeds=[0])[:len(ARMS)]] + [smoke_cfg(paper()[ARMS.index("D")])]
     return cpu()
