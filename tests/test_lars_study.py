@@ -9,7 +9,8 @@ step-1 ||w||, ||g|| of a table2 run equal those of a fresh model's first-batch g
 collect's long ratio table on a hand-built record; analysis and claims on a hand-made CSV set whose
 verdicts are computed by hand.
 
-Run: cd /work/main && WANDB_MODE=disabled OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/test_lars_study.py
+Run: cd /work/main && WANDB_MODE=disabled OMP_NUM_THREADS=1 \
+    .venv/bin/python -m pytest -q tests/test_lars_study.py
 """
 
 import json
@@ -59,7 +60,9 @@ def test_cpu_grid_shape():
     # the tuned-SGD grid contains the linear rule for every B = 128 lr (claim a)
     for net in config.NETS:
         for eta in config.sgd_etas(net, 128):
-            assert all(any(math.isclose(eta, e) for e in config.sgd_etas(net, b)) for b in config.SGD_MULTS[net])
+            assert all(
+                any(math.isclose(eta, e) for e in config.sgd_etas(net, b)) for b in config.SGD_MULTS[net]
+            )
     assert all(not c.lars_exclude_bn_bias and c.wd_exclude_bn_bias for c in cfgs)
 
 
@@ -73,13 +76,25 @@ def test_smoke_sweep(tmp_path):
 
 def test_alexnet_mlp_shapes_and_counts():
     m = build_model("alexnet_mlp", (1, 28, 28), 10)
-    assert [n for n, _ in m.named_parameters()] == [f"fc{i}.{p}" for i in range(1, 5) for p in ("weight", "bias")]
+    assert [n for n, _ in m.named_parameters()] == [
+        f"fc{i}.{p}" for i in range(1, 5) for p in ("weight", "bias")
+    ]
     # 784x256+256, 256x256+256, 256x128+128, 128x10+10
     assert sum(p.numel() for p in m.parameters()) == 200960 + 65792 + 32896 + 1290
     bn = build_model("alexnet_mlp_bn", (1, 28, 28), 10, bn_group=32)
     assert [n for n, _ in bn.named_parameters()] == [
-        "fc1.weight", "bn1.weight", "bn1.bias", "fc2.weight", "bn2.weight", "bn2.bias", "fc3.weight",
-        "bn3.weight", "bn3.bias", "fc4.weight", "fc4.bias"]
+        "fc1.weight",
+        "bn1.weight",
+        "bn1.bias",
+        "fc2.weight",
+        "bn2.weight",
+        "bn2.bias",
+        "fc3.weight",
+        "bn3.weight",
+        "bn3.bias",
+        "fc4.weight",
+        "fc4.bias",
+    ]
     assert [g.group for g in bn.modules() if isinstance(g, GhostBatchNorm)] == [32, 32, 32]
     x = torch.randn(64, 1, 28, 28)
     y = bn(x)  # ghost BN: each group of 32 normalised by its own statistics
@@ -92,8 +107,18 @@ def test_alexnet_mlp_shapes_and_counts():
 def test_alexnet_fm_shapes_and_counts():
     m = build_model("alexnet_fm", (1, 28, 28), 10)
     names = [n for n, _ in m.named_parameters()]
-    assert names == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc6.weight", "fc6.bias",
-                     "fc7.weight", "fc7.bias", "fc8.weight", "fc8.bias"]
+    assert names == [
+        "conv1.weight",
+        "conv1.bias",
+        "conv2.weight",
+        "conv2.bias",
+        "fc6.weight",
+        "fc6.bias",
+        "fc7.weight",
+        "fc7.bias",
+        "fc8.weight",
+        "fc8.bias",
+    ]
     # conv1 8x1x5x5+8, conv2 16x8x3x3+16, fc6 (16*7*7=784)x128+128, fc7 128x128+128, fc8 128x10+10
     assert sum(p.numel() for p in m.parameters()) == 208 + 1168 + 100480 + 16512 + 1290
     assert m(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
@@ -101,8 +126,15 @@ def test_alexnet_fm_shapes_and_counts():
     gbns = [x for x in bn.modules() if isinstance(x, GhostBatchNorm)]
     assert len(gbns) == 4 and all(g.group == 32 for g in gbns)
     assert [n for n, _ in bn.named_parameters() if n.endswith("bias")] == [
-        "bn1.bias", "bn2.bias", "bn3.bias", "bn4.bias", "fc8.bias"]
-    assert not any(isinstance(x, torch.nn.BatchNorm1d) for x in build_model("alexnet_fm", (1, 28, 28), 10).modules())
+        "bn1.bias",
+        "bn2.bias",
+        "bn3.bias",
+        "bn4.bias",
+        "fc8.bias",
+    ]
+    assert not any(
+        isinstance(x, torch.nn.BatchNorm1d) for x in build_model("alexnet_fm", (1, 28, 28), 10).modules()
+    )
 
 
 def test_lr_mappings_by_hand():
@@ -117,29 +149,44 @@ def test_lr_mappings_by_hand():
     assert math.isclose(r.lr_peak, 10.0) and math.isclose(lr_at(0, c, r), 0.3125)
     assert r.warmup_steps == round(2 * (60000 // 4096))  # 2 epochs of 14 steps
     t = r.warmup_steps + (r.total_steps - r.warmup_steps) // 2  # halfway through the decay: (1/2)^2
-    assert math.isclose(lr_at(t, c, r), 10.0 * (1 - (t - r.warmup_steps) / (r.total_steps - r.warmup_steps)) ** 2)
+    assert math.isclose(
+        lr_at(t, c, r), 10.0 * (1 - (t - r.warmup_steps) / (r.total_steps - r.warmup_steps)) ** 2
+    )
 
 
 def test_study_lars_switches():
     c = config.lars(replace(config.BASE, model="alexnet_bn_fm"), 1024, 5.0)
     opt = build_optimizer(build_model(c.model, (1, 28, 28), 10, bn_group=32), c)
-    flags = {g["name"]: (g["lars_exclude"], g["weight_decay"], g["trust_coef"], g["denom"]) for g in opt.param_groups}
+    flags = {
+        g["name"]: (g["lars_exclude"], g["weight_decay"], g["trust_coef"], g["denom"])
+        for g in opt.param_groups
+    }
     assert flags == {"decay": (False, 5e-4, 0.001, "paper"), "no_decay": (False, 0.0, 0.001, "paper")}
 
 
 def test_table2_step1_matches_fresh_gradient(fmnist, tmp_path):
     data = subset(fmnist, 512, 200)
-    cfg = replace(config.table2("bn", 128, 0), out_dir=str(tmp_path), wandb="off", progress=False,
-                  eval_train_examples=0, threads=1)
+    cfg = replace(
+        config.table2("bn", 128, 0),
+        out_dir=str(tmp_path),
+        wandb="off",
+        progress=False,
+        eval_train_examples=0,
+        threads=1,
+    )
     train(cfg, data=data)
-    rec = [json.loads(x) for x in (tmp_path / "lars" / run_id(cfg) / "metrics.jsonl").read_text().splitlines()]
+    rec = [
+        json.loads(x) for x in (tmp_path / "lars" / run_id(cfg) / "metrics.jsonl").read_text().splitlines()
+    ]
     rec = next(r for r in rec if r["step"] == 1)
     assert rec["lars_layer/bn1.bias/w_norm"] == 0.0 and rec["lars_layer/bn1.bias/ratio"] == 1.0
     torch.manual_seed(cfg.seed)  # the trainer seeds the init the same way
     m = build_model(cfg.model, data.in_shape, 10, bn_group=cfg.per_worker_batch)
     idx = EpochSampler(len(data.y_train), 128, 0, 1, cfg.seed).indices(0)
     F.cross_entropy(m(data.x_train[idx]), data.y_train[idx]).backward()
-    assert {k.split("/")[1] for k in rec if k.startswith("lars_layer/")} == {n for n, _ in m.named_parameters()}
+    assert {k.split("/")[1] for k in rec if k.startswith("lars_layer/")} == {
+        n for n, _ in m.named_parameters()
+    }
     for name, p in m.named_parameters():
         assert math.isclose(rec[f"lars_layer/{name}/w_norm"], p.norm().item(), rel_tol=1e-5)
         assert math.isclose(rec[f"lars_layer/{name}/g_norm"], p.grad.norm().item(), rel_tol=1e-4)
@@ -150,14 +197,26 @@ def test_table2_step1_matches_fresh_gradient(fmnist, tmp_path):
 
 
 def test_ratio_table_melts_records():
-    curves = pd.DataFrame([{"run_id": "r", "step": 1, "test/acc": 0.5, "lars_layer/fc6.weight/w_norm": 2.0,
-                            "lars_layer/fc6.weight/g_norm": 0.5, "lars_layer/fc6.weight/ratio": 0.004,
-                            "lars_layer/fc8.bias/w_norm": 1.0, "lars_layer/fc8.bias/g_norm": 0.25,
-                            "lars_layer/fc8.bias/ratio": 0.004}])
+    curves = pd.DataFrame(
+        [
+            {
+                "run_id": "r",
+                "step": 1,
+                "test/acc": 0.5,
+                "lars_layer/fc6.weight/w_norm": 2.0,
+                "lars_layer/fc6.weight/g_norm": 0.5,
+                "lars_layer/fc6.weight/ratio": 0.004,
+                "lars_layer/fc8.bias/w_norm": 1.0,
+                "lars_layer/fc8.bias/g_norm": 0.25,
+                "lars_layer/fc8.bias/ratio": 0.004,
+            }
+        ]
+    )
     t = collect.ratio_table(curves)
     assert t.to_dict("records") == [
         {"run_id": "r", "step": 1, "layer": "fc6.weight", "w_norm": 2.0, "g_norm": 0.5, "ratio": 0.004},
-        {"run_id": "r", "step": 1, "layer": "fc8.bias", "w_norm": 1.0, "g_norm": 0.25, "ratio": 0.004}]
+        {"run_id": "r", "step": 1, "layer": "fc8.bias", "w_norm": 1.0, "g_norm": 0.25, "ratio": 0.004},
+    ]
     assert list(collect.curve_table(curves).columns) == ["run_id", "step", "test_acc"]
 
 
@@ -170,10 +229,27 @@ def _fake_csvs(tmp_path, lars4096=(0.885, 0.887, 0.889), lin_status="diverged"):
         nonlocal k
         for s, a in enumerate(accs):
             k += 1
-            rows.append(dict(study="lars", experiment=exp, run_id=f"lars-{k:08d}-s{s}", seed=s, model="alexnet_mlp",
-                             net="nobn", bn=False, optimizer=opt, global_batch=b, lr=lr, lr_base=lr_base,
-                             trust_coef=0.001, epochs=epochs, status=status,
-                             final_test_acc=None if status == "diverged" else a, final_train_loss=0.3))
+            rows.append(
+                dict(
+                    study="lars",
+                    experiment=exp,
+                    run_id=f"lars-{k:08d}-s{s}",
+                    seed=s,
+                    model="alexnet_mlp",
+                    net="nobn",
+                    bn=False,
+                    optimizer=opt,
+                    global_batch=b,
+                    lr=lr,
+                    lr_base=lr_base,
+                    trust_coef=0.001,
+                    epochs=epochs,
+                    status=status,
+                    final_test_acc=None if status == "diverged" else a,
+                    final_train_loss=0.3,
+                )
+            )
+
     add("main", "sgd", 128, 0.05, 0.05, [0.90, 0.90, 0.90])
     add("main", "sgd", 128, 0.1, 0.1, [0.80, 0.80, 0.80])
     add("main", "lars", 128, 2.0, 2.0, [0.899, 0.899, 0.899])
@@ -186,11 +262,19 @@ def _fake_csvs(tmp_path, lars4096=(0.885, 0.887, 0.889), lin_status="diverged"):
     add("table2", "lars", 128, 1.0, 1.0, [0.1])
     pd.DataFrame(rows).to_csv(tmp_path / "lars.csv", index=False)
     pd.DataFrame({"run_id": [rows[0]["run_id"]], "step": [1], "test_acc": [0.5]}).to_csv(
-        tmp_path / "lars_curves.csv", index=False)
+        tmp_path / "lars_curves.csv", index=False
+    )
     t2 = rows[-1]["run_id"]
-    pd.DataFrame({"run_id": [t2, t2], "step": [1, 1], "layer": ["fc1.weight", "fc2.weight"],
-                  "w_norm": [2.0, 10.0], "g_norm": [0.5, 0.1], "ratio": [0.004, 0.1]}).to_csv(
-        tmp_path / "lars_trust_ratios.csv", index=False)
+    pd.DataFrame(
+        {
+            "run_id": [t2, t2],
+            "step": [1, 1],
+            "layer": ["fc1.weight", "fc2.weight"],
+            "w_norm": [2.0, 10.0],
+            "g_norm": [0.5, 0.1],
+            "ratio": [0.004, 0.1],
+        }
+    ).to_csv(tmp_path / "lars_trust_ratios.csv", index=False)
 
 
 def test_claims_by_hand(tmp_path):

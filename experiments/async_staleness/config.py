@@ -40,7 +40,8 @@ OPTIMIZERS = {  # lr tuned at s = 0 on a 3-point grid each (README, "Calibration
 }
 NETS = {"mlp": dict(model="mlp", width=100, depth=2), "deep_mlp": dict(model="mlp", width=100, depth=8)}
 SIM_WORKERS, SIM_BACKUPS = 16, 1  # Chen et al.: b ~ 5-10 % of N
-SIM_ASYNC_UPDATES = 16000  # covers the sync + backup runs' simulated time (analysis.py)
+SIM_SYNC_STEPS = BUDGET // SIM_WORKERS // 2  # 187 steps of 512 = 1.6 epochs
+SIM_ASYNC_UPDATES = 8000  # covers the sync + backup runs' simulated time (analysis.py)
 REAL_WORKERS = 8
 REAL = ServerConfig(updates=BUDGET, delay="lognormal", delay_ms=2.0, straggler_p=0.05, straggler_x=10.0,
                     eval_every=EVAL * 2)
@@ -48,7 +49,7 @@ REAL = ServerConfig(updates=BUDGET, delay="lognormal", delay_ms=2.0, straggler_p
 BASE = TrainConfig(study="async_staleness", dataset="fashion_mnist", **NETS["mlp"], global_batch=32,
                    per_worker_batch=32, lr_scaling="none", lr_base_batch=32, epochs=100.0, max_steps=BUDGET,
                    eval_every_steps=EVAL, eval_train_examples=0, eval_batch=5000, log_every_steps=EVAL,
-                   log_coherence_every_steps=25, checkpoint_every_steps=2000, threads=2)
+                   log_coherence_every_steps=25, checkpoint_every_steps=10**6, threads=2)
 
 
 def opt_name(cfg: TrainConfig) -> str:
@@ -84,7 +85,7 @@ def validation() -> list[TrainConfig]:
 def sim() -> list[TrainConfig]:
     n = BASE.per_worker_batch
     sync = [replace(BASE, tag="sim_sync", **OPTIMIZERS["momentum"], global_batch=SIM_WORKERS * n,
-                    lr_scaling="linear", max_steps=BUDGET // SIM_WORKERS, eval_every_steps=EVAL // 10,
+                    lr_scaling="linear", max_steps=SIM_SYNC_STEPS, eval_every_steps=EVAL // 10,
                     log_every_steps=EVAL // 10, log_coherence_every_steps=0, seed=seed) for seed in SEEDS]
     asy = [replace(BASE, tag="sim_async", **OPTIMIZERS["momentum"], staleness="replay",
                    staleness_replay=f"{REPLAY}#sim_async_n{SIM_WORKERS}", max_steps=SIM_ASYNC_UPDATES,

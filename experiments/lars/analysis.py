@@ -25,8 +25,11 @@ KEYS = ["experiment", "net", "optimizer", "global_batch", "epochs", "lr_base"]
 
 def load(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     d = Path(data_dir)
-    return (pd.read_csv(d / "lars.csv"), pd.read_csv(d / "lars_curves.csv"),
-            pd.read_csv(d / "lars_trust_ratios.csv"))
+    return (
+        pd.read_csv(d / "lars.csv"),
+        pd.read_csv(d / "lars_curves.csv"),
+        pd.read_csv(d / "lars_trust_ratios.csv"),
+    )
 
 
 def scored(runs: pd.DataFrame) -> pd.DataFrame:
@@ -39,15 +42,21 @@ def settings(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (experiment, net, optimizer, B, epochs, lr_base): peak lr, acc mean/std/n, diverged."""
     r = scored(runs[runs.experiment != "table2"])
     g = r.groupby(KEYS, sort=True)
-    out = g.agg(lr=("lr", "first"), mean=("acc", "mean"), std=("acc", "std"), n=("acc", "size"),
-                diverged=("status", lambda s: int((s == "diverged").sum())))
+    out = g.agg(
+        lr=("lr", "first"),
+        mean=("acc", "mean"),
+        std=("acc", "std"),
+        n=("acc", "size"),
+        diverged=("status", lambda s: int((s == "diverged").sum())),
+    )
     return out.reset_index()
 
 
 def best(st: pd.DataFrame, experiment: str, net: str, optimizer: str, b: int) -> pd.Series | None:
     """The setting with the highest seed-mean accuracy (None if there is none)."""
-    s = st[(st.experiment == experiment) & (st.net == net) & (st.optimizer == optimizer)
-           & (st.global_batch == b)]
+    s = st[
+        (st.experiment == experiment) & (st.net == net) & (st.optimizer == optimizer) & (st.global_batch == b)
+    ]
     return None if not len(s) else s.sort_values(["mean", "lr_base"], ascending=[False, True]).iloc[0]
 
 
@@ -67,13 +76,28 @@ def batch_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (net, b), _ in st[st.experiment == "main"].groupby(["net", "global_batch"]):
         sg, la = best(st, "main", net, "sgd", b), best(st, "main", net, "lars", b)
-        lin = st[(st.experiment == "main") & (st.net == net) & (st.optimizer == "sgd") & (st.global_batch == b)
-                 & np.isclose(st.lr_base, eta0[net].lr_base)] if eta0[net] is not None else st.iloc[:0]
+        lin = (
+            st[
+                (st.experiment == "main")
+                & (st.net == net)
+                & (st.optimizer == "sgd")
+                & (st.global_batch == b)
+                & np.isclose(st.lr_base, eta0[net].lr_base)
+            ]
+            if eta0[net] is not None
+            else st.iloc[:0]
+        )
         row = {"net": net, "B": int(b)}
         for name, x in (("sgd", sg), ("lars", la), ("sgd_linear", lin.iloc[0] if len(lin) else None)):
-            row.update({f"{name}_lr": None if x is None else x.lr, f"{name}_mean": None if x is None else x["mean"],
-                        f"{name}_std": None if x is None else x["std"], f"{name}_n": None if x is None else x.n,
-                        f"{name}_diverged": None if x is None else x.diverged})
+            row.update(
+                {
+                    f"{name}_lr": None if x is None else x.lr,
+                    f"{name}_mean": None if x is None else x["mean"],
+                    f"{name}_std": None if x is None else x["std"],
+                    f"{name}_n": None if x is None else x.n,
+                    f"{name}_diverged": None if x is None else x.diverged,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -83,11 +107,21 @@ def step1(ratios: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     t2 = runs[runs.experiment == "table2"][["run_id", "net", "global_batch", "seed"]]
     r = ratios[ratios.step == 1].merge(t2, on="run_id")
     r = r.assign(w_over_g=r.w_norm / r.g_norm)
-    out = r.groupby(["net", "global_batch", "layer"]).agg(
-        w_norm=("w_norm", "mean"), g_norm=("g_norm", "mean"), w_over_g=("w_over_g", "mean"),
-        w_over_g_std=("w_over_g", "std"), n=("w_over_g", "size")).reset_index()
+    out = (
+        r.groupby(["net", "global_batch", "layer"])
+        .agg(
+            w_norm=("w_norm", "mean"),
+            g_norm=("g_norm", "mean"),
+            w_over_g=("w_over_g", "mean"),
+            w_over_g_std=("w_over_g", "std"),
+            n=("w_over_g", "size"),
+        )
+        .reset_index()
+    )
     order = {name: i for i, name in enumerate(LAYER_ORDER)}
-    return out.assign(pos=out.layer.map(order)).sort_values(["net", "global_batch", "pos"]).drop(columns="pos")
+    return (
+        out.assign(pos=out.layer.map(order)).sort_values(["net", "global_batch", "pos"]).drop(columns="pos")
+    )
 
 
 def spread(ratios: pd.DataFrame, runs: pd.DataFrame, weights_only: bool = False) -> pd.DataFrame:
@@ -113,23 +147,46 @@ def summary(data_dir: Path) -> dict:
     """Every number the claims need, per net: baseline, the (a)-(d) comparisons, the step-1 spread."""
     runs, curves, ratios = load(data_dir)
     st = settings(runs)
-    out = {"runs": runs, "settings": st, "batch": batch_table(runs), "step1": step1(ratios, runs),
-           "spread": spread(ratios, runs), "spread_w": spread(ratios, runs, weights_only=True), "nets": {}}
-    big = int(runs[runs.experiment == "longer"].global_batch.max()) if (runs.experiment == "longer").any() \
+    out = {
+        "runs": runs,
+        "settings": st,
+        "batch": batch_table(runs),
+        "step1": step1(ratios, runs),
+        "spread": spread(ratios, runs),
+        "spread_w": spread(ratios, runs, weights_only=True),
+        "nets": {},
+    }
+    big = (
+        int(runs[runs.experiment == "longer"].global_batch.max())
+        if (runs.experiment == "longer").any()
         else int(st.global_batch.max())
+    )
     out["largest_B"] = big
     for net in sorted(st.net.unique()):
         base = best(st, "main", net, "sgd", BASE_B)
         d = {"base": base, "base_seeds": seeds_of(runs, base)}
-        lin = st[(st.experiment == "main") & (st.net == net) & (st.optimizer == "sgd")
-                 & (st.global_batch == CLAIM_B) & np.isclose(st.lr_base, base.lr_base)]
+        lin = st[
+            (st.experiment == "main")
+            & (st.net == net)
+            & (st.optimizer == "sgd")
+            & (st.global_batch == CLAIM_B)
+            & np.isclose(st.lr_base, base.lr_base)
+        ]
         d["linear"] = lin.iloc[0] if len(lin) else None
         d["linear_seeds"] = seeds_of(runs, d["linear"]) if d["linear"] is not None else pd.Series(dtype=float)
-        for key, exp, opt, b in (("sgd_claim", "main", "sgd", CLAIM_B), ("lars_claim", "main", "lars", CLAIM_B),
-                                 ("lars_base", "main", "lars", BASE_B), ("lars_big", "main", "lars", big),
-                                 ("lars_big_2x", "longer", "lars", big), ("sgd_big", "main", "sgd", big),
-                                 ("sgd_big_2x", "longer", "sgd", big)):
+        for key, exp, opt, b in (
+            ("sgd_claim", "main", "sgd", CLAIM_B),
+            ("lars_claim", "main", "lars", CLAIM_B),
+            ("lars_base", "main", "lars", BASE_B),
+            ("lars_big", "main", "lars", big),
+            ("lars_big_2x", "longer", "lars", big),
+            ("sgd_big", "main", "sgd", big),
+            ("sgd_big_2x", "longer", "sgd", big),
+        ):
             row = best(st, exp, net, opt, b)
-            d[key], d[key + "_seeds"] = row, (seeds_of(runs, row) if row is not None else pd.Series(dtype=float))
+            d[key], d[key + "_seeds"] = (
+                row,
+                (seeds_of(runs, row) if row is not None else pd.Series(dtype=float)),
+            )
         out["nets"][net] = d
     return out

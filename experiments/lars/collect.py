@@ -24,14 +24,50 @@ from largebatch.results import DATA, ROOT, load_curves, load_runs, run_dirs, wri
 
 from .config import NETS, grid
 
-COLUMNS = ["study", "experiment", "run_id", "seed", "model", "net", "bn", "optimizer", "global_batch", "lr",
-           "lr_base", "trust_coef", "epochs", "warmup_epochs", "weight_decay", "momentum", "lars_denom",
-           "lars_exclude_bn_bias", "lars_trust_clip", "status", "steps", "diverged_step", "final_test_acc",
-           "final_test_loss", "final_train_acc", "final_train_loss", "wall_s", "train_s", "meta.device",
-           "meta.torch", "meta.git_sha"]
-CURVE_KEYS = {"epoch": "epoch", "examples_seen": "examples_seen", "opt/lr": "lr", "train/loss": "train_loss",
-              "test/acc": "test_acc", "test/loss": "test_loss", "train_eval/acc": "train_acc",
-              "train_eval/loss": "train_eval_loss", "lars/trust_ratio_mean": "trust_ratio_mean"}
+COLUMNS = [
+    "study",
+    "experiment",
+    "run_id",
+    "seed",
+    "model",
+    "net",
+    "bn",
+    "optimizer",
+    "global_batch",
+    "lr",
+    "lr_base",
+    "trust_coef",
+    "epochs",
+    "warmup_epochs",
+    "weight_decay",
+    "momentum",
+    "lars_denom",
+    "lars_exclude_bn_bias",
+    "lars_trust_clip",
+    "status",
+    "steps",
+    "diverged_step",
+    "final_test_acc",
+    "final_test_loss",
+    "final_train_acc",
+    "final_train_loss",
+    "wall_s",
+    "train_s",
+    "meta.device",
+    "meta.torch",
+    "meta.git_sha",
+]
+CURVE_KEYS = {
+    "epoch": "epoch",
+    "examples_seen": "examples_seen",
+    "opt/lr": "lr",
+    "train/loss": "train_loss",
+    "test/acc": "test_acc",
+    "test/loss": "test_loss",
+    "train_eval/acc": "train_acc",
+    "train_eval/loss": "train_eval_loss",
+    "lars/trust_ratio_mean": "trust_ratio_mean",
+}
 LAYER_PREFIX = "lars_layer/"
 SIG = 6  # significant digits kept in lars_trust_ratios.csv (it is the largest file)
 
@@ -39,15 +75,22 @@ SIG = 6  # significant digits kept in lars_trust_ratios.csv (it is the largest f
 def _mine(scale: str, runs_dir: Path) -> list[str]:
     """Run directories whose config (re-hashed now) is in grid(scale)."""
     ids = {run_id(c) for c in grid(scale)}
-    return [d.name for d in run_dirs("lars", runs_dir)
-            if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids]
+    return [
+        d.name
+        for d in run_dirs("lars", runs_dir)
+        if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids
+    ]
 
 
 def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     """lars.csv rows: the issue's columns plus the switches that define each run."""
     nets = {v: k for k, v in NETS.items()}
-    df = runs.assign(experiment=runs["tag"], net=runs["model"].map(nets), bn=runs["has_bn"].astype(bool),
-                     lr=runs["resolved.lr_peak"])
+    df = runs.assign(
+        experiment=runs["tag"],
+        net=runs["model"].map(nets),
+        bn=runs["has_bn"].astype(bool),
+        lr=runs["resolved.lr_peak"],
+    )
     df.loc[df["optimizer"] != "lars", "trust_coef"] = float("nan")  # eta means nothing for SGD rows
     return df[[c for c in COLUMNS if c in df.columns]]
 
@@ -72,16 +115,20 @@ def ratio_table(curves: pd.DataFrame) -> pd.DataFrame:
     if not cols:
         return pd.DataFrame(columns=["run_id", "step", "layer", "w_norm", "g_norm", "ratio"])
     long = curves[["run_id", "step", *cols]].melt(id_vars=["run_id", "step"], var_name="key").dropna()
-    parts = long["key"].str[len(LAYER_PREFIX):].str.rsplit("/", n=1, expand=True)
+    parts = long["key"].str[len(LAYER_PREFIX) :].str.rsplit("/", n=1, expand=True)
     long = long.assign(layer=parts[0], stat=parts[1])
-    wide = long.pivot_table(index=["run_id", "step", "layer"], columns="stat", values="value", aggfunc="first")
+    wide = long.pivot_table(
+        index=["run_id", "step", "layer"], columns="stat", values="value", aggfunc="first"
+    )
     wide = wide.reset_index()[["run_id", "step", "layer", "w_norm", "g_norm", "ratio"]]
     for c in ("w_norm", "g_norm", "ratio"):
         wide[c] = wide[c].map(lambda v: float(f"{v:.{SIG}g}"))
     return wide
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+def collect(
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+) -> list[Path]:
     """Write the three CSVs from the finished runs of grid(scale); returns the paths written ([] if none)."""
     if scale != "cpu":  # smoke and paper runs must not replace the committed cpu results
         print(f"[collect] lars: scale {scale!r}, CSVs unchanged", file=sys.stderr)
@@ -95,10 +142,13 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: 
         return []
     curves = load_curves("lars", runs_dir)
     curves = curves[curves["run_id"].isin(set(runs["run_id"]))]
-    return [write_csv_atomic(run_table(runs), data_dir / "lars.csv", sort_by=["run_id"]),
-            write_csv_atomic(curve_table(curves), data_dir / "lars_curves.csv", sort_by=["run_id", "step"]),
-            write_csv_atomic(ratio_table(curves), data_dir / "lars_trust_ratios.csv",
-                             sort_by=["run_id", "step", "layer"])]
+    return [
+        write_csv_atomic(run_table(runs), data_dir / "lars.csv", sort_by=["run_id"]),
+        write_csv_atomic(curve_table(curves), data_dir / "lars_curves.csv", sort_by=["run_id", "step"]),
+        write_csv_atomic(
+            ratio_table(curves), data_dir / "lars_trust_ratios.csv", sort_by=["run_id", "step", "layer"]
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ Experiments at the cpu scale (Fashion-MNIST, `tag` = the `experiment` column of 
           first batch, logged by the trainer at its step-1 evaluation (Table 2); same init and batch as
           the main runs of the same seed
 Nets: `alexnet_mlp` (no BN, fc1-fc4) and `alexnet_mlp_bn` (its BN variant, ghost BN over n = 32),
-experiments/lars/models.py (the conv versions alexnet_fm / alexnet_bn_fm were 5x / 9x slower, README). The paper scale is ResNet-50 (Table 4) and AlexNet-BN (Table 3) on ImageNet with LARS.
+experiments/lars/models.py (the conv versions alexnet_fm / alexnet_bn_fm were too slow on 2 cores, README).
+The paper scale is ResNet-50 (Table 4) and AlexNet-BN (Table 3) on ImageNet with LARS.
 """
 
 from __future__ import annotations
@@ -38,32 +39,64 @@ ETA_REF = 0.05  # SGD reference lr at B = 128 (calibration, README); grids are m
 _ALL = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)
 # SGD: peak lr = ETA_REF * mult * B/128 (mult 1 = the linear rule from ETA_REF; every B = 128 lr's linear
 # rule is on the grid at every larger B, claim a). Widths chosen from seed-0 calibration runs (README).
-SGD_MULTS = {"nobn": {128: (1 / 2, 1.0, 2.0), 1024: _ALL, 2048: _ALL, 4096: _ALL, 8192: (1 / 32,) + _ALL},
-             "bn": {128: (1.0, 2.0), 4096: (1 / 4, 1.0, 2.0), 8192: (1 / 4, 1.0, 2.0)}}
+SGD_MULTS = {
+    "nobn": {128: (1 / 2, 1.0, 2.0), 1024: _ALL, 2048: _ALL, 4096: _ALL, 8192: (1 / 32,) + _ALL},
+    "bn": {128: (1.0, 2.0), 4096: (1 / 4, 1.0, 2.0), 8192: (1 / 4, 1.0, 2.0)},
+}
 # LARS: global lr gamma0 (peak of the schedule, no batch scaling)
-LARS_GAMMAS = {"nobn": {128: (2.0, 4.0, 8.0), 1024: (5.0, 10.0, 20.0, 40.0), 2048: (5.0, 10.0, 20.0, 40.0),
-                        4096: (10.0, 20.0, 40.0, 80.0), 8192: (10.0, 20.0, 40.0, 80.0)},
-               "bn": {128: (2.0, 4.0), 4096: (5.0, 10.0, 20.0), 8192: (10.0, 20.0, 40.0)}}
+LARS_GAMMAS = {
+    "nobn": {
+        128: (2.0, 4.0, 8.0),
+        1024: (5.0, 10.0, 20.0, 40.0),
+        2048: (5.0, 10.0, 20.0, 40.0),
+        4096: (10.0, 20.0, 40.0, 80.0),
+        8192: (10.0, 20.0, 40.0, 80.0),
+    },
+    "bn": {128: (2.0, 4.0), 4096: (5.0, 10.0, 20.0), 8192: (10.0, 20.0, 40.0)},
+}
 LONGER_GAMMAS = {"nobn": (20.0, 40.0, 80.0)}  # LARS at LONGER_BATCH for 2 x EPOCHS (Table 5)
 BATCHES = sorted({b for g in SGD_MULTS.values() for b in g})
 
-BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", per_worker_batch=32, epochs=EPOCHS,
-                   momentum=0.9, weight_decay=5e-4, wd_exclude_bn_bias=True, warmup="gradual",
-                   warmup_epochs=WARMUP_EPOCHS, decay="poly", decay_power=2.0, trust_coef=TRUST_COEF,
-                   lars_denom="paper", lars_trust_clip=False, lars_exclude_bn_bias=False,
-                   eval_train_examples=2000, eval_batch=5000, log_every_steps=10)
+BASE = TrainConfig(
+    study=STUDY,
+    dataset="fashion_mnist",
+    per_worker_batch=32,
+    epochs=EPOCHS,
+    momentum=0.9,
+    weight_decay=5e-4,
+    wd_exclude_bn_bias=True,
+    warmup="gradual",
+    warmup_epochs=WARMUP_EPOCHS,
+    decay="poly",
+    decay_power=2.0,
+    trust_coef=TRUST_COEF,
+    lars_denom="paper",
+    lars_trust_clip=False,
+    lars_exclude_bn_bias=False,
+    eval_train_examples=2000,
+    eval_batch=5000,
+    log_every_steps=10,
+)
 
 
 def sgd(base: TrainConfig, b: int, eta: float) -> TrainConfig:
     """SGD peaking at eta * b/128 (lr_base eta at 128, linear rule), warmup from eta."""
-    return replace(base, optimizer="sgd", global_batch=b, lr_base=eta, lr_base_batch=BASE_BATCH,
-                   lr_scaling="linear")
+    return replace(
+        base, optimizer="sgd", global_batch=b, lr_base=eta, lr_base_batch=BASE_BATCH, lr_scaling="linear"
+    )
 
 
 def lars(base: TrainConfig, b: int, gamma0: float) -> TrainConfig:
     """LARS with global lr gamma0 (no batch scaling), warmup from gamma0 * 128/b."""
-    return replace(base, optimizer="lars", global_batch=b, lr_base=gamma0, lr_base_batch=b,
-                   lr_scaling="none", warmup_lr_init=gamma0 * BASE_BATCH / b)
+    return replace(
+        base,
+        optimizer="lars",
+        global_batch=b,
+        lr_base=gamma0,
+        lr_base_batch=b,
+        lr_scaling="none",
+        warmup_lr_init=gamma0 * BASE_BATCH / b,
+    )
 
 
 def sgd_etas(net: str, b: int) -> list[float]:
@@ -102,16 +135,32 @@ def cpu_grid(seeds=SEEDS) -> list[TrainConfig]:
 PAPER_RESNET50 = [(256, 4.0, 0), (1024, 9.0, 5), (8192, 30.0, 5), (16384, 33.0, 12), (32768, 40.0, 12)]
 PAPER_ALEXNET_BN = [(512, 2.0, 5), (4096, 10.0, 5), (8192, 14.0, 5), (16384, 23.0, 5), (32768, 22.0, 5)]
 PAPER_LONGER = [("resnet50", 16384, 33.0, 12, 200), ("alexnet_bn", 32768, 22.0, 5, 200)]  # Table 5 ends
-PAPER_BASE = replace(BASE, dataset="imagenet", width=0, depth=0, epochs=100, eval_every_steps=0,
-                     eval_train_examples=0, eval_batch=250, checkpoint_every_steps=0)
+PAPER_BASE = replace(
+    BASE,
+    dataset="imagenet",
+    width=0,
+    depth=0,
+    epochs=100,
+    eval_every_steps=0,
+    eval_train_examples=0,
+    eval_batch=250,
+    checkpoint_every_steps=0,
+)
 
 
-def paper_run(model: str, b: int, gamma0: float, warm: float, epochs: float = 100,
-              tag: str = "main") -> TrainConfig:
+def paper_run(
+    model: str, b: int, gamma0: float, warm: float, epochs: float = 100, tag: str = "main"
+) -> TrainConfig:
     """One LARS run of Table 3/4/5; warmup (when the table has one) starts from gamma0 * B_base / B, the
     same fraction of the peak as at the cpu scale (B_base = the table's smallest batch)."""
-    base = replace(PAPER_BASE, model=model, tag=tag, epochs=epochs, warmup="gradual" if warm else "none",
-                   warmup_epochs=warm)
+    base = replace(
+        PAPER_BASE,
+        model=model,
+        tag=tag,
+        epochs=epochs,
+        warmup="gradual" if warm else "none",
+        warmup_epochs=warm,
+    )
     b_base = PAPER_RESNET50[0][0] if model == "resnet50" else PAPER_ALEXNET_BN[0][0]
     return replace(lars(base, b, gamma0), warmup_lr_init=gamma0 * b_base / b if warm else -1.0)
 
@@ -127,18 +176,39 @@ def paper_grid() -> list[TrainConfig]:
 # ---- smoke scale -----------------------------------------------------------------------------------
 def smoke_grid() -> list[TrainConfig]:
     """A few steps of each kind of run on tiny data; the paper configs on 64x64 synthetic ImageNet."""
-    tiny = dict(train_examples=2048, test_examples=500, eval_train_examples=256, max_steps=4,
-                eval_every_steps=2, warmup_epochs=0.5)
+    tiny = dict(
+        train_examples=2048,
+        test_examples=500,
+        eval_train_examples=256,
+        max_steps=4,
+        eval_every_steps=2,
+        warmup_epochs=0.5,
+    )
     t2 = dict(train_examples=1024, test_examples=256, eval_train_examples=0)
-    out = [replace(sgd(replace(BASE, model=NETS["nobn"], **tiny), 512, 0.05), tag="main"),
-           replace(lars(replace(BASE, model=NETS["bn"], **tiny), 512, 5.0), tag="main"),
-           replace(table2("nobn", BASE_BATCH, 0), **t2)]
-    img = dict(dataset="synthetic_imagenet", synthetic_examples=64, image_size=64, num_classes=10,
-               test_examples=16, eval_batch=16, global_batch=32, per_worker_batch=16, max_steps=2,
-               eval_every_steps=2, log_every_steps=1, warmup_epochs=0.5)
-    for cfg in (paper_run(*("resnet50", *PAPER_RESNET50[2])), paper_run(*("alexnet_bn", *PAPER_ALEXNET_BN[1]))):
-        out.append(replace(cfg, **img, warmup_lr_init=cfg.lr_base * 32 / cfg.global_batch,
-                           lr_base_batch=32))
+    out = [
+        replace(sgd(replace(BASE, model=NETS["nobn"], **tiny), 512, 0.05), tag="main"),
+        replace(lars(replace(BASE, model=NETS["bn"], **tiny), 512, 5.0), tag="main"),
+        replace(table2("nobn", BASE_BATCH, 0), **t2),
+    ]
+    img = dict(
+        dataset="synthetic_imagenet",
+        synthetic_examples=64,
+        image_size=64,
+        num_classes=10,
+        test_examples=16,
+        eval_batch=16,
+        global_batch=32,
+        per_worker_batch=16,
+        max_steps=2,
+        eval_every_steps=2,
+        log_every_steps=1,
+        warmup_epochs=0.5,
+    )
+    for cfg in (
+        paper_run(*("resnet50", *PAPER_RESNET50[2])),
+        paper_run(*("alexnet_bn", *PAPER_ALEXNET_BN[1])),
+    ):
+        out.append(replace(cfg, **img, warmup_lr_init=cfg.lr_base * 32 / cfg.global_batch, lr_base_batch=32))
     return out
 
 

@@ -56,8 +56,13 @@ class AlexNetBN(nn.Module):
 
     def __init__(self, in_shape, classes: int = 1000, dropout: float = 0.5):
         super().__init__()
-        convs = [(in_shape[0], 64, 11, 4, 2), (64, 192, 5, 1, 2), (192, 384, 3, 1, 1), (384, 256, 3, 1, 1),
-                 (256, 256, 3, 1, 1)]
+        convs = [
+            (in_shape[0], 64, 11, 4, 2),
+            (64, 192, 5, 1, 2),
+            (192, 384, 3, 1, 1),
+            (384, 256, 3, 1, 1),
+            (256, 256, 3, 1, 1),
+        ]
         f = OrderedDict()
         for i, (cin, cout, k, s, p) in enumerate(convs, 1):
             f[f"conv{i}"] = nn.Conv2d(cin, cout, k, s, p, bias=False)
@@ -67,12 +72,21 @@ class AlexNetBN(nn.Module):
                 f[f"pool{i}"] = nn.MaxPool2d(3, 2)
         self.features = nn.Sequential(f)
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(OrderedDict([
-            ("drop6", nn.Dropout(dropout)), ("fc6", nn.Linear(256 * 36, 4096, bias=False)),
-            ("bn6", GhostBatchNorm(4096)), ("relu6", nn.ReLU(inplace=True)),
-            ("drop7", nn.Dropout(dropout)), ("fc7", nn.Linear(4096, 4096, bias=False)),
-            ("bn7", GhostBatchNorm(4096)), ("relu7", nn.ReLU(inplace=True)),
-            ("fc8", nn.Linear(4096, classes))]))
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("drop6", nn.Dropout(dropout)),
+                    ("fc6", nn.Linear(256 * 36, 4096, bias=False)),
+                    ("bn6", GhostBatchNorm(4096)),
+                    ("relu6", nn.ReLU(inplace=True)),
+                    ("drop7", nn.Dropout(dropout)),
+                    ("fc7", nn.Linear(4096, 4096, bias=False)),
+                    ("bn7", GhostBatchNorm(4096)),
+                    ("relu7", nn.ReLU(inplace=True)),
+                    ("fc8", nn.Linear(4096, classes)),
+                ]
+            )
+        )
 
     def forward(self, x):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))

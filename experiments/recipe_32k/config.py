@@ -8,6 +8,9 @@ Arms, each at the same epoch budget E (every epoch boundary of the 90-epoch reci
   D          B + C + BN statistics recomputed from the last training minibatches for evaluation
   D_running  D evaluated with running-average BN (same parameters as D: BN eval never touches them)
   D_fp16     D with fp16 gradient allreduce (PyTorch's fp16_compress_hook; acts only with >= 2 processes)
+At cpu scale arms A-D are repeated at a second large batch B_ALT_CPU (batch_role "alt" in the CSV); the
+claims are judged at B_LARGE_CPU. B_LARGE_CPU = 8192 = 4 x the largest batch at which the Goyal recipe stayed
+within 0.5 pt of the baseline in 1-seed calibration runs at E = 18 (2048), as 32k = 4 x Goyal's 8k elbow.
 Every arm uses plain (not Nesterov) momentum 0.9 so that A -> C changes one thing: RMSpropWarmup's
 pure-SGD limit is torch SGD with plain momentum (Goyal et al. report the two momenta equally effective).
 
