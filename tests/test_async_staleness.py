@@ -33,9 +33,23 @@ from experiments.async_staleness import analysis, config  # noqa: E402
 from experiments.async_staleness import param_server as ps  # noqa: E402
 
 DATA = make_synthetic(256, (1, 28, 28), 10, seed=3)
-KW = dict(study="t", dataset="synthetic", model="mlp", width=16, global_batch=32, per_worker_batch=16,
-          lr_base=0.1, lr_base_batch=32, momentum=0.9, epochs=10, max_steps=8, eval_every_steps=4,
-          eval_train_examples=0, progress=False, wandb="off")
+KW = dict(
+    study="t",
+    dataset="synthetic",
+    model="mlp",
+    width=16,
+    global_batch=32,
+    per_worker_batch=16,
+    lr_base=0.1,
+    lr_base_batch=32,
+    momentum=0.9,
+    epochs=10,
+    max_steps=8,
+    eval_every_steps=4,
+    eval_train_examples=0,
+    progress=False,
+    wandb="off",
+)
 
 
 def _train(tmp_path, name, **kw):
@@ -108,14 +122,23 @@ def test_draws_seeded_capped_and_replayed(tmp_path):
 
 
 def test_resume_with_stale_ring_is_exact(tmp_path):
-    kw = dict(staleness="uniform", staleness_max=3, log_coherence_every_steps=2, max_steps=9,
-              eval_every_steps=3, out_dir=str(tmp_path / "x"))
+    kw = dict(
+        staleness="uniform",
+        staleness_max=3,
+        log_coherence_every_steps=2,
+        max_steps=9,
+        eval_every_steps=3,
+        out_dir=str(tmp_path / "x"),
+    )
     full = train(make_config(**{**KW, **kw, "out_dir": str(tmp_path / "full")}), data=DATA)
     cfg = make_config(**{**KW, **kw})
     train(cfg, data=DATA, stop_after=7)  # checkpoint at 6
     done = train(cfg, data=DATA)
     assert _equal(full["_model"].state_dict(), done["_model"].state_dict())
-    assert full["staleness_counts"] == done["staleness_counts"] and full["coherence_mean"] == done["coherence_mean"]
+    assert (
+        full["staleness_counts"] == done["staleness_counts"]
+        and full["coherence_mean"] == done["coherence_mean"]
+    )
 
 
 def test_after_restores_logs_coherence_and_scales_lr():
@@ -135,7 +158,10 @@ def test_after_restores_logs_coherence_and_scales_lr():
 
     w0 = [p.detach().clone() for p in m.parameters()]
     st.before(0, m)
-    assert st.after(m, opt, x, y) == {"stale/tau": 0, "stale/coherence": 1.0} and opt.param_groups[0]["lr"] == 0.3
+    assert (
+        st.after(m, opt, x, y) == {"stale/tau": 0, "stale/coherence": 1.0}
+        and opt.param_groups[0]["lr"] == 0.3
+    )
     with torch.no_grad():
         for p in m.parameters():
             p.add_(0.5)
@@ -146,7 +172,8 @@ def test_after_restores_logs_coherence_and_scales_lr():
     rec = st.after(m, opt, x, y)
     g0, g1 = grad_at(w0), grad_at(w1)
     want = sum((a * b).sum() for a, b in zip(g0, g1)) / (
-        sum(a.pow(2).sum() for a in g0).sqrt() * sum(b.pow(2).sum() for b in g1).sqrt())
+        sum(a.pow(2).sum() for a in g0).sqrt() * sum(b.pow(2).sum() for b in g1).sqrt()
+    )
     assert rec["stale/tau"] == 1 and rec["stale/coherence"] == pytest.approx(float(want), abs=1e-6)
     assert all(torch.equal(p, w) for p, w in zip(m.parameters(), w1))  # w_t restored, stale gradient kept
     assert all(torch.allclose(p.grad, g) for p, g in zip(m.parameters(), g0))
@@ -187,7 +214,7 @@ def test_server_async_applies_each_push_once_with_staleness():
     assert srv.version == 6 and not srv.busy  # 5 updates + worker 2's gradient in flight at the end
     assert sorted(zip(log.worker, log.seq)) == sorted(pushed) and log.applied.all()
     assert list(log.version) == list(range(6))
-    # w1@v0 -> 0; w2@v0 -> 1; w2@v2 -> 0; w2@v3 -> 0; w1@v1 -> 3 (budget spent, w1 idle); w2@v4 -> 1 (in flight)
+    # w1@v0 -> 0; w2@v0 -> 1; w2@v2 -> 0; w2@v3 -> 0; w1@v1 -> 3 (budget spent); w2@v4 -> 1 (in flight)
     assert list(log.tau) == [0, 1, 0, 0, 3, 1]
     assert srv.to_stop() == [1, 2] and srv.to_stop() == []
 
@@ -220,8 +247,18 @@ def test_smoke_sweep(tmp_path):
 
 @pytest.mark.slow
 def test_real_async_runs_exit_cleanly_ten_times_and_apply_each_push_once(tmp_path):
-    base = replace(config.BASE, dataset="synthetic", synthetic_examples=256, model="mlp", width=16,
-                   log_coherence_every_steps=0, out_dir=str(tmp_path), wandb="off", momentum=0.9, lr_base=0.01)
+    base = replace(
+        config.BASE,
+        dataset="synthetic",
+        synthetic_examples=256,
+        model="mlp",
+        width=16,
+        log_coherence_every_steps=0,
+        out_dir=str(tmp_path),
+        wandb="off",
+        momentum=0.9,
+        lr_base=0.01,
+    )
     for i in range(10):
         cfg = replace(base, seed=i)
         sc = ps.ServerConfig(updates=20, delay="exp", delay_ms=1.0, eval_every=10)

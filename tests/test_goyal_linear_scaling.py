@@ -61,7 +61,7 @@ def test_cpu_grid_shape():
     assert {(c.tag, c.warmup, c.lr_scaling, c.zero_gamma, c.global_batch) for c in abl} == {
         ("warmup", "none", "linear", True, G.B_ABL), ("warmup", "constant", "linear", True, G.B_ABL),
         ("rule", "gradual", "sqrt", True, G.B_ABL), ("rule", "gradual", "none", True, G.B_ABL),
-        ("gamma", "gradual", "linear", False, G.B_ABL), ("gamma", "gradual", "linear", False, 256)}
+        ("gamma", "gradual", "linear", False, G.B_ABL)}
     for c in cfgs:  # every batch is evaluated twice per epoch, so the final window holds >= 3 evaluations
         r = resolve(c, 1)
         evals = list(range(r.eval_every_steps, r.total_steps + 1, r.eval_every_steps)) + [r.total_steps]
@@ -148,7 +148,6 @@ def _fake_runs():
            ("gamma", "gradual", "linear", False): 10.4}
     specs = [("batch", b, "gradual", "linear", True, m) for b, m in means.items()]
     specs += [(e, 4096, w, r, z, m) for (e, w, r, z), m in abl.items()]
-    specs += [("gamma", 256, "gradual", "linear", False, 10.2)]
     for i, (exp, b, w, r, z, m) in enumerate(specs):
         for s in range(3):
             rid = f"r{i}-s{s}"

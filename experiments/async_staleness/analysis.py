@@ -27,8 +27,9 @@ SIGMA, STRAGGLER_P, STRAGGLER_X = 0.5, 0.05, 10.0
 SIM_SEED = 20160401  # one fixed event-simulation stream per (kind, run seed)
 
 
-def worker_times(rng: np.random.Generator, size, sigma: float = SIGMA, p: float = STRAGGLER_P,
-                 x: float = STRAGGLER_X) -> np.ndarray:
+def worker_times(
+    rng: np.random.Generator, size, sigma: float = SIGMA, p: float = STRAGGLER_P, x: float = STRAGGLER_X
+) -> np.ndarray:
     """Gradient times: LogNormal(0, sigma), times x with probability p."""
     t = rng.lognormal(0.0, sigma, size)
     return np.where(rng.random(size) < p, t * x, t)

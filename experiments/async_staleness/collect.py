@@ -24,15 +24,59 @@ from largebatch.config import run_id
 from largebatch.results import DATA, ROOT, write_csv_atomic
 
 from . import analysis as A
-from .config import (REPLAY, SIM_ASYNC_UPDATES, SIM_BACKUPS, SIM_WORKERS, SEEDS, TARGET, TARGET_HIGH, grid,
-                     net_name, opt_name, real_grid)
+from .config import (
+    REPLAY,
+    SEEDS,
+    SIM_ASYNC_UPDATES,
+    SIM_BACKUPS,
+    SIM_WORKERS,
+    TARGET,
+    TARGET_HIGH,
+    grid,
+    net_name,
+    opt_name,
+    real_grid,
+)
 from .param_server import run_dir as real_dir
 
-COLUMNS = ["study", "experiment", "mechanism", "run_id", "seed", "model", "optimizer", "workers", "staleness_dist",
-           "staleness_mean", "lr_rule", "status", "steps_to_target", "final_test_acc", "steps_to_85", "staleness_max", "lr",
-           "batch", "steps", "coherence_mean", "coherence_mean_stale", "time_to_target", "time_end", "time_unit",
-           "dropped", "wall_s"]
-CURVE_COLUMNS = ["run_id", "experiment", "step", "examples_seen", "test_acc", "train_loss", "coherence", "time"]
+COLUMNS = [
+    "study",
+    "experiment",
+    "mechanism",
+    "run_id",
+    "seed",
+    "model",
+    "optimizer",
+    "workers",
+    "staleness_dist",
+    "staleness_mean",
+    "lr_rule",
+    "status",
+    "steps_to_target",
+    "final_test_acc",
+    "steps_to_85",
+    "staleness_max",
+    "lr",
+    "batch",
+    "steps",
+    "coherence_mean",
+    "coherence_mean_stale",
+    "time_to_target",
+    "time_end",
+    "time_unit",
+    "dropped",
+    "wall_s",
+]
+CURVE_COLUMNS = [
+    "run_id",
+    "experiment",
+    "step",
+    "examples_seen",
+    "test_acc",
+    "train_loss",
+    "coherence",
+    "time",
+]
 HIST_COLUMNS = ["staleness_dist", "mechanism", "run_id", "seed", "staleness", "count"]
 
 
@@ -51,18 +95,30 @@ def _dist(cfg) -> str:
         return "replay:" + cfg.staleness_replay.partition("#")[2]
     if cfg.staleness in ("none",) or cfg.staleness_max == 0:
         return "none"
-    return f"{cfg.staleness}{{0..{cfg.staleness_max}}}" if cfg.staleness == "uniform" else \
-        f"{cfg.staleness}:{cfg.staleness_max}"
+    return (
+        f"{cfg.staleness}{{0..{cfg.staleness_max}}}"
+        if cfg.staleness == "uniform"
+        else f"{cfg.staleness}:{cfg.staleness_max}"
+    )
 
 
 def _curve(recs: list[dict], rid: str, exp: str, times=None) -> pd.DataFrame:
     ev = [r for r in recs if "test/acc" in r]
-    c = pd.DataFrame({"run_id": rid, "experiment": exp, "step": [r["step"] for r in ev],
-                      "examples_seen": [r["examples_seen"] for r in ev],
-                      "test_acc": [r["test/acc"] for r in ev], "train_loss": [r.get("train/loss") for r in ev],
-                      "coherence": [r.get("stale/coherence") for r in ev],
-                      "time": [r.get("time/s") for r in ev] if times is None else
-                      [float(times[min(r["step"], len(times)) - 1]) for r in ev]}, columns=CURVE_COLUMNS)
+    c = pd.DataFrame(
+        {
+            "run_id": rid,
+            "experiment": exp,
+            "step": [r["step"] for r in ev],
+            "examples_seen": [r["examples_seen"] for r in ev],
+            "test_acc": [r["test/acc"] for r in ev],
+            "train_loss": [r.get("train/loss") for r in ev],
+            "coherence": [r.get("stale/coherence") for r in ev],
+            "time": [r.get("time/s") for r in ev]
+            if times is None
+            else [float(times[min(r["step"], len(times)) - 1]) for r in ev],
+        },
+        columns=CURVE_COLUMNS,
+    )
     return c
 
 
@@ -75,31 +131,64 @@ def _core_rows(runs_dir: Path):
         s = json.loads((d / "summary.json").read_text())
         recs = _records(d)
         rid, ok = run_id(cfg), s["status"] == "complete"
-        row = {"study": cfg.study, "experiment": cfg.tag, "mechanism": "simulated", "run_id": rid,
-               "seed": cfg.seed, "model": net_name(cfg), "optimizer": opt_name(cfg), "workers": np.nan,
-               "staleness_dist": _dist(cfg), "staleness_mean": s.get("staleness_mean"),
-               "lr_rule": "alpha/tau" if cfg.staleness_lr == "inverse" else "constant", "status": s["status"],
-               "final_test_acc": s["final_test_acc"] if ok else np.nan,
-               "staleness_max": s.get("staleness_max_seen"), "lr": s["lr_peak"], "batch": cfg.global_batch,
-               "steps": s["steps"], "coherence_mean": s.get("coherence_mean"),
-               "coherence_mean_stale": s.get("coherence_mean_stale"), "time_unit": "steps",
-               "wall_s": s["wall_s"]}
+        row = {
+            "study": cfg.study,
+            "experiment": cfg.tag,
+            "mechanism": "simulated",
+            "run_id": rid,
+            "seed": cfg.seed,
+            "model": net_name(cfg),
+            "optimizer": opt_name(cfg),
+            "workers": np.nan,
+            "staleness_dist": _dist(cfg),
+            "staleness_mean": s.get("staleness_mean"),
+            "lr_rule": "alpha/tau" if cfg.staleness_lr == "inverse" else "constant",
+            "status": s["status"],
+            "final_test_acc": s["final_test_acc"] if ok else np.nan,
+            "staleness_max": s.get("staleness_max_seen"),
+            "lr": s["lr_peak"],
+            "batch": cfg.global_batch,
+            "steps": s["steps"],
+            "coherence_mean": s.get("coherence_mean"),
+            "coherence_mean_stale": s.get("coherence_mean_stale"),
+            "time_unit": "steps",
+            "wall_s": s["wall_s"],
+        }
         hist = []
         if cfg.staleness == "replay":
-            hist = [{"staleness_dist": row["staleness_dist"], "mechanism": "simulated", "run_id": rid,
-                     "seed": cfg.seed, "staleness": t, "count": c}
-                    for t, c in enumerate(s["staleness_counts"]) if c]
+            hist = [
+                {
+                    "staleness_dist": row["staleness_dist"],
+                    "mechanism": "simulated",
+                    "run_id": rid,
+                    "seed": cfg.seed,
+                    "staleness": t,
+                    "count": c,
+                }
+                for t, c in enumerate(s["staleness_counts"])
+                if c
+            ]
         if cfg.tag == "sim_sync":
             out, curves = [], []
             for exp, b in (("sim_sync", 0), ("sim_backup", SIM_BACKUPS)):
                 times = np.cumsum(A.sync_step_times(SIM_WORKERS, b, cfg.max_steps, cfg.seed))
                 cur = _curve(recs, rid, exp, times)
                 stt = A.first_at_or_above(cur, "test_acc", TARGET)
-                out.append({**row, "experiment": exp, "workers": SIM_WORKERS + b, "staleness_dist": "none",
-                            "steps_to_target": stt if ok else np.nan,
-                            "steps_to_85": A.first_at_or_above(cur, "test_acc", TARGET_HIGH) if ok else np.nan,
-                            "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan,
-                            "time_end": float(times[s["steps"] - 1]), "time_unit": "simulated"})
+                out.append(
+                    {
+                        **row,
+                        "experiment": exp,
+                        "workers": SIM_WORKERS + b,
+                        "staleness_dist": "none",
+                        "steps_to_target": stt if ok else np.nan,
+                        "steps_to_85": A.first_at_or_above(cur, "test_acc", TARGET_HIGH) if ok else np.nan,
+                        "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time")
+                        if ok
+                        else np.nan,
+                        "time_end": float(times[s["steps"] - 1]),
+                        "time_unit": "simulated",
+                    }
+                )
                 curves.append(cur)
             yield out, curves, hist
             continue
@@ -108,8 +197,12 @@ def _core_rows(runs_dir: Path):
         row["steps_to_target"] = A.first_at_or_above(cur, "test_acc", TARGET) if ok else np.nan
         row["steps_to_85"] = A.first_at_or_above(cur, "test_acc", TARGET_HIGH) if ok else np.nan
         if times is not None:
-            row.update(workers=SIM_WORKERS, time_unit="simulated", time_end=float(times[s["steps"] - 1]),
-                       time_to_target=A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan)
+            row.update(
+                workers=SIM_WORKERS,
+                time_unit="simulated",
+                time_end=float(times[s["steps"] - 1]),
+                time_to_target=A.first_at_or_above(cur, "test_acc", TARGET, "time") if ok else np.nan,
+            )
         yield [row], [cur], hist
 
 
@@ -123,18 +216,44 @@ def _real_rows(runs_dir: Path):
         rid = s["run_id"]
         cur = _curve(_records(d), rid, f"real_{sc.mode}")
         name = f"real_{sc.mode}_k{k}"
-        row = {"study": cfg.study, "experiment": f"real_{sc.mode}", "mechanism": "real", "run_id": rid,
-               "seed": cfg.seed, "model": net_name(cfg), "optimizer": opt_name(cfg), "workers": k,
-               "staleness_dist": name, "staleness_mean": s["staleness_mean"], "lr_rule": "constant",
-               "status": s["status"], "steps_to_target": A.first_at_or_above(cur, "test_acc", TARGET),
-               "steps_to_85": A.first_at_or_above(cur, "test_acc", TARGET_HIGH),
-               "final_test_acc": s["final_test_acc"], "staleness_max": len(s["staleness_counts"]) - 1,
-               "lr": cfg.lr_base * (cfg.global_batch / cfg.lr_base_batch if cfg.lr_scaling == "linear" else 1),
-               "batch": cfg.per_worker_batch * (1 if sc.mode == "async" else k - sc.backups), "steps": s["steps"],
-               "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time"), "time_end": s["train_s"],
-               "time_unit": "s", "dropped": s["dropped"], "wall_s": s["wall_s"]}
-        hist = [{"staleness_dist": name, "mechanism": "real", "run_id": rid, "seed": cfg.seed, "staleness": t,
-                 "count": c} for t, c in enumerate(s["staleness_counts"]) if c]
+        row = {
+            "study": cfg.study,
+            "experiment": f"real_{sc.mode}",
+            "mechanism": "real",
+            "run_id": rid,
+            "seed": cfg.seed,
+            "model": net_name(cfg),
+            "optimizer": opt_name(cfg),
+            "workers": k,
+            "staleness_dist": name,
+            "staleness_mean": s["staleness_mean"],
+            "lr_rule": "constant",
+            "status": s["status"],
+            "steps_to_target": A.first_at_or_above(cur, "test_acc", TARGET),
+            "steps_to_85": A.first_at_or_above(cur, "test_acc", TARGET_HIGH),
+            "final_test_acc": s["final_test_acc"],
+            "staleness_max": len(s["staleness_counts"]) - 1,
+            "lr": cfg.lr_base * (cfg.global_batch / cfg.lr_base_batch if cfg.lr_scaling == "linear" else 1),
+            "batch": cfg.per_worker_batch * (1 if sc.mode == "async" else k - sc.backups),
+            "steps": s["steps"],
+            "time_to_target": A.first_at_or_above(cur, "test_acc", TARGET, "time"),
+            "time_end": s["train_s"],
+            "time_unit": "s",
+            "dropped": s["dropped"],
+            "wall_s": s["wall_s"],
+        }
+        hist = [
+            {
+                "staleness_dist": name,
+                "mechanism": "real",
+                "run_id": rid,
+                "seed": cfg.seed,
+                "staleness": t,
+                "count": c,
+            }
+            for t, c in enumerate(s["staleness_counts"])
+            if c
+        ]
         yield [row], [cur], hist
 
 
@@ -143,8 +262,11 @@ def sim_hist() -> pd.DataFrame:
     rows = []
     for seed in SEEDS:
         h = A.hist(A.async_events(SIM_WORKERS, SIM_ASYNC_UPDATES, seed)[1])
-        rows.append(h.assign(staleness_dist=f"sim_async_n{SIM_WORKERS}", mechanism="event_simulation",
-                             run_id="", seed=seed))
+        rows.append(
+            h.assign(
+                staleness_dist=f"sim_async_n{SIM_WORKERS}", mechanism="event_simulation", run_id="", seed=seed
+            )
+        )
     df = pd.concat(rows)
     return df[df["count"] > 0][HIST_COLUMNS]
 
@@ -164,14 +286,17 @@ def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT /
     path = Path(path)
     body = df[["staleness_dist", "staleness", "count"]].to_csv(index=False, lineterminator="\n")
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
-                   "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n"
-                   + body)
+    tmp.write_text(
+        "# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
+        "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n" + body
+    )
     tmp.replace(path)
     return path
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA) -> list[Path]:
+def collect(
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+) -> list[Path]:
     """Write the three CSVs from the complete cpu runs (core and real); smoke/paper leave them unchanged."""
     if scale != "cpu":
         return []
@@ -187,11 +312,21 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: 
     df = pd.DataFrame(rows, columns=COLUMNS).round(6)
     cur = pd.concat(curves, ignore_index=True).round(6)
     hs = pd.concat([pd.DataFrame(hist, columns=HIST_COLUMNS), sim_hist()], ignore_index=True)
-    return [write_csv_atomic(df, data_dir / "async_staleness.csv",
-                             sort_by=["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"]),
-            write_csv_atomic(cur, data_dir / "async_staleness_curves.csv", sort_by=["run_id", "experiment", "step"]),
-            write_csv_atomic(hs, data_dir / "async_staleness_staleness_hist.csv",
-                             sort_by=["staleness_dist", "mechanism", "seed", "run_id", "staleness"])]
+    return [
+        write_csv_atomic(
+            df,
+            data_dir / "async_staleness.csv",
+            sort_by=["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"],
+        ),
+        write_csv_atomic(
+            cur, data_dir / "async_staleness_curves.csv", sort_by=["run_id", "experiment", "step"]
+        ),
+        write_csv_atomic(
+            hs,
+            data_dir / "async_staleness_staleness_hist.csv",
+            sort_by=["staleness_dist", "mechanism", "seed", "run_id", "staleness"],
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -43,13 +43,28 @@ SIM_WORKERS, SIM_BACKUPS = 16, 1  # Chen et al.: b ~ 5-10 % of N
 SIM_SYNC_STEPS = BUDGET // SIM_WORKERS // 2  # 187 steps of 512 = 1.6 epochs
 SIM_ASYNC_UPDATES = 8000  # covers the sync + backup runs' simulated time (analysis.py)
 REAL_WORKERS = 8
-REAL = ServerConfig(updates=BUDGET, delay="lognormal", delay_ms=2.0, straggler_p=0.05, straggler_x=10.0,
-                    eval_every=EVAL * 2)
+REAL = ServerConfig(
+    updates=BUDGET, delay="lognormal", delay_ms=2.0, straggler_p=0.05, straggler_x=10.0, eval_every=EVAL * 2
+)
 
-BASE = TrainConfig(study="async_staleness", dataset="fashion_mnist", **NETS["mlp"], global_batch=32,
-                   per_worker_batch=32, lr_scaling="none", lr_base_batch=32, epochs=100.0, max_steps=BUDGET,
-                   eval_every_steps=EVAL, eval_train_examples=0, eval_batch=5000, log_every_steps=EVAL,
-                   log_coherence_every_steps=25, checkpoint_every_steps=10**6, threads=2)
+BASE = TrainConfig(
+    study="async_staleness",
+    dataset="fashion_mnist",
+    **NETS["mlp"],
+    global_batch=32,
+    per_worker_batch=32,
+    lr_scaling="none",
+    lr_base_batch=32,
+    epochs=100.0,
+    max_steps=BUDGET,
+    eval_every_steps=EVAL,
+    eval_train_examples=0,
+    eval_batch=5000,
+    log_every_steps=EVAL,
+    log_coherence_every_steps=25,
+    checkpoint_every_steps=10**6,
+    threads=2,
+)
 
 
 def opt_name(cfg: TrainConfig) -> str:
@@ -63,33 +78,84 @@ def net_name(cfg: TrainConfig) -> str:
 def sweep() -> list[TrainConfig]:
     out = []
     for net, ss in (("mlp", STALENESS), ("deep_mlp", DEEP_STALENESS)):
-        for opt, kw in OPTIMIZERS.items():
+        for kw in OPTIMIZERS.values():
             for s in ss:
                 for seed in SEEDS:
-                    out.append(replace(BASE, tag="sweep", **NETS[net], **kw, staleness="uniform",
-                                       staleness_max=s, seed=seed))
+                    out.append(
+                        replace(
+                            BASE,
+                            tag="sweep",
+                            **NETS[net],
+                            **kw,
+                            staleness="uniform",
+                            staleness_max=s,
+                            seed=seed,
+                        )
+                    )
     return out
 
 
 def lr_rule() -> list[TrainConfig]:
-    return [replace(BASE, tag="lr_rule", **OPTIMIZERS[o], staleness="uniform", staleness_max=16,
-                    staleness_lr="inverse", seed=seed) for o in ("sgd", "momentum") for seed in SEEDS]
+    return [
+        replace(
+            BASE,
+            tag="lr_rule",
+            **OPTIMIZERS[o],
+            staleness="uniform",
+            staleness_max=16,
+            staleness_lr="inverse",
+            seed=seed,
+        )
+        for o in ("sgd", "momentum")
+        for seed in SEEDS
+    ]
 
 
 def validation() -> list[TrainConfig]:
     """The real async runs' optimizer and budget, tau replayed from their measured distribution."""
-    return [replace(BASE, tag="validation", **OPTIMIZERS["momentum"], staleness="replay",
-                    staleness_replay=f"{REPLAY}#real_async_k{REAL_WORKERS}", seed=seed) for seed in SEEDS]
+    return [
+        replace(
+            BASE,
+            tag="validation",
+            **OPTIMIZERS["momentum"],
+            staleness="replay",
+            staleness_replay=f"{REPLAY}#real_async_k{REAL_WORKERS}",
+            seed=seed,
+        )
+        for seed in SEEDS
+    ]
 
 
 def sim() -> list[TrainConfig]:
     n = BASE.per_worker_batch
-    sync = [replace(BASE, tag="sim_sync", **OPTIMIZERS["momentum"], global_batch=SIM_WORKERS * n,
-                    lr_scaling="linear", max_steps=SIM_SYNC_STEPS, eval_every_steps=EVAL // 10,
-                    log_every_steps=EVAL // 10, log_coherence_every_steps=0, seed=seed) for seed in SEEDS]
-    asy = [replace(BASE, tag="sim_async", **OPTIMIZERS["momentum"], staleness="replay",
-                   staleness_replay=f"{REPLAY}#sim_async_n{SIM_WORKERS}", max_steps=SIM_ASYNC_UPDATES,
-                   eval_every_steps=EVAL * 2, seed=seed) for seed in SEEDS]
+    sync = [
+        replace(
+            BASE,
+            tag="sim_sync",
+            **OPTIMIZERS["momentum"],
+            global_batch=SIM_WORKERS * n,
+            lr_scaling="linear",
+            max_steps=SIM_SYNC_STEPS,
+            eval_every_steps=EVAL // 10,
+            log_every_steps=EVAL // 10,
+            log_coherence_every_steps=0,
+            seed=seed,
+        )
+        for seed in SEEDS
+    ]
+    asy = [
+        replace(
+            BASE,
+            tag="sim_async",
+            **OPTIMIZERS["momentum"],
+            staleness="replay",
+            staleness_replay=f"{REPLAY}#sim_async_n{SIM_WORKERS}",
+            max_steps=SIM_ASYNC_UPDATES,
+            eval_every_steps=EVAL * 2,
+            seed=seed,
+        )
+        for seed in SEEDS
+    ]
     return sync + asy
 
 
@@ -105,30 +171,77 @@ def real_grid(scale: str = "cpu") -> list[tuple[TrainConfig, ServerConfig, int]]
     for s in SEEDS:
         out.append((replace(base, seed=s), REAL, k))
         out.append((sync_cfg(s), replace(REAL, mode="sync", updates=BUDGET // k, eval_every=EVAL // 4), k))
-        out.append((sync_cfg(s), replace(REAL, mode="backup", backups=1, updates=BUDGET // k,
-                                         eval_every=EVAL // 4), k + 1))
+        out.append(
+            (
+                sync_cfg(s),
+                replace(REAL, mode="backup", backups=1, updates=BUDGET // k, eval_every=EVAL // 4),
+                k + 1,
+            )
+        )
     return out
 
 
 def paper() -> list[TrainConfig]:
     """Dai et al.'s design at ImageNet scale: ResNet-50, 8 workers x 32, momentum SGD, tau ~ U{0..s}."""
-    base = replace(BASE, tag="paper", dataset="imagenet", model="resnet50", width=0, depth=0, global_batch=256,
-                   per_worker_batch=32, lr_base=0.1, lr_base_batch=256, lr_scaling="linear", momentum=0.9,
-                   nesterov=True, weight_decay=1e-4, epochs=90, max_steps=0, warmup="gradual", warmup_epochs=5,
-                   decay="step", decay_milestones_epochs=(30, 60, 80), eval_every_steps=0, log_every_steps=50,
-                   log_coherence_every_steps=500, checkpoint_every_steps=0, eval_batch=250, threads=0)
+    base = replace(
+        BASE,
+        tag="paper",
+        dataset="imagenet",
+        model="resnet50",
+        width=0,
+        depth=0,
+        global_batch=256,
+        per_worker_batch=32,
+        lr_base=0.1,
+        lr_base_batch=256,
+        lr_scaling="linear",
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=1e-4,
+        epochs=90,
+        max_steps=0,
+        warmup="gradual",
+        warmup_epochs=5,
+        decay="step",
+        decay_milestones_epochs=(30, 60, 80),
+        eval_every_steps=0,
+        log_every_steps=50,
+        log_coherence_every_steps=500,
+        checkpoint_every_steps=0,
+        eval_batch=250,
+        threads=0,
+    )
     return [replace(base, staleness="uniform", staleness_max=s) for s in (0, 4, 16)]
 
 
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """A few steps of the same configuration on tiny data."""
     if cfg.dataset == "imagenet":
-        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=64, image_size=64, global_batch=32,
-                       per_worker_batch=16, max_steps=3, eval_batch=16, test_examples=16, num_classes=10,
-                       log_coherence_every_steps=1)
-    return replace(cfg, train_examples=512, test_examples=256, max_steps=4, eval_every_steps=2,
-                   log_every_steps=2, log_coherence_every_steps=min(cfg.log_coherence_every_steps, 2),
-                   global_batch=min(cfg.global_batch, 64), checkpoint_every_steps=0)
+        return replace(
+            cfg,
+            dataset="synthetic_imagenet",
+            synthetic_examples=32,
+            image_size=64,
+            global_batch=8,
+            per_worker_batch=4,
+            max_steps=2,
+            eval_batch=8,
+            test_examples=8,
+            num_classes=10,
+            log_coherence_every_steps=2,
+            staleness_max=1,
+        )
+    return replace(
+        cfg,
+        train_examples=512,
+        test_examples=256,
+        max_steps=4,
+        eval_every_steps=2,
+        log_every_steps=2,
+        log_coherence_every_steps=min(cfg.log_coherence_every_steps, 2),
+        global_batch=min(cfg.global_batch, 64),
+        checkpoint_every_steps=0,
+    )
 
 
 def grid(scale: str = "cpu") -> list[TrainConfig]:

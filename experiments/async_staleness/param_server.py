@@ -44,7 +44,7 @@ from largebatch.config import ConfigError, TrainConfig, make_config, parse_overr
 
 MODES = ("async", "sync", "backup")
 DELAYS = ("none", "const", "exp", "lognormal")
-_HDR = 4  # header floats: worker->server [version, seq, loss sum, examples]; server->worker [version, stop, 0, 0]
+_HDR = 4  # header: worker->server [version, seq, loss sum, examples]; server->worker [version, stop, 0, 0]
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,12 @@ def check(cfg: TrainConfig, sc: ServerConfig, workers: int) -> None:
 
 def run_id(cfg: TrainConfig, sc: ServerConfig, workers: int) -> str:
     """`<study>-real-<hash8>-s<seed>`; the hash covers the non-default fields of both configs and K."""
-    d = {k: v for k, v in to_dict(cfg).items() if k not in ("out_dir", "data_dir", "device", "wandb",
-                                                           "progress", "checkpoint_every_steps")
-         and v != TrainConfig.__dataclass_fields__[k].default}
+    d = {
+        k: v
+        for k, v in to_dict(cfg).items()
+        if k not in ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
+        and v != TrainConfig.__dataclass_fields__[k].default
+    }
     d.update({f"server.{k}": v for k, v in to_dict(sc).items() if v != SERVER_FIELDS[k].default})
     d["workers"] = workers
     h = hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
@@ -94,6 +97,7 @@ def run_dir(cfg: TrainConfig, sc: ServerConfig, workers: int) -> Path:
 
 
 # ---- the server's bookkeeping: pure, driven by (src, message) pairs, so it is unit-testable ----
+
 
 class Server:
     """Versions, staleness and who-gets-what of the parameter server, independent of the transport.
@@ -145,6 +149,7 @@ class Server:
 
 # ---- processes ----
 
+
 def _delay_s(sc: ServerConfig, g: torch.Generator) -> float:
     u = torch.rand(2, generator=g, dtype=torch.float64).tolist()
     if sc.delay == "none" or sc.delay_ms <= 0:
@@ -170,9 +175,9 @@ def _set_flat(model, flat: torch.Tensor, grad: bool = False) -> None:
     for p in model.parameters():
         n = p.numel()
         if grad:
-            p.grad = flat[i:i + n].view_as(p).clone()
+            p.grad = flat[i : i + n].view_as(p).clone()
         else:
-            p.data.copy_(flat[i:i + n].view_as(p))
+            p.data.copy_(flat[i : i + n].view_as(p))
         i += n
 
 
@@ -181,9 +186,9 @@ def _evaluate(model, x, y, batch: int) -> dict:
     model.eval()
     correct, loss = 0.0, 0.0
     for i in range(0, len(y), batch):
-        out = model(x[i:i + batch])
-        correct += (out.argmax(1) == y[i:i + batch]).sum().item()
-        loss += F.cross_entropy(out, y[i:i + batch], reduction="sum").item()
+        out = model(x[i : i + batch])
+        correct += (out.argmax(1) == y[i : i + batch]).sum().item()
+        loss += F.cross_entropy(out, y[i : i + batch], reduction="sum").item()
     model.train()
     return {"acc": correct / len(y), "loss": loss / len(y)}
 
@@ -194,11 +199,20 @@ def _build(cfg: TrainConfig):
 
     data = load(cfg)
     torch.manual_seed(cfg.seed)  # same initial parameters in every process
-    model = build_model(cfg.model, data.in_shape, cfg.num_classes or data.num_classes, cfg.width, cfg.depth,
-                        False, cfg.per_worker_batch)
+    model = build_model(
+        cfg.model,
+        data.in_shape,
+        cfg.num_classes or data.num_classes,
+        cfg.width,
+        cfg.depth,
+        False,
+        cfg.per_worker_batch,
+    )
     if has_batchnorm(model):
-        raise ConfigError(f"model={cfg.model!r} has BatchNorm: the parameter server sends parameters only; "
-                          "use a BN-free model (mlp)")
+        raise ConfigError(
+            f"model={cfg.model!r} has BatchNorm: the parameter server sends parameters only; "
+            "use a BN-free model (mlp)"
+        )
     return data, model
 
 
@@ -248,9 +262,20 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict
     res = resolve(cfg, 1, n_train=len(data.y_train))
     b_update = cfg.per_worker_batch * srv.need
     sink = RunSink(rdir, True, cfg.wandb)
-    sink.start({"config": to_dict(cfg), "server": to_dict(sc), "resolved": to_dict(res),
-                "run_id": run_id(cfg, sc, workers), "mechanism": "real", "workers": workers,
-                "world_size": workers + 1, "device": "cpu", "torch": torch.__version__, **git_info()})
+    sink.start(
+        {
+            "config": to_dict(cfg),
+            "server": to_dict(sc),
+            "resolved": to_dict(res),
+            "run_id": run_id(cfg, sc, workers),
+            "mechanism": "real",
+            "workers": workers,
+            "world_size": workers + 1,
+            "device": "cpu",
+            "torch": torch.__version__,
+            **git_info(),
+        }
+    )
     buf, out = torch.zeros(_HDR + n_par), torch.zeros(_HDR + n_par)
 
     def send_params(ws, stop=False):
@@ -287,10 +312,17 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict
             if v % sc.eval_every == 0 or v == sc.updates:
                 te = _evaluate(model, data.x_test, data.y_test, cfg.eval_batch)
                 taus = [r[4] for r in srv.log if r[5]]
-                last = {"step": v, "examples_seen": v * b_update, "epoch": v * b_update / len(data.y_train),
-                        "train/loss": loss_acc / max(n_acc, 1), "opt/lr": lr, "test/acc": te["acc"],
-                        "test/loss": te["loss"], "time/s": clock,
-                        "stale/tau_mean": sum(taus) / max(len(taus), 1)}
+                last = {
+                    "step": v,
+                    "examples_seen": v * b_update,
+                    "epoch": v * b_update / len(data.y_train),
+                    "train/loss": loss_acc / max(n_acc, 1),
+                    "opt/lr": lr,
+                    "test/acc": te["acc"],
+                    "test/loss": te["loss"],
+                    "time/s": clock,
+                    "stale/tau_mean": sum(taus) / max(len(taus), 1),
+                }
                 sink.log(last)
                 loss_acc, n_acc = 0.0, 0
                 if hit_s is None and sc.target_acc and te["acc"] >= sc.target_acc:
@@ -302,8 +334,14 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict
             send_params(srv.to_stop(), stop=True)
     if srv.version > sc.updates:  # async: the in-flight gradients applied after the budget
         te = _evaluate(model, data.x_test, data.y_test, cfg.eval_batch)
-        last = {**last, "step": srv.version, "examples_seen": srv.version * b_update, "test/acc": te["acc"],
-                "test/loss": te["loss"], "time/s": clock}
+        last = {
+            **last,
+            "step": srv.version,
+            "examples_seen": srv.version * b_update,
+            "test/acc": te["acc"],
+            "test/loss": te["loss"],
+            "time/s": clock,
+        }
         sink.log(last)
     rows = "".join(",".join(str(x) for x in r) + "\n" for r in srv.log)
     (rdir / "updates.csv").write_text("server_version,worker,seq,worker_version,staleness,applied\n" + rows)
@@ -311,13 +349,25 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict
     counts = [0] * (max(taus) + 1 if taus else 1)
     for t in taus:
         counts[t] += 1
-    summary = {"run_id": run_id(cfg, sc, workers), "study": cfg.study, "status": "complete",
-               "mechanism": "real", "mode": sc.mode, "workers": workers, "steps": srv.version,
-               "examples_seen": srv.version * b_update, "wall_s": time.perf_counter() - t0, "train_s": clock,
-               "final_test_acc": last.get("test/acc"), "final_test_loss": last.get("test/loss"),
-               "staleness_mean": sum(taus) / len(taus) if taus else None, "staleness_counts": counts,
-               "dropped": sum(1 for r in srv.log if not r[5]), "time_to_target_s": hit_s,
-               "step_time_mean_s": clock / max(srv.version, 1)}
+    summary = {
+        "run_id": run_id(cfg, sc, workers),
+        "study": cfg.study,
+        "status": "complete",
+        "mechanism": "real",
+        "mode": sc.mode,
+        "workers": workers,
+        "steps": srv.version,
+        "examples_seen": srv.version * b_update,
+        "wall_s": time.perf_counter() - t0,
+        "train_s": clock,
+        "final_test_acc": last.get("test/acc"),
+        "final_test_loss": last.get("test/loss"),
+        "staleness_mean": sum(taus) / len(taus) if taus else None,
+        "staleness_counts": counts,
+        "dropped": sum(1 for r in srv.log if not r[5]),
+        "time_to_target_s": hit_s,
+        "step_time_mean_s": clock / max(srv.version, 1),
+    }
     sink.finish(summary)
     return summary
 
@@ -363,8 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     rdir = run_dir(cfg, sc, world - 1)
     if rank == 0:
         s = server(cfg, sc, world - 1, rdir)
-        print(f"{s['run_id']}: {s['mode']} K={s['workers']} {s['steps']} updates, staleness mean "
-              f"{s['staleness_mean']}, test acc {s['final_test_acc']:.4f}, {s['train_s']:.1f}s", flush=True)
+        print(
+            f"{s['run_id']}: {s['mode']} K={s['workers']} {s['steps']} updates, staleness mean "
+            f"{s['staleness_mean']}, test acc {s['final_test_acc']:.4f}, {s['train_s']:.1f}s",
+            flush=True,
+        )
     else:
         worker(cfg, sc, rank, rdir)
     dist.barrier()
@@ -372,18 +425,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def launch(cfg: TrainConfig, sc: ServerConfig, workers: int, timeout: float = 600,
-           env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def launch(
+    cfg: TrainConfig, sc: ServerConfig, workers: int, timeout: float = 600, env_extra: dict | None = None
+) -> subprocess.CompletedProcess:
     """One real run as `torchrun --nproc_per_node=workers+1` (used by the sweep and the tests)."""
     root = Path(__file__).resolve().parents[2]
     over = {k: v for k, v in to_dict(cfg).items() if v != TrainConfig.__dataclass_fields__[k].default}
     args = [f"--{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in over.items()]
     args += [f"--{k}={v}" for k, v in to_dict(sc).items() if v != SERVER_FIELDS[k].default]
     torchrun = str(Path(sys.executable).with_name("torchrun"))
-    cmd = [torchrun, "--standalone", f"--nproc_per_node={workers + 1}", "-m",
-           "experiments.async_staleness.param_server", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {}),
-           "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [
+        torchrun,
+        "--standalone",
+        f"--nproc_per_node={workers + 1}",
+        "-m",
+        "experiments.async_staleness.param_server",
+        *args,
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        **(env_extra or {}),
+        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -394,7 +458,10 @@ def sweep(scale: str = "cpu", dry: bool = False) -> int:
     failed = 0
     entries = real_grid(scale)
     todo = [e for e in entries if not (run_dir(*e) / "summary.json").exists()]
-    print(f"[real] {len(entries)} real runs, {len(entries) - len(todo)} complete, {len(todo)} to run", flush=True)
+    print(
+        f"[real] {len(entries)} real runs, {len(entries) - len(todo)} complete, {len(todo)} to run",
+        flush=True,
+    )
     for cfg, sc, k in todo:
         if dry:
             print(run_id(cfg, sc, k), sc)
@@ -403,8 +470,11 @@ def sweep(scale: str = "cpu", dry: bool = False) -> int:
         r = launch(cfg, sc, k)
         ok = r.returncode == 0 and (run_dir(cfg, sc, k) / "summary.json").exists()
         failed += not ok
-        print(f"[real] {run_id(cfg, sc, k)} {sc.mode} K={k}: {'ok' if ok else 'FAILED'} in {time.time() - t:.0f}s"
-              + ("" if ok else f"\n{r.stderr[-2000:]}"), flush=True)
+        print(
+            f"[real] {run_id(cfg, sc, k)} {sc.mode} K={k}: {'ok' if ok else 'FAILED'} "
+            f"in {time.time() - t:.0f}s" + ("" if ok else f"\n{r.stderr[-2000:]}"),
+            flush=True,
+        )
     return failed
 
 

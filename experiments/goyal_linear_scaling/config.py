@@ -10,7 +10,7 @@ Experiments (cpu scale: Fashion-MNIST, residual MLP with BN; `tag` names the exp
   batch    error vs kn = 64 ... 16k (Fig. 1 / Table 3a analogue)
   warmup   no warmup and constant warmup at B_ABL (Table 1); gradual = the batch sweep's run at B_ABL
   rule     sqrt scaling and no scaling at B_ABL (Table 2a); linear = the batch sweep's run
-  gamma    gamma = 1 init at the baseline and at B_ABL (Table 2b); gamma = 0 = the batch sweep's runs
+  gamma    gamma = 1 init at B_ABL (Table 2b); gamma = 0 = the batch sweep's run at B_ABL
 Training curves of every run (Fig. 2/4) come from the same runs' evaluations.
 The paper scale is ResNet-50 on ImageNet with exactly §5's hyperparameters (multi-node torchrun).
 """
@@ -63,7 +63,6 @@ def cpu_grid(base: TrainConfig = BASE, seeds=SEEDS) -> list[TrainConfig]:
                 at_batch(base, B_ABL, tag="warmup", warmup="constant", seed=s),
                 at_batch(base, B_ABL, tag="rule", lr_scaling="sqrt", seed=s),
                 at_batch(base, B_ABL, tag="rule", lr_scaling="none", seed=s),
-                at_batch(base, BASELINE_BATCH, tag="gamma", zero_gamma=False, seed=s),
                 at_batch(base, B_ABL, tag="gamma", zero_gamma=False, seed=s)]
     return out
 

@@ -1,4 +1,4 @@
-"""Controlled parameter staleness in the training core: the gradient applied at step t is taken at w_{t-tau_t}.
+"""Controlled parameter staleness in the training core: the gradient applied at step t is taken at w_{t-tau}.
 
 Simulates asynchronous SGD inside the synchronous core (Dai et al., arXiv 1810.03264, §3; PAPERS §5.7a):
 
@@ -104,8 +104,11 @@ class Staleness:
     def after(self, model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> dict:
         """Restore w_t (keeping p.grad), log coherence when due, apply the staleness-aware lr."""
         measure = self.every > 0 and (self.step + 1) % self.every == 0  # logged with step+1's eval
-        stale = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
-                 for p in self.params] if measure and self.tau else None
+        stale = (
+            [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
+            if measure and self.tau
+            else None
+        )
         if self.tau:
             with torch.no_grad():
                 torch._foreach_copy_([t.data for t in self.state], self.ring[self.step % (self.s + 1)])
@@ -116,8 +119,9 @@ class Staleness:
             return {}
         coh = 1.0 if not self.tau else self._coherence(model, stale, x, y)
         if math.isfinite(coh):
-            self.coh += torch.tensor([coh, 1.0, coh if self.tau else 0.0, 1.0 if self.tau else 0.0],
-                                     dtype=torch.float64)
+            self.coh += torch.tensor(
+                [coh, 1.0, coh if self.tau else 0.0, 1.0 if self.tau else 0.0], dtype=torch.float64
+            )
         return {"stale/tau": self.tau, "stale/coherence": coh}
 
     def _coherence(self, model: nn.Module, stale: list, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -143,11 +147,13 @@ class Staleness:
         n = int(self.counts.sum())
         taus = torch.arange(self.s + 1, dtype=torch.float64)
         c = self.coh.tolist()
-        return {"staleness_mean": float((taus * self.counts).sum() / n) if n else None,
-                "staleness_max_seen": int(taus[self.counts > 0].max()) if n else None,
-                "coherence_mean": c[0] / c[1] if c[1] else None,
-                "coherence_mean_stale": c[2] / c[3] if c[3] else None,
-                "staleness_counts": self.counts.tolist()}
+        return {
+            "staleness_mean": float((taus * self.counts).sum() / n) if n else None,
+            "staleness_max_seen": int(taus[self.counts > 0].max()) if n else None,
+            "coherence_mean": c[0] / c[1] if c[1] else None,
+            "coherence_mean_stale": c[2] / c[3] if c[3] else None,
+            "staleness_counts": self.counts.tolist(),
+        }
 
     def state_dict(self) -> dict:
         return {"ring": self.ring, "gen": self.gen.get_state(), "counts": self.counts, "coh": self.coh}
