@@ -20,6 +20,8 @@ NOTEBOOKS = figures.notebooks()
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_headless_and_stays_stripped(path):
+    if not (DATA / f"{path.stem}.csv").exists():
+        pytest.skip(f"no committed results for {path.stem} yet: run `python -m largebatch.sweep {path.stem}`")
     before = path.read_bytes()
     assert not figures.has_outputs(path), f"strip it: python -m largebatch.figures --strip --only={path.stem}"
     seconds = figures.execute(path, timeout=60)

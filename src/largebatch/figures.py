@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[figures] wrote {p}")
     failed = []
     for p in paths:
+        if not (ROOT / "paper_figures" / "data" / f"{p.stem}.csv").exists():
+            print(f"[figures] {p.relative_to(ROOT)}: skipped, no paper_figures/data/{p.stem}.csv yet")
+            continue
         try:
             print(f"[figures] {p.relative_to(ROOT)}: {execute(p, a.timeout):.1f} s", flush=True)
         except Exception as e:  # noqa: BLE001 - report every broken notebook, not just the first
