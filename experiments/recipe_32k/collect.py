@@ -39,6 +39,11 @@ SCHEDULE_COLUMNS = ["scale", "arm", "global_batch", "step", "epoch", "lr", "lr_o
                     "sgd_lr", "rms_lr_eff"]
 
 
+def _sig(df: pd.DataFrame, cols: list[str], digits: int = 6) -> pd.DataFrame:
+    """Round float columns to `digits` significant digits (stable, small CSVs; errors are k/100 % anyway)."""
+    return df.assign(**{c: df[c].map(lambda v: float(f"{v:.{digits}g}") if pd.notna(v) else v) for c in cols})
+
+
 def schedule_name(decay: str) -> str:
     return {"step": "goyal_step", "piecewise": "slow_start"}.get(decay, decay)
 
@@ -52,6 +57,7 @@ def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
                     final_test_err=100 * (1 - df["final_test_acc"].astype(float)),
                     final_train_err=100 * (1 - df["final_train_acc"].astype(float)),
                     workers=df["resolved.workers"])
+    out = _sig(out, ["final_test_err", "final_train_err"])
     return out[[c for c in RUN_COLUMNS if c in out.columns]]
 
 
@@ -69,17 +75,20 @@ def tidy_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                    lr=ev["opt/lr"])
     meta = runs[["run_id", "arm", "batch_role", "seed", "global_batch", "bn_eval", "comm_dtype"]]
     ev = ev.merge(meta, on="run_id", how="inner")
-    return ev[CURVE_COLUMNS]
+    return _sig(ev[CURVE_COLUMNS], ["epoch", "test_err", "train_err", "train_loss", "lr"])
 
 
-def schedule_rows(cfg, scale: str, points: int = 400) -> list[dict]:
-    """lr and RMSprop warm-up weights of `cfg` on its own step grid, subsampled to ~`points` steps plus every
-    step where the lr changes (warmup, milestones), so a step plot of the rows is exact."""
+def schedule_rows(cfg, scale: str, points: int = 250) -> list[dict]:
+    """lr and RMSprop warm-up weights of `cfg` on its own step grid: every `total_steps // points`-th step,
+    the last step, the ends of warmup and every step where the lr jumps after warmup (milestones), so a
+    step plot (where="post") of the rows shows each jump at its exact step."""
     res = resolve(cfg, 1)
     lrs = lr_curve(cfg, res)
     stride = max(1, res.total_steps // points)
+    W = res.warmup_steps
     keep = [t for t in range(res.total_steps)
-            if t % stride == 0 or t == res.total_steps - 1 or (t and lrs[t] != lrs[t - 1])]
+            if t % stride == 0 or t in (W - 1, W, res.total_steps - 1)
+            or (t > W and lrs[t] != lrs[t - 1])]
     goyal = 0.1 * cfg.global_batch / 256  # eta_Goyal = 0.1 B / 256
     rows = []
     for t in keep:
@@ -101,7 +110,8 @@ def schedules() -> pd.DataFrame:
             if cfg.tag in ARMS[:5] and cfg.tag not in seen:
                 seen.add(cfg.tag)
                 rows += schedule_rows(cfg, scale)
-    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
+    return _sig(pd.DataFrame(rows, columns=SCHEDULE_COLUMNS),
+                ["epoch", "lr", "lr_over_goyal", "alpha_sgd", "sgd_lr", "rms_lr_eff"])
 
 
 def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
