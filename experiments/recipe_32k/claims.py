@@ -140,7 +140,7 @@ def _bn_first_half(runs: pd.DataFrame, curves: pd.DataFrame) -> dict:
     return {"claim": "stricter (PAPERS.md §4.4): recomputed-BN error ≤ running-BN error at every epoch "
                      "of the first half (seed means)",
             "paper": "not reported",
-            "ours": f"{len(m) - len(worse)} of {len(m)} epochs; largest excess "
+            "ours": f"{len(m) - len(worse)} of {len(m)} epochs; max over epochs of recomputed − running "
                     f"{(m['D'] - m['D_running']).max():+.2f} pt" if len(m) else "no curves",
             "reproduced": ok if len(m) else None, "figure": FIG_BN}
 

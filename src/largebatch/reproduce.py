@@ -12,7 +12,7 @@ from .sweep import ROOT, run_sweep
 
 # (study, processes per run). Studies add themselves here once they exist.
 STUDIES = [("seed_mlp", 2), ("noise_scale", 1), ("goyal_linear_scaling", 1), ("lars", 1),
-           ("recipe_32k", 1), ("async_staleness", 1)]
+           ("recipe_32k", 2), ("async_staleness", 1)]
 
 
 def main() -> int:
