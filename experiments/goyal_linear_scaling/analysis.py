@@ -100,7 +100,8 @@ def mean_curve(curves: pd.DataFrame, run_ids, grid: np.ndarray, col: str = "trai
 def curve_gaps(runs: pd.DataFrame, curves: pd.DataFrame, baseline: int, experiment: str = "batch",
                start_frac: float = 1 / 3, points: int = 61) -> pd.DataFrame:
     """Per global_batch: the largest |mean train error - baseline mean train error| for epochs in
-    [start_frac * E, E], on `points` evenly spaced epochs (seed-mean curves, interpolated)."""
+    [start_frac * E, E], on `points` evenly spaced epochs (seed-mean curves, interpolated); also the
+    mean and the final (epoch E) signed gap. A batch with a diverged run gets max_abs_gap = inf."""
     d = runs[runs["experiment"] == experiment]
     epochs = float(d["epochs"].iloc[0])
     grid = np.linspace(start_frac * epochs, epochs, points)
@@ -113,5 +114,6 @@ def curve_gaps(runs: pd.DataFrame, curves: pd.DataFrame, baseline: int, experime
         if (g["status"] == "diverged").any():  # its curve stops: it does not follow the baseline
             mx = float("inf")
         rows.append({"global_batch": int(b), "max_abs_gap": mx,
-                     "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan")})
+                     "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan"),
+                     "final_gap": float(gap[-1])})
     return pd.DataFrame(rows)

@@ -30,6 +30,7 @@ COLUMNS = ["study", "experiment", "run_id", "seed", "global_batch", "per_worker_
            "model", "width", "depth", "weight_decay", "nesterov", "train_s", "wall_s", "samples_per_s",
            "meta.device", "meta.torch", "meta.git_sha"]
 CURVE_COLUMNS = ["run_id", "epoch", "step", "train_err", "test_err"]
+ERR_DIGITS = 4  # errors in percent: accuracies are multiples of 1e-4 (10k examples), so this is exact
 
 
 def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -45,8 +46,8 @@ def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     cur = cur[cur["run_id"].isin(df["run_id"])]
     ev = cur.dropna(subset=["test/acc"]) if "test/acc" in cur else cur.iloc[0:0]
     curves = pd.DataFrame({"run_id": ev["run_id"], "epoch": ev["epoch"].round(6), "step": ev["step"],
-                           "train_err": 100 * (1 - ev["train_eval/acc"]),
-                           "test_err": 100 * (1 - ev["test/acc"])})
+                           "train_err": (100 * (1 - ev["train_eval/acc"])).round(ERR_DIGITS),
+                           "test_err": (100 * (1 - ev["test/acc"])).round(ERR_DIGITS)})
     rows = []
     for _, r in df.iterrows():
         c = curves[curves["run_id"] == r["run_id"]]
@@ -58,15 +59,16 @@ def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "global_batch": r["global_batch"], "per_worker_batch": r["per_worker_batch"],
             "lr_peak": r["lr_peak"], "lr_rule": r["lr_scaling"], "warmup": r["warmup"],
             "zero_gamma": r["zero_gamma"], "epochs": r["epochs"], "status": r["status"],
-            "final_test_err": te if done else float("nan"), "final_train_err": tr if done else float("nan"),
+            "final_test_err": round(te, ERR_DIGITS) if done else float("nan"),
+            "final_train_err": round(tr, ERR_DIGITS) if done else float("nan"),
             "n_final_evals": n if done else 0,
-            "last_test_err": 100 * (1 - r["final_test_acc"]) if done else float("nan"),
+            "last_test_err": round(100 * (1 - r["final_test_acc"]), ERR_DIGITS) if done else float("nan"),
             "steps": r["steps"], "steps_per_epoch": r["resolved.steps_per_epoch"],
             "warmup_steps": r["resolved.warmup_steps"], "workers": r["resolved.workers"],
             "lr_base": r["lr_base"], "lr_base_batch": r["lr_base_batch"], "model": r["model"],
             "width": r["width"], "depth": r["depth"], "weight_decay": r["weight_decay"],
             "nesterov": r["nesterov"], "train_s": r["train_s"], "wall_s": r["wall_s"],
-            "samples_per_s": r["examples_seen"] / max(r["train_s"], 1e-9),
+            "samples_per_s": round(r["examples_seen"] / max(r["train_s"], 1e-9), 1),
             "meta.device": r.get("meta.device"), "meta.torch": r.get("meta.torch"),
             "meta.git_sha": r.get("meta.git_sha")})
     return pd.DataFrame(rows, columns=COLUMNS), curves[CURVE_COLUMNS]

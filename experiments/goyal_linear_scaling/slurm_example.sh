@@ -1,5 +1,6 @@
 #!/bin/bash
 # Goyal et al. at paper scale: ResNet-50 on ImageNet, one grid entry per job, 8 GPUs per node.
+# NOTE: real ImageNet needs the core trainer to accept the folder dataset first (README, "Not yet runnable").
 #
 #   sbatch --nodes=32 experiments/goyal_linear_scaling/slurm_example.sh 5    # index 5: kn = 8192 on 256 GPUs
 #
