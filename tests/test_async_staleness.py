@@ -68,7 +68,7 @@ def test_grid_resolves():
     for cfg in config.grid("paper"):
         resolve(cfg, 1)
         resolve(cfg, 8)  # 8 ranks x 1 worker x 32
-    assert len({c.tag for c in cfgs}) == 5 and all(c.staleness_max in config.STALENESS for c in cfgs)
+    assert len({c.tag for c in cfgs}) == 6 and all(c.staleness_max in config.STALENESS for c in cfgs)
     for cfg, sc, k in config.real_grid("cpu"):
         ps.check(cfg, sc, k)
 
@@ -272,3 +272,30 @@ def test_real_async_runs_exit_cleanly_ten_times_and_apply_each_push_once(tmp_pat
         m = log.merge(pushes, on=["worker", "seq"], validate="one_to_one")
         assert (m.worker_version == m.version).all() and (m.staleness == m.server_version - m.version).all()
         assert list(log.server_version) == list(range(21))
+
+
+def test_replay_run_id_hashes_the_distribution_content(tmp_path):
+    """A replay run's id changes with the histogram it replays, so a resumed sweep never reuses a run
+    that replayed another distribution."""
+    from largebatch.config import run_id
+
+    p = tmp_path / "h.csv"
+    p.write_text("staleness_dist,staleness,count\na,0,1\na,3,2\nb,1,5\n")
+    cfg = make_config(**{**KW, "staleness": "replay", "staleness_replay": f"{p}#a"})
+    first = run_id(cfg)
+    assert run_id(cfg) == first
+    p.write_text("staleness_dist,staleness,count\na,0,1\na,3,2\nb,1,6\n")  # another name's rows: same id
+    assert run_id(cfg) == first
+    p.write_text("staleness_dist,staleness,count\na,0,1\na,3,3\nb,1,6\n")
+    assert run_id(cfg) != first
+    assert run_id(replace(cfg, staleness="none", staleness_replay="")) != first
+
+
+def test_calibration_pick_rule():
+    """Fastest to 85 %, ties broken by the steps to 80 %; a run that never reaches counts as +inf."""
+    from experiments.async_staleness import claims
+
+    df = pd.DataFrame({"experiment": "calib", "optimizer": ["sgd"] * 3, "lr": [0.03, 0.1, 0.3],
+                       "steps_to_85": [np.nan, 1850.0, 1850.0], "steps_to_target": [300.0, 450.0, 350.0]})
+    t = claims.calib_table(df)
+    assert t[t.pick].lr.tolist() == [0.3] and t[t.lr == 0.1].configured.all()

@@ -294,6 +294,17 @@ def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT /
     return path
 
 
+def before_reproduce(scale: str = "cpu") -> int:
+    """`make reproduce`: the real parameter-server runs (resumable) before the controlled grid.
+
+    The controlled runs replay the committed replay.csv; `python -m experiments.async_staleness.collect
+    --replay` rewrites it from the real runs here, and the replay runs' ids (content-hashed) change with it.
+    """
+    from .param_server import sweep as real_sweep
+
+    return real_sweep(scale)
+
+
 def collect(
     scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
 ) -> list[Path]:

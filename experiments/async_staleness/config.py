@@ -75,6 +75,18 @@ def net_name(cfg: TrainConfig) -> str:
     return "deep_mlp" if cfg.depth == NETS["deep_mlp"]["depth"] else "mlp"
 
 
+CALIB_LRS = {"sgd": (0.03, 0.1, 0.3), "momentum": (0.003, 0.01, 0.03), "adam": (3e-4, 1e-3, 3e-3)}
+
+
+def calib() -> list[TrainConfig]:
+    """The lr grid behind OPTIMIZERS: s = 0, MLP, seed 0; the pick is the fastest to TARGET_HIGH (claims)."""
+    return [
+        replace(BASE, tag="calib", **{**OPTIMIZERS[o], "lr_base": lr}, log_coherence_every_steps=0, seed=0)
+        for o, lrs in CALIB_LRS.items()
+        for lr in lrs
+    ]
+
+
 def sweep() -> list[TrainConfig]:
     out = []
     for net, ss in (("mlp", STALENESS), ("deep_mlp", DEEP_STALENESS)):
@@ -247,7 +259,7 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
-    cfgs = sweep() + lr_rule() + validation() + sim()
+    cfgs = calib() + sweep() + lr_rule() + validation() + sim()
     if scale == "smoke":
         picks = {}
         for c in cfgs:  # one per experiment, with staleness on where the experiment has it

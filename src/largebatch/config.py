@@ -271,10 +271,15 @@ def run_id(cfg: TrainConfig) -> str:
     """Deterministic id `<study>-<hash8>-s<seed>`: a relaunched sweep finds finished runs.
 
     Only fields that differ from their defaults are hashed, so adding a new field (with a default)
-    later keeps every existing run id.
+    later keeps every existing run id. A replayed staleness distribution is hashed by its content.
     """
     d = {k: v for k, v in to_dict(cfg).items()
          if k not in NOT_HASHED and v != _FIELDS[k].default}
+    if cfg.staleness == "replay" and cfg.staleness_replay:
+        # content-addressed: a run that replayed another distribution is never mistaken for this one
+        from .staleness import replay_digest
+
+        d["staleness_replay_digest"] = replay_digest(cfg.staleness_replay)
     h = hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{cfg.study}-{h}-s{cfg.seed}"
 

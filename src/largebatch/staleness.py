@@ -23,6 +23,7 @@ tau_t. BN: running statistics are part of the snapshot; the stale forward uses b
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from pathlib import Path
 
@@ -57,6 +58,18 @@ def load_replay(spec: str) -> dict[int, float]:
 
         raise ConfigError(f"staleness_replay={spec!r}: no rows with a positive count")
     return out
+
+
+def replay_digest(spec: str) -> str:
+    """8 hex digits of the histogram `spec` names ("missing" if it cannot be read: training then raises)."""
+    from .config import ConfigError
+
+    try:
+        hist = load_replay(spec)
+    except (ConfigError, OSError, KeyError, ValueError):
+        return "missing"
+    body = ",".join(f"{t}:{c:g}" for t, c in sorted(hist.items()))
+    return hashlib.sha1(body.encode()).hexdigest()[:8]
 
 
 class Staleness:
