@@ -160,3 +160,27 @@ def test_noise_ema_survives_checkpoint_resume(fmnist_small, tmp_path):
         rows = [json.loads(x) for x in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
         return [(r["step"], r["noise/b_simple"]) for r in rows if "noise/b_simple" in r]
     assert recs(full) == recs(part) and len(recs(full)) == 5
+
+
+@pytest.mark.parametrize("comm_dtype", ["fp32", "bf16"])
+def test_ddp_measurement_leaves_training_and_train_loss_unchanged(fmnist_small, tmp_path, comm_dtype):
+    """Under DDP the norms (and the loss totals) ride in the gradient allreduce (fp32) or in one small
+    allreduce (bf16 compression): either way, parameters and the logged train loss equal the run without
+    measurement."""
+    from workers import train_records
+
+    kw = dict(study="n", model="mlp", global_batch=128, per_worker_batch=32, max_steps=6, epochs=5,
+              log_every_steps=3, eval_train_examples=0, progress=False, wandb="off", comm_dtype=comm_dtype)
+    on = spawn(2, train_records, {**kw, "noise_every_steps": 2, "out_dir": str(tmp_path / "on")}, fmnist_small)
+    off = spawn(2, train_records, {**kw, "out_dir": str(tmp_path / "off")}, fmnist_small)
+    for r in (0, 1):
+        a, b = on[r][1], off[r][1]
+        assert all(torch.equal(a[k], b[k]) for k in a), f"rank {r}: parameters differ"
+    loss_on = {x["step"]: x["train/loss"] for x in on[0][0] if "train/loss" in x}
+    loss_off = {x["step"]: x["train/loss"] for x in off[0][0] if "train/loss" in x}
+    noise_steps = {x["step"] for x in on[0][0] if "noise/b_simple" in x}
+    assert noise_steps == {1, 3, 5} and set(loss_on) == {1, 3, 5, 6}
+    # measuring steps log the loss since the previous log: compare the means over the same examples
+    assert loss_on[3] == pytest.approx((loss_off[3] * 3 - loss_on[1] * 1) / 2, rel=1e-5)
+    assert loss_off[6] == pytest.approx((loss_on[5] * 2 + loss_on[6]) / 3, rel=1e-5)
+    assert loss_on[1] > 0 and all(v > 0 for v in loss_on.values())

@@ -23,3 +23,17 @@ def noise_record(d, cfg_kwargs: dict, data):
         return None
     recs = [json.loads(line) for line in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
     return [r for r in recs if "noise/b_simple" in r]
+
+
+def train_records(d, cfg_kwargs: dict, data):
+    """Train; return (rank 0's metrics records, this rank's final state_dict)."""
+    import json
+
+    from largebatch.trainer import run_dir
+
+    cfg = make_config(**cfg_kwargs)
+    s = train(cfg, data=data, dist=d)
+    state = {k: v.detach().clone() for k, v in s["_model"].state_dict().items()}
+    if d is not None and d.rank != 0:
+        return None, state
+    return [json.loads(line) for line in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()], state

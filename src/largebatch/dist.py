@@ -94,6 +94,11 @@ def all_reduce_sum_(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def world_size() -> int:
+    """Ranks in the default group (1 without torch.distributed)."""
+    return tdist.get_world_size() if tdist.is_initialized() else 1
+
+
 def all_reduce_mean_(t: torch.Tensor) -> torch.Tensor:
     if tdist.is_initialized():
         tdist.all_reduce(t, op=tdist.ReduceOp.SUM)

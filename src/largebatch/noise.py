@@ -167,22 +167,57 @@ class NoiseEMA:
 
 
 class _HookState:
-    def __init__(self, inner, names: dict):
+    def __init__(self, inner, names: dict, piggyback: bool):
         self.inner, self.names, self.active, self.sq = inner, names, False, {}
+        self.piggyback = piggyback  # fp32 allreduce: the norms ride in the gradient buckets
+        self.extra, self.extra_out = None, None  # the trainer's loss totals, sent / summed (last bucket)
 
 
 def _measuring_hook(state: _HookState, bucket):
-    """DDP comm hook: squared norms of this rank's local gradients, then the usual allreduce."""
-    if state.active:
-        grads = bucket.gradients()
-        norms = torch._foreach_norm(grads)
-        for p, nrm in zip(bucket.parameters(), norms):
-            state.sq[state.names[id(p)]] = nrm.double().pow(2)
-    if state.inner is not None:
-        return state.inner(None, bucket)
+    """DDP comm hook: squared norms of this rank's local gradients, then the usual allreduce.
+
+    With the plain fp32 allreduce the squared norms (and, in the last bucket, the trainer's loss totals)
+    are appended to the bucket and reduced with it: a measuring step adds no collective. Under an fp16/bf16
+    compression hook the norms are kept here and NoiseMeter.end reduces them in one small allreduce."""
+    if not state.active:
+        if state.inner is not None:
+            return state.inner(None, bucket)
+        from .dist import allreduce_bucket_async
+
+        return allreduce_bucket_async(bucket.buffer())
+    norms = torch._foreach_norm(bucket.gradients())
+    names = [state.names[id(p)] for p in bucket.parameters()]
+    if not state.piggyback:
+        for name, nrm in zip(names, norms):  # squared (in float64) later, in one op for all
+            state.sq[name] = nrm
+        return state.inner(None, bucket) if state.inner is not None else _plain(bucket.buffer())
+    import torch.distributed as tdist
+
+    ws = tdist.get_world_size()
+    buf = bucket.buffer()
+    extra = state.extra if bucket.is_last() else None
+    parts = [buf, torch.stack(norms).to(buf.dtype).pow(2)]
+    if extra is not None:
+        parts.append(extra.to(buf.dtype))
+    flat = torch.cat(parts).div_(ws)
+    n, k = buf.numel(), len(norms)
+
+    def unpack(fut):
+        out = fut.value()[0]
+        buf.copy_(out[:n])
+        for name, v in zip(names, out[n:n + k]):
+            state.sq[name] = v  # already the mean over ranks of |g_local|^2
+        if extra is not None:
+            state.extra_out = out[n + k:].double() * ws
+        return buf
+
+    return tdist.all_reduce(flat, async_op=True).get_future().then(unpack)
+
+
+def _plain(buf):
     from .dist import allreduce_bucket_async
 
-    return allreduce_bucket_async(bucket.buffer())
+    return allreduce_bucket_async(buf)
 
 
 class NoiseMeter:
@@ -203,8 +238,14 @@ class NoiseMeter:
                                   "per-example gradients need a BN-free model, use noise_estimator=two_batch")
 
     def comm_hook(self, inner):
-        self.hook_state = _HookState(inner, self.names)
+        piggy = inner is None and self.cfg.noise_estimator == "two_batch"
+        self.hook_state = _HookState(inner, self.names, piggy)
         return _measuring_hook, self.hook_state
+
+    @property
+    def piggyback(self) -> bool:
+        """Whether the trainer should hand its loss totals to the hook (hook_state.extra) on measuring steps."""
+        return self.hook_state is not None and self.hook_state.piggyback
 
     def micro_steps(self, k: int) -> int:
         """Micro-steps on a measuring step in one process: >= 2 so that B_small < B_big."""
@@ -216,7 +257,8 @@ class NoiseMeter:
     def begin(self, model: nn.Module, k: int) -> None:
         self.k, self._prev, self._sq = k, None, {}
         if self.hook_state is not None:
-            self.hook_state.active, self.hook_state.sq = True, {}
+            st = self.hook_state
+            st.active, st.sq, st.extra, st.extra_out = True, {}, None, None
 
     @torch.no_grad()
     def after_micro(self, model: nn.Module, i: int, mm: int, b: int) -> None:
@@ -241,30 +283,48 @@ class NoiseMeter:
         return dict(zip(names, g2)), dict(zip(names, tr))
 
     @torch.no_grad()
-    def end(self, model: nn.Module, lr: float, batch=None) -> dict:
-        """Estimate from this step's gradients; returns the noise/* metrics record."""
+    def end(self, model: nn.Module, lr: float, batch=None, extra: torch.Tensor | None = None):
+        """Estimate from this step's gradients; returns the noise/* metrics record.
+
+        `extra` (float64 vector) rides along in the same allreduce and is left, summed over ranks, in
+        `self.reduced_extra`; the trainer sends its train-loss totals this way, so a measuring step costs
+        one small allreduce, not two. With `piggyback` (DDP, fp32 allreduce) the trainer gives the totals to
+        the comm hook instead, before the backward pass, and a measuring step costs no extra collective."""
         from . import dist as D
 
         cfg, res = self.cfg, self.res
+
+        def reduce_mean(vec: torch.Tensor) -> torch.Tensor:
+            nonlocal extra
+            if extra is None:
+                return D.all_reduce_mean_(vec)
+            both = D.all_reduce_sum_(torch.cat([vec.double(), extra.double().to(vec.device)]))
+            extra = both[vec.numel():]
+            return both[:vec.numel()] / D.world_size()
+
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         params = dict(model.named_parameters())
         if cfg.noise_estimator == "per_example":
             with torch.enable_grad():
                 g2_l, tr_l = self._per_example(model, *batch)
-            vec = torch.stack([g2_l[n] for n in names] + [tr_l[n] for n in names])
-            D.all_reduce_mean_(vec)
+            vec = reduce_mean(torch.stack([g2_l[n] for n in names] + [tr_l[n] for n in names]))
             g2_l = dict(zip(names, vec[:len(names)].tolist()))
             tr_l = dict(zip(names, vec[len(names):].tolist()))
         else:
-            if self.hook_state is not None:  # DDP: B_small = this rank's b examples
-                small = self.hook_state.sq
-                self.hook_state.active = False
+            st = self.hook_state
+            if st is not None and st.piggyback:  # DDP: reduced with the gradients already
+                st.active = False
                 b_small = res.per_process_batch
+                vec = torch.stack([st.sq[n] for n in names]).double()
+                extra = st.extra_out
+            elif st is not None:  # DDP under a compression hook: this rank's norms, reduced here
+                st.active = False
+                b_small = res.per_process_batch
+                vec = reduce_mean(torch.stack([st.sq[n] for n in names]).double().pow(2))
             else:
-                small = {n: s / self.k for n, s in self._sq.items()}
                 b_small = res.per_process_batch // self.k
-            vec = torch.stack([torch.as_tensor(small[n], dtype=torch.float64) for n in names])
-            D.all_reduce_mean_(vec)
+                vec = reduce_mean(
+                    torch.stack([torch.as_tensor(self._sq[n], dtype=torch.float64) for n in names]) / self.k)
             big = torch.stack(torch._foreach_norm([params[n].grad for n in names])).double().pow(2)
             g2v, trv = two_batch_estimate(vec.cpu(), big.cpu(), b_small, cfg.global_batch)
             g2_l, tr_l = dict(zip(names, g2v.tolist())), dict(zip(names, trv.tolist()))
@@ -277,6 +337,7 @@ class NoiseMeter:
                    cfg.momentum if cfg.optimizer == "sgd" else 0.0)}
         for n in names:
             rec[f"noise_layer/{n}/b_simple"] = b_simple(tr_l[n], g2_l[n])
+        self.reduced_extra = extra
         return rec
 
     def state_dict(self) -> dict:

@@ -117,6 +117,13 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     ckpt_path = rdir / CHECKPOINT
     loss_acc = torch.zeros((), dtype=torch.float64, device=dev)
     n_acc = 0
+    pending: list[tuple[torch.Tensor, int]] = []  # (detached loss, weight) since the last flush: no per-step op
+
+    def flush(acc: torch.Tensor) -> torch.Tensor:
+        if pending:
+            acc = acc + sum(t.double() * w for t, w in pending)
+            pending.clear()
+        return acc
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
         model.load_state_dict(ck["model"])
@@ -146,6 +153,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     n_tr = min(cfg.eval_train_examples, len(data.y_train))
     last_eval, t_train, t0 = {}, 0.0, time.perf_counter()
     done = start
+    fault_at = os.environ.get("LARGEBATCH_FAULT_AT_STEP")  # read once: the step loop stays lean
     for step in range(start, res.total_steps):
         ts = time.perf_counter()
         lr = lr_at(step, cfg, res)
@@ -164,14 +172,30 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             sync = i == k_micro - 1
             ctx = ddp.no_sync() if (ddp is not model and not sync) else contextlib.nullcontext()
             with ctx, amp:
-                loss = F.cross_entropy(ddp(x[i * mm:(i + 1) * mm]).float(), y[i * mm:(i + 1) * mm],
-                                       reduction="sum")
-                (loss / b).backward()
+                if k_micro == 1:  # the common step: one mean loss, no extra division op
+                    loss = F.cross_entropy(ddp(x).float(), y)
+                    pending.append((loss.detach(), b))
+                else:
+                    loss = F.cross_entropy(ddp(x[i * mm:(i + 1) * mm]).float(), y[i * mm:(i + 1) * mm],
+                                           reduction="sum")
+                    pending.append((loss.detach(), 1))
+                    loss = loss / b
+                if measure and sync and noise.piggyback:  # loss totals ride in the gradient allreduce
+                    loss_acc = flush(loss_acc)
+                    noise.hook_state.extra = torch.stack(
+                        [loss_acc, torch.tensor(float(n_acc + b), dtype=torch.float64, device=dev)])
+                loss.backward()
             if measure and dist.world_size == 1:
                 noise.after_micro(model, i, mm, b)
-            loss_acc += loss.detach()
         n_acc += b
-        rec_noise = noise.end(model, lr, (x, y)) if measure else None
+        rec_noise, tot = None, None
+        if measure:  # the train-loss totals share the noise reduction (no second collective)
+            extra = None
+            if not noise.piggyback:
+                loss_acc = flush(loss_acc)
+                extra = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
+            rec_noise = noise.end(model, lr, (x, y), extra=extra)
+            tot = noise.reduced_extra
         rec_stale = stale.after(model, opt, x, y) if stale is not None else None  # restores w_step
         opt.step()
         for bn in bns:
@@ -184,8 +208,10 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         if rec_stale:
             rec.update(rec_stale)
         if done % cfg.log_every_steps == 0 or done == res.total_steps or rec:
-            tot = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
-            D.all_reduce_sum_(tot)
+            if tot is None:
+                loss_acc = flush(loss_acc)
+                tot = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
+                D.all_reduce_sum_(tot)
             tr_loss = (tot[0] / tot[1].clamp(min=1)).item()
             loss_acc.zero_()
             n_acc = 0
@@ -229,6 +255,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             break
         if done % res.checkpoint_every_steps == 0 or done == res.total_steps:
             D.average_buffers_(model)  # linear in the per-rank statistics: safe at any step
+            loss_acc = flush(loss_acc)
             if dist.is_main:
                 rdir.mkdir(parents=True, exist_ok=True)
                 _save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -241,7 +268,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             if bar is not None:
                 bar.close()
             return {"status": "interrupted", "step": done}
-        _maybe_inject_fault(done, dist, rdir)
+        if fault_at:
+            _maybe_inject_fault(done, dist, rdir)
     if bar is not None:
         bar.close()
     status = "complete" if status in ("running", "reached") else status
