@@ -40,6 +40,27 @@ def test_ghost_bn_conv_input_and_chunking_invariance():
                                torch.sqrt(g.var((0, 2, 3), unbiased=False, keepdim=True) + 1e-5))
 
 
+@pytest.mark.parametrize("group", [0, 2])
+def test_batched_commit_equals_per_module_commit_bitwise(group):
+    """commit_bn_stats (foreach, the trainer's path) = each module's commit(), bit for bit."""
+    torch.manual_seed(0)
+    mk = lambda: [GhostBatchNorm(3, group, momentum=0.1), GhostBatchNorm(3, group, momentum=0.3),  # noqa: E731
+                  GhostBatchNorm(3, group, momentum=0.1)]
+    a, b = mk(), mk()
+    for _ in range(3):
+        xs = [torch.randn(8, 3) * 2 + 1 for _ in a]
+        for m, x in zip(a, xs):
+            m(x)
+            m.commit()
+        for m, x in zip(b, xs):
+            m(x)
+        commit_bn_stats(b)
+    for m, n in zip(a, b):
+        for k in ("running_mean", "running_var", "num_batches_tracked"):
+            assert torch.equal(getattr(m, k), getattr(n, k)), k
+        assert n._acc is None and int(n.num_batches_tracked) == 3
+
+
 def test_ghost_bn_rejects_ragged_batch():
     with pytest.raises(ValueError, match="multiple of the BN group"):
         GhostBatchNorm(2, group=4)(torch.randn(6, 2))

@@ -68,9 +68,29 @@ def ghost_bns(model: nn.Module) -> list[GhostBatchNorm]:
     return [m for m in model.modules() if isinstance(m, GhostBatchNorm)]
 
 
-def commit_bn_stats(model: nn.Module) -> None:
-    for m in ghost_bns(model):
-        m.commit()
+@torch.no_grad()
+def commit_bn_stats(model_or_bns) -> None:
+    """`commit()` of every ghost BN of a model (or of a list of them), batched into a few foreach ops with
+    the same arithmetic per element (the trainer calls this once per step: it keeps the step loop lean)."""
+    bns = ghost_bns(model_or_bns) if isinstance(model_or_bns, nn.Module) else model_or_bns
+    groups: dict[float, tuple[list, list, list]] = {}
+    counters = []
+    for bn in bns:
+        if bn._acc is None:
+            continue
+        s_m, s_v, G = bn._acc
+        if G != 1:  # s / 1 is exact: skipped
+            s_m, s_v = s_m / G, s_v / G
+        run, new, _ = groups.setdefault(bn.momentum, ([], [], None))
+        run += [bn.running_mean, bn.running_var]
+        new += [s_m, s_v]
+        counters.append(bn.num_batches_tracked)
+        bn._acc = None
+    for mom, (run, new, _) in groups.items():
+        torch._foreach_mul_(run, 1 - mom)
+        torch._foreach_add_(run, new, alpha=mom)
+    if counters:
+        torch._foreach_add_(counters, 1)
 
 
 def convert_ghost_bn(module: nn.Module, group: int) -> nn.Module:

@@ -28,7 +28,7 @@ from . import dist as D
 from .config import TrainConfig, resolve, run_id, to_dict
 from .data import EpochSampler, TensorData, load
 from .metrics import RunSink, git_info
-from .models import build_model, ghost_bns, has_batchnorm
+from .models import build_model, commit_bn_stats, ghost_bns, has_batchnorm
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
 from .staleness import build_staleness
@@ -198,8 +198,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             tot = noise.reduced_extra
         rec_stale = stale.after(model, opt, x, y) if stale is not None else None  # restores w_step
         opt.step()
-        for bn in bns:
-            bn.commit()
+        if bns:
+            commit_bn_stats(bns)
         t_train += time.perf_counter() - ts
         done = step + 1
         rec = {}
