@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -45,7 +46,8 @@ def bare_loop(model_name, data, batch, steps, lr=0.1, **model_kw) -> float:
 
 
 def core_loop(model_name, data, batch, steps, out, per_worker=None, **kw) -> float:
-    cfg = make_config(study="bench", model=model_name, global_batch=batch, per_worker_batch=per_worker or batch,
+    cfg = make_config(study="bench", model=model_name, global_batch=batch,
+                      per_worker_batch=per_worker or batch,
                       lr_base=0.1, lr_base_batch=batch, momentum=0.9, epochs=1, max_steps=steps,
                       eval_every_steps=10**9, eval_train_examples=0, progress=False, wandb="off",
                       log_every_steps=50, out_dir=out, **kw)
@@ -65,6 +67,30 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> float:
     return best
 
 
+def step_matmuls_flop_s(batch: int = 512, dims=(784, 1000, 1000, 10), reps: int = 20) -> float:
+    """FLOP/s of only the matmuls of one MLP training step, with the step's shapes and layouts (3 forward,
+    3 weight-gradient, 2 input-gradient products; best of reps): the ceiling this BLAS sets for the step."""
+    xs = [torch.randn(batch, d) for d in dims[:-1]]
+    ws = [torch.randn(o, i) for i, o in zip(dims[:-1], dims[1:])]
+    gs = [torch.randn(batch, o) for o in dims[1:]]
+    flops = sum(2 * batch * i * o for i, o in zip(dims[:-1], dims[1:])) * 3 - 2 * batch * dims[0] * dims[1]
+
+    def once():
+        for x, w, g in zip(xs, ws, gs):
+            F.linear(x, w)  # forward
+            g.t() @ x  # weight gradient
+        for w, g in zip(ws[1:], gs[1:]):
+            g @ w  # input gradient (none for the first layer)
+
+    once()
+    best = math.inf
+    for _ in range(reps):
+        t = time.perf_counter()
+        once()
+        best = min(best, time.perf_counter() - t)
+    return flops / best
+
+
 def compute_efficiency(data, steps: int, repeats: int = 5) -> dict:
     """MLP 784-1000-1000-10 at batch 512: achieved FLOP/s (flop_counter) / matmul peak, through the core and
     through the bare loop (same model, alternated, median of `repeats`), so the core's share is separable
@@ -77,9 +103,11 @@ def compute_efficiency(data, steps: int, repeats: int = 5) -> dict:
     r = ratio(lambda: core_loop("mlp", data, 512, steps, "/tmp/largebatch_bench", width=1000, depth=2),
               lambda: bare_loop("mlp", data, 512, steps, width=1000, depth=2), repeats)
     achieved, bare = flops / 512 * r["core_samples_per_s"], flops / 512 * r["bare_samples_per_s"]
+    shapes = step_matmuls_flop_s()
     return {"train_flops_per_step": flops, "achieved_flop_s": achieved, "matmul_peak_flop_s": peak,
             "efficiency": achieved / peak, "bare_flop_s": bare, "bare_efficiency": bare / peak,
-            "core_vs_bare": r["ratio"], "repeats": repeats}
+            "core_vs_bare": r["ratio"], "step_matmuls_flop_s": shapes, "step_matmuls_vs_peak": shapes / peak,
+            "efficiency_vs_step_matmuls": achieved / shapes, "repeats": repeats}
 
 
 def virtual_workers(data, steps: int) -> dict:
@@ -90,19 +118,28 @@ def virtual_workers(data, steps: int) -> dict:
         n = 2048 // k
         ghost = core_loop("mlp_bn", data, 2048, steps, "/tmp/largebatch_bench", per_worker=n)
         accum = core_loop("mlp_bn", data, 2048, steps, "/tmp/largebatch_bench", per_worker=n, micro_batch=n)
-        out[f"k{k}"] = {"per_worker_batch": n, "ghost_bn_samples_per_s": ghost, "ghost_bn_ratio": ghost / base,
+        out[f"k{k}"] = {"per_worker_batch": n, "ghost_bn_samples_per_s": ghost,
+                        "ghost_bn_ratio": ghost / base,
                         "accumulation_samples_per_s": accum, "accumulation_ratio": accum / base}
     out["one_big_batch_samples_per_s"] = base
     return out
 
 
 def ratio(fa, fb, repeats):
+    """Alternate fa, fb (the order flips every repeat); `ratio` is the median of the per-pair ratios, which
+    cancels the slow drift of a shared machine's speed better than a ratio of medians (also reported)."""
     a, b = [], []
-    for _ in range(repeats):
-        a.append(fa())
-        b.append(fb())
+    for i in range(repeats):
+        if i % 2:
+            b.append(fb())
+            a.append(fa())
+        else:
+            a.append(fa())
+            b.append(fb())
+    pairs = [x / y for x, y in zip(a, b)]
     return {"core_samples_per_s": statistics.median(a), "bare_samples_per_s": statistics.median(b),
-            "ratio": statistics.median(a) / statistics.median(b), "repeats": repeats}
+            "ratio": statistics.median(pairs), "ratio_of_medians": statistics.median(a) / statistics.median(b),
+            "pair_ratio_min": min(pairs), "pair_ratio_max": max(pairs), "repeats": repeats}
 
 
 def render(res: dict, readme: Path) -> None:
@@ -111,8 +148,10 @@ def render(res: dict, readme: Path) -> None:
     for k in ("core_mlp_b256", "core_mlp_bn_b256", "core_seed_mlp_b100"):
         if k in res:
             r = res[k]
+            rng = (f" (pairs {r['pair_ratio_min']:.3f}–{r['pair_ratio_max']:.3f})"
+                   if "pair_ratio_min" in r else "")
             rows.append(f"| {k}: core samples/s | {r['core_samples_per_s']:,.0f} | "
-                        f"{r['bare_samples_per_s']:,.0f} (bare loop) | {r['ratio']:.3f} |")
+                        f"{r['bare_samples_per_s']:,.0f} (bare loop) | {r['ratio']:.3f}{rng} |")
     if "noise_per_example_vs_loop" in res:
         r = res["noise_per_example_vs_loop"]
         rows.append(f"| per-example noise estimate, samples/s | {r['vmap_samples_per_s']:,.0f} (vmap) | "
@@ -137,6 +176,11 @@ def render(res: dict, readme: Path) -> None:
             rows.append(f"| same step in the bare loop | {r['bare_flop_s'] / 1e9:.1f} GFLOP/s | "
                         f"{r['matmul_peak_flop_s'] / 1e9:.1f} GFLOP/s | {r['bare_efficiency']:.3f} "
                         f"(core / bare {r['core_vs_bare']:.3f}) |")
+        if "step_matmuls_flop_s" in r:
+            rows.append(f"| only the step's 8 matmuls (its shapes, no autograd) | "
+                        f"{r['step_matmuls_flop_s'] / 1e9:.1f} GFLOP/s | "
+                        f"{r['matmul_peak_flop_s'] / 1e9:.1f} GFLOP/s | {r['step_matmuls_vs_peak']:.3f} "
+                        f"(core step / these matmuls {r['efficiency_vs_step_matmuls']:.3f}) |")
     r = res.get("virtual_workers_mlp_bn_b2048")
     if r:
         for k in ("k1", "k8", "k64"):
@@ -144,10 +188,12 @@ def render(res: dict, readme: Path) -> None:
             rows.append(f"| BN-MLP B=2048 as {k[1:]} virtual workers (n={v['per_worker_batch']}): ghost BN / "
                         f"+accumulation, samples/s | {v['ghost_bn_samples_per_s']:,.0f} / "
                         f"{v['accumulation_samples_per_s']:,.0f} | {r['one_big_batch_samples_per_s']:,.0f} "
-                        f"(one batch, one BN group) | {v['ghost_bn_ratio']:.3f} / {v['accumulation_ratio']:.3f} |")
+                        f"(one batch, one BN group) | {v['ghost_bn_ratio']:.3f} / "
+                        f"{v['accumulation_ratio']:.3f} |")
     r = res.get("data_parallel_2_vs_1", {})
     if "samples_per_s_ratio" in r:
-        rows.append(f"| 2 gloo processes vs 1 at global batch {r['two_procs']['global_batch']} (MLP), samples/s; "
+        rows.append(f"| 2 gloo processes vs 1 at global batch {r['two_procs']['global_batch']} (MLP), "
+                    "samples/s; "
                     f"allreduce share of the 2-process step {r['two_procs']['allreduce_share']:.1%} | "
                     f"{r['two_procs']['samples_per_s']:,.0f} | {r['one_proc']['samples_per_s']:,.0f} | "
                     f"{r['samples_per_s_ratio']:.3f} |")
@@ -173,8 +219,10 @@ def main():
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
     for name, model, batch in (("core_mlp_b256", "mlp", 256), ("core_mlp_bn_b256", "mlp_bn", 256),
                                ("core_seed_mlp_b100", "mlp", 100)):
-        res[name] = ratio(lambda m=model, b=batch: core_loop(m, data, b, steps, tmp),
-                          lambda m=model, b=batch: bare_loop(m, data, b, steps), reps)
+        n = steps if a.quick else len(data.y_train) // batch - 1  # one epoch: every batch distinct
+        res[name] = ratio(lambda m=model, b=batch, n=n: core_loop(m, data, b, n, tmp),
+                          lambda m=model, b=batch, n=n: bare_loop(m, data, b, n), 1 if a.quick else 9)
+        res[name]["steps"] = n
         print(name, json.dumps(res[name]), flush=True)
     # per-example gradients: torch.func vmap vs a Python loop over examples
     model = build_model("mlp", data.in_shape, 10)
@@ -220,11 +268,13 @@ def main():
         r = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(HERE / "bench_dp.py")],
                            capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         one = subprocess.run([sys.executable, str(HERE / "bench_dp.py")], capture_output=True, text=True)
-        lines = [json.loads(ln) for out in (r.stdout, one.stdout) for ln in out.splitlines() if ln.startswith("{")]
+        lines = [json.loads(ln) for out in (r.stdout, one.stdout) for ln in out.splitlines()
+                 if ln.startswith("{")]
         if len(lines) == 2:
             two, single = lines
             res["data_parallel_2_vs_1"] = {"two_procs": two, "one_proc": single,
-                                           "samples_per_s_ratio": two["samples_per_s"] / single["samples_per_s"]}
+                                           "samples_per_s_ratio":
+                                               two["samples_per_s"] / single["samples_per_s"]}
         else:
             res["data_parallel_2_vs_1"] = {"error": (r.stderr + one.stderr)[-500:]}
         print("data_parallel_2_vs_1", json.dumps(res["data_parallel_2_vs_1"]), flush=True)

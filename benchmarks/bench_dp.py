@@ -20,7 +20,8 @@ B, STEPS = 1024, 40
 sps = []
 for rep in range(3):
     cfg = make_config(study="bench_dp", model="mlp", width=512, global_batch=B, per_worker_batch=32, epochs=1,
-                      max_steps=STEPS, eval_every_steps=10**9, eval_train_examples=0, progress=False, wandb="off",
+                      max_steps=STEPS, eval_every_steps=10**9, eval_train_examples=0, progress=False,
+                      wandb="off",
                       out_dir=f"/tmp/largebatch_bench_dp_{d.world_size}_{rep}")
     s = train(cfg, data=data, dist=d, resume=False)
     sps.append(STEPS * B / s["train_s"])

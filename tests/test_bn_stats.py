@@ -50,7 +50,8 @@ def _hand(model, batches):
             y = (h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + bn1.eps)
             z = lin2(torch.relu(y * bn1.weight + bn1.bias).reshape(len(x), 8))
             s2.append((z.mean(0), z.var(0, unbiased=True)))  # group 0 = the whole batch
-    return [(torch.stack([a for a, _ in s]).mean(0), torch.stack([b for _, b in s]).mean(0)) for s in (s1, s2)]
+    return [(torch.stack([a for a, _ in s]).mean(0), torch.stack([b for _, b in s]).mean(0))
+            for s in (s1, s2)]
 
 
 def _running(model):

@@ -67,7 +67,8 @@ CASES = {
     "weight_decay": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02), {}),
     "nesterov_off_momentum": (dict(lr=0.1, momentum=0.5, nesterov=False, trust_coef=0.02), {}),
     "nesterov_on": (dict(lr=0.1, momentum=0.5, nesterov=True, trust_coef=0.02), {}),
-    "lars_exclude_bias": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02), dict(lars_exclude=True, weight_decay=0.01)),
+    "lars_exclude_bias": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02),
+                          dict(lars_exclude=True, weight_decay=0.01)),
     "sum_grad": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02, denom="sum_grad", eps=1e-3), {}),
     "trust_clip": (dict(lr=0.01, trust_coef=0.01, trust_clip=True), {}),  # W clipped, b not
 }
@@ -86,7 +87,8 @@ def _run_case(name, steps):
         b.grad = torch.tensor(gb, dtype=torch.float64)
         opt.step()
         (ws[0],), (vs[0],), lam_w = _ref_step([ws[0]], [gw], [vs[0]], **kw)
-        (ws[1],), (vs[1],), lam_b = _ref_step([ws[1]], [gb], [vs[1]], exclude=bias_group.get("lars_exclude", False), **bkw)
+        (ws[1],), (vs[1],), lam_b = _ref_step([ws[1]], [gb], [vs[1]],
+                                              exclude=bias_group.get("lars_exclude", False), **bkw)
     return opt, (w, b), ws, vs, lam_w + lam_b
 
 
@@ -108,7 +110,8 @@ def test_default_step_literal_numbers():
 
 
 def test_trust_clip_literal_numbers():
-    # lambda_W = 0.01 * 5 / 1 = 0.05 > lr = 0.01 -> local lr 0.01; lambda_b = 0.01 * 0.5 / 5 = 1e-3 < lr stays.
+    # lambda_W = 0.01 * 5 / 1 = 0.05 > lr = 0.01 -> local lr 0.01;
+    # lambda_b = 0.01 * 0.5 / 5 = 1e-3 < lr stays.
     opt, (w, b), _, _, _ = _run_case("trust_clip", 1)
     assert w.flatten().tolist() == pytest.approx([3 - 0.01 * 0.6, 0.0, 0.0, 4 - 0.01 * 0.8], rel=1e-12)
     assert b.tolist() == pytest.approx([0.3 - 1e-3 * 3, 0.4 - 1e-3 * 4], rel=1e-12)
@@ -210,7 +213,8 @@ def test_state_dict_round_trip():
 def test_converges_on_quadratic(trust_clip):
     gen = torch.Generator().manual_seed(0)
     shapes = [(4,), (3, 3), (5,)]
-    mats = [torch.eye(math.prod(s), dtype=torch.float64) + 0.2 * torch.randn(math.prod(s), math.prod(s), generator=gen, dtype=torch.float64)
+    mats = [torch.eye(math.prod(s), dtype=torch.float64)
+            + 0.2 * torch.randn(math.prod(s), math.prod(s), generator=gen, dtype=torch.float64)
             for s in shapes]
     targets = [m @ torch.randn(m.shape[0], generator=gen, dtype=torch.float64) for m in mats]
     ws = [torch.randn(s, generator=gen, dtype=torch.float64).requires_grad_() for s in shapes]
@@ -225,7 +229,7 @@ def test_converges_on_quadratic(trust_clip):
         if not trust_clip:  # plain LARS is normalised GD: use the paper's polynomial lr decay
             opt.param_groups[0]["lr"] = lr0 * (1 - t / steps) ** 2
         opt.zero_grad()
-        opt.step(lambda: (lambda l: (l.backward(), l)[1])(loss_fn()))
+        opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])(loss_fn()))
     assert loss_fn().item() < 1e-7 * initial
 
 

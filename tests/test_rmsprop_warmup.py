@@ -98,7 +98,8 @@ def test_pure_sgd_limit_equals_torch_sgd(wd):
         for p, q in zip(x, y):
             torch.testing.assert_close(p, q, rtol=0, atol=1e-15)
     for p, q in zip(a, b):  # Delta = -u, torch's buffer
-        torch.testing.assert_close(ours.state[p]["delta"], -ref.state[q]["momentum_buffer"], rtol=0, atol=1e-15)
+        torch.testing.assert_close(ours.state[p]["delta"], -ref.state[q]["momentum_buffer"],
+                                   rtol=0, atol=1e-15)
     assert ours.last_alpha_sgd == 1.0 and ours.last_alpha_rms == 0.0
 
 

@@ -10,11 +10,12 @@ beta = group["weight_decay"], eta = group["trust_coef"], v = state[w]["momentum_
     lambda = eta ||w|| / (||g + beta w|| + eps)       denom="sum_grad" (TF / MLPerf variant)
     lambda = 1                                        where ||w|| = 0, ||g|| = 0 or the denominator is 0
     v <- m v + gamma_t * lambda_eff * (g + beta w)
-    w <- w - v                                        nesterov: w <- w - (m v + gamma_t lambda_eff (g + beta w))
+    w <- w - v                         nesterov: w <- w - (m v + gamma_t lambda_eff (g + beta w))
 
 lambda_eff = lambda, except: a group with lars_exclude=True uses lambda = lambda_eff = 1 (SGD with momentum
 in this v-form, still with the group's own beta); trust_clip=True is NVIDIA apex LARC's clip mode,
-adaptive_lr = min(lambda / gamma_t, 1) then scaled by gamma_t, i.e. gamma_t * lambda_eff = min(lambda, gamma_t)
+adaptive_lr = min(lambda / gamma_t, 1) then scaled by gamma_t,
+i.e. gamma_t * lambda_eff = min(lambda, gamma_t)
 (computed as that clamp, so gamma_t = 0 needs no division): the local lr never exceeds the global one.
 beta = 0 keeps lambda = eta ||w|| / ||g|| (still LARS, not SGD).
 

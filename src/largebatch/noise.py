@@ -244,7 +244,7 @@ class NoiseMeter:
 
     @property
     def piggyback(self) -> bool:
-        """Whether the trainer should hand its loss totals to the hook (hook_state.extra) on measuring steps."""
+        """Whether the trainer hands its loss totals to the hook (hook_state.extra) on measuring steps."""
         return self.hook_state is not None and self.hook_state.piggyback
 
     def micro_steps(self, k: int) -> int:

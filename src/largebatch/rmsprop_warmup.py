@@ -91,7 +91,8 @@ class RMSpropWarmup(torch.optim.Optimizer):
         if (alpha_rms is not None and alpha_rms < 0) or rms_lr < 0:
             raise ValueError(f"RMSpropWarmup: alpha_rms={alpha_rms} and rms_lr={rms_lr} must be >= 0")
         if beta_period <= 0 or sgd_slope <= 0:
-            raise ValueError(f"RMSpropWarmup: beta_period={beta_period} and sgd_slope={sgd_slope} must be > 0")
+            raise ValueError(
+                f"RMSpropWarmup: beta_period={beta_period} and sgd_slope={sgd_slope} must be > 0")
         defaults = {"lr": lr, "momentum": momentum, "alpha_rms": alpha_rms, "rms_lr": rms_lr,
                     "rms_decay": rms_decay, "eps": eps, "weight_decay": weight_decay,
                     "beta_center": beta_center, "beta_period": beta_period, "sgd_slope": sgd_slope}

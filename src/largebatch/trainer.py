@@ -117,7 +117,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     ckpt_path = rdir / CHECKPOINT
     loss_acc = torch.zeros((), dtype=torch.float64, device=dev)
     n_acc = 0
-    pending: list[tuple[torch.Tensor, int]] = []  # (detached loss, weight) since the last flush: no per-step op
+    pending: list[tuple[torch.Tensor, int]] = []  # (detached loss, weight) since the last flush
 
     def flush(acc: torch.Tensor) -> torch.Tensor:
         if pending:
