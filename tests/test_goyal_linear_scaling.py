@@ -7,11 +7,13 @@ absent warmups give Goyal's per-iteration learning rates; the cpu model has BN g
 on the last BN of each residual block and no weight decay on BN/biases; Goyal's error (median of the final
 5/90 of training), B_flat, the elbow and the curve gaps on hand-made tables; the smoke grid (incl. ResNet-50
 on 64x64 synthetic ImageNet) runs through `largebatch.sweep` and its runs collect into both CSVs; the claims
-evaluate on a hand-made CSV pair.
+evaluate on a hand-made CSV pair, judging (c), (e), (f) at B_flat when its ablations exist (else at B_ABL);
+the cpu grid's ablations at kn = 1024 and 2048, with the original 42 run ids unchanged.
 
 Run: cd /work/main && WANDB_MODE=disabled .venv/bin/python -m pytest -q tests/test_goyal_linear_scaling.py
 """
 
+import hashlib
 import math
 from dataclasses import replace
 
@@ -29,6 +31,8 @@ from largebatch.models import GhostBatchNorm, build_model, ghost_bns
 from largebatch.optim import build_optimizer
 from largebatch.schedules import lr_at
 from largebatch.sweep import run_sweep
+
+ORIGINAL_42_IDS_SHA = "16315dd306fb"  # sha1 of the space-joined run ids of the original 42-run cpu grid
 
 
 @pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
@@ -58,10 +62,18 @@ def test_cpu_grid_shape():
     assert all(c.per_worker_batch == 32 and c.nesterov and c.zero_gamma and c.weight_decay == 1e-4
                and c.wd_exclude_bn_bias and c.momentum == 0.9 for c in batch)
     abl = [c for c in cfgs if c.tag != "batch"]
+    assert G.ABL_BATCHES == (1024, 2048) and G.B_ABL == 1024 and G.B_ABL_FLAT == 2048
     assert {(c.tag, c.warmup, c.lr_scaling, c.zero_gamma, c.global_batch) for c in abl} == {
-        ("warmup", "none", "linear", True, G.B_ABL), ("warmup", "constant", "linear", True, G.B_ABL),
-        ("rule", "gradual", "sqrt", True, G.B_ABL), ("rule", "gradual", "none", True, G.B_ABL),
-        ("gamma", "gradual", "linear", False, G.B_ABL)}
+        (t, w, r, z, b) for b in G.ABL_BATCHES for t, w, r, z in (
+            ("warmup", "none", "linear", True), ("warmup", "constant", "linear", True),
+            ("rule", "gradual", "sqrt", True), ("rule", "gradual", "none", True),
+            ("gamma", "gradual", "linear", False))}
+    assert len(cfgs) == len(G.BATCHES) * 3 + 5 * 3 * len(G.ABL_BATCHES) == 57
+    # the 42 runs of the original sweep keep their ids and indices (runs/ and the CSV refer to them)
+    ids = [run_id(c) for c in cfgs]
+    assert hashlib.sha1(" ".join(ids[:42]).encode()).hexdigest()[:12] == ORIGINAL_42_IDS_SHA
+    assert ids[27] == "goyal_linear_scaling-93ee6f2a-s0" and ids[41] == "goyal_linear_scaling-7000a7e0-s2"
+    assert {c.global_batch for c in cfgs[42:]} == {G.B_ABL_FLAT}
     for c in cfgs:  # every batch is evaluated twice per epoch, so the final window holds >= 3 evaluations
         r = resolve(c, 1)
         evals = list(range(r.eval_every_steps, r.total_steps + 1, r.eval_every_steps)) + [r.total_steps]
@@ -137,17 +149,24 @@ def test_flat_region_and_elbow_by_hand():
     assert A.elbow(_stats([10.0] * 7), 256, 4096) is None
 
 
-def _fake_runs():
-    """A hand-made study: flat to 4096 (16x), elbow at 8192, ablations at B_ABL with known means."""
+ABL_4096 = {("warmup", "none", "linear", True): 11.0, ("warmup", "constant", "linear", True): 12.0,
+            ("rule", "gradual", "sqrt", True): 10.8, ("rule", "gradual", "none", True): 13.0,
+            ("gamma", "gradual", "linear", False): 10.4}  # every criterion (c), (e), (f) met
+ABL_2048 = {("warmup", "none", "linear", True): 10.2, ("warmup", "constant", "linear", True): 10.1,
+            ("rule", "gradual", "sqrt", True): 10.0, ("rule", "gradual", "none", True): 10.3,
+            ("gamma", "gradual", "linear", False): 10.0}  # none met (gradual = 10.1 at kn = 2048)
+
+
+def _fake_runs(ablations=None):
+    """A hand-made study: flat to 4096 (16x), elbow at 8192, ablations {kn: {setting: mean}} (default: the
+    ABL_4096 means at kn = 4096)."""
     rows, curves = [], []
     base_err = 10.0
     means = {64: 10.0, 128: 10.0, 256: 10.0, 512: 10.1, 1024: 10.0, 2048: 10.1, 4096: 10.2, 8192: 11.5,
              16384: 14.0}
-    abl = {("warmup", "none", "linear", True): 11.0, ("warmup", "constant", "linear", True): 12.0,
-           ("rule", "gradual", "sqrt", True): 10.8, ("rule", "gradual", "none", True): 13.0,
-           ("gamma", "gradual", "linear", False): 10.4}
     specs = [("batch", b, "gradual", "linear", True, m) for b, m in means.items()]
-    specs += [(e, 4096, w, r, z, m) for (e, w, r, z), m in abl.items()]
+    for kn, abl in (ablations or {4096: ABL_4096}).items():
+        specs += [(e, kn, w, r, z, m) for (e, w, r, z), m in abl.items()]
     for i, (exp, b, w, r, z, m) in enumerate(specs):
         for s in range(3):
             rid = f"r{i}-s{s}"
@@ -172,6 +191,40 @@ def test_claims_on_hand_made_csvs(tmp_path, monkeypatch):
     got = {r["claim"][:3]: r["reproduced"] for r in rows}
     assert got["(a)"] and got["(b)"] and got["(d)"]
     assert "B_flat = 4096" in rows[0]["ours"] and "elbow at kn = 8192" in rows[1]["ours"]
+    assert got["(c)"] and got["(e)"] and got["(f)"]
+    assert all("judged at B_flat=4096" in r["claim"] for r in rows[2:3] + rows[4:])
+
+
+def _claims_of(tmp_path, ablations):
+    runs, curves = _fake_runs(ablations)
+    runs.to_csv(tmp_path / f"{G.STUDY}.csv", index=False)
+    curves.to_csv(tmp_path / f"{G.STUDY}_curves.csv", index=False)
+    return {r["claim"][:3]: r for r in C.claims(tmp_path)}
+
+
+def test_claims_judged_at_b_flat_with_both_ablation_batches(tmp_path, monkeypatch):
+    """Ablations at B_ABL = 2048 (criteria not met) and at the measured B_flat = 4096 (met): judged at 4096,
+    the kn = 2048 numbers follow in the text."""
+    monkeypatch.setattr(C, "B_ABL", 2048)
+    rows = _claims_of(tmp_path, {2048: ABL_2048, 4096: ABL_4096})
+    for k in ("(c)", "(e)", "(f)"):
+        r = rows[k]
+        assert r["reproduced"] is True
+        assert "judged at B_flat=4096 (also run at kn=2048)" in r["claim"]
+        assert r["ours"].startswith("kn=4096: ") and "; kn=2048: " in r["ours"]
+        assert r["ours"].endswith("(criterion not met)")
+    assert "none 11.00 ± 0.05 (n=3) (+1.00)" in rows["(c)"]["ours"]
+    assert "kn=2048: gradual 10.10 ± 0.05 (n=3) (+0.10), none 10.20" in rows["(c)"]["ours"]
+
+
+def test_claims_fall_back_to_b_abl_without_ablations_at_b_flat(tmp_path, monkeypatch):
+    monkeypatch.setattr(C, "B_ABL", 2048)
+    abl_4096_partial = {k: v for k, v in ABL_4096.items() if k[0] != "gamma"}  # one setting missing
+    rows = _claims_of(tmp_path, {2048: ABL_2048, 4096: abl_4096_partial})
+    for k in ("(c)", "(e)", "(f)"):
+        assert rows[k]["reproduced"] is False
+        assert "ablations at kn=2048 (measured B_flat=4096)" in rows[k]["claim"]
+        assert rows[k]["ours"].startswith("kn=2048: ") and "kn=4096" not in rows[k]["ours"]
 
 
 def test_smoke_sweep_and_collect(tmp_path, capsys):
