@@ -138,7 +138,8 @@ def ratio(fa, fb, repeats):
             b.append(fb())
     pairs = [x / y for x, y in zip(a, b)]
     return {"core_samples_per_s": statistics.median(a), "bare_samples_per_s": statistics.median(b),
-            "ratio": statistics.median(pairs), "ratio_of_medians": statistics.median(a) / statistics.median(b),
+            "ratio": statistics.median(pairs),
+            "ratio_of_medians": statistics.median(a) / statistics.median(b),
             "pair_ratio_min": min(pairs), "pair_ratio_max": max(pairs), "repeats": repeats}
 
 
