@@ -259,7 +259,7 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
-    cfgs = calib() + sweep() + lr_rule() + validation() + sim()
+    cfgs = sweep() + lr_rule() + validation() + sim() + calib()  # calib appended: indices stay
     if scale == "smoke":
         picks = {}
         for c in cfgs:  # one per experiment, with staleness on where the experiment has it
