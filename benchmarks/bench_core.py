@@ -143,8 +143,24 @@ def ratio(fa, fb, repeats):
             "pair_ratio_min": min(pairs), "pair_ratio_max": max(pairs), "repeats": repeats}
 
 
-def render(res: dict, readme: Path) -> None:
-    """Write the results table into benchmarks/README.md between its markers."""
+def gpu_rows(gpu: dict) -> list[str]:
+    """Rows of scripts/gpu_check.sh's JSON (benchmarks/gpu_check.json), when a GPU run has been committed."""
+    rows = []
+    if "resnet50_core_img_s" in gpu:
+        rows.append(f"| ResNet-50 training on {gpu.get('device', 'GPU')}, batch {gpu.get('batch')}, bf16 + "
+                    f"channels_last, images/s | {gpu['resnet50_core_img_s']:,.0f} (core) | "
+                    f"{gpu['resnet50_bare_img_s']:,.0f} (bare loop) | {gpu['resnet50_core_over_bare']:.3f} |")
+    if "mlp_20_epochs_s" in gpu:
+        rows.append(f"| seed MLP, 20 epochs on {gpu.get('device', 'GPU')} | {gpu['mlp_20_epochs_s']:.1f} s | "
+                    f"| test acc {gpu.get('mlp_final_test_acc', float('nan')):.4f} |")
+    return rows
+
+
+def render(res: dict, readme: Path, gpu: dict | None = None) -> None:
+    """Write the results table into benchmarks/README.md between its markers (plus the GPU check's rows
+    from benchmarks/gpu_check.json if it exists)."""
+    if gpu is None and (HERE / "gpu_check.json").exists():
+        gpu = json.loads((HERE / "gpu_check.json").read_text())
     rows = ["| benchmark | measured | baseline (same process) | ratio |", "|---|---|---|---|"]
     for k in ("core_mlp_b256", "core_mlp_bn_b256", "core_seed_mlp_b100"):
         if k in res:
@@ -198,6 +214,7 @@ def render(res: dict, readme: Path) -> None:
                     f"allreduce share of the 2-process step {r['two_procs']['allreduce_share']:.1%} | "
                     f"{r['two_procs']['samples_per_s']:,.0f} | {r['one_proc']['samples_per_s']:,.0f} | "
                     f"{r['samples_per_s_ratio']:.3f} |")
+    rows += gpu_rows(gpu or {})
     table = "\n".join(rows) + f"\n\n(torch {res.get('torch')}, {res.get('threads')} threads)\n"
     text = readme.read_text()
     a, b = "<!-- results:start -->", "<!-- results:end -->"
