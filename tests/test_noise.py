@@ -117,8 +117,9 @@ def test_per_example_and_two_batch_agree_on_mlp(fmnist):
 
 
 @pytest.mark.slow
-def test_two_ranks_equal_one_process(fmnist_small, tmp_path):
-    kw = dict(study="n", model="mlp_bn", global_batch=256, per_worker_batch=32, max_steps=3,
+@pytest.mark.parametrize("width", [0, 600])  # 600: several DDP buckets carry the norms
+def test_two_ranks_equal_one_process(fmnist_small, tmp_path, width):
+    kw = dict(study="n", model="mlp_bn", width=width, global_batch=256, per_worker_batch=32, max_steps=3,
               noise_every_steps=1, eval_train_examples=0, progress=False, wandb="off")
     ranks = spawn(2, noise_record, {**kw, "out_dir": str(tmp_path / "a")}, fmnist_small)
     one = noise_record(None, {**kw, "micro_batch": 128, "out_dir": str(tmp_path / "b")}, fmnist_small)
@@ -162,15 +163,16 @@ def test_noise_ema_survives_checkpoint_resume(fmnist_small, tmp_path):
     assert recs(full) == recs(part) and len(recs(full)) == 5
 
 
-@pytest.mark.parametrize("comm_dtype", ["fp32", "bf16"])
-def test_ddp_measurement_leaves_training_and_train_loss_unchanged(fmnist_small, tmp_path, comm_dtype):
+@pytest.mark.parametrize("comm_dtype,width", [("fp32", 16), ("bf16", 16), ("fp32", 600)])
+def test_ddp_measurement_leaves_training_and_train_loss_unchanged(fmnist_small, tmp_path, comm_dtype,
+                                                                 width):
     """Under DDP the norms (and the loss totals) ride in the gradient allreduce (fp32) or in one small
     allreduce (bf16 compression): either way, parameters and the logged train loss equal the run without
-    measurement."""
+    measurement. Width 600 puts the first layer (1.9 MB) in a bucket of its own: several buckets."""
     from workers import train_records
 
-    kw = dict(study="n", model="mlp", global_batch=128, per_worker_batch=32, max_steps=6, epochs=5,
-              log_every_steps=3, eval_train_examples=0, progress=False, wandb="off", comm_dtype=comm_dtype)
+    kw = dict(study="n", model="mlp", width=width, global_batch=128, per_worker_batch=32, max_steps=6,
+              epochs=5, log_every_steps=3, eval_train_examples=0, progress=False, wandb="off", comm_dtype=comm_dtype)
     on = spawn(2, train_records, {**kw, "noise_every_steps": 2, "out_dir": str(tmp_path / "on")},
                fmnist_small)
     off = spawn(2, train_records, {**kw, "out_dir": str(tmp_path / "off")}, fmnist_small)
