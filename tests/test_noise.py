@@ -172,7 +172,8 @@ def test_ddp_measurement_leaves_training_and_train_loss_unchanged(fmnist_small, 
     from workers import train_records
 
     kw = dict(study="n", model="mlp", width=width, global_batch=128, per_worker_batch=32, max_steps=6,
-              epochs=5, log_every_steps=3, eval_train_examples=0, progress=False, wandb="off", comm_dtype=comm_dtype)
+              epochs=5, log_every_steps=3, eval_train_examples=0, progress=False, wandb="off",
+              comm_dtype=comm_dtype)
     on = spawn(2, train_records, {**kw, "noise_every_steps": 2, "out_dir": str(tmp_path / "on")},
                fmnist_small)
     off = spawn(2, train_records, {**kw, "out_dir": str(tmp_path / "off")}, fmnist_small)
