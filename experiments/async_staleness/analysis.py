@@ -82,9 +82,10 @@ def first_at_or_above(curve: pd.DataFrame, col: str, target: float, x: str = "st
 
 
 def value_at(curve: pd.DataFrame, col: str, x_value: float, x: str = "time") -> float:
-    """`col` at the last evaluation with x <= x_value (NaN before the first)."""
+    """`col` at the last evaluation with x <= x_value (NaN before the first); x values within 1e-6 count as
+    equal (the run CSV rounds times to 6 decimals)."""
     d = curve.dropna(subset=[col]).sort_values(x)
-    d = d[d[x] <= x_value + 1e-9]
+    d = d[d[x] <= x_value + 1e-6]
     return float(d[col].iloc[-1]) if len(d) else float("nan")
 
 

@@ -36,6 +36,7 @@ from .config import (
     net_name,
     opt_name,
     real_grid,
+    real_name,
 )
 from .param_server import run_dir as real_dir
 
@@ -214,11 +215,12 @@ def _real_rows(runs_dir: Path):
             continue
         s = json.loads((d / "summary.json").read_text())
         rid = s["run_id"]
-        cur = _curve(_records(d), rid, f"real_{sc.mode}")
-        name = f"real_{sc.mode}_k{k}"
+        pre = real_name(sc)
+        cur = _curve(_records(d), rid, f"{pre}_{sc.mode}")
+        name = f"{pre}_{sc.mode}_k{k}"
         row = {
             "study": cfg.study,
-            "experiment": f"real_{sc.mode}",
+            "experiment": f"{pre}_{sc.mode}",
             "mechanism": "real",
             "run_id": rid,
             "seed": cfg.seed,
@@ -275,7 +277,7 @@ def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT /
     """replay.csv: pooled counts of the real async runs (kept from the old file when there are none here)
     and of the event simulation; the `#name` of a staleness_replay path selects one."""
     real = pd.DataFrame([h for _, _, hs in _real_rows(Path(runs_dir)) for h in hs], columns=HIST_COLUMNS)
-    real = real[real.staleness_dist.str.startswith("real_async")]
+    real = real[real.staleness_dist.str.contains("_async_")]
     parts = [sim_hist()]
     if len(real):
         parts.append(real)
