@@ -299,3 +299,22 @@ def test_calibration_pick_rule():
                        "steps_to_85": [np.nan, 1850.0, 1850.0], "steps_to_target": [300.0, 450.0, 350.0]})
     t = claims.calib_table(df)
     assert t[t.pick].lr.tolist() == [0.3] and t[t.lr == 0.1].configured.all()
+
+
+def test_equal_time_is_the_earlier_end():
+    """(vi): a run that has stopped is not compared at a later time: T_eq = min(backup end, async end)."""
+    from experiments.async_staleness import claims
+
+    df = pd.DataFrame({"experiment": ["real_sync", "real_backup", "real_async"], "seed": 0,
+                       "run_id": ["s", "b", "a"], "status": "complete", "time_to_target": [4.0, 3.0, 5.0],
+                       "time_end": [40.0, 30.0, 15.0]})
+    cur = pd.DataFrame({"run_id": ["s", "s", "b", "b", "a", "a"],
+                        "experiment": ["real_sync"] * 2 + ["real_backup"] * 2 + ["real_async"] * 2,
+                        "time": [10.0, 40.0, 10.000000400, 30.0, 5.0, 15.0],
+                        "test_acc": [0.80, 0.86, 0.81, 0.87, 0.70, 0.84]})
+    bt = claims.backup_table(df, cur, "real").iloc[0]
+    assert bt.t_eq == 15.0 and bt.t_eq_is_async_end
+    assert bt.async_acc_teq == 0.84 and bt.backup_acc_teq == 0.81 and bt.sync_acc_teq == 0.80
+    df.loc[2, "time_end"] = 50.0  # async outlasts the backups: T_eq is the backups' end
+    bt = claims.backup_table(df, cur, "real").iloc[0]
+    assert bt.t_eq == 30.0 and not bt.t_eq_is_async_end and bt.backup_acc_teq == 0.87
