@@ -21,10 +21,10 @@ def _before(study: str) -> int:
     """A study's runs outside the core grid (its collect.before_reproduce(scale), if any): failures."""
     import importlib
 
-    try:
-        mod = importlib.import_module(f"experiments.{study}.collect")
-    except ModuleNotFoundError:
+    if not (ROOT / "experiments" / study / "collect.py").exists() and f"experiments.{study}.collect" \
+            not in sys.modules:
         return 0
+    mod = importlib.import_module(f"experiments.{study}.collect")  # a broken module raises, not skips
     hook = getattr(mod, "before_reproduce", None)
     return int(hook("cpu") or 0) if hook is not None else 0
 
