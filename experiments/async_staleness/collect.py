@@ -103,6 +103,16 @@ def _dist(cfg) -> str:
     )
 
 
+def _hist_rows(dist: str, mechanism: str, rid: str, seed: int, counts: list[int]) -> list[dict]:
+    """Rows of the staleness histogram CSV: one per staleness value that occurred."""
+    return [
+        {"staleness_dist": dist, "mechanism": mechanism, "run_id": rid, "seed": seed, "staleness": t,
+         "count": c}
+        for t, c in enumerate(counts)
+        if c
+    ]
+
+
 def _curve(recs: list[dict], rid: str, exp: str, times=None) -> pd.DataFrame:
     ev = [r for r in recs if "test/acc" in r]
     c = pd.DataFrame(
@@ -157,18 +167,7 @@ def _core_rows(runs_dir: Path):
         }
         hist = []
         if cfg.staleness == "replay":
-            hist = [
-                {
-                    "staleness_dist": row["staleness_dist"],
-                    "mechanism": "simulated",
-                    "run_id": rid,
-                    "seed": cfg.seed,
-                    "staleness": t,
-                    "count": c,
-                }
-                for t, c in enumerate(s["staleness_counts"])
-                if c
-            ]
+            hist = _hist_rows(row["staleness_dist"], "simulated", rid, cfg.seed, s["staleness_counts"])
         if cfg.tag == "sim_sync":
             out, curves = [], []
             for exp, b in (("sim_sync", 0), ("sim_backup", SIM_BACKUPS)):
@@ -244,18 +243,7 @@ def _real_rows(runs_dir: Path):
             "dropped": s["dropped"],
             "wall_s": s["wall_s"],
         }
-        hist = [
-            {
-                "staleness_dist": name,
-                "mechanism": "real",
-                "run_id": rid,
-                "seed": cfg.seed,
-                "staleness": t,
-                "count": c,
-            }
-            for t, c in enumerate(s["staleness_counts"])
-            if c
-        ]
+        hist = _hist_rows(name, "real", rid, cfg.seed, s["staleness_counts"])
         yield [row], [cur], hist
 
 

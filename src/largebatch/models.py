@@ -57,11 +57,7 @@ class GhostBatchNorm(nn.modules.batchnorm._BatchNorm):
         """Fold this step's group statistics into the running averages (one momentum update)."""
         if self._acc is None:
             return
-        s_m, s_v, G = self._acc
-        self.running_mean.mul_(1 - self.momentum).add_(s_m / G, alpha=self.momentum)
-        self.running_var.mul_(1 - self.momentum).add_(s_v / G, alpha=self.momentum)
-        self.num_batches_tracked += 1
-        self._acc = None
+        commit_bn_stats([self])
 
 
 def ghost_bns(model: nn.Module) -> list[GhostBatchNorm]:
@@ -73,7 +69,7 @@ def commit_bn_stats(model_or_bns) -> None:
     """`commit()` of every ghost BN of a model (or of a list of them), batched into a few foreach ops with
     the same arithmetic per element (the trainer calls this once per step: it keeps the step loop lean)."""
     bns = ghost_bns(model_or_bns) if isinstance(model_or_bns, nn.Module) else model_or_bns
-    groups: dict[float, tuple[list, list, list]] = {}
+    groups: dict[float, tuple[list, list]] = {}  # momentum -> (running tensors, this step's statistics)
     counters = []
     for bn in bns:
         if bn._acc is None:
@@ -81,12 +77,12 @@ def commit_bn_stats(model_or_bns) -> None:
         s_m, s_v, G = bn._acc
         if G != 1:  # s / 1 is exact: skipped
             s_m, s_v = s_m / G, s_v / G
-        run, new, _ = groups.setdefault(bn.momentum, ([], [], None))
+        run, new = groups.setdefault(bn.momentum, ([], []))
         run += [bn.running_mean, bn.running_var]
         new += [s_m, s_v]
         counters.append(bn.num_batches_tracked)
         bn._acc = None
-    for mom, (run, new, _) in groups.items():
+    for mom, (run, new) in groups.items():
         torch._foreach_mul_(run, 1 - mom)
         torch._foreach_add_(run, new, alpha=mom)
     if counters:

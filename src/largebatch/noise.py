@@ -180,11 +180,7 @@ def _measuring_hook(state: _HookState, bucket):
     are appended to the bucket and reduced with it: a measuring step adds no collective. Under an fp16/bf16
     compression hook the norms are kept here and NoiseMeter.end reduces them in one small allreduce."""
     if not state.active:
-        if state.inner is not None:
-            return state.inner(None, bucket)
-        from .dist import allreduce_bucket_async
-
-        return allreduce_bucket_async(bucket.buffer())
+        return state.inner(None, bucket) if state.inner is not None else _plain(bucket.buffer())
     norms = torch._foreach_norm(bucket.gradients())
     names = [state.names[id(p)] for p in bucket.parameters()]
     if not state.piggyback:
