@@ -22,7 +22,7 @@ from pathlib import Path
 
 from largebatch.config import TrainConfig
 
-from .param_server import ServerConfig
+from .server_config import ServerConfig
 
 HERE = Path(__file__).resolve().parent
 REPLAY = "experiments/async_staleness/replay.csv"  # committed distributions (collect.write_replay)

@@ -26,41 +26,23 @@ statistics travel). The server's clock (`train_s`, `time/s`) excludes its evalua
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from largebatch.config import ConfigError, TrainConfig, make_config, parse_overrides, resolve, to_dict
+from largebatch.runid import NOT_HASHED, hash8, nondefault
 
-MODES = ("async", "sync", "backup")
-DELAYS = ("none", "const", "exp", "lognormal")
+from .config import real_grid
+from .server_config import DELAYS, MODES, SERVER_FIELDS, ServerConfig  # noqa: F401  (re-exported)
+
 _HDR = 4  # header: worker->server [version, seq, loss sum, examples]; server->worker [version, stop, 0, 0]
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    mode: str = "async"  # async | sync | backup
-    backups: int = 0  # b: backup mode drops the last b of K = N + b gradients per step
-    updates: int = 1000  # server updates (async: gradients applied; sync/backup: averaged steps)
-    delay: str = "none"  # injected delay distribution per gradient: none | const | exp | lognormal
-    delay_ms: float = 0.0  # its mean, ms
-    straggler_p: float = 0.0  # probability that a gradient's delay is multiplied by straggler_x
-    straggler_x: float = 10.0
-    eval_every: int = 100  # server evaluates the test set every this many updates (clock paused)
-    target_acc: float = 0.0  # time_to_target_s in the summary: first eval at or above this
-
-
-SERVER_FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
 
 
 def check(cfg: TrainConfig, sc: ServerConfig, workers: int) -> None:
@@ -80,16 +62,10 @@ def check(cfg: TrainConfig, sc: ServerConfig, workers: int) -> None:
 
 def run_id(cfg: TrainConfig, sc: ServerConfig, workers: int) -> str:
     """`<study>-real-<hash8>-s<seed>`; the hash covers the non-default fields of both configs and K."""
-    d = {
-        k: v
-        for k, v in to_dict(cfg).items()
-        if k not in ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
-        and v != TrainConfig.__dataclass_fields__[k].default
-    }
-    d.update({f"server.{k}": v for k, v in to_dict(sc).items() if v != SERVER_FIELDS[k].default})
+    d = nondefault(cfg, NOT_HASHED)
+    d.update({f"server.{k}": v for k, v in nondefault(sc).items()})
     d["workers"] = workers
-    h = hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return f"{cfg.study}-real-{h}-s{cfg.seed}"
+    return f"{cfg.study}-real-{hash8(d)}-s{cfg.seed}"
 
 
 def run_dir(cfg: TrainConfig, sc: ServerConfig, workers: int) -> Path:
@@ -453,8 +429,6 @@ def launch(
 
 def sweep(scale: str = "cpu", dry: bool = False) -> int:
     """Run the study's real runs (config.real_grid), skipping those with a summary.json; returns failures."""
-    from .config import real_grid
-
     failed = 0
     entries = real_grid(scale)
     todo = [e for e in entries if not (run_dir(*e) / "summary.json").exists()]

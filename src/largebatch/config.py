@@ -13,10 +13,11 @@ the field and the fix; `largebatch.cli` prints it and exits 2 before anything is
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from dataclasses import dataclass, fields, replace
+
+from .errors import ConfigError
+from .runid import NOT_HASHED, run_id  # noqa: F401  (re-exported: the names predate runid.py)
 
 CHOICES = {
     "dataset": ("fashion_mnist", "mnist1d", "synthetic", "synthetic_imagenet", "imagenet"),
@@ -32,12 +33,8 @@ CHOICES = {
     "staleness": ("none", "fixed", "uniform", "roundrobin", "replay"),
     "staleness_lr": ("none", "inverse"),
 }
-# Fields that do not change the trajectory of a run, so they do not enter its id.
-NOT_HASHED = ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
-
-
-class ConfigError(ValueError):
-    """A bad configuration value; the message names the field and the fix."""
+# NOT_HASHED (fields that do not enter a run id), run_id and ConfigError live in largebatch.runid and
+# largebatch.errors (no import cycle); they stay importable from here.
 
 
 @dataclass(frozen=True)
@@ -265,23 +262,6 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
 
 def to_dict(obj) -> dict:
     return dataclasses.asdict(obj)
-
-
-def run_id(cfg: TrainConfig) -> str:
-    """Deterministic id `<study>-<hash8>-s<seed>`: a relaunched sweep finds finished runs.
-
-    Only fields that differ from their defaults are hashed, so adding a new field (with a default)
-    later keeps every existing run id. A replayed staleness distribution is hashed by its content.
-    """
-    d = {k: v for k, v in to_dict(cfg).items()
-         if k not in NOT_HASHED and v != _FIELDS[k].default}
-    if cfg.staleness == "replay" and cfg.staleness_replay:
-        # content-addressed: a run that replayed another distribution is never mistaken for this one
-        from .staleness import replay_digest
-
-        d["staleness_replay_digest"] = replay_digest(cfg.staleness_replay)
-    h = hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return f"{cfg.study}-{h}-s{cfg.seed}"
 
 
 def from_dict(d: dict) -> TrainConfig:

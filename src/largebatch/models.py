@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
+
 
 class GhostBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm over groups of `group` examples (0 = the whole forward batch)."""
@@ -221,8 +223,6 @@ def build_model(name: str, in_shape, classes: int, width: int = 0, depth: int = 
             models without residual BN blocks.
     """
     if name not in MODELS:
-        from .config import ConfigError
-
         raise ConfigError(f"model={name!r}: choose one of {tuple(MODELS)}")
     model = convert_ghost_bn(MODELS[name](tuple(in_shape), classes, width, depth), bn_group)
     for bn in ghost_bns(model):
@@ -230,8 +230,6 @@ def build_model(name: str, in_shape, classes: int, width: int = 0, depth: int = 
     if zero_gamma:
         last = _last_bns(model)
         if not last:
-            from .config import ConfigError
-
             raise ConfigError(f"zero_gamma=true: model={name!r} has no residual BN block")
         for bn in last:
             nn.init.zeros_(bn.weight)

@@ -26,7 +26,13 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as tdist
 from torch import nn
+
+from . import dist as D
+from .dist import allreduce_bucket_async
+from .errors import ConfigError
+from .models import has_batchnorm
 
 
 def two_batch_estimate(g2_small, g2_big, b_small: float, b_big: float):
@@ -187,8 +193,6 @@ def _measuring_hook(state: _HookState, bucket):
         for name, nrm in zip(names, norms):  # squared (in float64) later, in one op for all
             state.sq[name] = nrm
         return state.inner(None, bucket) if state.inner is not None else _plain(bucket.buffer())
-    import torch.distributed as tdist
-
     ws = tdist.get_world_size()
     buf = bucket.buffer()
     extra = state.extra if bucket.is_last() else None
@@ -211,8 +215,6 @@ def _measuring_hook(state: _HookState, bucket):
 
 
 def _plain(buf):
-    from .dist import allreduce_bucket_async
-
     return allreduce_bucket_async(buf)
 
 
@@ -225,11 +227,7 @@ class NoiseMeter:
         self.ema = NoiseEMA(cfg.noise_ema)
         self.hook_state = None
         if cfg.noise_estimator == "per_example":
-            from .models import has_batchnorm
-
             if has_batchnorm(model):
-                from .config import ConfigError
-
                 raise ConfigError(f"noise_estimator=per_example: model={cfg.model!r} has BatchNorm; "
                                   "per-example gradients need a BN-free model, use noise_estimator=two_batch")
 
@@ -286,8 +284,6 @@ class NoiseMeter:
         `self.reduced_extra`; the trainer sends its train-loss totals this way, so a measuring step costs
         one small allreduce, not two. With `piggyback` (DDP, fp32 allreduce) the trainer gives the totals to
         the comm hook instead, before the backward pass, and a measuring step costs no extra collective."""
-        from . import dist as D
-
         cfg, res = self.cfg, self.res
 
         def reduce_mean(vec: torch.Tensor) -> torch.Tensor:

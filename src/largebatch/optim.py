@@ -11,6 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .errors import ConfigError
+from .lars import LARS
+from .rmsprop_warmup import RMSpropWarmup
+
 
 def param_groups(model: nn.Module, weight_decay: float, exclude_bn_bias: bool = True) -> list[dict]:
     """Two groups: decayed weights, and (if excluding) BN/bias tensors with weight_decay 0."""
@@ -36,8 +40,6 @@ def _adam(groups, cfg):
 
 
 def _lars(groups, cfg):
-    from .lars import LARS
-
     for g in groups:  # skipping the trust ratio and skipping weight decay are separate switches
         g["lars_exclude"] = cfg.lars_exclude_bn_bias and g["name"] == "no_decay"
     return LARS(groups, lr=cfg.lr_base, momentum=cfg.momentum, trust_coef=cfg.trust_coef,
@@ -45,8 +47,6 @@ def _lars(groups, cfg):
 
 
 def _rmsprop_warmup(groups, cfg):
-    from .rmsprop_warmup import RMSpropWarmup
-
     return RMSpropWarmup(groups, lr=cfg.lr_base, momentum=cfg.momentum, rms_lr=cfg.rms_lr,
                          rms_decay=cfg.rms_decay, eps=cfg.rms_eps, beta_center=cfg.rms_beta_center_epochs,
                          beta_period=cfg.rms_beta_period_epochs)
@@ -58,8 +58,6 @@ OPTIMIZERS = {"sgd": _sgd, "adam": _adam, "lars": _lars, "rmsprop_warmup": _rmsp
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     """The optimizer named by cfg.optimizer over `model`'s parameter groups."""
     if cfg.optimizer not in OPTIMIZERS:
-        from .config import ConfigError
-
         raise ConfigError(f"optimizer={cfg.optimizer!r}: choose one of {tuple(OPTIMIZERS)}")
     groups = param_groups(model, cfg.weight_decay, cfg.wd_exclude_bn_bias)
     return OPTIMIZERS[cfg.optimizer](groups, cfg)

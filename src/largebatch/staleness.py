@@ -22,54 +22,19 @@ tau_t. BN: running statistics are part of the snapshot; the stale forward uses b
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import dist as D
+from .models import ghost_bns
+from .noise import cosine
+from .replay import load_replay
+
 MODES = ("none", "fixed", "uniform", "roundrobin", "replay")
 _SEED_OFFSET = 0x5EED  # the tau stream differs from the data/init streams of the same seed
-
-
-def load_replay(spec: str) -> dict[int, float]:
-    """{tau: count} from `path[#name]` (CSV with columns staleness, count[, staleness_dist])."""
-    path, _, name = spec.partition("#")
-    p = Path(path)
-    if not p.is_absolute() and not p.exists():
-        p = ROOT / p
-    if not p.is_file():
-        from .config import ConfigError
-
-        raise ConfigError(f"staleness_replay={spec!r}: no file {p}; give a CSV with columns staleness,count")
-    out: dict[int, float] = {}
-    with open(p, newline="") as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            if name and row.get("staleness_dist") != name:
-                continue
-            tau = int(float(row["staleness"]))
-            out[tau] = out.get(tau, 0.0) + float(row["count"])
-    if not out or sum(out.values()) <= 0:
-        from .config import ConfigError
-
-        raise ConfigError(f"staleness_replay={spec!r}: no rows with a positive count")
-    return out
-
-
-def replay_digest(spec: str) -> str:
-    """8 hex digits of the histogram `spec` names ("missing" if it cannot be read: training then raises)."""
-    from .config import ConfigError
-
-    try:
-        hist = load_replay(spec)
-    except (ConfigError, OSError, KeyError, ValueError):
-        return "missing"
-    body = ",".join(f"{t}:{c:g}" for t, c in sorted(hist.items()))
-    return hashlib.sha1(body.encode()).hexdigest()[:8]
 
 
 class Staleness:
@@ -139,10 +104,6 @@ class Staleness:
 
     def _coherence(self, model: nn.Module, stale: list, x: torch.Tensor, y: torch.Tensor) -> float:
         """cos(stale gradient, fresh gradient at w_t on the same batch); BN statistics left untouched."""
-        from . import dist as D
-        from .models import ghost_bns
-        from .noise import cosine
-
         bns = ghost_bns(model)
         saved = [bn._acc for bn in bns]
         for bn in bns:

@@ -1,0 +1,106 @@
+"""The import graph of src/largebatch and experiments/, computed statically with ast: no cycle, and
+no study module located by a string outside the study contract (largebatch.study).
+
+Run: `pytest tests/test_imports.py` (no torch import, < 1 s).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"largebatch": ROOT / "src" / "largebatch", "experiments": ROOT / "experiments"}
+
+
+def modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every .py file of the two packages."""
+    out = {}
+    for pkg, base in PACKAGES.items():
+        for f in sorted(base.rglob("*.py")):
+            parts = [pkg, *f.relative_to(base).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out[".".join(parts)] = f
+    return out
+
+
+def imported(name: str, path: Path, known: set[str]) -> set[str]:
+    """Our modules that `name` imports anywhere in its file (top level or inside a function)."""
+    pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = pkg.split(".")
+                up = up[: len(up) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        else:
+            continue
+        for t in targets:
+            # importing a.b.c runs a/__init__ and a/b/__init__ first
+            parts = t.split(".")
+            out |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & known
+    out.discard(name)
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    return {m: imported(m, p, set(mods)) for m, p in mods.items()}
+
+
+def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of `g` as a list of nodes (first == last), or None (iterative DFS, three colours)."""
+    colour = dict.fromkeys(g, 0)
+    for start in sorted(g):
+        if colour[start]:
+            continue
+        stack, path = [(start, iter(sorted(g[start])))], [start]
+        colour[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                colour[node] = 2
+                stack.pop()
+                path.pop()
+            elif colour.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif colour.get(nxt) == 0:
+                colour[nxt] = 1
+                stack.append((nxt, iter(sorted(g[nxt]))))
+                path.append(nxt)
+    return None
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_import_graph_has_no_cycle():
+    g = graph()
+    assert "largebatch.config" in g and "experiments.lars.config" in g
+    assert find_cycle(g) is None, " -> ".join(find_cycle(g))
+
+
+def test_core_never_imports_a_study():
+    g = graph()
+    bad = {m: sorted(t for t in ts if t.startswith("experiments")) for m, ts in g.items()
+           if m.startswith("largebatch")}
+    assert not {m: ts for m, ts in bad.items() if ts}
+
+
+def test_no_study_module_located_by_string_outside_the_contract():
+    """Only largebatch/study.py turns a study name into a module (`experiments.<name>.<part>`)."""
+    pattern = re.compile(r"import_module\(|f[\"']experiments\.\{|[\"']experiments\.[\"']\s*\+")
+    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "src").rglob("*.py"))
+                 if p.name != "study.py" and pattern.search(p.read_text())]
+    assert offenders == []
