@@ -1,8 +1,10 @@
 """Collect the staleness study into paper_figures/data/async_staleness{,_curves,_staleness_hist}.csv.
 
     python -m experiments.async_staleness.collect            (the sweep calls collect() after the grid)
-    python -m experiments.async_staleness.collect --replay   (rewrite replay.csv: the distributions that
-                                                              the validation / sim_async runs replay)
+    python -m experiments.async_staleness.collect --replay   (the distributions that the validation /
+                                                              sim_async runs replay, measured here, to
+                                                              runs/async_staleness/replay.csv; the
+                                                              committed replay.csv is never edited)
 
 async_staleness.csv: one row per run and time model (a sim_sync run is also the sync + backup row: same
 training steps, another step-time model, analysis.py), with the issue's columns first.
@@ -21,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from largebatch.config import run_id
-from largebatch.results import DATA, ROOT, write_csv_atomic
+from largebatch.metrics import read_summary
+from largebatch.results import DATA, ROOT, allow_partial, collect_main, write_csvs
 
 from . import analysis as A
 from .config import (
@@ -83,12 +86,22 @@ HIST_COLUMNS = ["staleness_dist", "mechanism", "run_id", "seed", "staleness", "c
 
 def _records(d: Path) -> list[dict]:
     out = []
-    for line in (d / "metrics.jsonl").read_text().splitlines():
+    path = d / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:
             continue
     return out
+
+
+def _summary(d: Path) -> dict | None:
+    """A complete run's summary (metrics.read_summary); a present but unusable one is skipped loudly."""
+    s = read_summary(d)
+    if s is None and (d / "summary.json").exists():
+        print(f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; rerun "
+              "the run (it finishes from its last checkpoint)", file=sys.stderr)
+    return s
 
 
 def _dist(cfg) -> str:
@@ -137,9 +150,9 @@ def _core_rows(runs_dir: Path):
     """(row(s), curve frames, hist rows) of every complete core run of the cpu grid."""
     for cfg in grid("cpu"):
         d = runs_dir / cfg.study / run_id(cfg)
-        if not (d / "summary.json").exists():
+        s = _summary(d)
+        if s is None:
             continue
-        s = json.loads((d / "summary.json").read_text())
         recs = _records(d)
         rid, ok = run_id(cfg), s["status"] == "complete"
         row = {
@@ -210,9 +223,9 @@ def _real_rows(runs_dir: Path):
     for cfg, sc, k in real_grid("cpu"):
         d = real_dir(cfg, sc, k)
         d = runs_dir / d.relative_to(cfg.out_dir)
-        if not (d / "summary.json").exists():
+        s = _summary(d)
+        if s is None:
             continue
-        s = json.loads((d / "summary.json").read_text())
         rid = s["run_id"]
         pre = real_name(sc)
         cur = _curve(_records(d), rid, f"{pre}_{sc.mode}")
@@ -261,27 +274,36 @@ def sim_hist() -> pd.DataFrame:
     return df[df["count"] > 0][HIST_COLUMNS]
 
 
-def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT / REPLAY) -> Path:
-    """replay.csv: pooled counts of the real async runs (kept from the old file when there are none here)
-    and of the event simulation; the `#name` of a staleness_replay path selects one."""
+def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT / REPLAY,
+                 out: str | Path | None = None) -> Path:
+    """The replay distributions measured here, written to `out` (default runs/async_staleness/replay.csv).
+
+    The committed replay.csv (`path`) is an input of the replay runs (their ids hash its content), so this
+    never edits it: each distribution measured here (the real async runs' pooled counts, the event
+    simulation's) replaces its namesake, every other distribution of `path` is kept as it is, and adopting
+    the result is a deliberate `cp` (the printed hint). The `#name` of a staleness_replay path selects one.
+    """
     real = pd.DataFrame([h for _, _, hs in _real_rows(Path(runs_dir)) for h in hs], columns=HIST_COLUMNS)
     real = real[real.staleness_dist.str.contains("_async_")]
-    parts = [sim_hist()]
-    if len(real):
-        parts.append(real)
-    elif Path(path).exists():
-        old = pd.read_csv(path, comment="#")
-        parts.append(old[old.staleness_dist.str.startswith("real_")])
-    df = pd.concat(parts).groupby(["staleness_dist", "staleness"], as_index=False)["count"].sum()
+    new = pd.concat([sim_hist(), real]).groupby(["staleness_dist", "staleness"], as_index=False)["count"]
+    new = new.sum()
     path = Path(path)
+    if path.exists():
+        old = pd.read_csv(path, comment="#")
+        new = pd.concat([old[~old.staleness_dist.isin(set(new.staleness_dist))], new])
+    df = new.sort_values(["staleness_dist", "staleness"], kind="stable")
+    out = Path(out) if out is not None else Path(runs_dir) / "async_staleness" / "replay.csv"
+    if out.resolve() == path.resolve():
+        raise ValueError(f"write_replay: out={out} is the committed input {path}; write elsewhere and copy")
+    out.parent.mkdir(parents=True, exist_ok=True)
     body = df[["staleness_dist", "staleness", "count"]].to_csv(index=False, lineterminator="\n")
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(
         "# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
         "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n" + body
     )
-    tmp.replace(path)
-    return path
+    tmp.replace(out)
+    return out
 
 
 def before_reproduce(scale: str = "cpu") -> int:
@@ -313,26 +335,20 @@ def collect(
     df = pd.DataFrame(rows, columns=COLUMNS).round(6)
     cur = pd.concat(curves, ignore_index=True).round(6)
     hs = pd.concat([pd.DataFrame(hist, columns=HIST_COLUMNS), sim_hist()], ignore_index=True)
-    return [
-        write_csv_atomic(
-            df,
-            data_dir / "async_staleness.csv",
-            sort_by=["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"],
-        ),
-        write_csv_atomic(
-            cur, data_dir / "async_staleness_curves.csv", sort_by=["run_id", "experiment", "step"]
-        ),
-        write_csv_atomic(
-            hs,
-            data_dir / "async_staleness_staleness_hist.csv",
-            sort_by=["staleness_dist", "mechanism", "seed", "run_id", "staleness"],
-        ),
-    ]
+    return write_csvs([
+        (df, data_dir / "async_staleness.csv",
+         ["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"]),
+        (cur, data_dir / "async_staleness_curves.csv", ["run_id", "experiment", "step"]),
+        (hs, data_dir / "async_staleness_staleness_hist.csv",
+         ["staleness_dist", "mechanism", "seed", "run_id", "staleness"]),
+    ])
 
 
 if __name__ == "__main__":
     if "--replay" in sys.argv[1:]:
-        print(f"[collect] wrote {write_replay()}")
+        with allow_partial(False):
+            out = write_replay()
+        print(f"[collect] wrote {out}; the committed {REPLAY} is unchanged. To adopt it: cp {out} {REPLAY} "
+              "(the replay runs' ids hash it, so they become new runs)")
     else:
-        for p in collect():
-            print(f"[collect] wrote {p}")
+        sys.exit(collect_main(collect))

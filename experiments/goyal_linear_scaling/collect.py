@@ -12,14 +12,12 @@ committed CSVs are left as they are.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from largebatch.config import from_dict, run_id
-from largebatch.results import DATA, ROOT, load_curves, load_runs, run_dirs, write_csv_atomic
+from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
 from .analysis import final_error
 from .config import STUDY, grid
@@ -35,9 +33,7 @@ ERR_DIGITS = 4  # errors in percent: accuracies are multiples of 1e-4 (10k examp
 
 def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, curves) tables of the complete runs among `cfgs` under runs_dir (both empty if none)."""
-    ids = {run_id(c) for c in cfgs}
-    mine = [d.name for d in run_dirs(STUDY, runs_dir)
-            if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids]
+    mine = grid_run_names(STUDY, cfgs, runs_dir)
     df = load_runs(STUDY, runs_dir)
     df = df[df["run_id"].isin(mine)] if len(df) else df
     if not len(df):
@@ -85,12 +81,9 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
         print(f"[collect] {STUDY}: no complete cpu runs under {runs_dir}; CSVs unchanged", file=sys.stderr)
         return []
     data_dir = Path(data_dir)
-    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv",
-                             sort_by=["experiment", "global_batch", "run_id"]),
-            write_csv_atomic(curves, data_dir / f"{STUDY}_curves.csv", sort_by=["run_id", "step"])]
+    return write_csvs([(runs, data_dir / f"{STUDY}.csv", ["experiment", "global_batch", "run_id"]),
+                       (curves, data_dir / f"{STUDY}_curves.csv", ["run_id", "step"])])
 
 
 if __name__ == "__main__":
-    scale = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--scale=")), "cpu")
-    for path in collect(scale):
-        print(f"[collect] wrote {path}")
+    sys.exit(collect_main(collect))

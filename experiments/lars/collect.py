@@ -13,14 +13,12 @@ Called by `python -m largebatch.sweep lars` after the grid; does nothing at othe
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from largebatch.config import from_dict, run_id
-from largebatch.results import DATA, ROOT, load_curves, load_runs, run_dirs, write_csv_atomic
+from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
 from .config import NETS, grid
 
@@ -74,12 +72,7 @@ SIG = 6  # significant digits kept in lars_trust_ratios.csv (it is the largest f
 
 def _mine(scale: str, runs_dir: Path) -> list[str]:
     """Run directories whose config (re-hashed now) is in grid(scale)."""
-    ids = {run_id(c) for c in grid(scale)}
-    return [
-        d.name
-        for d in run_dirs("lars", runs_dir)
-        if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids
-    ]
+    return grid_run_names("lars", grid(scale), runs_dir)
 
 
 def run_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -142,16 +135,12 @@ def collect(
         return []
     curves = load_curves("lars", runs_dir)
     curves = curves[curves["run_id"].isin(set(runs["run_id"]))]
-    return [
-        write_csv_atomic(run_table(runs), data_dir / "lars.csv", sort_by=["run_id"]),
-        write_csv_atomic(curve_table(curves), data_dir / "lars_curves.csv", sort_by=["run_id", "step"]),
-        write_csv_atomic(
-            ratio_table(curves), data_dir / "lars_trust_ratios.csv", sort_by=["run_id", "step", "layer"]
-        ),
-    ]
+    return write_csvs([
+        (run_table(runs), data_dir / "lars.csv", ["run_id"]),
+        (curve_table(curves), data_dir / "lars_curves.csv", ["run_id", "step"]),
+        (ratio_table(curves), data_dir / "lars_trust_ratios.csv", ["run_id", "step", "layer"]),
+    ])
 
 
 if __name__ == "__main__":
-    scale = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--scale=")), "cpu")
-    for path in collect(scale):
-        print(f"[collect] wrote {path}")
+    sys.exit(collect_main(collect))

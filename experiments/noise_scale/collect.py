@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from largebatch.config import from_dict, run_id
-from largebatch.results import DATA, ROOT, write_csv_atomic
+from largebatch.config import run_id
+from largebatch.metrics import read_summary
+from largebatch.results import DATA, ROOT, collect_main, run_config, write_csvs
 
 from .config import grid
 
@@ -51,12 +52,26 @@ CURVE_COLUMNS = [
 def _rows(scale: str, runs_dir: Path):
     for cfg in grid(scale):
         d = runs_dir / cfg.study / run_id(cfg)
-        if not (d / "summary.json").exists():
+        s = read_summary(d)
+        if s is None:
+            if (d / "summary.json").exists():
+                print(f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; "
+                      "rerun the run (it finishes from its last checkpoint)", file=sys.stderr)
             continue
-        s = json.loads((d / "summary.json").read_text())
+        c = run_config(d)
+        if c is None:
+            continue
+        if run_id(c) != run_id(cfg):
+            print(f"[collect] warning: skipping {d}: its config.json is another config's "
+                  f"({run_id(c)})", file=sys.stderr)
+            continue
         meta = json.loads((d / "config.json").read_text())
-        assert run_id(from_dict(meta["config"])) == run_id(cfg)
-        recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        recs = []
+        for x in (d / "metrics.jsonl").read_text().splitlines() if (d / "metrics.jsonl").exists() else []:
+            try:
+                recs.append(json.loads(x))
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
         noise = [r for r in recs if "noise/b_simple" in r]
         reached = s.get("target_reached_step")
         yield (
@@ -112,20 +127,13 @@ def collect(
         print("[collect] noise_scale: no complete runs; CSVs unchanged", file=sys.stderr)
         return []
     data_dir = Path(data_dir)
-    return [
-        write_csv_atomic(
-            pd.DataFrame(rows, columns=COLUMNS),
-            data_dir / "noise_scale.csv",
-            sort_by=["experiment", "N_train", "lr", "global_batch", "seed"],
-        ),
-        write_csv_atomic(
-            pd.DataFrame(curves, columns=CURVE_COLUMNS),
-            data_dir / "noise_scale_curves.csv",
-            sort_by=["run_id", "step"],
-        ),
-    ]
+    return write_csvs([
+        (pd.DataFrame(rows, columns=COLUMNS), data_dir / "noise_scale.csv",
+         ["experiment", "N_train", "lr", "global_batch", "seed"]),
+        (pd.DataFrame(curves, columns=CURVE_COLUMNS), data_dir / "noise_scale_curves.csv",
+         ["run_id", "step"]),
+    ])
 
 
 if __name__ == "__main__":
-    for p in collect():
-        print(f"[collect] wrote {p}")
+    sys.exit(collect_main(collect))

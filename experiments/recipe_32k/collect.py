@@ -16,14 +16,13 @@ scale has no runs on this machine.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from largebatch.config import from_dict, resolve, run_id
-from largebatch.results import DATA, ROOT, load_curves, load_runs, run_dirs, write_csv_atomic
+from largebatch.config import resolve
+from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_curve
 
@@ -120,10 +119,8 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
     if scale != "cpu":
         print(f"[collect] {STUDY}: {scale} scale, CSVs unchanged", file=sys.stderr)
         return []
-    ids = {run_id(c) for c in grid(scale)}
     # match on the id each run's own config gets now, not on its directory name
-    mine = [d.name for d in run_dirs(STUDY, runs_dir)
-            if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids]
+    mine = grid_run_names(STUDY, grid(scale), runs_dir)
     df = load_runs(STUDY, runs_dir)
     df = df[df["run_id"].isin(mine)] if len(df) else df
     if not len(df):
@@ -134,15 +131,11 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
     curves = load_curves(STUDY, runs_dir)
     curves = tidy_curves(curves[curves["run_id"].isin(runs["run_id"])], runs)
     data_dir = Path(data_dir)
-    return [write_csv_atomic(runs, data_dir / f"{STUDY}.csv",
-                             sort_by=["batch_role", "arm", "seed", "run_id"]),
-            write_csv_atomic(curves, data_dir / f"{STUDY}_curves.csv",
-                             sort_by=["batch_role", "arm", "seed", "run_id", "step"]),
-            write_csv_atomic(schedules(), data_dir / f"{STUDY}_schedules.csv",
-                             sort_by=["scale", "arm", "step"])]
+    return write_csvs([(runs, data_dir / f"{STUDY}.csv", ["batch_role", "arm", "seed", "run_id"]),
+                       (curves, data_dir / f"{STUDY}_curves.csv",
+                        ["batch_role", "arm", "seed", "run_id", "step"]),
+                       (schedules(), data_dir / f"{STUDY}_schedules.csv", ["scale", "arm", "step"])])
 
 
 if __name__ == "__main__":
-    scale = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--scale=")), "cpu")
-    for path in collect(scale):
-        print(f"[collect] wrote {path}")
+    sys.exit(collect_main(collect))

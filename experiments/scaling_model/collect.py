@@ -21,7 +21,7 @@ import pandas as pd
 from largebatch import perfmodel as pm
 from largebatch.flops import count_flops, param_count
 from largebatch.models import build_model, resnet50
-from largebatch.results import DATA, ROOT, load_runs, write_csv_atomic
+from largebatch.results import DATA, ROOT, collect_main, load_runs, write_csvs
 
 ARTICLE = "Okanohara, Nikkei Robotics, Jan 2018"
 HE = "He et al., arXiv:1512.03385 (Table 1: 3.8 x 10^9 FLOPs, counted as multiply-adds)"
@@ -207,12 +207,10 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
     fit = pm.fit_overlap()
     rows = count_rows() + seed_mlp_rows(runs_dir, previous) + model_rows(fit)
     a = pd.DataFrame(rows, columns=COLUMNS)
-    a = write_csv_atomic(a.drop_duplicates("quantity"), data_dir / "seed_article.csv", sort_by=["quantity"])
-    b = write_csv_atomic(pd.DataFrame(figure1_rows(fit)), data_dir / "scaling_model.csv",
-                         sort_by=["kind", "series", "gpus", "label"])
-    return [a, b]
+    return write_csvs([(a.drop_duplicates("quantity"), data_dir / "seed_article.csv", ["quantity"]),
+                       (pd.DataFrame(figure1_rows(fit)), data_dir / "scaling_model.csv",
+                        ["kind", "series", "gpus", "label"])])
 
 
 if __name__ == "__main__":
-    for path in collect():
-        print(f"[collect] wrote {path}")
+    raise SystemExit(collect_main(collect))

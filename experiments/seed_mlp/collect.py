@@ -8,12 +8,10 @@ smoke scale, the committed CSV is left as it is.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from largebatch.config import from_dict, run_id
-from largebatch.results import DATA, ROOT, load_runs, run_dirs, write_csv_atomic
+from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_runs, write_csvs
 
 from .config import grid
 
@@ -30,11 +28,9 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
     if scale == "smoke":  # smoke runs check the code path; they must not replace the committed results
         print("[collect] seed_mlp: smoke scale, CSV unchanged", file=sys.stderr)
         return []
-    ids = {run_id(c) for c in grid(scale)}
     # Match on the id the run's own config gets now, not its directory name: an older run_id hash (or a
     # renamed directory) must not hide a run whose configuration is in the grid.
-    mine = [d.name for d in run_dirs("seed_mlp", runs_dir)
-            if run_id(from_dict(json.loads((d / "config.json").read_text())["config"])) in ids]
+    mine = grid_run_names("seed_mlp", grid(scale), runs_dir)
     df = load_runs("seed_mlp", runs_dir)
     df = df[df["run_id"].isin(mine)] if len(df) else df
     if not len(df):
@@ -42,10 +38,8 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
               file=sys.stderr)
         return []
     cols = [c for c in COLUMNS if c in df.columns]
-    return [write_csv_atomic(df[cols], Path(data_dir) / "seed_mlp.csv", sort_by=["run_id"])]
+    return write_csvs([(df[cols], Path(data_dir) / "seed_mlp.csv", ["run_id"])])
 
 
 if __name__ == "__main__":
-    scale = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--scale=")), "cpu")
-    for path in collect(scale):
-        print(f"[collect] wrote {path}")
+    sys.exit(collect_main(collect))

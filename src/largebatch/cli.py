@@ -5,9 +5,10 @@ Flags besides TrainConfig overrides:
   --index=i         run entry i of the study's grid (sweeps launch one torchrun per index)
   --scale=S         smoke | cpu (default) | paper: which grid
   --smoke           shorthand for --scale=smoke
-  --no-resume       ignore an existing checkpoint and start over
-  --force           rerun even if summary.json says the run is complete
-Bad input exits 2 with one line naming the field and the fix, before any file is written.
+  --no-resume       ignore (and replace) an existing checkpoint: start over
+  --force           train again from scratch even if the run is complete (implies --no-resume)
+Bad input exits 2 with one line naming the field and the fix, before any file is written; see main()
+for the exit codes. A run directory is locked while its run writes it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import os
 import sys
 import traceback
 
-from .config import ConfigError, TrainConfig, make_config, parse_overrides, resolve, run_id
+from .config import ConfigError, TrainConfig, make_config, parse_overrides, run_id, validate
 from .data import DataError
 
 FLAGS = ("--list", "--smoke", "--no-resume", "--force")
+ERROR_LOG = "error.log"  # an unexpected error's traceback, kept in the run directory
 
 
 def _split(argv: list[str]) -> tuple[dict, list[str]]:
@@ -51,6 +53,11 @@ def select(argv: list[str], study=None) -> tuple[dict, TrainConfig | None]:
     over = parse_overrides(rest)
     scale = "smoke" if flags.get("smoke") else flags.get("scale", "cpu")
     if study is None:
+        grid_flags = [f"--{k}" for k in ("list", "index", "scale", "smoke") if k in flags]
+        if grid_flags:
+            raise ConfigError(f"{grid_flags[0]} selects from a study's grid; use "
+                              f"`python -m experiments.<study>.run {grid_flags[0]}...` (largebatch.train "
+                              "runs the one config its --key=value overrides give)")
         cfg = make_config(TrainConfig(), **over)
         return flags, cfg
     if scale not in ("smoke", "cpu", "paper"):
@@ -67,9 +74,52 @@ def select(argv: list[str], study=None) -> tuple[dict, TrainConfig | None]:
     return flags, make_config(cfgs[i], **over)
 
 
+def _fail(rank0: bool, kind: str, msg: str, code: int) -> int:
+    if rank0:
+        print(f"{kind} error: {msg}", file=sys.stderr)
+    return code
+
+
+def _oserror(e: OSError) -> str:
+    where = f" {e.filename}" if getattr(e, "filename", None) else " a run file"
+    fix = {28: "free disk space", 30: "use a writable --out_dir", 13: "use a writable --out_dir",
+           1: "use a writable --out_dir", 20: "use a directory for --out_dir"}.get(e.errno or 0,
+                                                                                    "check the path")
+    return f"cannot write{where}: {e.strerror or e}; {fix}, then rerun the same command (it resumes)"
+
+
+def _save_traceback(rdir, text: str, rank: int = 0) -> str:
+    """Keep an unexpected error's traceback in the run directory (error.log, error.rank<r>.log on the
+    other ranks); returns where (or '' if it cannot be written)."""
+    name = ERROR_LOG if rank == 0 else ERROR_LOG.replace(".log", f".rank{rank}.log")
+    try:
+        rdir.mkdir(parents=True, exist_ok=True)
+        (rdir / name).write_text(text)
+        return str(rdir / name)
+    except OSError:
+        return ""
+
+
+def _remove_if_only_lock(rdir, created) -> None:
+    """A run that failed before writing anything leaves no directory behind (only the lock was made)."""
+    from .metrics import LOCK
+
+    try:
+        if [p.name for p in rdir.iterdir()] == [LOCK]:
+            (rdir / LOCK).unlink()
+        for p in created:  # deepest first
+            p.rmdir()
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None, study=None) -> int:
-    """Parse, validate, train, tear down. Returns the exit code."""
+    """Parse, validate, lock the run directory, train, tear down. Returns the exit code:
+    0 done (or already complete), 1 unexpected error (traceback kept in the run directory's error.log),
+    2 bad input (config, data, checkpoint, unwritable directory: one line naming the cause), 3 the run
+    directory is in use by another run, 130 interrupted (Ctrl-C; rerun to resume)."""
     from . import dist as D
+    from .metrics import RunBusy, RunLock, read_summary
 
     argv = sys.argv[1:] if argv is None else argv
     rank0 = int(os.environ.get("RANK", "0")) == 0
@@ -80,32 +130,54 @@ def main(argv: list[str] | None = None, study=None) -> int:
             for i, c in enumerate(flags["grid"]):
                 print(i, run_id(c), " ".join(f"{k}={getattr(c, k)}" for k in names))
             return 0
-        resolve(cfg, D.env_world_size())
+        validate(cfg, D.env_world_size())
     except ConfigError as e:
-        if rank0:
-            print(f"config error: {e}", file=sys.stderr)
-        return 2
-    from .trainer import run_dir, train
+        return _fail(rank0, "config", str(e), 2)
+    from .trainer import CheckpointError, run_dir, train
 
-    if (run_dir(cfg) / "summary.json").exists() and not flags.get("force"):
+    rdir = run_dir(cfg)
+    if read_summary(rdir) is not None and not flags.get("force"):
         if rank0:
-            print(f"{run_id(cfg)}: complete (summary.json exists), skipping; --force reruns it")
+            print(f"{run_id(cfg)}: complete (summary.json holds its final metrics), skipping; "
+                  "--force trains it again from scratch")
         return 0
-    dist, code = None, 0
+    dist, code, lock = None, 0, None
+    created = [p for p in (rdir, rdir.parent, rdir.parent.parent) if not p.exists()]
     try:
+        from .data import load
+
+        data = load(cfg)  # a missing or corrupt dataset is reported before anything is written
+        if rank0:
+            lock = RunLock(rdir).acquire()
         dist = D.init(cfg.device)
-        summary = train(cfg, dist=dist, resume=not flags.get("no-resume"))
+        fresh = bool(flags.get("no-resume") or flags.get("force"))
+        summary = train(cfg, data=data, dist=dist, resume=not fresh)
         if rank0:
             print(f"{summary['run_id']}: {summary['status']} after {summary['steps']} steps, "
                   f"test acc {summary['final_test_acc']}, {summary['wall_s']:.1f}s")
-    except (ConfigError, DataError) as e:
-        if rank0:
-            print(f"{'config' if isinstance(e, ConfigError) else 'data'} error: {e}", file=sys.stderr)
-        code = 2
-    except Exception:
-        traceback.print_exc()
-        code = 1
+    except RunBusy as e:
+        code = _fail(rank0, "run", str(e), 3)
+    except (ConfigError, DataError, CheckpointError) as e:
+        kind = ("config" if isinstance(e, ConfigError) else "data" if isinstance(e, DataError)
+                else "checkpoint")
+        code = _fail(rank0, kind, str(e), 2)
+    except KeyboardInterrupt:
+        code = _fail(rank0, "run", f"{run_id(cfg)} interrupted; rerun the same command to resume from "
+                     "its last checkpoint", 130)
+    except OSError as e:
+        code = _fail(rank0, "run", _oserror(e), 2)
+    except Exception as e:  # a bug, not bad input: keep the traceback, print one line pointing at it
+        rank = int(os.environ.get("RANK", "0"))
+        where = _save_traceback(rdir, traceback.format_exc(), rank)
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        who = f" (rank {rank})" if rank else ""
+        code = _fail(True, "run", f"{type(e).__name__}{who}: {first}" + (f" (traceback in {where})" if where
+                                                                         else ""), 1)
     finally:
+        if lock is not None:
+            lock.release()
+            if code != 0:
+                _remove_if_only_lock(rdir, created)
         try:
             if code == 0:
                 D.cleanup()

@@ -195,6 +195,67 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
+# Per-field ranges beyond "finite" (floats) and ">= 0" (integers), the defaults of _check_ranges.
+_POSITIVE = ("epochs", "log_every_steps", "eval_batch", "per_worker_batch", "global_batch", "lr_base_batch",
+             "mnist1d_examples", "synthetic_examples", "image_size", "divergence_loss", "rms_eps",
+             "rms_beta_period_epochs")
+_UNIT_INTERVAL = ("rms_decay", "noise_ema")  # in [0, 1)
+
+
+def _check_ranges(cfg: TrainConfig) -> None:
+    """Every numeric field: finite, in range. Catches values that pass the type check but would crash,
+    hang or silently do nothing later (epochs=inf, log_every_steps=0, micro_batch=-32, ...)."""
+    for name, f in _FIELDS.items():
+        v = getattr(cfg, name)
+        if isinstance(f.default, bool) or isinstance(f.default, str):
+            continue
+        if isinstance(f.default, float):
+            _check(isinstance(v, (int, float)) and math.isfinite(v), f"{name}={v}: must be a finite number")
+            if name != "warmup_lr_init":
+                _check(v >= 0, f"{name}={v}: must be >= 0")
+        elif isinstance(f.default, int):
+            _check(isinstance(v, int), f"{name}={v!r}: must be an integer")
+            _check(v >= 0, f"{name}={v}: must be >= 0")
+        elif isinstance(f.default, tuple):
+            _check(all(isinstance(x, (int, float)) and math.isfinite(x) for x in v),
+                   f"{name}={v}: every entry must be a finite number")
+    for name in _POSITIVE:
+        _check(getattr(cfg, name) > 0, f"{name}={getattr(cfg, name)}: must be > 0")
+    for name in _UNIT_INTERVAL:
+        _check(0 <= getattr(cfg, name) < 1, f"{name}={getattr(cfg, name)}: must be in [0, 1)")
+    _check(cfg.warmup_lr_init == -1.0 or cfg.warmup_lr_init >= 0,
+           f"warmup_lr_init={cfg.warmup_lr_init}: must be >= 0 (or -1 = lr_base)")
+    _check(len(cfg.adam_betas) == 2 and all(0 <= b < 1 for b in cfg.adam_betas),
+           f"adam_betas={cfg.adam_betas}: give two numbers in [0, 1), e.g. --adam_betas=0.9,0.999")
+    _check(all(m >= 0 for m in cfg.decay_milestones_epochs),
+           f"decay_milestones_epochs={cfg.decay_milestones_epochs}: must be >= 0")
+    _check(bool(cfg.study) and cfg.study not in (".", "..") and "/" not in cfg.study
+           and "\\" not in cfg.study, f"study={cfg.study!r}: must be a plain directory name")
+    _check(cfg.bn_eval != "recomputed" or cfg.bn_recompute_batches > 0,
+           f"bn_recompute_batches={cfg.bn_recompute_batches}: must be > 0 with bn_eval=recomputed")
+
+
+def validate(cfg: TrainConfig, world_size: int = 1) -> Resolved:
+    """The one validation pass before anything is written: every field (resolve), the model and optimizer
+    names, and that the requested device exists here.
+
+    Raises:
+        ConfigError: one line naming the field and the fix.
+    """
+    res = resolve(cfg, world_size)
+    from .models import MODELS
+    from .optim import OPTIMIZERS
+
+    _check(cfg.model in MODELS, f"model={cfg.model!r}: choose one of {tuple(MODELS)}")
+    _check(cfg.optimizer in OPTIMIZERS, f"optimizer={cfg.optimizer!r}: choose one of {tuple(OPTIMIZERS)}")
+    if cfg.device == "cuda":
+        import torch
+
+        _check(torch.cuda.is_available(),
+               "device='cuda': no CUDA GPU is available here; use --device=cpu (or auto)")
+    return res
+
+
 def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -> Resolved:
     """Validate `cfg` for `world_size` processes and derive every batch/lr/step quantity.
 
@@ -203,6 +264,7 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
     """
     for name, allowed in CHOICES.items():
         _check(getattr(cfg, name) in allowed, f"{name}={getattr(cfg, name)!r}: choose one of {allowed}")
+    _check_ranges(cfg)
     for name in ("lr_base", "momentum", "weight_decay", "epochs", "decay_power"):
         _check(getattr(cfg, name) >= 0, f"{name}={getattr(cfg, name)}: must be >= 0")
     _check(math.isfinite(cfg.lr_base), f"lr_base={cfg.lr_base}: must be finite")
@@ -270,5 +332,5 @@ def from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**kw)
 
 
-__all__ = ["TrainConfig", "Resolved", "ConfigError", "resolve", "parse_overrides", "make_config",
+__all__ = ["TrainConfig", "Resolved", "ConfigError", "resolve", "validate", "parse_overrides", "make_config",
            "run_id", "to_dict", "from_dict", "dataset_size"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,22 @@ class TensorData:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    """An IDX (MNIST-format) gzip file as uint8; a missing, corrupt or truncated file raises DataError."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+        if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or not 1 <= raw[3] <= 4:
+            raise ValueError("not an IDX uint8 file")
+        ndim = raw[3]
+        dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    except (OSError, EOFError, ValueError, zlib.error) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise DataError(
+            f"{path} is missing, corrupt or truncated ({why}); delete it and reinstall it "
+            "(`sudo apt-get install --reinstall dataset-fashion-mnist`), or pass --data_dir=DIR with intact "
+            "IDX .gz files"
+        ) from None
 
 
 def find_fashion_mnist(data_dir: str = "") -> Path | None:
@@ -101,19 +113,27 @@ def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
     def lab(name):
         return torch.from_numpy(_read_idx(root / name).astype(np.int64))
 
-    return TensorData(
+    d = TensorData(
         img("train-images-idx3-ubyte.gz"),
         lab("train-labels-idx1-ubyte.gz"),
         img("t10k-images-idx3-ubyte.gz"),
         lab("t10k-labels-idx1-ubyte.gz"),
         10,
     )
+    for split, x, y in (("train", d.x_train, d.y_train), ("t10k", d.x_test, d.y_test)):
+        if len(x) != len(y) or (len(y) and int(y.max()) >= 10):
+            raise DataError(f"{root}: the {split} images ({len(x)}) and labels ({len(y)}) do not match; "
+                            "reinstall the dataset or pass --data_dir=DIR with an intact copy")
+    return d
 
 
 @functools.lru_cache(maxsize=2)
 def load_mnist1d(num_samples: int = 10000, seed: int = 42) -> TensorData:
     """MNIST-1D (Greydanus, arXiv 2011.14439) generated locally; never its downloader."""
-    import mnist1d.data as m1d
+    try:
+        import mnist1d.data as m1d
+    except ImportError:
+        raise DataError("MNIST-1D needs the mnist1d package: `pip install mnist1d`") from None
 
     args = m1d.get_dataset_args()
     args.num_samples, args.seed = num_samples, seed

@@ -114,6 +114,15 @@ def broadcast_object(obj, src: int = 0):
     return box[0]
 
 
+def all_gather_tensor(t: torch.Tensor) -> list[torch.Tensor]:
+    """Every rank's copy of `t` (same shape on all ranks), in rank order; [t] for a world of one."""
+    if not tdist.is_initialized():
+        return [t]
+    out = [torch.empty_like(t) for _ in range(tdist.get_world_size())]
+    tdist.all_gather(out, t.contiguous())
+    return out
+
+
 def all_gather_object(obj) -> list:
     if not tdist.is_initialized():
         return [obj]

@@ -1,8 +1,10 @@
 """RunSink: a run's directory (config.json, metrics.jsonl, summary.json) and its W&B mirror.
 
-Only rank 0 writes. summary.json is written last and atomically, so its presence means the run is
-complete. W&B is for watching runs (project `largebatch`, group = study, offline unless WANDB_MODE
-says otherwise); any W&B failure is reported once and never stops training. Figures never read W&B.
+Only rank 0 writes. summary.json is written last and atomically; `read_summary` is the one rule for
+"this run is complete" (the summary parses and holds the final metrics). `RunLock` keeps a second run out
+of a run directory while one writes it. W&B is for watching runs (project `largebatch`, group = study,
+offline unless WANDB_MODE says otherwise); any W&B failure is reported once and never stops training.
+Figures never read W&B.
 """
 
 from __future__ import annotations
@@ -26,6 +28,81 @@ def atomic_write_text(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+SUMMARY = "summary.json"
+LOCK = ".lock"
+
+
+def read_summary(run_dir: str | Path) -> dict | None:
+    """The run's summary if the run is complete, else None: the one completeness rule (CLI, sweep,
+    collectors).
+
+    Complete means summary.json exists, parses to an object with a status, and a run that finished
+    (status "complete") carries its final test accuracy as a number; a diverged run is complete without
+    metrics. A truncated or half-written summary, or one with null metrics, is not complete: rerunning
+    resumes from the last checkpoint and writes it properly.
+    """
+    try:
+        s = json.loads((Path(run_dir) / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(s, dict) or s.get("status") not in ("complete", "diverged"):
+        return None
+    if s["status"] == "complete":
+        acc = s.get("final_test_acc")
+        if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc):
+            return None
+    return s
+
+
+def is_complete(run_dir: str | Path) -> bool:
+    """True when `read_summary(run_dir)` finds a complete summary."""
+    return read_summary(run_dir) is not None
+
+
+class RunBusy(RuntimeError):
+    """Another process holds the run directory's lock."""
+
+
+class RunLock:
+    """An exclusive lock on a run directory (fcntl.flock on <run_dir>/.lock) while a run writes it.
+
+    The kernel drops the lock when the holder dies, so a killed run never leaves a stale lock.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path, self._fd = Path(run_dir) / LOCK, None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            finally:
+                os.close(fd)
+            raise RunBusy(f"run directory {self.path.parent} is in use by another run (pid {holder}); wait "
+                          "for it to finish, or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def _clean(v):
@@ -64,8 +141,9 @@ class RunSink:
             keep = [ln for ln in path.read_text().splitlines()
                     if ln.strip() and _parse(ln) is not None and _parse(ln).get("step", 0) <= resume_step]
             atomic_write_text(path, "".join(ln + "\n" for ln in keep))
-        elif path.exists():
-            path.unlink()
+        else:  # a fresh start (or --force): the old series and summary go, so none outlives its run
+            path.unlink(missing_ok=True)
+            (self.dir / SUMMARY).unlink(missing_ok=True)
         self._f = open(path, "a")
         self._start_wandb(config)
 

@@ -8,9 +8,11 @@ helpers follow google-research batch_science (`steps_to_result`, best trial over
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +28,50 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def _warn(msg: str) -> None:
+    print(f"[collect] warning: {msg}", file=sys.stderr)
+
+
+def run_config(d: str | Path):
+    """The TrainConfig in run directory `d`'s config.json, or None (with a warning) if it is unreadable."""
+    from .config import from_dict
+
+    path = Path(d) / "config.json"
+    try:
+        return from_dict(json.loads(path.read_text())["config"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _warn(f"skipping {Path(d)}: {path.name} is unreadable ({type(e).__name__}); rerun that run with "
+              "--force, or delete its directory")
+        return None
+
+
+def grid_run_names(study: str, cfgs, runs_dir: str | Path = "runs") -> list[str]:
+    """Names of the run directories of `study` whose config (re-hashed now) is one of `cfgs`; a run whose
+    config.json is unreadable is skipped with a warning."""
+    from .config import run_id
+
+    ids = {run_id(c) for c in cfgs}
+    return [d.name for d in run_dirs(study, runs_dir)
+            if (c := run_config(d)) is not None and run_id(c) in ids]
+
+
+class ShrinkError(RuntimeError):
+    """write_csv_atomic refused to replace a CSV with one holding fewer rows (a partial grid)."""
+
+
+_ALLOW_SHRINK = [False]
+
+
+@contextlib.contextmanager
+def allow_partial(allow: bool = True):
+    """Within this block write_csv_atomic may replace a CSV with fewer rows (`--partial`)."""
+    old, _ALLOW_SHRINK[0] = _ALLOW_SHRINK[0], bool(allow) or _ALLOW_SHRINK[0]
+    try:
+        yield
+    finally:
+        _ALLOW_SHRINK[0] = old
 
 
 def _scalar(v):
@@ -65,16 +111,26 @@ def load_runs(study: str, runs_dir: str | Path = "runs", complete_only: bool = T
     Args:
         study: Directory under `runs_dir`.
         runs_dir: Root of the run directories.
-        complete_only: Keep only runs with a summary.json (a run without one is still running or was
-            killed; diverged runs have a summary with status "diverged" and are kept).
+        complete_only: Keep only complete runs (`metrics.read_summary`: a summary.json that parses and
+            holds the final metrics; a run without one is still running or was killed, and is skipped
+            with a warning when its summary is there but unusable; diverged runs are kept).
 
     Returns:
         pd.DataFrame: sorted by run_id; empty (with a run_id column) if there are no runs.
     """
+    from .metrics import read_summary
+
     rows = []
     for d in run_dirs(study, runs_dir):
-        config, summary = _read_json(d / "config.json"), _read_json(d / "summary.json")
-        if config is None or (complete_only and summary is None):
+        config = _read_json(d / "config.json")
+        summary = read_summary(d) if complete_only else _read_json(d / "summary.json")
+        if not isinstance(config, dict):
+            _warn(f"skipping {d}: config.json is unreadable; rerun that run with --force, or delete it")
+            continue
+        if complete_only and summary is None:
+            if (d / "summary.json").exists():
+                _warn(f"skipping {d}: summary.json is truncated or lacks final metrics; rerun the run (it "
+                      "finishes from its last checkpoint)")
             continue
         config.setdefault("run_id", d.name)
         rows.append(flatten_run(config, summary))
@@ -122,24 +178,46 @@ def _sort_key(s: pd.Series) -> pd.Series:
     return s if is_numeric_dtype(s) else s.astype(str)
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | Path, sort_by: list[str] | None = None) -> Path:
+def _data_rows(path: Path) -> int:
+    """Data rows of an existing CSV (0 if it cannot be read)."""
+    try:
+        return len(pd.read_csv(path, dtype=str, keep_default_na=False))
+    except Exception:  # noqa: BLE001 - an unreadable old file holds nothing to protect
+        return 0
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | Path, sort_by: list[str] | None = None,
+                     allow_shrink: bool = False) -> Path:
     """Write `df` as CSV deterministically and atomically (temporary file + os.replace).
 
     Duplicate rows are dropped, rows are sorted by `sort_by` (default: every column, left to right;
     numbers numerically, anything else as text) and the column order is kept as given, so rewriting
-    the same data gives the same bytes.
+    the same data gives the same bytes. A CSV is never replaced by one with fewer rows (a partial grid
+    or a partial rerun would silently drop committed results) unless `allow_shrink` or inside
+    `allow_partial()` (the sweep's and collectors' `--partial`).
 
     Args:
         df: Table to write.
         path: Destination; parent directories are created.
         sort_by: Columns to sort rows by.
+        allow_shrink: Replace the file even if the new table has fewer rows.
 
     Returns:
         Path: `path`.
+
+    Raises:
+        ShrinkError: the new table has fewer rows than the file at `path` (which is left unchanged).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     out = df.loc[~df.astype(str).duplicated()].copy()
+    if path.exists() and not (allow_shrink or _ALLOW_SHRINK[0]):
+        old = _data_rows(path)
+        if len(out) < old:
+            raise ShrinkError(
+                f"refusing to replace {path} ({old} rows) with {len(out)} rows: the runs found here do "
+                "not cover what it holds (a partial grid or rerun?); finish the grid, or pass --partial "
+                "to write it anyway")
+    path.parent.mkdir(parents=True, exist_ok=True)
     if len(out) and len(out.columns):
         out = out.sort_values(sort_by or list(out.columns), key=_sort_key, kind="stable", na_position="last")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -149,6 +227,37 @@ def write_csv_atomic(df: pd.DataFrame, path: str | Path, sort_by: list[str] | No
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_csvs(items) -> list[Path]:
+    """Several `write_csv_atomic(df, path, sort_by)` as one: if any would shrink its file (ShrinkError),
+    none is written, so a study's CSVs never disagree with each other."""
+    items = list(items)
+    if not _ALLOW_SHRINK[0]:
+        for df, path, *_ in items:
+            path = Path(path)
+            n = len(df.loc[~df.astype(str).duplicated()])
+            if path.exists() and n < (old := _data_rows(path)):
+                raise ShrinkError(
+                    f"refusing to replace {path} ({old} rows) with {n} rows: the runs found here do not "
+                    "cover what it holds (a partial grid or rerun?); finish the grid, or pass --partial to "
+                    "write it anyway (no CSV of this study was changed)")
+    return [write_csv_atomic(df, path, *rest) for df, path, *rest in items]
+
+
+def collect_main(collect, argv: list[str] | None = None) -> int:
+    """`python -m experiments.<study>.collect [--scale=S] [--partial]`: run `collect(scale)`, print what was
+    written; a refusal to shrink a committed CSV is one line and exit code 1."""
+    argv = sys.argv[1:] if argv is None else argv
+    scale = next((a.split("=", 1)[1] for a in argv if a.startswith("--scale=")), "cpu")
+    try:
+        with allow_partial("--partial" in argv):
+            for path in collect(scale):
+                print(f"[collect] wrote {path}")
+    except ShrinkError as e:
+        print(f"[collect] {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def steps_to_result(curves: pd.DataFrame, col: str, target: float, higher_is_better: bool = True,

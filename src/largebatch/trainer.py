@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
+import json
 import math
 import os
 import signal
@@ -27,13 +29,18 @@ import torch.nn.functional as F
 from . import dist as D
 from .config import TrainConfig, resolve, run_id, to_dict
 from .data import EpochSampler, TensorData, load
-from .metrics import RunSink, git_info
+from .metrics import RunSink, atomic_write_text, git_info
 from .models import build_model, commit_bn_stats, ghost_bns, has_batchnorm
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
 from .staleness import build_staleness
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_META = "checkpoint.json"  # the checkpoint's non-tensor state, readable (also inside the .pt)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: unreadable, or written under another config or data."""
 
 
 def run_dir(cfg: TrainConfig) -> Path:
@@ -58,10 +65,72 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int, dist: D.Dist) 
     return {"acc": tot[0].item() / n, "loss": tot[1].item() / n}
 
 
-def _save(path: Path, state: dict) -> None:
+def config_hash(cfg: TrainConfig) -> str:
+    """The config's hash as its run id carries it (`<study>-<hash8>-s<seed>`): every field that shapes
+    the trajectory, a replayed distribution by content."""
+    return run_id(cfg).rsplit("-", 2)[1]
+
+
+def data_hash(data: TensorData) -> str:
+    """sha1 of the dataset's shapes, labels and first training inputs: a checkpoint names its data."""
+    h = hashlib.sha1()
+    for t in (data.y_train, data.y_test):
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    if isinstance(data.x_train, torch.Tensor):
+        h.update(str(tuple(data.x_train.shape)).encode())
+        h.update(data.x_train[:16].detach().cpu().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _save(path: Path, state: dict, meta: dict) -> None:
+    """Tensors, numbers and strings in `path` (loadable with weights_only=True); `meta` (JSON) rides
+    inside it as a string and is written beside it as checkpoint.json for people to read."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({**state, "meta": json.dumps(meta)}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves the previous checkpoint, not a partial file
+    atomic_write_text(path.with_name(CHECKPOINT_META), json.dumps(meta, indent=1))
+
+
+def load_checkpoint(path: Path, device, cfg: TrainConfig, dhash: str) -> tuple[dict, dict]:
+    """(state, meta) of the checkpoint at `path`, checked against this run's config and data.
+
+    Raises:
+        CheckpointError: unreadable file, or one written under another config or dataset.
+    """
+    fix = "rerun with --no-resume to start this run over (it replaces the checkpoint)"
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+        meta = json.loads(ck.pop("meta")) if "meta" in ck else None
+        if not isinstance(ck, dict) or "model" not in ck or "step" not in ck:
+            raise ValueError("not a largebatch checkpoint")
+    except Exception as e:  # noqa: BLE001 - any failure to read it gets the same one-line advice
+        why = (str(e).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(e).__name__}: {why}); {fix}") from None
+    want = config_hash(cfg)
+    if meta is None:  # written before checkpoints carried their config: trust the run's config.json
+        try:
+            from .config import from_dict
+
+            old = json.loads((path.parent / "config.json").read_text())["config"]
+            meta = {"config_hash": config_hash(from_dict(old)), "run_id": run_id(from_dict(old))}
+        except Exception:  # noqa: BLE001
+            raise CheckpointError(f"checkpoint {path} carries no config hash and its config.json is "
+                                  f"unreadable; {fix}") from None
+    if meta.get("config_hash") != want or meta.get("run_id") != run_id(cfg):
+        raise CheckpointError(
+            f"checkpoint {path} was written under config {meta.get('config_hash')} (run "
+            f"{meta.get('run_id')}), but this run's config is {want} (run {run_id(cfg)}); use another "
+            f"--out_dir, or {fix}")
+    if meta.get("data_hash") not in (None, dhash):
+        raise CheckpointError(
+            f"checkpoint {path} was trained on data {meta['data_hash'][:12]}, but this run's data is "
+            f"{dhash[:12]} (the dataset files or subset changed); {fix}")
+    return ck, meta
 
 
 def _maybe_inject_fault(done: int, dist: D.Dist, rdir: Path) -> None:
@@ -124,16 +193,31 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             acc = acc + sum(t.double() * w for t, w in pending)
             pending.clear()
         return acc
+    dhash, ck_meta = data_hash(data), {}
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ck, ck_meta = load_checkpoint(ckpt_path, dev, cfg, dhash)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["rng"])
-        start, loss_acc, n_acc = ck["step"], ck["loss_acc"].to(dev), ck["n_acc"]
+        torch.set_rng_state(ck["rng"].cpu())
+        start, n_acc = ck["step"], ck["n_acc"]
+        ranks = ck.get("loss_acc_ranks")
+        if ranks is not None and len(ranks) == dist.world_size:  # every rank resumes its own sums
+            loss_acc = ranks[dist.rank].to(dev, torch.float64).clone()
+        else:  # another world size (or an older checkpoint): the sum sits on rank 0, counts spread evenly
+            total = ranks.sum() if ranks is not None else ck["loss_acc"]
+            old_p = len(ranks) if ranks is not None else dist.world_size
+            loss_acc = (total if dist.is_main else torch.zeros_like(total)).to(dev, torch.float64).clone()
+            n_acc = n_acc * old_p // dist.world_size
         if noise is not None and ck.get("noise") is not None:
             noise.load_state_dict(ck["noise"])
         if stale is not None and ck.get("staleness") is not None:
             stale.load_state_dict(ck["staleness"])
+        if cfg.bn_eval == "recomputed":  # the last batches before the checkpoint, as if never stopped
+            for s_ in range(max(0, start - cfg.bn_recompute_batches), start):
+                recent.append(sampler.indices(s_).to(dev))
+    elif dist.is_main:  # a fresh start (--no-resume, --force): no old checkpoint outlives it
+        for name in (CHECKPOINT, CHECKPOINT_META):
+            (rdir / name).unlink(missing_ok=True)
     sink = RunSink(rdir, dist.is_main, cfg.wandb)
     meta = {"config": to_dict(cfg), "resolved": to_dict(res), "run_id": run_id(cfg),
             "world_size": dist.world_size, "device": str(dev), "torch": torch.__version__,
@@ -152,6 +236,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     b, K, bns = res.per_process_batch, res.accum_steps, ghost_bns(model)
     n_tr = min(cfg.eval_train_examples, len(data.y_train))
     last_eval, t_train, t0 = {}, 0.0, time.perf_counter()
+    last_loss = ck_meta.get("last_train_loss")  # for the progress bar and the summary
     done = start
     fault_at = os.environ.get("LARGEBATCH_FAULT_AT_STEP")  # read once: the step loop stays lean
     for step in range(start, res.total_steps):
@@ -213,6 +298,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                 tot = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
                 D.all_reduce_sum_(tot)
             tr_loss = (tot[0] / tot[1].clamp(min=1)).item()
+            last_loss = tr_loss
             loss_acc.zero_()
             n_acc = 0
             rec.update({"train/loss": tr_loss, "opt/lr": lr, "time/samples_per_s":
@@ -244,7 +330,7 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                 rec.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
             last_eval = rec
             if bar is not None:
-                bar.set_postfix(loss=f"{rec.get('train/loss', float('nan')):.3f}",
+                bar.set_postfix(loss=f"{last_loss if last_loss is not None else float('nan'):.3f}",
                                 acc=f"{te['acc']:.4f}", refresh=False)
         if rec:
             sink.log({"step": done, "examples_seen": done * cfg.global_batch,
@@ -256,13 +342,21 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         if done % res.checkpoint_every_steps == 0 or done == res.total_steps:
             D.average_buffers_(model)  # linear in the per-rank statistics: safe at any step
             loss_acc = flush(loss_acc)
+            sums = D.all_gather_tensor(loss_acc.reshape(1))  # every rank's own partial loss sum
             if dist.is_main:
                 rdir.mkdir(parents=True, exist_ok=True)
+                meta = {"run_id": run_id(cfg), "config_hash": config_hash(cfg), "data_hash": dhash,
+                        "step": done, "world_size": dist.world_size, "sampler": sampler.state_dict(done),
+                        "last_train_loss": last_loss,
+                        # the final evaluation rides in the last checkpoint: a run killed before its
+                        # summary finishes from here instead of reporting no metrics
+                        "final_eval": ({k: v for k, v in last_eval.items() if isinstance(v, (int, float))}
+                                       if done == res.total_steps else None)}
                 _save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                   "rng": torch.get_rng_state(), "step": done, "loss_acc": loss_acc,
-                                  "n_acc": n_acc, "sampler": sampler.state_dict(done),
+                                  "loss_acc_ranks": torch.cat(sums).cpu(), "n_acc": n_acc,
                                   "noise": noise.state_dict() if noise is not None else None,
-                                  "staleness": stale.state_dict() if stale is not None else None})
+                                  "staleness": stale.state_dict() if stale is not None else None}, meta)
             D.barrier()
         if stop_after is not None and done >= stop_after:
             if bar is not None:
@@ -272,6 +366,15 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             _maybe_inject_fault(done, dist, rdir)
     if bar is not None:
         bar.close()
+    if start >= res.total_steps and status == "running":  # resumed from the last checkpoint, no summary yet
+        last_eval = dict(ck_meta.get("final_eval") or {})
+        if "test/acc" not in last_eval:  # an older checkpoint: evaluate the final model again
+            D.average_buffers_(model)
+            te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
+            last_eval.update({"test/acc": te["acc"], "test/loss": te["loss"], "train/loss": last_loss})
+            if n_tr:
+                tr = evaluate(model, data.x_train[:n_tr], data.y_train[:n_tr], cfg.eval_batch, dist)
+                last_eval.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
     status = "complete" if status in ("running", "reached") else status
     if status == "diverged":
         last_eval = {}
