@@ -11,9 +11,7 @@ the server's log matches what every worker pushed.
 Run: `WANDB_MODE=disabled .venv/bin/python -m pytest -q tests/test_async_staleness.py` (-m "not slow": ~20 s).
 """
 
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,16 +19,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from experiments.async_staleness import analysis, config
+from experiments.async_staleness import param_server as ps
 from largebatch.config import make_config, resolve
 from largebatch.data import EpochSampler, make_synthetic
 from largebatch.models import build_model
 from largebatch.staleness import Staleness
 from largebatch.sweep import run_sweep
 from largebatch.trainer import train
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments.async_staleness import analysis, config  # noqa: E402
-from experiments.async_staleness import param_server as ps  # noqa: E402
 
 DATA = make_synthetic(256, (1, 28, 28), 10, seed=3)
 KW = dict(

@@ -3,18 +3,14 @@
 Run: `pytest tests/test_noise_scale.py`.
 """
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.noise_scale import analysis, config
 from largebatch.config import resolve
 from largebatch.sweep import run_sweep
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments.noise_scale import analysis, config  # noqa: E402
 
 
 def test_grid_resolves():

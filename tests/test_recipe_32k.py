@@ -15,20 +15,16 @@ Run: cd /work/main && WANDB_MODE=disabled .venv/bin/python -m pytest -q tests/te
 
 import json
 import math
-import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from experiments.recipe_32k import claims, collect, config
 from largebatch.config import TrainConfig, resolve
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_at
 from largebatch.sweep import run_sweep
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments.recipe_32k import claims, collect, config  # noqa: E402
 
 DEFAULT = asdict(TrainConfig())
 

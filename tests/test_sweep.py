@@ -55,19 +55,3 @@ def test_benchmark_table_renders_gpu_check_rows(tmp_path):
     bench_core.render({"torch": "t", "threads": 2}, readme, gpu=gpu)
     text = readme.read_text()
     assert "ResNet-50 training on GPU X" in text and "| 0.960 |" in text and "12.5 s" in text
-
-
-def test_reproduce_runs_a_study_hook_before_its_grid(monkeypatch):
-    """`make reproduce` calls experiments/<study>/collect.py: before_reproduce(scale) when it exists."""
-    import types
-
-    from largebatch import reproduce
-
-    calls = []
-    fake = types.ModuleType("experiments.fake_study.collect")
-    fake.before_reproduce = lambda scale: calls.append(scale) or 2
-    monkeypatch.setitem(sys.modules, "experiments.fake_study.collect", fake)
-    assert reproduce._before("fake_study") == 2 and calls == ["cpu"]
-    assert reproduce._before("no_such_study") == 0
-    sys.path.insert(0, str(ROOT))
-    assert reproduce._before("noise_scale") == 0  # a collect module without the hook

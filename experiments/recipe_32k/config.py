@@ -30,7 +30,7 @@ from dataclasses import replace
 from largebatch.config import TrainConfig
 
 STUDY = "recipe_32k"
-NPROC_CPU = 2  # processes per cpu run (fp16 compression needs an allreduce between >= 2 processes)
+NPROC = 2  # processes per cpu run (fp16 compression needs an allreduce between >= 2 processes)
 E_CPU = 18.0  # cpu epoch budget
 B_SMALL, B_LARGE_CPU, B_ALT_CPU, B_LARGE_PAPER = 256, 8192, 4096, 32768
 SEEDS = [0, 1, 2]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 from .results import ROOT
+from .study import discover
 
 NOTEBOOKS = ROOT / "notebooks"
 TIMEOUT_S = 60  # per notebook: STYLE §7 asks for notebooks that run in under a minute
@@ -86,12 +86,10 @@ def notebooks(only: list[str] | None = None) -> list[Path]:
 
 
 def run_collectors(scale: str = "cpu") -> list[Path]:
-    """Call collect(scale) of every experiments/<study>/collect.py; returns the files written."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    """Call collect(scale) of every study (largebatch.study.discover); returns the files written."""
     written = []
-    for f in sorted((ROOT / "experiments").glob("*/collect.py")):
-        written += importlib.import_module(f"experiments.{f.parent.name}.collect").collect(scale)
+    for study in discover():
+        written += study.collect(scale)
     return written
 
 

@@ -12,11 +12,11 @@ table cannot drift from the data (the README is the registry, as in modded-nanog
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
 from .results import DATA, ROOT, write_block
+from .study import find as find_study
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
 HEADER = ("| study | paper claim | paper number | our number (mean ± std, n) | reproduced? | figure |\n"
@@ -25,14 +25,10 @@ VERDICT = {True: "yes", False: "**no**", None: "n/a"}
 
 
 def _claims_module(study: str):
-    name = f"experiments.{study}.claims"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        # The study, or its claims module, does not exist: not an error. A missing import inside it is.
-        if e.name and (name == e.name or name.startswith(e.name + ".")):
-            return None
-        raise
+    # largebatch.study: None when no study has this name (e.g. a <study>_curves.csv) or it has no
+    # claims.py; an error inside an existing claims.py is raised.
+    s = find_study(study)
+    return s.module("claims") if s is not None else None
 
 
 def collect_claims(data_dir: str | Path = DATA) -> list[tuple[str, dict]]:

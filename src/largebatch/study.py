@@ -1,0 +1,199 @@
+"""The study contract: what a directory under experiments/ provides, and the one place the core finds it.
+
+A study is a package `experiments/<name>/` (a valid module name). It is found by looking at the
+directories of the installed `experiments` package: no list of studies is kept anywhere. Its parts are
+files, each optional, each with the protocol below (experiments/README.md, "Adding a study"):
+
+    config.py   grid(scale) -> list[TrainConfig] for scale in SCALES (GridModule); NPROC = processes
+                per run in `make reproduce` (default 1)
+    run.py      one run: `exit_main(study=config)` (largebatch.cli), so that
+                `torchrun ... -m experiments.<name>.run --index=i` works
+    collect.py  collect(scale, runs_dir, data_dir) -> list[Path]: the study's CSVs under
+                paper_figures/data/ (CollectModule); optionally before_reproduce(scale) -> failed runs,
+                runs outside the core grid that `make reproduce` starts first
+    claims.py   claims(data_dir) -> list[dict] with keys claim, paper, ours, reproduced, figure
+                (ClaimsModule): the study's rows of the README results table
+
+The core asks for a study by name (`get`, `find`) and for all of them (`discover`). A part whose file is
+missing is None (and contributes nothing: no grid, no CSVs, no claims); an error inside a part's file is
+raised, never read as "missing". Nothing else in src/ turns a study name into a module (a test checks).
+
+Shared plumbing for study code: `skip_scale` (the guard that keeps smoke and paper runs from overwriting
+committed CSVs) and `CHANCE_ACC` (the accuracy a diverged run scores) here; the run directories of a grid
+(`grid_run_names`), CSV writers (`write_csvs`, `write_csv_atomic`), the `collect.py` command line
+(`collect_main`) and number formatters (`fmt_mean_std`, `fmt_num`) in largebatch.results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol, runtime_checkable
+
+from .config import TrainConfig
+from .results import DATA
+
+PACKAGE = "experiments"  # the installed package whose subpackages are the studies
+SCALES = ("smoke", "cpu", "paper")  # smoke: seconds (a code-path check); cpu: the default; paper: the papers'
+PARTS = ("config", "run", "collect", "claims")
+CHANCE_ACC = 0.10  # test accuracy of a diverged run on a 10-class dataset (Fashion-MNIST, MNIST-1D)
+
+
+@runtime_checkable
+class GridModule(Protocol):
+    """experiments/<name>/config.py. Optional: `NPROC: int`, processes per run in `make reproduce`."""
+
+    def grid(self, scale: str = "cpu") -> list[TrainConfig]: ...
+
+
+@runtime_checkable
+class CollectModule(Protocol):
+    """experiments/<name>/collect.py. Optional: `before_reproduce(scale) -> int` (failed runs)."""
+
+    def collect(self, scale: str = "cpu", runs_dir: str | Path = ..., data_dir: str | Path = ...
+                ) -> list[Path]: ...
+
+
+@runtime_checkable
+class ClaimsModule(Protocol):
+    """experiments/<name>/claims.py: rows {claim, paper, ours, reproduced (True/False/None), figure}."""
+
+    def claims(self, data_dir: Path) -> list[dict]: ...
+
+
+PROTOCOLS = {"config": GridModule, "collect": CollectModule, "claims": ClaimsModule}
+REQUIRED = {"config": "grid", "collect": "collect", "claims": "claims"}  # the function each part must define
+
+
+class StudyError(LookupError):
+    """An unknown study name, or a part that does not satisfy its protocol."""
+
+
+@dataclass(frozen=True)
+class Study:
+    """One directory under experiments/ and its parts, imported on first use."""
+
+    name: str
+    path: Path
+
+    def has(self, part: str) -> bool:
+        return (self.path / f"{part}.py").is_file()
+
+    def module(self, part: str) -> ModuleType | None:
+        """`experiments.<name>.<part>`, or None when the study has no such file.
+
+        Raises:
+            StudyError: the module lacks what its protocol asks for (grid, collect, claims).
+            Exception: whatever importing the file raises (a broken part is never skipped).
+        """
+        if part not in PARTS:
+            raise StudyError(f"{part!r}: a study's parts are {PARTS}")
+        if not self.has(part):
+            return None
+        mod = importlib.import_module(f"{PACKAGE}.{self.name}.{part}")
+        proto = PROTOCOLS.get(part)
+        if proto is not None and not isinstance(mod, proto):
+            raise StudyError(f"{self.path / part}.py must define {REQUIRED[part]}() (experiments/README.md)")
+        return mod
+
+    @property
+    def run_module(self) -> str:
+        """The module a launcher runs (`python -m` / `torchrun -m`) for one entry of the grid."""
+        return f"{PACKAGE}.{self.name}.run"
+
+    @property
+    def runnable(self) -> bool:
+        """True if the study has a grid of training runs (config.py) and an entry point (run.py)."""
+        return self.has("config") and self.has("run")
+
+    def config(self) -> GridModule:
+        mod = self.module("config")
+        if mod is None:
+            raise StudyError(f"study {self.name!r} has no config.py (no grid of runs)")
+        return mod
+
+    def grid(self, scale: str = "cpu") -> list[TrainConfig]:
+        return self.config().grid(check_scale(scale))
+
+    @property
+    def nproc(self) -> int:
+        """Processes per run in `make reproduce` (config.NPROC; 1 without it)."""
+        return int(getattr(self.config(), "NPROC", 1))
+
+    def collect(self, scale: str = "cpu", **kw) -> list[Path]:
+        """collect.collect(scale, **kw): the CSVs written ([] without collect.py)."""
+        mod = self.module("collect")
+        return list(mod.collect(check_scale(scale), **kw)) if mod is not None else []
+
+    def before_reproduce(self, scale: str = "cpu") -> int:
+        """collect.before_reproduce(scale): failed runs (0 without the hook)."""
+        mod = self.module("collect")
+        hook = getattr(mod, "before_reproduce", None)
+        return int(hook(check_scale(scale)) or 0) if hook is not None else 0
+
+    def claims(self, data_dir: str | Path = DATA) -> list[dict] | None:
+        """claims.claims(data_dir), or None without claims.py."""
+        mod = self.module("claims")
+        return mod.claims(Path(data_dir)) if mod is not None else None
+
+
+def check_scale(scale: str) -> str:
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r}: choose one of {SCALES}")
+    return scale
+
+
+def _roots() -> list[Path]:
+    """The directories of the `experiments` package (one for a normal install; tests may add one)."""
+    pkg = importlib.import_module(PACKAGE)
+    return [Path(p) for p in pkg.__path__]
+
+
+def discover() -> list[Study]:
+    """Every study: each subdirectory of the experiments package with an __init__.py, sorted by name."""
+    found: dict[str, Study] = {}
+    for root in _roots():
+        for d in sorted(root.iterdir()) if root.is_dir() else []:
+            if (d / "__init__.py").is_file() and d.name.isidentifier() and d.name not in found:
+                found[d.name] = Study(d.name, d)
+    return [found[k] for k in sorted(found)]
+
+
+def find(name: str) -> Study | None:
+    """The study called `name`, or None."""
+    return next((s for s in discover() if s.name == name), None)
+
+
+def get(name: str) -> Study:
+    """The study called `name`.
+
+    Raises:
+        StudyError: no such study (the message lists the known ones).
+    """
+    s = find(name)
+    if s is None:
+        known = ", ".join(s.name for s in discover()) or "none"
+        raise StudyError(f"no study {name!r} under {', '.join(map(str, _roots()))} (studies: {known})")
+    return s
+
+
+# ---- shared plumbing for study code -----------------------------------------------------------------
+
+
+def skip_scale(study: str, scale: str, writes: tuple[str, ...] = ("cpu",)) -> bool:
+    """True (and one line on stderr) when collect() at `scale` must leave the committed CSVs as they are.
+
+    Smoke runs check the code path and paper runs are collected where they ran, so by default only the
+    cpu scale writes. Use: `if skip_scale(STUDY, scale): return []` at the top of collect().
+    """
+    if scale in writes:
+        return False
+    print(f"[collect] {study}: {scale} scale, CSVs unchanged", file=sys.stderr)
+    return True
+
+
+__all__ = ["SCALES", "PARTS", "CHANCE_ACC", "GridModule", "CollectModule", "ClaimsModule", "Study",
+           "StudyError", "discover", "find", "get", "check_scale", "skip_scale"]
