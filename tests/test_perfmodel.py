@@ -1,4 +1,4 @@
-"""Checks of the analytical performance model in `largebatch.perfmodel` (pure Python, < 1 s).
+"""Checks of the analytical performance model, `experiments/scaling_model/perfmodel.py` (pure Python).
 
 What is checked: the ring and halving/doubling allreduce costs against their closed forms on hand-computed
 cases (p = 1, 2, 8; n = 100 MB), the non-power-of-two rule, halving/doubling's smaller latency term for
@@ -7,7 +7,7 @@ one node, speedup(8) = 1, exactly linear speedup on a perfect network (alpha = b
 in the GPU count, time to train, the FLOP lower bound / utilisation, the published table's shape, and that
 `fit_overlap` recovers the overlap (and efficiency) used to generate synthetic points.
 
-Run: cd /work/main && OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python -m pytest -q tests/test_perfmodel.py
+Run: cd /work/main && OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/test_perfmodel.py
 """
 
 import dataclasses
@@ -16,7 +16,7 @@ import math
 
 import pytest
 
-from largebatch import perfmodel as pm
+from experiments.scaling_model import perfmodel as pm
 
 N = 100e6  # 100 MB gradient
 ALPHA, BETA = 10e-6, 1 / 10e9  # 10 us, 10 GB/s

@@ -5,7 +5,7 @@
 seed_article.csv: one row per quantity (quantity, article_says, measured_here, std, n, unit, kind, source,
 how). kind says where `measured_here` comes from: "counted" (torch.utils.flop_counter on the real
 models), "measured" (the seed MLP's 20-epoch run under torchrun, runs/seed_mlp/), "modelled"
-(largebatch.perfmodel fitted to the published points) or "published" (no number of ours).
+(perfmodel.py fitted to the published points) or "published" (no number of ours).
 scaling_model.csv: Figure 1, speedup over 8 GPUs vs GPUs: published points, model curves per preset,
 the ideal line. Counting ResNet-50 forward + backward takes a few seconds on one CPU thread.
 """
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from largebatch import perfmodel as pm
 from largebatch.flops import count_flops, param_count
 from largebatch.models import build_model, resnet50
 from largebatch.results import DATA, ROOT, collect_main, load_runs, write_csvs
+
+from . import perfmodel as pm
 
 ARTICLE = "Okanohara, Nikkei Robotics, Jan 2018"
 HE = "He et al., arXiv:1512.03385 (Table 1: 3.8 x 10^9 FLOPs, counted as multiply-adds)"
