@@ -97,6 +97,19 @@ def test_core_never_imports_a_study():
     assert not {m: ts for m, ts in bad.items() if ts}
 
 
+def test_studies_never_import_each_other():
+    g = graph()
+    bad = {}
+    for m, ts in g.items():
+        if m.startswith("experiments."):
+            own = ".".join(m.split(".")[:2])
+            other = sorted(t for t in ts if t.startswith("experiments.")
+                           and t != own and not t.startswith(own + "."))
+            if other:
+                bad[m] = other
+    assert bad == {}
+
+
 LOOKUPS = {"import_module", "__import__", "find_spec", "spec_from_file_location", "run_module", "run_path"}
 
 
