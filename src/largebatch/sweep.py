@@ -15,6 +15,7 @@ than the committed ones unless --partial.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import subprocess
@@ -63,6 +64,37 @@ def failure_excerpt(text: str, lines: int = 15) -> str:
     return "\n".join(all_lines[:cut][-lines:])
 
 
+class _Tee(io.TextIOBase):
+    """Within `with`, sys.<name> is also copied into a buffer (an in-process run's log)."""
+
+    def __init__(self, name: str):
+        self.name, self.buf, self.orig = name, io.StringIO(), None
+
+    def __enter__(self) -> _Tee:
+        self.orig = getattr(sys, self.name)
+        setattr(sys, self.name, self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        setattr(sys, self.name, self.orig)
+
+    def write(self, s: str) -> int:
+        self.buf.write(s)
+        return self.orig.write(s)
+
+    def flush(self) -> None:
+        self.orig.flush()
+
+    def isatty(self) -> bool:
+        return self.orig.isatty()
+
+    def fileno(self) -> int:
+        return self.orig.fileno()
+
+    def text(self) -> str:
+        return self.buf.getvalue()
+
+
 def _keep_log(cfg, text: str) -> Path | None:
     d = run_dir(cfg)
     try:
@@ -105,8 +137,9 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
         if nproc == 1 and not subprocess_runs:
             from .cli import main as run_one
 
-            code = run_one(cmd[cmd.index("-m") + 2:], study=study_module(name))
-            r = subprocess.CompletedProcess(cmd, code, "", "")
+            with _Tee("stdout") as out, _Tee("stderr") as err:
+                code = run_one(cmd[cmd.index("-m") + 2:], study=study_module(name))
+            r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
         else:
             r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         if r.returncode == 130:
@@ -117,7 +150,7 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
             log = _keep_log(cfgs[i], out) if out else None
             tb = run_dir(cfgs[i]) / "error.log"
             where = log or (tb if tb.exists() else None)
-            why = failure_excerpt(out) if out else "(its error is printed above)"
+            why = failure_excerpt(out) if out else "(no output)"
             tqdm.write(f"[sweep] run {i} ({run_id(cfgs[i])}) failed rc={r.returncode} after "
                        f"{time.time() - t:.0f}s:\n{why}" + (f"\n[sweep] full log: {where}" if where else ""))
     if not dry:
