@@ -18,6 +18,7 @@ import types
 import pandas as pd
 import pytest
 
+import experiments
 from largebatch import report
 from largebatch.results import (
     best_over,
@@ -154,6 +155,12 @@ def fake_study(tmp_path, monkeypatch):
                 {"claim": "time | hardware", "paper": "3 min", "ours": "1 min", "reproduced": None,
                  "figure": ""}]
 
+    # a study is a directory (largebatch.study); its claims module is the stand-in put in sys.modules
+    pkg = tmp_path / "experiments" / "fakestudy"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "claims.py").write_text("")
+    monkeypatch.setattr(experiments, "__path__", [*experiments.__path__, str(pkg.parent)])
     monkeypatch.setitem(sys.modules, "experiments.fakestudy.claims", types.SimpleNamespace(claims=claims))
     return data
 

@@ -42,6 +42,7 @@ from .config import (
     real_name,
 )
 from .param_server import run_dir as real_dir
+from .param_server import sweep as real_sweep
 
 COLUMNS = [
     "study",
@@ -312,8 +313,6 @@ def before_reproduce(scale: str = "cpu") -> int:
     The controlled runs replay the committed replay.csv; `python -m experiments.async_staleness.collect
     --replay` rewrites it from the real runs here, and the replay runs' ids (content-hashed) change with it.
     """
-    from .param_server import sweep as real_sweep
-
     return real_sweep(scale)
 
 

@@ -37,6 +37,10 @@ import torch
 import torch.nn.functional as F
 
 from largebatch.config import ConfigError, TrainConfig, make_config, parse_overrides, resolve, to_dict
+from largebatch.data import EpochSampler, load
+from largebatch.metrics import RunSink, git_info
+from largebatch.models import build_model, has_batchnorm
+from largebatch.optim import build_optimizer, set_lr
 from largebatch.runid import NOT_HASHED, hash8, nondefault
 
 from .config import real_grid
@@ -170,9 +174,6 @@ def _evaluate(model, x, y, batch: int) -> dict:
 
 
 def _build(cfg: TrainConfig):
-    from largebatch.data import load
-    from largebatch.models import build_model, has_batchnorm
-
     data = load(cfg)
     torch.manual_seed(cfg.seed)  # same initial parameters in every process
     model = build_model(
@@ -195,8 +196,6 @@ def _build(cfg: TrainConfig):
 def worker(cfg: TrainConfig, sc: ServerConfig, rank: int, rdir: Path) -> None:
     """Pull parameters, compute a gradient on this worker's data, sleep the injected delay, push."""
     import torch.distributed as dist
-
-    from largebatch.data import EpochSampler
 
     data, model = _build(cfg)
     n_par = sum(p.numel() for p in model.parameters())
@@ -227,9 +226,6 @@ def worker(cfg: TrainConfig, sc: ServerConfig, rank: int, rdir: Path) -> None:
 def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict:
     """Serve until `updates` updates are applied, evaluating every `eval_every`; returns the summary."""
     import torch.distributed as dist
-
-    from largebatch.metrics import RunSink, git_info
-    from largebatch.optim import build_optimizer, set_lr
 
     data, model = _build(cfg)
     opt = build_optimizer(model, cfg)

@@ -17,8 +17,11 @@ import os
 import sys
 import traceback
 
-from .config import ConfigError, TrainConfig, make_config, parse_overrides, run_id, validate
-from .data import DataError
+from . import dist as D
+from .config import ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
+from .data import DataError, load
+from .metrics import LOCK, RunBusy, RunLock, read_summary
+from .trainer import CheckpointError, run_dir, train
 
 FLAGS = ("--list", "--smoke", "--no-resume", "--force")
 ERROR_LOG = "error.log"  # an unexpected error's traceback, kept in the run directory
@@ -41,8 +44,6 @@ def _split(argv: list[str]) -> tuple[dict, list[str]]:
 
 def varying(cfgs: list[TrainConfig]) -> list[str]:
     """Names of the fields that differ across a grid."""
-    from .config import to_dict
-
     ds = [to_dict(c) for c in cfgs]
     return [k for k in ds[0] if any(d[k] != ds[0][k] for d in ds)] if ds else []
 
@@ -102,8 +103,6 @@ def _save_traceback(rdir, text: str, rank: int = 0) -> str:
 
 def _remove_if_only_lock(rdir, created) -> None:
     """A run that failed before writing anything leaves no directory behind (only the lock was made)."""
-    from .metrics import LOCK
-
     try:
         if [p.name for p in rdir.iterdir()] == [LOCK]:
             (rdir / LOCK).unlink()
@@ -118,9 +117,6 @@ def main(argv: list[str] | None = None, study=None) -> int:
     0 done (or already complete), 1 unexpected error (traceback kept in the run directory's error.log),
     2 bad input (config, data, checkpoint, unwritable directory: one line naming the cause), 3 the run
     directory is in use by another run, 130 interrupted (Ctrl-C; rerun to resume)."""
-    from . import dist as D
-    from .metrics import RunBusy, RunLock, read_summary
-
     argv = sys.argv[1:] if argv is None else argv
     rank0 = int(os.environ.get("RANK", "0")) == 0
     try:
@@ -133,8 +129,6 @@ def main(argv: list[str] | None = None, study=None) -> int:
         validate(cfg, D.env_world_size())
     except ConfigError as e:
         return _fail(rank0, "config", str(e), 2)
-    from .trainer import CheckpointError, run_dir, train
-
     rdir = run_dir(cfg)
     if read_summary(rdir) is not None and not flags.get("force"):
         if rank0:
@@ -144,8 +138,6 @@ def main(argv: list[str] | None = None, study=None) -> int:
     dist, code, lock = None, 0, None
     created = [p for p in (rdir, rdir.parent, rdir.parent.parent) if not p.exists()]
     try:
-        from .data import load
-
         data = load(cfg)  # a missing or corrupt dataset is reported before anything is written
         if rank0:
             lock = RunLock(rdir).acquire()

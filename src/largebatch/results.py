@@ -18,6 +18,9 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
+from .config import from_dict, run_id
+from .metrics import atomic_write_text, read_summary
+
 ROOT = Path(__file__).resolve().parents[2]  # repository root (editable install)
 FIGURES = ROOT / "paper_figures"
 DATA = FIGURES / "data"
@@ -36,8 +39,6 @@ def _warn(msg: str) -> None:
 
 def run_config(d: str | Path):
     """The TrainConfig in run directory `d`'s config.json, or None (with a warning) if it is unreadable."""
-    from .config import from_dict
-
     path = Path(d) / "config.json"
     try:
         return from_dict(json.loads(path.read_text())["config"])
@@ -50,8 +51,6 @@ def run_config(d: str | Path):
 def grid_run_names(study: str, cfgs, runs_dir: str | Path = "runs") -> list[str]:
     """Names of the run directories of `study` whose config (re-hashed now) is one of `cfgs`; a run whose
     config.json is unreadable is skipped with a warning."""
-    from .config import run_id
-
     ids = {run_id(c) for c in cfgs}
     return [d.name for d in run_dirs(study, runs_dir)
             if (c := run_config(d)) is not None and run_id(c) in ids]
@@ -118,8 +117,6 @@ def load_runs(study: str, runs_dir: str | Path = "runs", complete_only: bool = T
     Returns:
         pd.DataFrame: sorted by run_id; empty (with a run_id column) if there are no runs.
     """
-    from .metrics import read_summary
-
     rows = []
     for d in run_dirs(study, runs_dir):
         config = _read_json(d / "config.json")
@@ -346,7 +343,5 @@ def write_block(path: str | Path, block: str, name: str) -> bool:
     old = path.read_text()
     new = replace_block(old, block, name)
     if new != old:
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(new)
-        os.replace(tmp, path)
+        atomic_write_text(path, new)
     return new != old

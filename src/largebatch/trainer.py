@@ -27,10 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from . import dist as D
-from .config import TrainConfig, resolve, run_id, to_dict
+from .bn_stats import recompute_bn_stats
+from .config import TrainConfig, from_dict, resolve, run_id, to_dict
 from .data import EpochSampler, TensorData, load
 from .metrics import RunSink, atomic_write_text, git_info
 from .models import build_model, commit_bn_stats, ghost_bns, has_batchnorm
+from .noise import NoiseMeter
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
 from .staleness import build_staleness
@@ -114,8 +116,6 @@ def load_checkpoint(path: Path, device, cfg: TrainConfig, dhash: str) -> tuple[d
     want = config_hash(cfg)
     if meta is None:  # written before checkpoints carried their config: trust the run's config.json
         try:
-            from .config import from_dict
-
             old = json.loads((path.parent / "config.json").read_text())["config"]
             meta = {"config_hash": config_hash(from_dict(old)), "run_id": run_id(from_dict(old))}
         except Exception:  # noqa: BLE001
@@ -171,8 +171,6 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
            else contextlib.nullcontext())  # reusable: both context managers can be re-entered
     noise = None
     if cfg.noise_every_steps:
-        from .noise import NoiseMeter
-
         noise = NoiseMeter(cfg, res, model)
     hook, hook_state = D.compression_hook(cfg.comm_dtype), None
     if noise is not None and dist.world_size > 1:
@@ -313,8 +311,6 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         if is_eval and status != "diverged":
             D.average_buffers_(model)
             if cfg.bn_eval == "recomputed" and bns:
-                from .bn_stats import recompute_bn_stats
-
                 recompute_bn_stats(model, [data.x_train[i].to(dev) for i in recent], D.all_reduce_mean_)
             if hasattr(opt, "last_stats"):
                 st = opt.last_stats()
