@@ -18,9 +18,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from largebatch.study import CHANCE_ACC
+
 WINDOW = 5 / 90  # Goyal §5.1: "the median error of the final 5 epochs" of 90
 FLAT_TOL_PT, ELBOW_PT, CURVE_TOL_PT, WARMUP_TOL_PT = 0.3, 1.0, 1.0, 0.3
-CHANCE_ERR = 90.0  # percent: a diverged 10-class run
+CHANCE_ERR = 100 * (1 - CHANCE_ACC)  # percent: a diverged 10-class run
 
 
 def final_error(epoch, err, epochs: float, window: float = WINDOW) -> tuple[float, int]:

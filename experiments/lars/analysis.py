@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CHANCE = 0.10  # 10 Fashion-MNIST classes
+from largebatch.study import CHANCE_ACC
+
+CHANCE = CHANCE_ACC  # 10 Fashion-MNIST classes
 BASE_B, CLAIM_B = 128, 4096
 LAYER_ORDER = [f"{m}.{p}" for i in range(1, 5) for m in (f"fc{i}", f"bn{i}") for p in ("weight", "bias")]
 KEYS = ["experiment", "net", "optimizer", "global_batch", "epochs", "lr_base"]
