@@ -1,116 +1,232 @@
-"""Claims of the LARS study (issue 10's criteria, verbatim), evaluated from the committed CSVs.
+"""Claims of the LARS study, judged from the committed CSVs by largebatch.verdict (issue 20).
 
-Read by `python -m largebatch.report`. Accuracies are test accuracy in percent, seed means (diverged runs
-score chance); "best" = the lr of the grid with the highest seed mean. (a)-(d) are judged on the no-BN net
-(AlexNet, as in the paper's Tables 1 and 3); the BN variant's (b)-(d) are reported as extra rows.
+The claims are data in claims.toml (issue 10's criteria; arms, batch, threshold or margin, seeds). Accuracies
+are test accuracy in percent (diverged runs score chance); "best" = the lr of the grid with the highest seed
+mean. (a)-(d) are the paper's Tables 1, 3 and 5 on the no-BN net (AlexNet); the BN variant's (b)-(c) use the
+same criteria. (e) is judged across weight tensors (the paper's 233x is conv1.w to fc6.w, both weights);
+the spread over all tensors (biases and BN γ included, the first reading) is shown beside it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from largebatch.results import fmt_mean_std
+import numpy as np
+import pandas as pd
 
-from .analysis import BASE_B, CLAIM_B, pt, summary
+from largebatch import verdict as V
+from largebatch.prereg import load_spec
+from largebatch.results import fmt_mean_std, markdown_table
 
-FIG_B = "paper_figures/lars_batch.png"
-FIG_T2 = "paper_figures/lars_table2.png"
-FIG_LONG = "paper_figures/lars_curves.png"
+from . import analysis
+from .analysis import BASE_B, KEYS, scored, summary
+
+CSV = "paper_figures/data/lars.csv"
 NAMES = {"nobn": "no-BN net", "bn": "BN net"}
+NETS = {"nobn": "AlexNet-like, no BN", "bn": "AlexNet-like + BN"}
 
 
 def _acc(seeds) -> str:
-    return fmt_mean_std(seeds * 100, 2) + " %"
+    return fmt_mean_std(seeds, 2) + " %"
 
 
-def _net_rows(d: dict, net: str, big: int) -> list[dict]:
-    name, base = NAMES[net], d["base"]
+def _runs_of(runs: pd.DataFrame, row: pd.Series, seeds) -> pd.DataFrame:
+    r = scored(runs)
+    m = np.ones(len(r), bool)
+    for k in KEYS:
+        m &= (r[k] == row[k]).to_numpy() if k != "lr_base" else np.isclose(r[k], row[k])
+    return r[m & r.seed.isin(seeds).to_numpy()]
+
+
+def _by_seed(runs: pd.DataFrame, row: pd.Series, seeds) -> pd.Series:
+    """Per-seed accuracy (%) of one setting, indexed by seed (diverged = chance)."""
+    r = _runs_of(runs, row, seeds)
+    return (r.set_index("seed").acc * 100).rename_axis("seed").sort_index()
+
+
+def _wall(runs: pd.DataFrame, rows) -> float:
+    return float(sum(_runs_of(runs, x, runs.seed.unique()).wall_s.mean() for x in rows if x is not None))
+
+
+def _row(cid, ours, result, runs, settings_rows, seeds) -> dict:
+    sub = pd.concat([_runs_of(runs, x, seeds) for x in settings_rows if x is not None])
+    return {
+        "id": cid,
+        "ours": ours,
+        "result": result,
+        "runs": sub,
+        "csv": CSV,
+        "wall_per_seed": _wall(runs, settings_rows),
+    }
+
+
+def _net_rows(runs: pd.DataFrame, d: dict, net: str, big: int, spec: dict) -> list[dict]:
+    base = d["base"]
     rows = []
     la, sg = d["lars_claim"], d["sgd_claim"]
-    if la is not None and sg is not None:
-        gap, margin = pt(base["mean"] - la["mean"]), pt(la["mean"] - sg["mean"])
+    if f"b_{net}" in spec and la is not None and sg is not None:
+        s = spec[f"b_{net}"]
+        seeds = s["seeds"]
+        b_, l_, g_ = (_by_seed(runs, x, seeds) for x in (base, la, sg))
+        res = V.all_of(
+            [
+                V.difference(b_, l_, s["threshold"][0], "<", label="baseline − LARS"),
+                V.difference(l_, g_, s["threshold"][1], ">", label="LARS − SGD"),
+            ]
+        )
         rows.append(
-            {
-                "claim": f"(b) {name}: LARS at B={CLAIM_B} within 1.5 pt of the B={BASE_B} baseline "
-                "and >= 0.3 pt better than the best-tuned SGD at the same B and epochs (seed means)",
-                "paper": "AlexNet 4K: LARS 58.5 vs baseline 58.8; best SGD 53.1 (Tables 1a, 3)",
-                "ours": f"LARS (gamma0={la.lr:g}) {_acc(d['lars_claim_seeds'])} vs baseline "
-                f"(SGD lr={base.lr:g}) {_acc(d['base_seeds'])}: gap {gap:.2f} pt; best SGD (lr={sg.lr:g}) "
-                f"{_acc(d['sgd_claim_seeds'])}: LARS {margin:+.2f} pt",
-                "reproduced": bool(gap <= 1.5 and margin >= 0.3),
-                "figure": FIG_B,
-            }
+            _row(
+                f"b_{net}",
+                f"LARS (γ0={la.lr:g}) {_acc(l_)} vs baseline (SGD lr={base.lr:g}) "
+                f"{_acc(b_)}: gap {b_.mean() - l_.mean():.2f} pt; best SGD (lr={sg.lr:g}) {_acc(g_)}: "
+                f"LARS {l_.mean() - g_.mean():+.2f} pt",
+                res,
+                runs,
+                [base, la, sg],
+                seeds,
+            )
         )
     lb = d["lars_base"]
-    if lb is not None:
-        diff = pt(lb["mean"] - base["mean"])
+    if f"c_{net}" in spec and lb is not None:
+        s = spec[f"c_{net}"]
+        l_, b_ = _by_seed(runs, lb, s["seeds"]), _by_seed(runs, base, s["seeds"])
         rows.append(
-            {
-                "claim": f"(c) {name}: LARS at B={BASE_B} within 0.3 pt of SGD (|difference of seed means|)",
-                "paper": "AlexNet 512: 58.7 vs 58.8; AlexNet-BN 60.2 vs 60.2 (Table 3)",
-                "ours": f"LARS (gamma0={lb.lr:g}) {_acc(d['lars_base_seeds'])} vs SGD (lr={base.lr:g}) "
-                f"{_acc(d['base_seeds'])}: {diff:+.2f} pt",
-                "reproduced": bool(abs(diff) <= 0.3),
-                "figure": FIG_B,
-            }
+            _row(
+                f"c_{net}",
+                f"LARS (γ0={lb.lr:g}) {_acc(l_)} vs SGD (lr={base.lr:g}) {_acc(b_)}: "
+                f"{l_.mean() - b_.mean():+.2f} pt",
+                V.equivalence(l_, b_, s["margin"]),
+                runs,
+                [lb, base],
+                s["seeds"],
+            )
         )
     e1, e2 = d["lars_big"], d["lars_big_2x"]
-    if e1 is not None and e2 is not None:
-        gap, rec = pt(base["mean"] - e1["mean"]), pt(e2["mean"] - e1["mean"])
-        verdict = bool(rec >= 0.5 * gap) if gap > 0 else None
-        frac = f"{rec / gap:.0%} of it" if gap > 0 else "no gap to recover (n/a)"
+    if f"d_{net}" in spec and e1 is not None and e2 is not None:
+        s = spec[f"d_{net}"]
+        x1, x2, b_ = (_by_seed(runs, x, s["seeds"]) for x in (e1, e2, base))
+        common = x1.index.intersection(x2.index).intersection(b_.index)
+        res = V.bootstrap(
+            [x1[common], x2[common], b_[common]],
+            lambda a, c, b: (c.mean() - a.mean()) / (b.mean() - a.mean()),
+            s["threshold"],
+            s["direction"],
+            paired=True,
+            what="recovered fraction",
+        )
         rows.append(
-            {
-                "claim": f"(d) {name}: at the largest B ({big}), doubling epochs recovers >= 50% of "
-                "LARS's gap to the baseline",
-                "paper": "AlexNet-BN 32K: 57.8 -> 59.9 at 2x epochs vs 60.2 baseline (Table 5)",
-                "ours": f"LARS {int(e1.epochs)} ep (gamma0={e1.lr:g}) {_acc(d['lars_big_seeds'])}, "
-                f"gap {gap:.2f} pt; {int(e2.epochs)} ep (gamma0={e2.lr:g}) "
-                f"{_acc(d['lars_big_2x_seeds'])}: +{rec:.2f} pt = {frac}",
-                "reproduced": verdict,
-                "figure": FIG_LONG,
-            }
+            _row(
+                f"d_{net}",
+                f"LARS {int(e1.epochs)} ep (γ0={e1.lr:g}) {_acc(x1)}, gap "
+                f"{b_.mean() - x1.mean():.2f} pt; {int(e2.epochs)} ep (γ0={e2.lr:g}) {_acc(x2)}: "
+                f"+{x2.mean() - x1.mean():.2f} pt = {res.estimate:.0%} of it",
+                res,
+                runs,
+                [e1, e2, base],
+                s["seeds"],
+            )
         )
     return rows
 
 
 def claims(data_dir: Path) -> list[dict]:
-    """Rows {claim, paper, ours, reproduced, figure} for the README table (see largebatch.report)."""
+    """Rows for the README table (see largebatch.report)."""
+    spec = load_spec("lars")
     s = summary(Path(data_dir))
+    runs = s["runs"]
     rows = []
     d = s["nets"].get("nobn")
     if d is not None and d["linear"] is not None:
+        sp = spec["a_nobn"]
         lin, base = d["linear"], d["base"]
-        loss = pt(base["mean"] - lin["mean"])
+        b_, l_ = _by_seed(runs, base, sp["seeds"]), _by_seed(runs, lin, sp["seeds"])
         rows.append(
-            {
-                "claim": f"(a) no-BN net: linear-scaled SGD (eta0*B/128, eta0 = tuned B={BASE_B} lr) "
-                f"diverges or loses >= 3 pt at B={CLAIM_B} even with warmup",
-                "paper": "AlexNet 4K: LR 0.07 diverges, best 53.1 vs 58.8 (Table 1a)",
-                "ours": f"lr {lin.lr:g}: {int(lin.diverged)} of {int(lin.n)} seeds diverged; "
-                f"{_acc(d['linear_seeds'])} (diverged = 10 %) vs baseline {_acc(d['base_seeds'])}: "
-                f"-{loss:.2f} pt",
-                "reproduced": bool(lin.diverged == lin.n or loss >= 3.0),
-                "figure": FIG_B,
-            }
+            _row(
+                "a_nobn",
+                f"lr {lin.lr:g}: {int(lin.diverged)} of {int(lin.n)} seeds diverged; "
+                f"{_acc(l_)} (diverged = 10 %) vs baseline {_acc(b_)}: {l_.mean() - b_.mean():+.2f} pt",
+                V.difference(b_, l_, sp["threshold"], sp["direction"]),
+                runs,
+                [base, lin],
+                sp["seeds"],
+            )
         )
     for net in ("nobn", "bn"):
         if net in s["nets"]:
-            rows += _net_rows(s["nets"][net], net, s["largest_B"])
-    sp, spw = s["spread"], s["spread_w"]
+            rows += _net_rows(runs, s["nets"][net], net, s["largest_B"], spec)
+    sp_all, sp_w = s["spread"], s["spread_w"]
     for net in ("nobn", "bn"):
-        a = sp[(sp.net == net) & (sp.global_batch == BASE_B)].spread
-        w = spw[(spw.net == net) & (spw.global_batch == BASE_B)].spread
-        if len(a):
-            rows.append(
-                {
-                    "claim": f"(e) {NAMES[net]}: per-layer ‖w‖/‖g‖ spreads >= 10x across layers at step 1 "
-                    f"(B={BASE_B}, max/min over all tensors with ‖w‖ > 0, as Table 2 lists weights "
-                    "and biases)",
-                    "paper": "AlexNet: 5.76 (conv1.w) to 1345 (fc6.w), 233x (Table 2)",
-                    "ours": f"{fmt_mean_std(a, 1)}x (all tensors); {fmt_mean_std(w, 1)}x (fc weights only)",
-                    "reproduced": bool(a.mean() >= 10),
-                    "figure": FIG_T2,
-                }
-            )
+        cid = f"e_{net}"
+        if cid not in spec:
+            continue
+        c = spec[cid]
+        w = sp_w[(sp_w.net == net) & (sp_w.global_batch == BASE_B) & sp_w.seed.isin(c["seeds"])]
+        a = sp_all[(sp_all.net == net) & (sp_all.global_batch == BASE_B) & sp_all.seed.isin(c["seeds"])]
+        if not len(w):
+            continue
+        t2 = runs[runs.run_id.isin(w.run_id)]
+        rows.append(
+            {
+                "id": cid,
+                "ours": f"weight tensors: {fmt_mean_std(w.spread, 1)}x; all tensors (biases, "
+                f"BN γ): {fmt_mean_std(a.spread, 1)}x",
+                "result": V.one_sample(w.spread, c["threshold"], c["direction"]),
+                "runs": t2,
+                "csv": CSV,
+                "wall_per_seed": float(t2.wall_s.mean()),
+            }
+        )
     return rows
+
+
+def readme_blocks(data_dir: Path) -> dict[str, str | None]:
+    """The study README's generated block (written by `python -m largebatch.report`): the claims, the batch
+    table, the step-1 table and the sweep's time."""
+    S = summary(Path(data_dir))
+    runs = S["runs"]
+    bt = (
+        S["batch"]
+        .assign(order=lambda d: d.net.map({n: i for i, n in enumerate(NETS)}))
+        .sort_values(["order", "B"])
+    )
+
+    def cell(m, s, n, lr, dv):
+        if m is None or pd.isna(m):
+            return ""
+        out = (
+            f"{100 * m:.2f} ± {100 * s:.2f} (n={int(n)})" if not pd.isna(s) else f"{100 * m:.2f} (n={int(n)})"
+        )
+        return out + f" @ {lr:g}" + (f", {int(dv)} diverged" if dv else "")
+
+    bt_md = pd.DataFrame(
+        {
+            "net": bt.net.map(NETS),
+            "B": bt.B,
+            **{
+                f"{name} (%, lr)": [
+                    cell(*r)
+                    for r in bt[[f"{k}_mean", f"{k}_std", f"{k}_n", f"{k}_lr", f"{k}_diverged"]].itertuples(
+                        index=False
+                    )
+                ]
+                for name, k in (
+                    ("SGD tuned", "sgd"),
+                    ("SGD linear rule", "sgd_linear"),
+                    ("LARS tuned", "lars"),
+                )
+            },
+        }
+    )
+    t2 = S["step1"][S["step1"].global_batch == BASE_B]
+    t2_md = t2.pivot_table(index="layer", columns="net", values="w_over_g", sort=False)[
+        list(NETS)
+    ].reset_index()
+    t2_md = t2_md.assign(pos=t2_md.layer.map({n: i for i, n in enumerate(analysis.LAYER_ORDER)})).sort_values(
+        "pos"
+    )
+    t2_md = t2_md.drop(columns="pos").rename(columns={"nobn": "no-BN ‖w‖/‖g‖", "bn": "BN ‖w‖/‖g‖"}).round(2)
+    timing = (
+        f"cpu sweep: {len(runs)} runs, sum of the runs' wall times {runs.wall_s.sum() / 60:.1f} min "
+        f"(device {runs['meta.device'].iloc[0]}, torch {runs['meta.torch'].iloc[0]})"
+    )
+    return {"results": "\n\n".join(["<<claims>>", markdown_table(bt_md), markdown_table(t2_md), timing])}

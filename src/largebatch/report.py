@@ -1,27 +1,40 @@
-"""The reproduction report: README's results table, generated from paper_figures/data/*.csv by code.
+"""The reproduction report: every generated README block, written from paper_figures/data/*.csv by code.
 
-    python -m largebatch.report            # rewrite the table between the README markers
-    python -m largebatch.report --check    # exit 1 if the README table differs from the generated one
+    python -m largebatch.report            # rewrite every generated block (README, study READMEs, seeds)
+    python -m largebatch.report --check    # exit 1 if any generated block differs from what the CSVs give
 
 For each CSV `paper_figures/data/<study>.csv` whose study has a module `experiments/<study>/claims.py`,
-`claims(data_dir) -> list[dict]` evaluates the study's criteria on the committed CSVs and returns rows
-{claim, paper, ours, reproduced (True/False/None), figure}. No number in the table is typed by hand, so the
-table cannot drift from the data (the README is the registry, as in modded-nanogpt).
+`claims(data_dir) -> list[dict]` judges the study's claims (kept as data in experiments/<study>/claims.toml)
+through `largebatch.verdict` and returns rows {id, ours, result, runs, csv, wall_per_seed}; the report adds
+each claim's text from the spec, the commit that fixed it and whether that commit precedes the runs
+(`largebatch.prereg`), and the seeds the claim needs (`verdict.seeds_needed`). A claims module may also
+define `readme_blocks(data_dir) -> {name: markdown}`: the report writes those into the study's README (it
+is the one writer of generated README blocks; notebooks only draw figures): a block given as None, or the
+token <<claims>> inside one, becomes the study's claims table. No number in a generated block is typed by
+hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
-from .results import DATA, ROOT, write_block
+from . import prereg
+from . import verdict as V
+from .results import DATA, ROOT, replace_block, write_block
 from .study import find as find_study
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
-HEADER = ("| study | paper claim | paper number | our number (mean ± std, n) | reproduced? | figure |\n"
-          "|---|---|---|---|---|---|")
-VERDICT = {True: "yes", False: "**no**", None: "n/a"}
+CLAIMS_TOKEN = "<<claims>>"  # in a readme_blocks() text: where the study's claims table goes
+CHEAP_MIN = 15.0  # a study's extra runs count as cheap up to this many CPU minutes (issue 20)
+SHOWN = {
+    V.REPRODUCED: "reproduced",
+    V.NOT_REPRODUCED: "**not reproduced**",
+    V.INCONCLUSIVE: "inconclusive",
+    V.EXPLORATORY: "*exploratory*",
+}
 
 
 def _claims_module(study: str):
@@ -31,31 +44,91 @@ def _claims_module(study: str):
     return s.module("claims") if s is not None else None
 
 
-def collect_claims(data_dir: str | Path = DATA) -> list[tuple[str, dict]]:
-    """(study, claim row) for every study with a CSV in `data_dir` and a claims module, sorted by study.
-
-    Args:
-        data_dir: Directory of the committed study CSVs.
-
-    Returns:
-        list[tuple[str, dict]]: rows in the order each claims() returned them.
-
-    Raises:
-        ValueError: a claims row misses a key or has a non-boolean `reproduced`.
-    """
+def _studies(data_dir: Path) -> list[tuple[str, object]]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     out = []
     for study in sorted({p.stem for p in Path(data_dir).glob("*.csv")}):
         mod = _claims_module(study)
-        if mod is None:
-            continue
+        if mod is not None:
+            out.append((study, mod))
+    return out
+
+
+def _target(spec: dict, res: V.Result | None) -> tuple[float, str]:
+    """The half-width the interval must get below: half the paper's effect, or the margin."""
+    if spec.get("margin") is not None:
+        return float(spec["margin"]), "margin"
+    if spec.get("paper_effect") is not None:
+        return abs(float(spec["paper_effect"])) / 2, "paper effect / 2"
+    if res is not None and math.isfinite(res.estimate):
+        thr = float(spec.get("threshold", 0.0))
+        return abs(res.estimate - thr), "distance of our estimate to the threshold"
+    return math.nan, ""
+
+
+def judge(study: str, row: dict, root: Path = ROOT) -> dict:
+    """A claims row completed with its spec, pre-registration status and seeds needed."""
+    specs = prereg.load_spec(study, root)
+    if row.get("id") not in specs:
+        raise ValueError(
+            f"experiments.{study}.claims: row id {row.get('id')!r} is not in {prereg.spec_path(study, root)}"
+        )
+    spec = specs[row["id"]]
+    res: V.Result | None = row.get("result")
+    exploratory = spec.get("test") == "exploratory" or res is None
+    fixed, how = prereg.fixed_commit(study, spec, root)
+    runs = row.get("runs")
+    commits = (
+        prereg.run_commits(runs, row["csv"], row.get("key", "run_id"), root)
+        if runs is not None and len(runs)
+        else {}
+    )
+    st = prereg.status(fixed, commits, root) if commits else prereg.UNVERIFIED
+    out = {
+        "study": study,
+        "id": row["id"],
+        "claim": spec["claim"],
+        "paper": spec.get("paper", ""),
+        "ours": row["ours"],
+        "figure": spec.get("figure", ""),
+        "result": res,
+        "spec": spec,
+        "fixed": fixed,
+        "fixed_how": how,
+        "prereg": st,
+        "outcome": V.EXPLORATORY if exploratory else res.outcome,
+    }
+    target, why = _target(spec, res)
+    need = need_obs = None
+    if res is not None and not exploratory and math.isfinite(target):
+        need = V.seeds_needed(res, target)
+    if res is not None and not exploratory and res.outcome == V.INCONCLUSIVE:
+        need_obs = V.seeds_needed(res, V.distance(res))
+    out.update(
+        target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.get("wall_per_seed")
+    )
+    return out
+
+
+def collect_claims(data_dir: str | Path = DATA, root: Path = ROOT) -> list[dict]:
+    """Every judged row of every study with a CSV in `data_dir` and a claims module, sorted by study.
+
+    Raises:
+        ValueError: a row misses a key, names no claim of the spec, or has no verdict where one is due.
+    """
+    out = []
+    for study, mod in _studies(Path(data_dir)):
         for row in mod.claims(Path(data_dir)):
-            missing = {"claim", "paper", "ours", "reproduced", "figure"} - set(row)
-            if missing or row["reproduced"] not in (True, False, None):
-                raise ValueError(f"experiments.{study}.claims: bad row {row!r} (missing {sorted(missing)}; "
-                                 "reproduced must be True, False or None)")
-            out.append((study, row))
+            missing = {"id", "ours", "result"} - set(row)
+            if missing:
+                raise ValueError(
+                    f"experiments.{study}.claims: row {row.get('id')!r} misses {sorted(missing)}"
+                )
+            r = judge(study, row, root)
+            if r["outcome"] not in (*V.OUTCOMES, V.EXPLORATORY):
+                raise ValueError(f"{study}/{r['id']}: outcome {r['outcome']!r}")
+            out.append(r)
     return out
 
 
@@ -63,49 +136,230 @@ def _cell(v) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def render_table(rows: list[tuple[str, dict]]) -> str:
-    """The markdown table: study | paper claim | paper number | our number | reproduced? | figure."""
-    lines = [HEADER]
-    for study, r in rows:
-        fig = r.get("figure") or ""
-        fig = f"[{Path(fig).name}]({fig})" if fig else ""
-        lines.append("| " + " | ".join(_cell(c) for c in (f"`{study}`", r["claim"], r["paper"], r["ours"],
-                                                             VERDICT[r["reproduced"]], fig)) + " |")
-    if len(lines) == 1:
-        lines.append("| (no study CSV with a claims module yet) | | | | | |")
+def _fixed_cell(r: dict) -> str:
+    c = f"`{prereg.short(r['fixed'])}`"
+    if r["outcome"] == V.EXPLORATORY:
+        return c
+    if r["prereg"] == prereg.POST:
+        return c + " **post hoc**"
+    if r["prereg"] == prereg.UNVERIFIED:
+        return c + " (unverified)"
+    return c
+
+
+def _seeds_cell(r: dict) -> str:
+    res = r["result"]
+    if res is None or r["outcome"] == V.EXPLORATORY:
+        return ""
+    if res.method.startswith("exact"):
+        return "– (exact)"
+    txt = (
+        f"{res.n_text()} → > {V.SEED_CAP} (cap not enough)"
+        if r["need"] is None
+        else f"{res.n_text()} → {r['need']}"
+        if r["need"] > res.n
+        else f"{res.n_text()} (meets the rule)"
+    )
+    if r["outcome"] == V.INCONCLUSIVE:
+        obs = r["need_obs"]
+        txt += f"; to decide at the observed estimate: {obs if obs is not None else f'> {V.SEED_CAP}'}"
+    return txt
+
+
+def counts(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """study -> {outcome: count} (exploratory rows counted apart)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        c = out.setdefault(r["study"], {k: 0 for k in (*V.OUTCOMES, V.EXPLORATORY, "post hoc")})
+        c[r["outcome"]] += 1
+        c["post hoc"] += r["outcome"] != V.EXPLORATORY and r["prereg"] == prereg.POST
+    return out
+
+
+def render_counts(rows: list[dict]) -> str:
+    c = counts(rows)
+    lines = [
+        "| study | reproduced | not reproduced | inconclusive | exploratory (no verdict) | "
+        "of the judged: post hoc |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    tot = {k: 0 for k in (*V.OUTCOMES, V.EXPLORATORY, "post hoc")}
+    for s, d in c.items():
+        lines.append(
+            f"| `{s}` | {d[V.REPRODUCED]} | {d[V.NOT_REPRODUCED]} | {d[V.INCONCLUSIVE]} | "
+            f"{d[V.EXPLORATORY]} | {d['post hoc']} |"
+        )
+        for k in tot:
+            tot[k] += d[k]
+    lines.append(
+        f"| **all** | **{tot[V.REPRODUCED]}** | **{tot[V.NOT_REPRODUCED]}** | "
+        f"**{tot[V.INCONCLUSIVE]}** | {tot[V.EXPLORATORY]} | {tot['post hoc']} |"
+    )
+    return "\n".join(lines)
+
+
+def render_rows(rows: list[dict], with_study: bool = False) -> str:
+    """The claim table: claim | paper | ours | verdict | interval (test) | n → needed | fixed at | figure."""
+    head = ["claim", "paper", "ours", "verdict", "interval (test)", "seeds: n → needed", "fixed at", "figure"]
+    if with_study:
+        head = ["study", *head]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        res = r["result"]
+        fig = r["figure"] or ""
+        fig = f"[{Path(fig).stem}]({fig})" if fig else ""
+        iv = "" if res is None else f"{res.interval()} ({res.method}; {res.rule})"
+        cells = [
+            r["claim"],
+            r["paper"],
+            r["ours"],
+            SHOWN[r["outcome"]],
+            iv,
+            _seeds_cell(r),
+            _fixed_cell(r),
+            fig,
+        ]
+        if with_study:
+            cells = [f"`{r['study']}`", *cells]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def render_table(rows: list[dict]) -> str:
+    """The README block: counts, then one table per study."""
+    if not rows:
+        return "(no study CSV with a claims module yet)"
+    parts = [render_counts(rows), ""]
+    for study in dict.fromkeys(r["study"] for r in rows):
+        parts += [f"#### `{study}`", "", render_rows([r for r in rows if r["study"] == study]), ""]
+    return "\n".join(parts).rstrip("\n")
+
+
+def seeds_plan(rows: list[dict]) -> list[dict]:
+    """Per judged, undecided row: seeds per arm needed, extra runs' CPU minutes, whether it is cheap."""
+    out = []
+    for r in rows:
+        res = r["result"]
+        if res is None or r["outcome"] in (V.EXPLORATORY,) or res.method.startswith("exact"):
+            continue
+        n = res.n
+        need = r["need"]
+        wall = r["wall_per_seed"]
+        extra = (need - n) if need is not None else (V.SEED_CAP - n)
+        minutes = extra * wall / 60 if wall is not None and extra > 0 else 0.0
+        out.append(
+            {
+                "study": r["study"],
+                "id": r["id"],
+                "outcome": r["outcome"],
+                "n": n,
+                "need": need,
+                "target": r["target"],
+                "why": r["target_why"],
+                "half_width": res.half_width,
+                "extra": max(extra, 0),
+                "minutes": minutes,
+                "wall": wall,
+            }
+        )
+    by_study: dict[str, float] = {}
+    for p in out:
+        if p["outcome"] == V.INCONCLUSIVE and p["need"] is not None and p["extra"] > 0:
+            by_study[p["study"]] = by_study.get(p["study"], 0.0) + p["minutes"]
+    for p in out:
+        p["study_minutes"] = by_study.get(p["study"], 0.0)
+    return out
+
+
+def render_seeds(rows: list[dict]) -> str:
+    plan = seeds_plan(rows)
+    lines = [
+        "| study | claim | verdict now | half-width now | target (why) | seeds now → needed | "
+        "extra runs' CPU min | rerun? |",
+        "|---|---|---|---:|---|---|---:|---|",
+    ]
+    for p in plan:
+        need = f"{p['need']}" if p["need"] is not None else f"> {V.SEED_CAP} (cap not enough)"
+        hw = "" if not math.isfinite(p["half_width"]) else f"{p['half_width']:.3g}"
+        tgt = "" if not math.isfinite(p["target"]) else f"{p['target']:.3g} ({p['why']})"
+        if p["outcome"] != V.INCONCLUSIVE:
+            plan_txt = "decided"
+        elif p["need"] is None:
+            plan_txt = "no: the cap of 10 seeds is not enough (redesign)"
+        elif p["extra"] == 0:
+            plan_txt = "no: already enough seeds"
+        elif p["wall"] is None:
+            plan_txt = "cost unknown"
+        elif p["study_minutes"] <= CHEAP_MIN:
+            plan_txt = f"**yes, cheap** (study's extra runs {p['study_minutes']:.1f} min)"
+        else:
+            plan_txt = f"not cheap (study's extra runs {p['study_minutes']:.1f} min > {CHEAP_MIN:g})"
+        mins = f"{p['minutes']:.1f}" if p["wall"] is not None else "?"
+        lines.append(
+            f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → {need} | "
+            f"{mins} | {plan_txt} |"
+        )
     return "\n".join(lines)
 
 
 def current_table(text: str) -> str | None:
     """The table now between the report markers of `text`, or None without markers."""
     i, j = text.find(START), text.find(END)
-    return None if i < 0 or j < i else text[i + len(START): j].strip("\n")
+    return None if i < 0 or j < i else text[i + len(START) : j].strip("\n")
+
+
+def blocks(data_dir: Path = DATA, root: Path = ROOT) -> dict[Path, dict[str, str]]:
+    """Every generated block: {file: {block name: markdown}}."""
+    rows = collect_claims(data_dir, root)
+    out: dict[Path, dict[str, str]] = {
+        Path(root) / "README.md": {"report": render_table(rows)},
+        Path(root) / "docs" / "seeds.md": {"seeds": render_seeds(rows)},
+    }
+    for study, mod in _studies(Path(data_dir)):
+        fn = getattr(mod, "readme_blocks", None)
+        if fn is None:
+            continue
+        table = render_rows([r for r in rows if r["study"] == study])
+        got = {
+            k: table if v is None else v.replace(CLAIMS_TOKEN, table) for k, v in fn(Path(data_dir)).items()
+        }
+        out[Path(root) / "experiments" / study / "README.md"] = got
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 if the README table is out of date")
-    ap.add_argument("--readme", default=str(ROOT / "README.md"))
+    ap.add_argument("--check", action="store_true", help="exit 1 if any generated block is out of date")
     ap.add_argument("--data_dir", default=str(DATA))
     a = ap.parse_args(argv)
-    table = render_table(collect_claims(a.data_dir))
-    readme = Path(a.readme)
-    text = readme.read_text()
-    now = current_table(text)
-    if now is None:
-        print(table)
-        print(f"\n[report] {readme} has no '{START}' / '{END}' markers; add them where the table "
-              "belongs and rerun", file=sys.stderr)
-        return 1
+    stale, wrote = [], []
+    for path, bl in blocks(Path(a.data_dir)).items():
+        text = path.read_text() if path.is_file() else ""
+        for name, block in bl.items():
+            try:
+                new = replace_block(text, block, name)
+            except ValueError:
+                print(
+                    f"[report] {path} has no '<!-- {name}:start -->' / '<!-- {name}:end -->' markers",
+                    file=sys.stderr,
+                )
+                return 1
+            if new != text:
+                stale.append(f"{path.relative_to(ROOT)}:{name}")
+                if not a.check:
+                    write_block(path, block, name)
+                    wrote.append(f"{path.relative_to(ROOT)}:{name}")
+                text = new
     if a.check:
-        if now != table:
-            print(f"[report] {readme}'s results table is out of date; run `python -m largebatch.report`",
-                  file=sys.stderr)
+        if stale:
+            print(
+                "[report] out of date (run `python -m largebatch.report`): " + ", ".join(stale),
+                file=sys.stderr,
+            )
             return 1
-        print("[report] README table is up to date")
+        print("[report] every generated README block is up to date")
         return 0
-    write_block(readme, table, "report")
-    print(f"[report] wrote {len(table.splitlines()) - 2} row(s) to {readme}")
+    print(f"[report] wrote {len(wrote)} block(s)" + (": " + ", ".join(wrote) if wrote else ""))
     return 0
 
 

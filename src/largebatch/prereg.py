@@ -1,0 +1,228 @@
+"""Pre-registration: which commit fixed a claim, and was it fixed before the runs it judges? (issue 20)
+
+Each study keeps its claims as data in `experiments/<study>/claims.toml`, one `[[claim]]` table per row:
+
+    id = "e_rule"                  # the row's key in claims.py
+    claim = "..."                  # the claim as judged (the README's text)
+    paper = "..."                  # the paper's number
+    arms = ["...", "..."]          # what is compared
+    batch = 1024                   # where (if it applies)
+    statistic = "..."              # what is computed, in words
+    test = "difference"            # difference | equivalence | one_sample | bootstrap | exact | exploratory
+    direction = ">"                # the paper's side of the threshold
+    threshold = 0.0                # or margin = 0.2 for equivalence tests
+    paper_effect = 2.48            # the effect the paper reports (for the seeds-by-power rule)
+    seeds = [0, 1, 2]
+    figure = "paper_figures/..."
+    registered = {commit = "bb09c20", file = "experiments/.../claims.py", quote = "..."}
+
+The rule the report applies (README, "How verdicts are reached"):
+  * the commit that fixed a claim is the last commit that changed its `[[claim]]` table (git blame), unless
+    `registered` names an earlier commit whose version of `file` already contains `quote`, the same
+    criterion in the words committed then; the report checks the quote against that commit and falls back
+    to the spec's own commit when it is not there. A criterion that changed (new arms, another batch, a
+    margin where there was none) has no such quote and carries the commit of the spec;
+  * a row is pre-registered when that commit is an ancestor of (or equal to) every commit that produced
+    the runs it judges (`meta.git_sha` of each run; `git merge-base --is-ancestor`), **post hoc** when it is
+    not an ancestor of one of them or is not committed at all;
+  * runs that record no git sha (the older CSVs) cannot prove it: such a row is **post hoc** when the claim
+    was fixed after the CSV first held the runs, and *unverified* otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pandas as pd
+import tomllib
+
+from .results import ROOT
+
+PRE, POST, UNVERIFIED, UNCOMMITTED = "pre-registered", "post hoc", "unverified", "uncommitted"
+_ZERO = "0" * 40
+
+
+def spec_path(study: str, root: Path = ROOT) -> Path:
+    return Path(root) / "experiments" / study / "claims.toml"
+
+
+@functools.cache
+def _load(path: str, mtime: float) -> dict:
+    data = tomllib.loads(Path(path).read_text())
+    out = {}
+    for c in data.get("claim", []):
+        if c["id"] in out:
+            raise ValueError(f"{path}: duplicate claim id {c['id']!r}")
+        out[c["id"]] = c
+    return out
+
+
+def load_spec(study: str, root: Path = ROOT) -> dict[str, dict]:
+    """The study's claims as data, keyed by id, in file order (empty without a claims.toml)."""
+    p = spec_path(study, root)
+    return _load(str(p), p.stat().st_mtime) if p.is_file() else {}
+
+
+def _git(*args: str, root: Path = ROOT) -> str | None:
+    try:
+        r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout if r.returncode == 0 else None
+
+
+@functools.cache
+def _full(sha: str, root: Path = ROOT) -> str | None:
+    out = _git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", root=root)
+    return out.strip() if out else None
+
+
+@functools.cache
+def is_ancestor(a: str, b: str, root: Path = ROOT) -> bool | None:
+    """Is commit `a` an ancestor of (or equal to) commit `b`? None if either is unknown here."""
+    fa, fb = _full(a, root), _full(b, root)
+    if fa is None or fb is None:
+        return None
+    try:
+        r = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", fa, fb], cwd=root, capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.returncode == 0
+
+
+@functools.cache
+def _blame(path: str, root: Path = ROOT) -> list[tuple[str, int]]:
+    """(commit, committer time) of each line of `path` as it is in the working tree."""
+    out = _git("blame", "--porcelain", "--", path, root=root)
+    if out is None:
+        return []
+    times, lines, cur = {}, [], None
+    for ln in out.splitlines():
+        m = re.match(r"^([0-9a-f]{40}) \d+ \d+", ln)
+        if m:
+            cur = m.group(1)
+        elif ln.startswith("committer-time "):
+            times[cur] = int(ln.split()[1])
+        elif ln.startswith("\t"):
+            lines.append(cur)
+    return [(c, times.get(c, 0)) for c in lines]
+
+
+def _blocks(text: str) -> dict[str, tuple[int, int]]:
+    """claim id -> (first, last) 0-based line of its [[claim]] table."""
+    lines = text.splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[claim]]"] + [len(lines)]
+    out = {}
+    for s, e in zip(starts, starts[1:]):
+        for ln in lines[s:e]:
+            m = re.match(r'^\s*id\s*=\s*"([^"]+)"', ln)
+            if m:
+                out[m.group(1)] = (s, e - 1)
+                break
+    return out
+
+
+def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
+    """The last commit that changed the claim's [[claim]] table; UNCOMMITTED if it has uncommitted lines."""
+    p = spec_path(study, root)
+    rel = str(p.relative_to(root))
+    blame = _blame(rel, root)
+    span = _blocks(p.read_text()).get(claim_id)
+    if not blame or span is None:
+        return UNCOMMITTED
+    lines = [blame[i] for i in range(span[0], min(span[1] + 1, len(blame)))]
+    if any(c == _ZERO for c, _ in lines):
+        return UNCOMMITTED
+    # the newest commit among the table's lines (blank trailing lines excluded by blame being per line)
+    return max(lines, key=lambda ct: ct[1])[0]
+
+
+@functools.cache
+def _show(commit: str, file: str, root: Path = ROOT) -> str | None:
+    return _git("show", f"{commit}:{file}", root=root)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def registered_ok(reg: dict | None, root: Path = ROOT) -> bool:
+    """Does `reg`'s commit hold every quote in its file (whitespace-insensitive)?
+
+    `reg` is {commit, file, quote} or {commit, quotes = [[file, quote], ...]} (all must be found).
+    """
+    if not reg or "commit" not in reg:
+        return False
+    pairs = [tuple(q) for q in reg.get("quotes", [])]
+    if "file" in reg and "quote" in reg:
+        pairs.append((reg["file"], reg["quote"]))
+    if not pairs:
+        return False
+    for file, quote in pairs:
+        text = _show(reg["commit"], file, root)
+        if text is None or _norm(quote) not in _norm(text):
+            return False
+    return True
+
+
+def fixed_commit(study: str, spec: dict, root: Path = ROOT) -> tuple[str, str]:
+    """(commit, how): the commit that fixed the claim and whether it is 'registered' (an earlier commit
+    holding the same criterion), 'spec' (the spec's own last change) or UNCOMMITTED."""
+    reg = spec.get("registered")
+    if registered_ok(reg, root):
+        return _full(reg["commit"], root) or reg["commit"], "registered"
+    c = spec_commit(study, spec["id"], root)
+    return c, "spec" if c != UNCOMMITTED else UNCOMMITTED
+
+
+@functools.cache
+def _first_commits(csv_rel: str, key: str, root: Path = ROOT) -> dict[str, str]:
+    """key value -> the first commit whose version of the CSV holds it."""
+    out: dict[str, str] = {}
+    log = _git("log", "--format=%H", "--reverse", "--", csv_rel, root=root) or ""
+    for c in log.split():
+        text = _show(c, csv_rel, root)
+        if not text:
+            continue
+        try:
+            df = pd.read_csv(StringIO(text), usecols=[key])
+        except (ValueError, pd.errors.ParserError):
+            continue
+        for v in df[key].astype(str):
+            out.setdefault(v, c)
+    return out
+
+
+def run_commits(runs: pd.DataFrame, csv_rel: str, key: str = "run_id", root: Path = ROOT) -> dict:
+    """{'shas': the runs' recorded git shas} or {'data_commits': first commits holding each run's row}."""
+    if "meta.git_sha" in runs.columns and runs["meta.git_sha"].notna().all() and len(runs):
+        return {"shas": sorted(set(runs["meta.git_sha"].astype(str)))}
+    first = _first_commits(csv_rel, key, root)
+    return {"data_commits": sorted({first[v] for v in runs[key].astype(str) if v in first})}
+
+
+def status(fixed: str, commits: dict, root: Path = ROOT) -> str:
+    """PRE, POST or UNVERIFIED for a claim fixed at `fixed` judging runs described by `commits`."""
+    if fixed == UNCOMMITTED:
+        return POST
+    shas = commits.get("shas")
+    if shas:
+        anc = [is_ancestor(fixed, s, root) for s in shas]
+        if any(a is False for a in anc):
+            return POST
+        return PRE if all(anc) else UNVERIFIED
+    data = commits.get("data_commits") or []
+    if not data:
+        return UNVERIFIED
+    anc = [is_ancestor(fixed, c, root) for c in data]
+    return POST if any(a is False for a in anc) else UNVERIFIED
+
+
+def short(sha: str) -> str:
+    return sha if sha == UNCOMMITTED else sha[:7]

@@ -1,0 +1,583 @@
+"""One way to turn seeds into a verdict: three outcomes, an interval, an n (issue 20).
+
+Every study's claims.py decides its rows here; no study computes its own test statistics.
+
+Outcomes
+    reproduced       the interval lies wholly on the paper's side of the threshold
+    not reproduced   the interval lies wholly on the other side
+    inconclusive     the interval straddles the threshold (the data cannot decide)
+
+Tests (all from scipy.stats; nothing hand-rolled)
+    `difference`   mean(a) - mean(b) against a threshold: paired t interval (scipy.stats.ttest_rel) when
+                   the two arms share seeds, Welch's interval (ttest_ind, equal_var=False) otherwise; 95 %.
+    `one_sample`   mean(x) against a threshold (ttest_1samp), 95 %.
+    `equivalence`  "within δ" / "no worse than" claims: two one-sided tests at the margin δ (TOST, α = 0.05
+                   each), shown as the 90 % interval (the interval TOST decides on): reproduced when it lies
+                   inside (−δ, δ), not reproduced when it lies wholly outside [−δ, δ], inconclusive otherwise.
+    `bootstrap`    ratios, slopes and fitted quantities: scipy.stats.bootstrap (percentile, 95 %, seeds
+                   resampled; independent arms resampled independently, shared seeds resampled together).
+    `exact`        deterministic quantities (a count, a model evaluation): the interval is the point.
+Composite claims ("for every optimizer", "A and B") use `all_of`: reproduced only when every part is,
+not reproduced when any part is, inconclusive otherwise.
+
+Seeds by power (`seeds_needed`): the interval's half-width scales as t(n−1)·s/√n; the smallest n ≤ 10 that
+makes it smaller than half the effect the paper reports (or than the margin) is the number of seeds to run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+EXPLORATORY = "exploratory"  # reported, carries no verdict
+OUTCOMES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+CONF = 0.95
+ALPHA = 0.05
+SEED_CAP = 10
+N_RESAMPLES = 2000
+MIN_BOOT_N = 3  # fewer seeds than this: a bootstrap interval is not computed (inconclusive)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One verdict: outcome, estimate, interval [lo, hi], n and how it was reached.
+
+    `half_width` and `n` feed `seeds_needed`; `parts` holds the components of a composite claim.
+    """
+
+    outcome: str
+    estimate: float
+    lo: float
+    hi: float
+    n: int
+    method: str
+    rule: str
+    level: float = CONF
+    parts: tuple = field(default_factory=tuple)
+    label: str = ""
+    threshold: float = math.nan  # the decision boundary (the margin for equivalence tests)
+    equivalence: bool = False
+
+    @property
+    def half_width(self) -> float:
+        return (self.hi - self.lo) / 2 if math.isfinite(self.hi - self.lo) else math.inf
+
+    def interval(self, digits: int = 2) -> str:
+        """'est [lo, hi]' (or the composite's parts, one per label)."""
+        if self.parts:
+
+            def one(p):
+                return f"{p.label}: {p.interval(digits)}" if p.label else p.interval(digits)
+
+            if len(self.parts) <= 3:
+                return "; ".join(one(p) for p in self.parts)
+            key = next((p for p in self.parts if p.outcome == self.outcome), self.parts[0])
+            return f"{one(key)} (the part that sets the verdict, of {len(self.parts)})"
+        if self.method.startswith("exact"):
+            return _num(self.estimate, digits)
+        return f"{_num(self.estimate, digits)} [{_num(self.lo, digits)}, {_num(self.hi, digits)}]"
+
+    def n_text(self) -> str:
+        if self.parts:
+            ns = sorted({p.n for p in self.parts})
+            return "/".join(map(str, ns))
+        return str(self.n)
+
+
+def _num(v: float, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.4g}" if abs(v) >= 1e5 else f"{v:.{digits}f}"
+
+
+def decide(lo: float, hi: float, threshold: float, direction: str) -> str:
+    """The outcome of an interval [lo, hi] against `threshold`.
+
+    Args:
+        lo, hi: Interval bounds.
+        threshold: The paper's threshold for the statistic.
+        direction: ">" when the paper says the statistic exceeds the threshold, "<" when it is below.
+
+    Returns:
+        str: REPRODUCED, NOT_REPRODUCED or INCONCLUSIVE (NaN bounds are inconclusive).
+    """
+    if direction not in (">", "<"):
+        raise ValueError(f"direction must be '>' or '<', not {direction!r}")
+    if not (lo <= hi):  # NaN
+        return INCONCLUSIVE
+    if direction == ">":
+        return REPRODUCED if lo > threshold else NOT_REPRODUCED if hi < threshold else INCONCLUSIVE
+    return REPRODUCED if hi < threshold else NOT_REPRODUCED if lo > threshold else INCONCLUSIVE
+
+
+def _clean(x) -> pd.Series:
+    s = x if isinstance(x, pd.Series) else pd.Series(np.asarray(x, dtype=float))
+    s = s.astype(float)
+    return s[np.isfinite(s.to_numpy())]
+
+
+def _shared(a: pd.Series, b: pd.Series) -> pd.Index | None:
+    """The seeds both arms have, when both are indexed by seed and share at least two."""
+
+    def unnamed_range(ix: pd.Index) -> bool:  # arrays come in with an unnamed RangeIndex: not seeds
+        return isinstance(ix, pd.RangeIndex) and ix.name is None
+
+    if unnamed_range(a.index) or unnamed_range(b.index):
+        return None
+    if a.index.has_duplicates or b.index.has_duplicates:
+        return None
+    common = a.index.intersection(b.index)
+    return common if len(common) >= 2 and len(common) == len(a) == len(b) else None
+
+
+def _point(est: float, n: int, method: str, rule: str, threshold: float, direction: str) -> Result:
+    return Result(decide(est, est, threshold, direction), est, est, est, n, method, rule, threshold=threshold)
+
+
+def _rule(direction: str, threshold: float, what: str = "Δ") -> str:
+    return f"{what} {direction} {threshold:g}"
+
+
+def difference(
+    a,
+    b,
+    threshold: float = 0.0,
+    direction: str = ">",
+    paired: bool | None = None,
+    label: str = "",
+    conf: float = CONF,
+) -> Result:
+    """mean(a) − mean(b) against `threshold`: paired t when the arms share seeds, else Welch's t.
+
+    Args:
+        a, b: Per-seed values (pd.Series indexed by seed, a named index, for pairing; arrays and unnamed
+            RangeIndex series are never paired).
+        threshold: The paper's threshold on mean(a) − mean(b).
+        direction: ">" (the paper: the difference exceeds the threshold) or "<".
+        paired: Force pairing (True) or Welch (False); None: paired when both share every seed.
+        label: Shown before the interval in composite rows.
+        conf: Confidence level of the two-sided interval.
+
+    Returns:
+        Result: the outcome with the interval of the difference.
+    """
+    a, b = _clean(a), _clean(b)
+    common = _shared(a, b) if paired is not False else None
+    rule = _rule(direction, threshold)
+    if paired and common is None:
+        raise ValueError("paired=True needs two arms indexed by the same seeds")
+    if common is not None:
+        d = (a[common] - b[common]).to_numpy()
+        if np.ptp(d) == 0:  # no spread at all: the interval is the point
+            return replace(
+                _point(float(d[0]), len(d), "paired (no spread)", rule, threshold, direction), label=label
+            )
+        ci = stats.ttest_rel(a[common].to_numpy(), b[common].to_numpy()).confidence_interval(conf)
+        est, n, method = float(d.mean()), len(d), "paired t"
+    else:
+        if len(a) < 2 or len(b) < 2:
+            return Result(
+                INCONCLUSIVE,
+                float(a.mean() - b.mean()),
+                math.nan,
+                math.nan,
+                min(len(a), len(b)),
+                "Welch t",
+                rule,
+                label=label,
+            )
+        est, n, method = float(a.mean() - b.mean()), min(len(a), len(b)), "Welch t"
+        if a.var() == 0 and b.var() == 0:
+            return replace(_point(est, n, "Welch (no spread)", rule, threshold, direction), label=label)
+        ci = stats.ttest_ind(a.to_numpy(), b.to_numpy(), equal_var=False).confidence_interval(conf)
+    lo, hi = float(ci.low), float(ci.high)
+    return Result(
+        decide(lo, hi, threshold, direction),
+        est,
+        lo,
+        hi,
+        n,
+        method,
+        rule,
+        conf,
+        label=label,
+        threshold=threshold,
+    )
+
+
+def one_sample(x, threshold: float, direction: str = ">", label: str = "", conf: float = CONF) -> Result:
+    """mean(x) against `threshold` with the t interval (scipy.stats.ttest_1samp)."""
+    x = _clean(x)
+    rule = _rule(direction, threshold, "mean")
+    if len(x) < 2:
+        return Result(
+            INCONCLUSIVE,
+            float(x.mean()) if len(x) else math.nan,
+            math.nan,
+            math.nan,
+            len(x),
+            "t",
+            rule,
+            label=label,
+        )
+    if x.var() == 0:
+        return replace(
+            _point(float(x.iloc[0]), len(x), "t (no spread)", rule, threshold, direction), label=label
+        )
+    ci = stats.ttest_1samp(x.to_numpy(), threshold).confidence_interval(conf)
+    lo, hi = float(ci.low), float(ci.high)
+    return Result(
+        decide(lo, hi, threshold, direction),
+        float(x.mean()),
+        lo,
+        hi,
+        len(x),
+        "t",
+        rule,
+        conf,
+        label=label,
+        threshold=threshold,
+    )
+
+
+def equivalence(
+    a, b, margin: float, paired: bool | None = None, label: str = "", alpha: float = ALPHA
+) -> Result:
+    """TOST: is |mean(a) − mean(b)| < margin? Two one-sided t tests at ±margin (each at `alpha`).
+
+    The interval shown is the (1 − 2·alpha) interval of the difference: reproduced when it lies inside
+    (−margin, margin) (both one-sided tests reject), not reproduced when it lies wholly outside
+    [−margin, margin], inconclusive otherwise.
+
+    Args:
+        a, b: Per-seed values (pairing as in `difference`); `b` may be a number (one-sample TOST).
+        margin: δ > 0.
+        paired: As in `difference`.
+        label: Shown before the interval in composite rows.
+        alpha: Level of each one-sided test.
+
+    Returns:
+        Result
+    """
+    if margin <= 0:
+        raise ValueError("margin must be > 0")
+    a = _clean(a)
+    rule = f"|Δ| < {margin:g}"
+    conf = 1 - 2 * alpha
+    if np.isscalar(b):
+        x, n, method = a.to_numpy() - float(b), len(a), "TOST (one sample)"
+        test = "1samp"
+    else:
+        b = _clean(b)
+        common = _shared(a, b) if paired is not False else None
+        if common is not None:
+            x, n, method, test = (a[common] - b[common]).to_numpy(), len(common), "TOST paired", "1samp"
+        else:
+            x, n, method, test = None, min(len(a), len(b)), "TOST Welch", "welch"
+    if n < 2:
+        return Result(INCONCLUSIVE, math.nan, math.nan, math.nan, n, method, rule, conf, label=label)
+    if test == "1samp":
+        est = float(x.mean())
+        if np.ptp(x) == 0:
+            lo = hi = est
+            p_tost = 0.0 if abs(est) < margin else 1.0
+        else:
+            p_tost = max(
+                stats.ttest_1samp(x, -margin, alternative="greater").pvalue,
+                stats.ttest_1samp(x, margin, alternative="less").pvalue,
+            )
+            ci = stats.ttest_1samp(x, 0.0).confidence_interval(conf)
+            lo, hi = float(ci.low), float(ci.high)
+    else:
+        av, bv = a.to_numpy(), b.to_numpy()
+        est = float(av.mean() - bv.mean())
+        if av.var() == 0 and bv.var() == 0:
+            lo = hi = est
+            p_tost = 0.0 if abs(est) < margin else 1.0
+        else:
+            p_tost = max(
+                stats.ttest_ind(av + margin, bv, equal_var=False, alternative="greater").pvalue,
+                stats.ttest_ind(av - margin, bv, equal_var=False, alternative="less").pvalue,
+            )
+            ci = stats.ttest_ind(av, bv, equal_var=False).confidence_interval(conf)
+            lo, hi = float(ci.low), float(ci.high)
+    outside = lo > margin or hi < -margin
+    outcome = REPRODUCED if p_tost < alpha else NOT_REPRODUCED if outside else INCONCLUSIVE
+    return Result(
+        outcome, est, lo, hi, n, method, rule, conf, label=label, threshold=margin, equivalence=True
+    )
+
+
+def noninferior(
+    a, b, margin: float, paired: bool | None = None, label: str = "", alpha: float = ALPHA
+) -> Result:
+    """ "a is no worse than b": mean(a) − mean(b) < margin, where larger is worse (an error).
+
+    The upper one-sided test of TOST (at `alpha`), shown as the (1 − 2·alpha) interval: reproduced when its
+    upper end is below `margin`, not reproduced when its lower end is above it, inconclusive otherwise. A
+    large improvement passes (an equivalence test would fail it).
+    """
+    if margin <= 0:
+        raise ValueError("margin must be > 0")
+    r = difference(a, b, margin, "<", paired, label, conf=1 - 2 * alpha)
+    return replace(
+        r,
+        method=r.method.replace("paired t", "paired t, one-sided").replace("Welch t", "Welch t, one-sided"),
+        rule=f"Δ < {margin:g} (no worse)",
+    )
+
+
+def bootstrap(
+    samples: Sequence,
+    statistic: Callable[..., float],
+    threshold: float = math.nan,
+    direction: str = ">",
+    paired: bool = False,
+    label: str = "",
+    what: str = "stat",
+    conf: float = CONF,
+    n_resamples: int = N_RESAMPLES,
+    band: tuple[float, float] | None = None,
+) -> Result:
+    """A ratio, slope or fitted quantity against `threshold`, with a percentile bootstrap interval.
+
+    Args:
+        samples: One array per arm (per-seed values, or seed indices that `statistic` maps to data).
+        statistic: f(*samples) -> float, evaluated on the data and on every resample.
+        threshold, direction: As in `difference`.
+        paired: Resample the arms together (they share seeds, same length).
+        label, what: Labels for the row.
+        conf: Confidence level.
+        n_resamples: Bootstrap resamples (the generator is seeded: the table is reproducible).
+        band: (lo, hi) for "the statistic lies in [lo, hi]" claims: judged like an equivalence test on the
+            (1 − 2·0.05) = 90 % interval: reproduced inside the band, not reproduced wholly outside it.
+
+    With few seeds (n ≤ 5) a percentile bootstrap has few distinct resamples and its interval is narrow for
+    its level; the tables say n beside every interval.
+
+    Returns:
+        Result (method "bootstrap").
+    """
+    samples = [np.asarray(s, dtype=float) for s in samples]
+    n = min(len(s) for s in samples)
+    est = float(statistic(*samples))
+    if n < MIN_BOOT_N:  # 2 seeds give 3 distinct resamples: no interval worth the name
+        rule = (
+            f"{what} in ({band[0]:g}, {band[1]:g})" if band is not None else _rule(direction, threshold, what)
+        )
+        return Result(
+            INCONCLUSIVE,
+            est,
+            math.nan,
+            math.nan,
+            n,
+            f"bootstrap (n < {MIN_BOOT_N})",
+            rule,
+            label=label,
+            threshold=threshold if band is None else band[0],
+        )
+    if band is not None:
+        lo_b, hi_b = band
+        rule = f"{what} in ({lo_b:g}, {hi_b:g})"
+        if n < 2 or all(np.ptp(s) == 0 for s in samples):
+            lo = hi = est if n >= 2 else math.nan
+        else:
+            res = stats.bootstrap(
+                tuple(samples),
+                statistic,
+                n_resamples=n_resamples,
+                confidence_level=1 - 2 * ALPHA,
+                method="percentile",
+                paired=paired,
+                vectorized=False,
+                rng=np.random.default_rng(0),
+            )
+            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        outcome = (
+            INCONCLUSIVE
+            if not lo <= hi
+            else REPRODUCED
+            if lo_b < lo and hi < hi_b
+            else NOT_REPRODUCED
+            if hi < lo_b or lo > hi_b
+            else INCONCLUSIVE
+        )
+        edge = lo_b if abs(est - lo_b) < abs(hi_b - est) else hi_b  # the boundary that decides it
+        return Result(outcome, est, lo, hi, n, "bootstrap", rule, 1 - 2 * ALPHA, label=label, threshold=edge)
+    rule = _rule(direction, threshold, what)
+    if n < 2:
+        return Result(INCONCLUSIVE, est, math.nan, math.nan, n, "bootstrap", rule, conf, label=label)
+    if all(np.ptp(s) == 0 for s in samples):
+        return replace(_point(est, n, "bootstrap (no spread)", rule, threshold, direction), label=label)
+    res = stats.bootstrap(
+        tuple(samples),
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=conf,
+        method="percentile",
+        paired=paired,
+        vectorized=False,
+        rng=np.random.default_rng(0),
+    )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return Result(
+        decide(lo, hi, threshold, direction),
+        est,
+        lo,
+        hi,
+        n,
+        "bootstrap",
+        rule,
+        conf,
+        label=label,
+        threshold=threshold,
+    )
+
+
+def exact(
+    value: float,
+    threshold: float,
+    direction: str = ">",
+    label: str = "",
+    what: str = "value",
+    equivalence_margin: float | None = None,
+) -> Result:
+    """A deterministic quantity (counted, modelled): the interval is the point.
+
+    With `equivalence_margin`, the claim is |value − threshold| < margin (relative tolerances are turned
+    into absolute ones by the caller).
+    """
+    if equivalence_margin is not None:
+        inside = abs(value - threshold) < equivalence_margin
+        return Result(
+            REPRODUCED if inside else NOT_REPRODUCED,
+            value,
+            value,
+            value,
+            1,
+            "exact",
+            f"|{what} − {threshold:g}| < {equivalence_margin:g}",
+            label=label,
+        )
+    return replace(
+        _point(value, 1, "exact", _rule(direction, threshold, what), threshold, direction), label=label
+    )
+
+
+def at_least(result: Result, censored: bool) -> Result:
+    """`result` computed from lower bounds (seeds censored at a budget): a claim that the statistic is
+    large can still be reproduced, but "not reproduced" is not safe and becomes inconclusive."""
+    if censored and result.outcome == NOT_REPRODUCED:
+        return replace(result, outcome=INCONCLUSIVE, method=result.method + ", censored: lower bound")
+    return replace(result, method=result.method + ", censored: lower bound") if censored else result
+
+
+def all_of(parts: Sequence[Result], label: str = "") -> Result:
+    """A claim needing every part: reproduced if all are, not reproduced if any is not, else inconclusive."""
+    parts = tuple(parts)
+    outs = [p.outcome for p in parts]
+    if outs and all(o == REPRODUCED for o in outs):
+        outcome = REPRODUCED
+    elif any(o == NOT_REPRODUCED for o in outs):
+        outcome = NOT_REPRODUCED
+    else:
+        outcome = INCONCLUSIVE
+    # the part that limits the verdict carries the estimate (first undecided or failed one)
+    key = next((p for p in parts if p.outcome == outcome), parts[0]) if parts else None
+    if key is None:
+        return Result(INCONCLUSIVE, math.nan, math.nan, math.nan, 0, "none", "", label=label)
+    return Result(
+        outcome,
+        key.estimate,
+        key.lo,
+        key.hi,
+        min(p.n for p in parts),
+        "all of: " + key.method,
+        " and ".join(dict.fromkeys(p.rule for p in parts)),
+        key.level,
+        parts,
+        label,
+        threshold=key.threshold,
+        equivalence=key.equivalence,
+    )
+
+
+def any_of(parts: Sequence[Result], label: str = "") -> Result:
+    """A claim that needs one part ("some kn"): reproduced if any part is, not reproduced if every part
+    is not, inconclusive otherwise."""
+    parts = tuple(parts)
+    outs = [p.outcome for p in parts]
+    if any(o == REPRODUCED for o in outs):
+        outcome = REPRODUCED
+    elif outs and all(o == NOT_REPRODUCED for o in outs):
+        outcome = NOT_REPRODUCED
+    else:
+        outcome = INCONCLUSIVE
+    if not parts:
+        return Result(INCONCLUSIVE, math.nan, math.nan, math.nan, 0, "none", "", label=label)
+    key = next((p for p in parts if p.outcome == outcome), parts[0])
+    return Result(
+        outcome,
+        key.estimate,
+        key.lo,
+        key.hi,
+        min(p.n for p in parts),
+        "any of: " + key.method,
+        " or ".join(dict.fromkeys(p.rule for p in parts)),
+        key.level,
+        parts,
+        label,
+        threshold=key.threshold,
+        equivalence=key.equivalence,
+    )
+
+
+def distance(result: Result) -> float:
+    """How far the estimate lies from the boundary that decides it (for the seeds to decide it)."""
+    if result.parts:
+        ds = [distance(p) for p in result.parts if p.outcome != REPRODUCED]
+        return min(ds) if ds else min(distance(p) for p in result.parts)
+    if result.equivalence:
+        return abs(result.threshold - abs(result.estimate))
+    return abs(result.estimate - result.threshold)
+
+
+def seeds_needed(result: Result, target_half_width: float, cap: int = SEED_CAP) -> int | None:
+    """Seeds per arm that bring `result`'s interval half-width below `target_half_width`.
+
+    The half-width is scaled as t_(n−1) / √n from the current n (the spread is taken as it is now).
+
+    Returns:
+        int: the smallest n ≤ cap that suffices (≥ the current n), or None when even `cap` does not
+        (or the current interval has no finite width).
+    """
+    if result.parts:
+        ns = [
+            seeds_needed(p, target_half_width, cap)
+            for p in result.parts
+            if p.outcome != REPRODUCED or p.method.startswith(("exact",))
+        ]
+        if any(n is None for n in ns):
+            return None
+        return max([result.n, *[n for n in ns if n is not None]])
+    if result.method.startswith("exact"):
+        return result.n
+    hw, n0 = result.half_width, result.n
+    if not (math.isfinite(hw) and n0 >= 2 and target_half_width > 0):
+        return None
+    if hw == 0 or hw < target_half_width:
+        return n0
+    q = 1 - (1 - result.level) / 2
+    t0 = stats.t.ppf(q, n0 - 1)
+    for n in range(max(n0, 2), cap + 1):
+        if hw * math.sqrt(n0 / n) * stats.t.ppf(q, n - 1) / t0 < target_half_width:
+            return n
+    return None
