@@ -418,7 +418,6 @@ def launch(
         **os.environ,
         "OMP_NUM_THREADS": "1",
         **(env_extra or {}),
-        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
 

@@ -15,16 +15,19 @@ than the committed ones unless --partial.
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
-import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .config import make_config, parse_overrides, run_id
-from .study import discover
+from .cli import main as run_one
+from .config import ConfigError, make_config, parse_overrides, run_id
+from .metrics import is_complete
+from .results import ShrinkError, allow_partial
+from .study import SCALES, discover
 from .study import find as find_study
 from .study import get as get_study
 from .trainer import run_dir
@@ -116,8 +119,6 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
     """
     from tqdm.auto import tqdm
 
-    from .metrics import is_complete
-
     extra = list(extra or [])
     over = parse_overrides([a for a in extra if a != "--progress=false" and a not in RUN_FLAGS])
     cfgs = [make_config(c, **over) for c in study_module(name).grid(scale)]
@@ -125,7 +126,6 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
     print(f"[sweep] {name} ({scale}): {len(cfgs)} runs, {len(cfgs) - len(todo)} already complete, "
           f"{len(todo)} to run", flush=True)
     failed = []
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True)
     for i in bar:
         bar.set_postfix_str(run_id(cfgs[i]))
@@ -135,13 +135,11 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
             continue
         t = time.time()
         if nproc == 1 and not subprocess_runs:
-            from .cli import main as run_one
-
             with _Tee("stdout") as out, _Tee("stderr") as err:
                 code = run_one(cmd[cmd.index("-m") + 2:], study=study_module(name))
             r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
         else:
-            r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if r.returncode == 130:
             raise KeyboardInterrupt
         if r.returncode != 0:
@@ -162,10 +160,6 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
 
 def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) -> list[Path]:
     """The study's collect() (if any); a refusal to shrink a committed CSV is printed, not raised."""
-    import inspect
-
-    from .results import ShrinkError, allow_partial
-
     collect = study_module(name, "collect")
     if collect is None:
         return []
@@ -182,11 +176,9 @@ def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) 
 
 
 def main(argv=None) -> int:
-    from .config import ConfigError
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("study")
-    ap.add_argument("--scale", default="cpu", choices=("smoke", "cpu", "paper"))
+    ap.add_argument("--scale", default="cpu", choices=SCALES)
     ap.add_argument("--nproc", type=int, default=1, help="processes per run (torchrun when > 1)")
     ap.add_argument("--only", default="", help="comma-separated grid indices")
     ap.add_argument("--dry", action="store_true", help="print the commands only")
