@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from largebatch.config import run_id
-from largebatch.metrics import read_summary
+from largebatch.metrics import atomic_write_text, read_summary
 from largebatch.results import DATA, ROOT, allow_partial, collect_main, write_csvs
 
 from . import analysis as A
@@ -298,12 +298,9 @@ def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT /
         raise ValueError(f"write_replay: out={out} is the committed input {path}; write elsewhere and copy")
     out.parent.mkdir(parents=True, exist_ok=True)
     body = df[["staleness_dist", "staleness", "count"]].to_csv(index=False, lineterminator="\n")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(
-        "# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
-        "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n" + body
-    )
-    tmp.replace(out)
+    head = ("# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
+            "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n")
+    atomic_write_text(out, head + body)
     return out
 
 
