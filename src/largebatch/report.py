@@ -236,35 +236,28 @@ def render_table(rows: list[dict]) -> str:
 
 
 def seeds_plan(rows: list[dict]) -> list[dict]:
-    """Per judged, undecided row: seeds per arm needed, extra runs' CPU minutes, whether it is cheap."""
+    """Per judged row measured on seeds: the power rule's n, the n that would decide the row at the observed
+    estimate, the extra runs' CPU minutes for the larger of the two, and the study's total of those."""
     out = []
     for r in rows:
         res = r["result"]
-        if res is None or r["outcome"] in (V.EXPLORATORY,) or res.method.startswith("exact"):
+        if res is None or r["outcome"] == V.EXPLORATORY or res.method.startswith("exact"):
             continue
-        n = res.n
-        need = r["need"]
+        n, need, obs = res.n, r["need"], r["need_obs"]
+        undecided = r["outcome"] == V.INCONCLUSIVE
+        if undecided:  # the seeds that would decide it at the estimate we see (and meet the rule, if possible)
+            plan = None if obs is None else max(obs, need or 0)
+        else:
+            plan = need
         wall = r["wall_per_seed"]
-        extra = (need - n) if need is not None else (V.SEED_CAP - n)
-        minutes = extra * wall / 60 if wall is not None and extra > 0 else 0.0
-        out.append(
-            {
-                "study": r["study"],
-                "id": r["id"],
-                "outcome": r["outcome"],
-                "n": n,
-                "need": need,
-                "target": r["target"],
-                "why": r["target_why"],
-                "half_width": res.half_width,
-                "extra": max(extra, 0),
-                "minutes": minutes,
-                "wall": wall,
-            }
-        )
+        extra = max((plan if plan is not None else V.SEED_CAP) - n, 0)
+        out.append({"study": r["study"], "id": r["id"], "outcome": r["outcome"], "n": n, "need": need,
+                    "obs": obs, "plan": plan, "target": r["target"], "why": r["target_why"],
+                    "half_width": res.half_width, "extra": extra, "wall": wall,
+                    "minutes": extra * wall / 60 if wall is not None else math.nan})
     by_study: dict[str, float] = {}
     for p in out:
-        if p["outcome"] == V.INCONCLUSIVE and p["need"] is not None and p["extra"] > 0:
+        if p["outcome"] == V.INCONCLUSIVE and p["plan"] is not None and p["extra"] > 0 and p["wall"]:
             by_study[p["study"]] = by_study.get(p["study"], 0.0) + p["minutes"]
     for p in out:
         p["study_minutes"] = by_study.get(p["study"], 0.0)
@@ -272,33 +265,39 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
 
 
 def render_seeds(rows: list[dict]) -> str:
+    """The docs/seeds.md table: seeds by the power rule, seeds to decide, cheap reruns."""
     plan = seeds_plan(rows)
     lines = [
-        "| study | claim | verdict now | half-width now | target (why) | seeds now → needed | "
-        "extra runs' CPU min | rerun? |",
-        "|---|---|---|---:|---|---|---:|---|",
+        "| study | claim | verdict now | half-width now | target (why) | n now → power rule | n to decide at "
+        "the observed estimate | extra runs' CPU min | rerun? |",
+        "|---|---|---|---:|---|---|---|---:|---|",
     ]
+
+    def n_txt(v):
+        return f"> {V.SEED_CAP} (cap not enough)" if v is None else str(v)
+
     for p in plan:
-        need = f"{p['need']}" if p["need"] is not None else f"> {V.SEED_CAP} (cap not enough)"
         hw = "" if not math.isfinite(p["half_width"]) else f"{p['half_width']:.3g}"
         tgt = "" if not math.isfinite(p["target"]) else f"{p['target']:.3g} ({p['why']})"
+        obs = n_txt(p["obs"]) if p["outcome"] == V.INCONCLUSIVE else "decided"
         if p["outcome"] != V.INCONCLUSIVE:
             plan_txt = "decided"
-        elif p["need"] is None:
-            plan_txt = "no: the cap of 10 seeds is not enough (redesign)"
+        elif p["plan"] is None:
+            plan_txt = "no: the cap of 10 seeds is not enough (a redesign, its own issue)"
         elif p["extra"] == 0:
-            plan_txt = "no: already enough seeds"
+            plan_txt = "no: more seeds would not change it (interval already narrow)"
         elif p["wall"] is None:
             plan_txt = "cost unknown"
         elif p["study_minutes"] <= CHEAP_MIN:
-            plan_txt = f"**yes, cheap** (study's extra runs {p['study_minutes']:.1f} min)"
+            plan_txt = f"**yes, cheap**: {p['plan']} seeds (study's extra runs {p['study_minutes']:.1f} min)"
+            if p["need"] is None:
+                plan_txt += "; the power rule is not met even at 10"
         else:
-            plan_txt = f"not cheap (study's extra runs {p['study_minutes']:.1f} min > {CHEAP_MIN:g})"
-        mins = f"{p['minutes']:.1f}" if p["wall"] is not None else "?"
-        lines.append(
-            f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → {need} | "
-            f"{mins} | {plan_txt} |"
-        )
+            plan_txt = (f"not cheap: {p['plan']} seeds (study's extra runs {p['study_minutes']:.1f} min > "
+                        f"{CHEAP_MIN:g})")
+        mins = f"{p['minutes']:.1f}" if p["wall"] is not None and p["outcome"] == V.INCONCLUSIVE else ""
+        lines.append(f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → "
+                     f"{n_txt(p['need'])} | {obs} | {mins} | {plan_txt} |")
     return "\n".join(lines)
 
 

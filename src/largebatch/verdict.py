@@ -85,7 +85,7 @@ class Result:
 
     def n_text(self) -> str:
         if self.parts:
-            ns = sorted({p.n for p in self.parts})
+            ns = sorted({p.n for p in self.parts if not p.method.startswith("exact")} or {self.n})
             return "/".join(map(str, ns))
         return str(self.n)
 
@@ -499,7 +499,7 @@ def all_of(parts: Sequence[Result], label: str = "") -> Result:
         key.estimate,
         key.lo,
         key.hi,
-        min(p.n for p in parts),
+        _n_of(parts),
         "all of: " + key.method,
         " and ".join(dict.fromkeys(p.rule for p in parts)),
         key.level,
@@ -508,6 +508,12 @@ def all_of(parts: Sequence[Result], label: str = "") -> Result:
         threshold=key.threshold,
         equivalence=key.equivalence,
     )
+
+
+def _n_of(parts) -> int:
+    """Seeds of a composite: the smallest n among its parts measured on seeds (exact parts have none)."""
+    ns = [p.n for p in parts if not p.method.startswith("exact")]
+    return min(ns) if ns else min(p.n for p in parts)
 
 
 def any_of(parts: Sequence[Result], label: str = "") -> Result:
@@ -529,7 +535,7 @@ def any_of(parts: Sequence[Result], label: str = "") -> Result:
         key.estimate,
         key.lo,
         key.hi,
-        min(p.n for p in parts),
+        _n_of(parts),
         "any of: " + key.method,
         " or ".join(dict.fromkeys(p.rule for p in parts)),
         key.level,
