@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from largebatch.config import ConfigError, TrainConfig, make_config, parse_overrides, resolve, to_dict
 from largebatch.data import EpochSampler, load
-from largebatch.metrics import RunSink, git_info
+from largebatch.metrics import RunSink, git_info, is_complete
 from largebatch.models import build_model, has_batchnorm
 from largebatch.optim import build_optimizer, set_lr
 from largebatch.runid import NOT_HASHED, hash8, nondefault
@@ -426,7 +426,7 @@ def sweep(scale: str = "cpu", dry: bool = False) -> int:
     """Run the study's real runs (config.real_grid), skipping those with a summary.json; returns failures."""
     failed = 0
     entries = real_grid(scale)
-    todo = [e for e in entries if not (run_dir(*e) / "summary.json").exists()]
+    todo = [e for e in entries if not is_complete(run_dir(*e))]
     print(
         f"[real] {len(entries)} real runs, {len(entries) - len(todo)} complete, {len(todo)} to run",
         flush=True,
@@ -437,11 +437,22 @@ def sweep(scale: str = "cpu", dry: bool = False) -> int:
             continue
         t = time.time()
         r = launch(cfg, sc, k)
-        ok = r.returncode == 0 and (run_dir(cfg, sc, k) / "summary.json").exists()
+        ok = r.returncode == 0 and is_complete(run_dir(cfg, sc, k))
         failed += not ok
+        why = ""
+        if not ok:  # keep the whole output; show the rank's own error, not torchrun's summary
+            from largebatch.sweep import RUN_LOG, failure_excerpt
+
+            log = run_dir(cfg, sc, k) / RUN_LOG
+            try:
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log.write_text(r.stdout + r.stderr)
+                why = f"\n{failure_excerpt(r.stdout + r.stderr)}\n[real] full log: {log}"
+            except OSError:
+                why = f"\n{failure_excerpt(r.stdout + r.stderr)}"
         print(
             f"[real] {run_id(cfg, sc, k)} {sc.mode} K={k}: {'ok' if ok else 'FAILED'} "
-            f"in {time.time() - t:.0f}s" + ("" if ok else f"\n{r.stderr[-2000:]}"),
+            f"in {time.time() - t:.0f}s" + why,
             flush=True,
         )
     return failed
