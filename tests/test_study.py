@@ -3,7 +3,8 @@
 The toy study is written to a temporary directory that is added to the `experiments` package's path, the
 way a new directory under experiments/ is found: nothing else is edited. It runs through the sweep (2 tiny
 runs on synthetic data, in this process), its collect() (via the sweep and via `make figures --collect`)
-and the report's claims look-up. Run: `pytest tests/test_study.py` (~5 s).
+and the report (its claims.py and claims.toml judged, the table rendered). Run: `pytest tests/test_study.py`
+(~5 s).
 """
 
 from __future__ import annotations
@@ -78,8 +79,17 @@ from largebatch.results import fmt_mean_std
 
 def claims(data_dir):
     df = pd.read_csv(Path(data_dir) / "toy_study.csv")
-    return [{"id": "trains", "claim": "toy: the MLP trains", "paper": "-", "reproduced": None, "figure": "",
-             "ours": fmt_mean_std(df.final_test_acc * 100, 1), "n": len(df)}]
+    return [{"id": "trains", "ours": fmt_mean_std(df.final_test_acc * 100, 1) + " %", "result": None,
+             "n": len(df)}]
+'''
+
+CLAIMS_TOML = '''
+[[claim]]
+id = "trains"
+claim = "toy: the MLP trains on synthetic data"
+paper = "-"
+test = "exploratory"
+figure = ""
 '''
 
 
@@ -123,6 +133,7 @@ def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch)
     write_study(extra_root, TOY, {"config": CONFIG, "run": RUN,
                                   "collect": COLLECT.format(runs=str(runs), data=str(data)),
                                   "claims": CLAIMS})
+    (extra_root / TOY / "claims.toml").write_text(CLAIMS_TOML)
     s = study.get(TOY)
     assert s.runnable and s.nproc == 1 and len(s.grid("cpu")) == 2
     assert TOY in [x.name for x in study.discover() if x.runnable]  # `make reproduce` would run it
@@ -142,6 +153,11 @@ def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch)
     assert mod is not None and mod is s.module("claims")
     (row,) = s.claims(data)
     assert row["n"] == 2 and "(n=2)" in row["ours"]
+    # the report over the toy's CSV (root: where experiments/<study>/claims.toml is looked up)
+    (judged,) = report.collect_claims(data, root=tmp_path)
+    assert judged["study"] == TOY and judged["claim"] == "toy: the MLP trains on synthetic data"
+    table = report.render_table([judged])
+    assert "toy: the MLP trains on synthetic data" in table and row["ours"] in table
     # rerun: both runs complete, nothing to do
     capsys.readouterr()
     assert run_sweep(TOY, "cpu", 1, extra=[f"--out_dir={runs}"]) == 0
