@@ -11,8 +11,8 @@ files, each optional, each with the protocol below (experiments/README.md, "Addi
     collect.py  collect(scale, runs_dir, data_dir) -> list[Path]: the study's CSVs under
                 paper_figures/data/ (CollectModule); optionally before_reproduce(scale) -> failed runs,
                 runs outside the core grid that `make reproduce` starts first
-    claims.py   claims(data_dir) -> list[dict] with keys claim, paper, ours, reproduced, figure
-                (ClaimsModule): the study's rows of the README results table
+    claims.py   claims(data_dir) -> list[dict] (ClaimsModule): one row per claim of claims.toml (the
+                claims as data), keys id, ours, result (largebatch.report judges them into the README)
 
 The core asks for a study by name (`get`, `find`) and for all of them (`discover`). A part whose file is
 missing is None (and contributes nothing: no grid, no CSVs, no claims); an error inside a part's file is
@@ -59,7 +59,7 @@ class CollectModule(Protocol):
 
 @runtime_checkable
 class ClaimsModule(Protocol):
-    """experiments/<name>/claims.py: rows {claim, paper, ours, reproduced (True/False/None), figure}."""
+    """experiments/<name>/claims.py: rows {id, ours, result, ...} for the claims of claims.toml."""
 
     def claims(self, data_dir: Path) -> list[dict]: ...
 
@@ -133,6 +133,11 @@ class Study:
         mod = self.module("collect")
         hook = getattr(mod, "before_reproduce", None)
         return int(hook(check_scale(scale)) or 0) if hook is not None else 0
+
+    @property
+    def claims_spec(self) -> Path:
+        """experiments/<name>/claims.toml: the study's claims as data (largebatch.prereg reads it)."""
+        return self.path / "claims.toml"
 
     def claims(self, data_dir: str | Path = DATA) -> list[dict] | None:
         """claims.claims(data_dir), or None without claims.py."""
