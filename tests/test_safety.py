@@ -331,3 +331,22 @@ def test_progress_bar_shows_the_train_loss_between_logs(tmp_path, monkeypatch):
     # log at step 2, evaluate at 3 (between logs) and 4
     assert main(_args(tmp_path, "--progress=true", "--log_every_steps=2", "--eval_every_steps=3")) == 0
     assert seen and all(v is not None and v != "nan" for v in seen), seen
+
+
+@pytest.mark.slow
+def test_two_process_sweep_failure_shows_the_ranks_own_error_and_keeps_the_log(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from experiments.seed_mlp.config import grid
+    from largebatch.sweep import RUN_LOG, run_sweep
+
+    cfg = make_config(grid("smoke")[0], out_dir=str(tmp_path), wandb="off")
+    run_dir(cfg).mkdir(parents=True)
+    (run_dir(cfg) / CHECKPOINT).write_bytes(b"not a checkpoint")
+    assert run_sweep("seed_mlp", "smoke", 2, extra=[f"--out_dir={tmp_path}", "--wandb=off"]) == 1
+    o = capsys.readouterr()
+    shown = o.out + o.err
+    assert "checkpoint error" in shown and "--no-resume" in shown and "ChildFailedError" not in shown, shown
+    log = (run_dir(cfg) / RUN_LOG).read_text()
+    assert "checkpoint error" in log and "ChildFailedError" in log  # the whole output, torchrun's part too
