@@ -128,6 +128,19 @@ def test_discovers_the_repository_studies():
         study.get("nope")
 
 
+def test_every_repository_study_meets_the_contract():
+    """Each part file a study has defines its function (study.PROTOCOLS); a runnable study has a smoke grid
+    of its own runs."""
+    for s in study.discover():
+        for part in ("config", "collect", "claims"):
+            mod = s.module(part)
+            assert mod is None or isinstance(mod, study.PROTOCOLS[part]), (s.name, part)
+        if s.runnable:
+            cfgs = s.grid("smoke")
+            assert cfgs and {c.study for c in cfgs} == {s.name}, s.name
+            assert s.nproc >= 1
+
+
 def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch):
     runs, data = tmp_path / "runs", tmp_path / "data"
     write_study(extra_root, TOY, {"config": CONFIG, "run": RUN,
