@@ -206,3 +206,32 @@ def test_param_groups_and_lr_zero():
 def test_bad_arguments_raise(kw):
     with pytest.raises(ValueError):
         RMSpropWarmup(_params(), **{"lr": 0.1, **kw})
+
+
+def _rms_displacement(lrs, momentum=0.9):
+    """Total parameter displacement of the pure RMSprop part (a_sgd = 0) under the lr sequence `lrs`, for a
+    constant gradient: every step adds rms_lr / eta_t * g / sqrt(m) to the buffer, later multiplied by eta."""
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = RMSpropWarmup([w], lr=lrs[0], momentum=momentum, rms_lr=1e-3, rms_decay=0.0,
+                        alpha_sgd_fn=lambda e: 0.0)
+    for lr in lrs:
+        w.grad = torch.ones(1, dtype=torch.float64)
+        opt.param_groups[0]["lr"] = lr
+        opt.step()
+    return -w.item()
+
+
+def test_rms_term_under_an_lr_ramp_is_inflated():
+    """The recipe's form scales the RMSprop term by 1/eta_t when it enters the buffer and by the later
+    eta when it leaves it: at constant eta each step moves w by rms_lr / (1 - mu1) in the end (the method's
+    intent, eta-free), under a gradual lr ramp by more. With m = g^2 (mu2 = 0) and g = 1, each step adds
+    rms_lr / eta_t; with momentum 0 the displacement is exactly rms_lr per step whatever the lr."""
+    T = 30
+    const = _rms_displacement([1.0] * T)
+    # hand value at constant eta: sum_t rms_lr * (1 - mu^(T - t)) / (1 - mu) (eps = 1e-8 aside)
+    hand = sum(1e-3 * (1 - 0.9 ** (T - t)) / (1 - 0.9) for t in range(T))
+    assert const == pytest.approx(hand, rel=1e-6)
+    assert _rms_displacement([0.1 + 0.9 * t / 20 for t in range(T)], momentum=0.0) == pytest.approx(
+        1e-3 * T, rel=1e-6)  # no momentum: no inflation
+    ramp = [0.1 + 2.1 * min(t, 20) / 20 for t in range(T)]  # 0.1 -> 2.2 over 20 steps (22x), then flat
+    assert _rms_displacement(ramp) > 2 * const  # 2.02x: the buffer is re-scaled by the rising lr
