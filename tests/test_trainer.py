@@ -93,3 +93,22 @@ def test_metrics_schema(fmnist_small, tmp_path):
     assert [r["step"] for r in evals] == [3, 6]
     assert all(k in evals[-1] for k in ("examples_seen", "epoch", "train/loss", "opt/lr", "train_eval/acc"))
     assert evals[-1]["examples_seen"] == 6 * 128
+
+
+def test_recomputed_bn_run_also_scores_the_running_averages(fmnist_small, tmp_path):
+    """A bn_eval=recomputed run logs, beside its own score, what a bn_eval=running run with the same
+    parameters logs (test_running/*), and its recomputed scores do not depend on that extra evaluation."""
+    kw = {**BASE, "model": "mlp_bn", "eval_every_steps": 2, "bn_recompute_batches": 2}
+    logs = {}
+    for mode in ("running", "recomputed"):
+        d = tmp_path / mode
+        s = train(make_config(**kw, bn_eval=mode, out_dir=str(d)), data=fmnist_small)
+        recs = [json.loads(line) for line in (run_dir(make_config(**kw, bn_eval=mode, out_dir=str(d)))
+                                             / "metrics.jsonl").read_text().splitlines()]
+        logs[mode] = ([r for r in recs if "test/acc" in r], s)
+    run_evals, rec_evals = logs["running"][0], logs["recomputed"][0]
+    assert [r["step"] for r in run_evals] == [r["step"] for r in rec_evals] == [2, 4, 6]
+    for a, b in zip(run_evals, rec_evals):
+        assert b["test_running/acc"] == a["test/acc"] and b["test_running/loss"] == a["test/loss"]
+    assert logs["recomputed"][1]["final_test_running_acc"] == logs["running"][1]["final_test_acc"]
+    assert "final_test_running_acc" not in logs["running"][1]

@@ -310,7 +310,13 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
         is_eval = done % res.eval_every_steps == 0 or done == res.total_steps or status != "running"
         if is_eval and status != "diverged":
             D.average_buffers_(model)
+            saved_bn = None
             if cfg.bn_eval == "recomputed" and bns:
+                # the running averages' score too (what a bn_eval=running run would log: same parameters),
+                # then the recomputed statistics for this evaluation only
+                te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
+                rec.update({"test_running/acc": te["acc"], "test_running/loss": te["loss"]})
+                saved_bn = [(m.running_mean.clone(), m.running_var.clone()) for m in bns]
                 recompute_bn_stats(model, [data.x_train[i].to(dev) for i in recent], D.all_reduce_mean_)
             if hasattr(opt, "last_stats"):
                 st = opt.last_stats()
@@ -324,6 +330,10 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
             if n_tr:
                 tr = evaluate(model, data.x_train[:n_tr], data.y_train[:n_tr], cfg.eval_batch, dist)
                 rec.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
+            if saved_bn is not None:  # training goes on with the running averages, as without evaluation
+                for m, (mean, var) in zip(bns, saved_bn):
+                    m.running_mean.copy_(mean)
+                    m.running_var.copy_(var)
             last_eval = rec
             if bar is not None:
                 bar.set_postfix(loss=f"{last_loss if last_loss is not None else float('nan'):.3f}",
@@ -383,6 +393,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                "final_test_acc": last_eval.get("test/acc"), "final_test_loss": last_eval.get("test/loss"),
                "final_train_acc": last_eval.get("train_eval/acc"),
                "final_train_loss": last_eval.get("train/loss"),
+               **({"final_test_running_acc": last_eval["test_running/acc"]}
+                  if "test_running/acc" in last_eval else {}),
                **(stale.summary() if stale is not None else {})}
     sink.finish(summary)
     summary["_model"] = model
