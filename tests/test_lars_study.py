@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from experiments.lars import analysis, claims, collect, config
+from largebatch import verdict as V
 from largebatch.config import ConfigError, resolve, run_id
 from largebatch.data import EpochSampler, subset
 from largebatch.models import GhostBatchNorm, build_model
@@ -277,23 +278,32 @@ def _fake_csvs(tmp_path, lars4096=(0.885, 0.887, 0.889), lin_status="diverged"):
     ).to_csv(tmp_path / "lars_trust_ratios.csv", index=False)
 
 
+def _outcomes(tmp_path):
+    rows = {r["id"]: r for r in claims.claims(tmp_path)}
+    return rows, {k: r["result"].outcome for k, r in rows.items()}
+
+
 def test_claims_by_hand(tmp_path):
+    """Seeds identical within each arm: every paired interval is a point, so the verdicts are known."""
+    _fake_csvs(tmp_path, lars4096=(0.887, 0.887, 0.887))
+    rows, got = _outcomes(tmp_path)
+    # (a) all 3 linear-rule seeds diverged: 90 - 10 = 80 pt lost > 3 -> reproduced
+    assert got["a_nobn"] == V.REPRODUCED and "3 of 3 seeds diverged" in rows["a_nobn"]["ours"]
+    # (b) LARS 88.7 vs baseline 90.0: gap 1.3 < 1.5; vs best SGD 88.0: +0.7 > 0.3 -> reproduced
+    assert got["b_nobn"] == V.REPRODUCED and "gap 1.30 pt" in rows["b_nobn"]["ours"]
+    # (c) 89.9 vs 90.0: |-0.10| < 0.3 -> reproduced (equivalence)
+    assert got["c_nobn"] == V.REPRODUCED and "-0.10 pt" in rows["c_nobn"]["ours"]
+    # (d) gap 90 - 86 = 4 pt, recovered 88 - 86 = 2 pt = 50 %: exactly on the threshold -> inconclusive
+    assert got["d_nobn"] == V.INCONCLUSIVE and "50% of it" in rows["d_nobn"]["ours"]
+    # (e) one table2 seed: ‖w‖/‖g‖ = 4 and 100 over the weight tensors -> 25x, but one seed: no interval
+    assert got["e_nobn"] == V.INCONCLUSIVE and "25.0" in rows["e_nobn"]["ours"]
+    # LARS seeds 88.5, 88.7, 88.9: the gap's interval [0.8, 1.8] straddles 1.5 -> inconclusive
     _fake_csvs(tmp_path)
-    rows = {r["claim"][:6]: r for r in claims.claims(tmp_path)}
-    # (a) all 3 linear-rule seeds diverged -> reproduced
-    assert rows["(a) no"]["reproduced"] is True and "3 of 3 seeds diverged" in rows["(a) no"]["ours"]
-    # (b) LARS 88.7 vs baseline 90.0: gap 1.3 <= 1.5; vs best SGD 88.0: +0.7 >= 0.3 -> True
-    assert rows["(b) no"]["reproduced"] is True and "gap 1.30 pt" in rows["(b) no"]["ours"]
-    # (c) 89.9 vs 90.0: -0.10 pt -> True
-    assert rows["(c) no"]["reproduced"] is True and "-0.10 pt" in rows["(c) no"]["ours"]
-    # (d) gap 90 - 86 = 4 pt, recovered 88 - 86 = 2 pt = 50% -> True
-    assert rows["(d) no"]["reproduced"] is True and "50% of it" in rows["(d) no"]["ours"]
-    # (e) ||w||/||g|| = 4 and 100: spread 25x -> True
-    assert rows["(e) no"]["reproduced"] is True and "25.0" in rows["(e) no"]["ours"]
+    assert _outcomes(tmp_path)[1]["b_nobn"] == V.INCONCLUSIVE
     _fake_csvs(tmp_path, lars4096=(0.884, 0.884, 0.884), lin_status="complete")
-    rows = {r["claim"][:6]: r for r in claims.claims(tmp_path)}
-    # (a) linear rule 0 % accuracy (complete) is a 90 pt loss -> still True; (b) gap 1.6 > 1.5 -> False
-    assert rows["(a) no"]["reproduced"] is True and rows["(b) no"]["reproduced"] is False
+    rows, got = _outcomes(tmp_path)
+    # (a) linear rule 0 % accuracy (complete) is a 90 pt loss -> still reproduced; (b) gap 1.6 > 1.5 -> not
+    assert got["a_nobn"] == V.REPRODUCED and got["b_nobn"] == V.NOT_REPRODUCED
 
 
 def test_scored_counts_diverged_as_chance():

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from experiments.recipe_32k import claims, collect, config
+from largebatch import verdict as V
 from largebatch.config import TrainConfig, resolve
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_at
@@ -154,49 +155,65 @@ def _table(errs: dict, status=None, procs=2, E=18.0):
 
 
 def _verdicts(rows):
-    return {r["claim"].split(":")[0][:30]: r["reproduced"] for r in rows}
+    return {r["id"]: (r["result"].outcome if r["result"] is not None else None) for r in rows}
+
+
+R, NR, INC = V.REPRODUCED, V.NOT_REPRODUCED, V.INCONCLUSIVE
 
 
 def test_claims_pass_fail_and_na():
-    good = _table({"baseline": [10.0, 10.2, 10.1], "A": [14.0, 14.2, 13.8], "D": [10.5, 10.7, 10.6],
-                   "D_running": [10.8, 10.9, 10.7], "D_fp16": [10.6, 10.6, 10.7], "B": [13, 13, 13],
+    # A, D, baseline, ... move together across seeds: paired intervals are narrow
+    good = _table({"baseline": [10.0, 10.2, 10.1], "A": [14.0, 14.2, 14.1], "D": [10.5, 10.7, 10.6],
+                   "D_running": [10.8, 10.9, 10.9], "D_fp16": [10.55, 10.72, 10.6], "B": [13, 13, 13],
                    "C": [12, 12, 12]})
     rows = claims.evaluate(good)
-    assert [r["reproduced"] for r in rows] == [True, True, True, None, True, True]
-    assert "B (A + slow start) 13.00" in rows[3]["ours"] and "C − A = -2.00 pt" in rows[3]["ours"]
-    assert all(set(r) == {"claim", "paper", "ours", "reproduced", "figure"} for r in rows)
-    # D barely better than A, far from baseline, worse than running BN, fp16 off by 0.3 pt
-    bad = _table({"baseline": [10.0, 10.0, 10.0], "A": [14.0, 14.2, 13.8], "D": [13.7, 13.6, 13.8],
-                  "D_running": [13.0, 13.1, 13.2], "D_fp16": [14.0, 14.0, 14.1]})
-    assert [r["reproduced"] for r in claims.evaluate(bad)] == [False, False, False, False, False]
-    # 2 sigma above 0.5 pt decides the margin: A's seeds spread by 1 pt -> sigma = 1, threshold 2 pt
+    got = _verdicts(rows)
+    assert got == {"D_beats_A": R, "D_recovers": R, "D_near_baseline": R, "ablation_main": None,
+                   "bn_recomputed": R, "fp16": R}
+    ab = next(r for r in rows if r["id"] == "ablation_main")
+    assert "B (A + slow start) 13.00" in ab["ours"] and "C − A = -2.10 pt" in ab["ours"]
+    assert all({"id", "ours", "result", "runs", "csv", "wall_per_seed"} <= set(r) for r in rows)
+    # D only 0.2 pt better than A, far from baseline, 0.7 pt worse than running BN, fp16 off by 0.37 pt
+    bad = _table({"baseline": [10.0, 10.0, 10.0], "A": [14.0, 14.2, 13.8], "D": [13.8, 14.0, 13.6],
+                  "D_running": [13.0, 12.9, 13.1], "D_fp16": [14.17, 14.37, 13.97]})
+    got = _verdicts(claims.evaluate(bad))
+    assert got["D_beats_A"] == NR and got["D_near_baseline"] == NR
+    assert got["bn_recomputed"] == NR and got["fp16"] == NR
+    # seeds that disagree by 1 pt leave "D beats A by 0.5 pt" undecided
     wide = _table({"baseline": [10.0] * 3, "A": [13.0, 14.0, 15.0], "D": [12.5, 12.5, 12.5]})
-    assert claims.evaluate(wide)[0]["reproduced"] is False
-    # one process: the fp16 hook never acted -> n/a; a diverged A run counts as chance error
+    assert _verdicts(claims.evaluate(wide))["D_beats_A"] == INC
+    # one process: the fp16 hook never acted -> no verdict; a diverged A run counts as chance error
     one = _table({"baseline": [10.0] * 3, "A": [14.0, 14.0, 0.0], "D": [10.0] * 3, "D_fp16": [10.0] * 3},
                  status={("A", 2): "diverged"}, procs=1)
     r = claims.evaluate(one)
-    assert r[-1]["reproduced"] is None and "not measured" in r[-1]["ours"]
+    assert r[-1]["result"] is None and "not measured" in r[-1]["ours"]
     assert "1 diverged" in r[0]["ours"] and claims.arm_errors(one)["A"].iloc[2] == claims.CHANCE_ERR
 
 
 def test_claims_judge_the_main_batch_only():
-    main = _table({"baseline": [10.0] * 3, "A": [14.0] * 3, "D": [10.5] * 3}).assign(batch_role="main")
+    main = _table({"baseline": [10.0, 10.1, 10.2], "A": [14.0, 14.1, 14.2], "D": [10.5, 10.6, 10.7]}).assign(
+        batch_role="main")
     alt = _table({"A": [11.0] * 3, "D": [13.0] * 3}).assign(batch_role="alt", global_batch=4096)
     rows = claims.evaluate(pd.concat([main, alt]))
-    assert [r["reproduced"] for r in rows[:3]] == [True, True, True]
-    assert "B=4096" in rows[-1]["claim"] and rows[-1]["reproduced"] is None
-    assert "D recovers -200%" in rows[-1]["ours"]  # (11 - 13) / (11 - 10)
+    got = _verdicts(rows)
+    assert [got[k] for k in ("D_beats_A", "D_recovers", "D_near_baseline")] == [R, R, R]
+    assert rows[-1]["id"] == "ablation_alt" and rows[-1]["result"] is None
+    assert "B=4096" in rows[-1]["ours"] and "D recovers -222%" in rows[-1]["ours"]  # (11 - 13) / (11 - 10.1)
 
 
 def test_claims_bn_first_half_from_curves():
-    runs = _table({"baseline": [10.0], "A": [14.0], "D": [10.0], "D_running": [10.0]})
-    curves = pd.DataFrame({"arm": ["D", "D_running"] * 3, "epoch": [1, 1, 5, 5, 15, 15],
-                           "test_err": [20.0, 30.0, 15.0, 15.5, 12.0, 11.0]})
-    row = claims.evaluate(runs, curves)[-1]
-    assert row["reproduced"] is True and "2 of 2 epochs" in row["ours"]  # epoch 15 > E/2 is not judged
-    curves.loc[2, "test_err"] = 16.0
-    assert claims.evaluate(runs, curves)[-1]["reproduced"] is False
+    runs = _table({"baseline": [10.0] * 3, "A": [14.0] * 3, "D": [10.0] * 3, "D_running": [10.0] * 3})
+    ep = [1, 5, 15]
+    d = [20.0, 15.0, 12.0]
+    r = [30.0, 15.5, 11.0]
+    curves = pd.DataFrame([{"arm": arm, "seed": s, "epoch": e, "test_err": v + 0.01 * s}
+                           for arm, vals in (("D", d), ("D_running", r)) for s in range(3)
+                           for e, v in zip(ep, vals)])
+    row = next(x for x in claims.evaluate(runs, curves) if x["id"] == "bn_first_half")
+    assert row["result"].outcome == R and "2 of 2 epochs pass" in row["ours"]  # epoch 15 > E/2 not judged
+    curves.loc[(curves.arm == "D") & (curves.epoch == 5), "test_err"] = 16.0
+    row = next(x for x in claims.evaluate(runs, curves) if x["id"] == "bn_first_half")
+    assert row["result"].outcome == NR
 
 
 def test_smoke_sweep_and_paired_bn_runs(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 
 import experiments
 from largebatch import report
+from largebatch import verdict as V
 from largebatch.results import (
     best_over,
     fmt_mean_std,
@@ -141,42 +142,61 @@ def test_markdown_and_blocks():
         replace_block("no markers", "new", "t")
 
 
+FAKE_TOML = """
+[[claim]]
+id = "acc"
+claim = "accuracy above 90 %"
+paper = "90 %"
+test = "one_sample"
+direction = ">"
+threshold = 90.0
+figure = "paper_figures/fake.png"
+
+[[claim]]
+id = "time"
+claim = "time | hardware"
+paper = "3 min"
+test = "exploratory"
+figure = ""
+"""
+
+
 @pytest.fixture
 def fake_study(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
-    pd.DataFrame({"acc": [0.9, 0.92]}).to_csv(data / "fakestudy.csv", index=False)
+    pd.DataFrame({"acc": [0.95, 0.96, 0.97]}).to_csv(data / "fakestudy.csv", index=False)
     pd.DataFrame({"x": [1]}).to_csv(data / "nostudy_xyz.csv", index=False)  # no claims module: skipped
 
     def claims(data_dir):
-        acc = pd.read_csv(data_dir / "fakestudy.csv")["acc"]
-        return [{"claim": "accuracy above 0.9", "paper": "0.9", "ours": fmt_mean_std(acc, 2),
-                     "reproduced": bool(acc.mean() > 0.9), "figure": "paper_figures/fake.png"},
-                {"claim": "time | hardware", "paper": "3 min", "ours": "1 min", "reproduced": None,
-                 "figure": ""}]
+        acc = pd.read_csv(data_dir / "fakestudy.csv")["acc"] * 100
+        return [{"id": "acc", "ours": fmt_mean_std(acc, 2) + " %", "result": V.one_sample(acc, 90.0, ">")},
+                {"id": "time", "ours": "1 min", "result": None}]
 
     # a study is a directory (largebatch.study); its claims module is the stand-in put in sys.modules
     pkg = tmp_path / "experiments" / "fakestudy"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "claims.py").write_text("")
+    (pkg / "claims.toml").write_text(FAKE_TOML)
     monkeypatch.setattr(experiments, "__path__", [*experiments.__path__, str(pkg.parent)])
     monkeypatch.setitem(sys.modules, "experiments.fakestudy.claims", types.SimpleNamespace(claims=claims))
     return data
 
 
 def test_report_table_from_fake_claims(fake_study, tmp_path):
-    rows = report.collect_claims(fake_study)
-    assert [s for s, _ in rows] == ["fakestudy", "fakestudy"]
+    rows = report.collect_claims(fake_study, root=tmp_path)
+    assert [(r["study"], r["id"], r["outcome"]) for r in rows] == [
+        ("fakestudy", "acc", V.REPRODUCED), ("fakestudy", "time", V.EXPLORATORY)]
     table = report.render_table(rows)
-    lines = table.splitlines()
-    assert lines[0].startswith("| study | paper claim | paper number | our number (mean ± std, n) |")
-    assert lines[2] == ("| `fakestudy` | accuracy above 0.9 | 0.9 | 0.91 ± 0.01 (n=2) | yes | "
-                        "[fake.png](paper_figures/fake.png) |")
-    assert lines[3] == "| `fakestudy` | time \\| hardware | 3 min | 1 min | n/a |  |"
+    assert "| `fakestudy` | 1 | 0 | 0 | 1 | 1 |" in table  # counts; not in git: the claim is post hoc
+    assert "| accuracy above 90 % | 90 % | 96.00 ± 1.00 (n=3) % | reproduced | 96.00 [93.52, 98.48] (t; " \
+        in table
+    assert "`uncommitted` **post hoc**" in table
+    assert "| time \\| hardware | 3 min | 1 min | *exploratory* |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{report.START}\nstale\n{report.END}\n\nmore\n")
-    args = ["--readme", str(readme), "--data_dir", str(fake_study)]
+    args = ["--root", str(tmp_path), "--data_dir", str(fake_study)]
     assert report.main([*args, "--check"]) == 1
     assert report.main(args) == 0
     assert report.current_table(readme.read_text()) == table and readme.read_text().endswith("\n\nmore\n")
@@ -185,12 +205,15 @@ def test_report_table_from_fake_claims(fake_study, tmp_path):
     assert report.main(args) == 1 and readme.read_text() == "# no markers\n"
 
 
-def test_report_rejects_bad_rows(fake_study, monkeypatch):
-    row = {"claim": "c", "paper": "p", "ours": "o", "reproduced": "yes"}
-    bad = types.SimpleNamespace(claims=lambda d: [row])
+def test_report_rejects_bad_rows(fake_study, monkeypatch, tmp_path):
+    bad = types.SimpleNamespace(claims=lambda d: [{"id": "acc", "ours": "o"}])  # no result
     monkeypatch.setitem(sys.modules, "experiments.fakestudy.claims", bad)
     with pytest.raises(ValueError, match="fakestudy"):
-        report.collect_claims(fake_study)
+        report.collect_claims(fake_study, root=tmp_path)
+    unknown = types.SimpleNamespace(claims=lambda d: [{"id": "nope", "ours": "o", "result": None}])
+    monkeypatch.setitem(sys.modules, "experiments.fakestudy.claims", unknown)
+    with pytest.raises(ValueError, match="not in"):
+        report.collect_claims(fake_study, root=tmp_path)
 
 
 def test_errorbar_by_draws_mean_and_std_with_n(tmp_path):

@@ -67,8 +67,13 @@ def ablation_batches(runs: pd.DataFrame) -> list[int]:
     return sorted(int(b) for b in runs.loc[runs["experiment"] != "batch", "global_batch"].unique())
 
 
-def _wall(runs: pd.DataFrame, frames) -> float:
-    return float(sum(f["wall_s"].mean() for f in frames if len(f)))
+def _wall(runs: pd.DataFrame, frames) -> float | None:
+    """Seconds one more seed of the frames' configurations costs (mean wall_s per configuration, summed)."""
+    if "wall_s" not in runs.columns:
+        return None
+    keys = ["experiment", "global_batch", "warmup", "lr_rule", "zero_gamma"]
+    d = pd.concat([f for f in frames if len(f)]).drop_duplicates("run_id")
+    return float(d.groupby([k for k in keys if k in d.columns], dropna=False).wall_s.mean().sum())
 
 
 def _curve_matrix(runs: pd.DataFrame, curves: pd.DataFrame, seeds, points: int = 61):

@@ -56,8 +56,10 @@ def _spec() -> dict[str, dict]:
     return load_spec("recipe_32k")
 
 
-def _wall(runs: pd.DataFrame, arms) -> float:
+def _wall(runs: pd.DataFrame, arms) -> float | None:
     """Seconds of run wall time one more seed of `arms` costs (mean wall_s per arm, summed)."""
+    if "wall_s" not in runs.columns:
+        return None
     return float(sum(runs.loc[runs["arm"] == a, "wall_s"].mean() for a in arms if (runs["arm"] == a).any()))
 
 

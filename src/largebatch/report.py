@@ -84,7 +84,7 @@ def judge(study: str, row: dict, root: Path = ROOT) -> dict:
         if runs is not None and len(runs)
         else {}
     )
-    st = prereg.status(fixed, commits, root) if commits else prereg.UNVERIFIED
+    st = prereg.status(fixed, commits, root)
     out = {
         "study": study,
         "id": row["id"],
@@ -245,7 +245,7 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
             continue
         n, need, obs = res.n, r["need"], r["need_obs"]
         undecided = r["outcome"] == V.INCONCLUSIVE
-        if undecided:  # the seeds that would decide it at the estimate we see (and meet the rule, if possible)
+        if undecided:  # the seeds that decide it at the estimate we see (and meet the rule, if they can)
             plan = None if obs is None else max(obs, need or 0)
         else:
             plan = need
@@ -307,11 +307,12 @@ def current_table(text: str) -> str | None:
     return None if i < 0 or j < i else text[i + len(START) : j].strip("\n")
 
 
-def blocks(data_dir: Path = DATA, root: Path = ROOT) -> dict[Path, dict[str, str]]:
-    """Every generated block: {file: {block name: markdown}}."""
+def blocks(data_dir: Path = DATA, root: Path = ROOT, readme: Path | None = None
+           ) -> dict[Path, dict[str, str]]:
+    """Every generated block: {file: {block name: markdown}} (README: `readme`, default root/README.md)."""
     rows = collect_claims(data_dir, root)
     out: dict[Path, dict[str, str]] = {
-        Path(root) / "README.md": {"report": render_table(rows)},
+        Path(readme) if readme else Path(root) / "README.md": {"report": render_table(rows)},
         Path(root) / "docs" / "seeds.md": {"seeds": render_seeds(rows)},
     }
     for study, mod in _studies(Path(data_dir)):
@@ -326,35 +327,46 @@ def blocks(data_dir: Path = DATA, root: Path = ROOT) -> dict[Path, dict[str, str
     return out
 
 
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if any generated block is out of date")
     ap.add_argument("--data_dir", default=str(DATA))
+    ap.add_argument("--root", default=str(ROOT), help="repository root (claims.toml files, docs/, READMEs)")
+    ap.add_argument("--readme", default=None, help="the README holding the report block (default: root's)")
     a = ap.parse_args(argv)
+    readme = Path(a.readme) if a.readme else Path(a.root) / "README.md"
     stale, wrote = [], []
-    for path, bl in blocks(Path(a.data_dir)).items():
-        text = path.read_text() if path.is_file() else ""
+    for path, bl in blocks(Path(a.data_dir), Path(a.root), readme).items():
+        if not path.is_file():
+            if path == readme:
+                print(f"[report] no {path}", file=sys.stderr)
+                return 1
+            continue  # e.g. docs/seeds.md of a checkout without it
+        text = path.read_text()
         for name, block in bl.items():
             try:
                 new = replace_block(text, block, name)
             except ValueError:
-                print(
-                    f"[report] {path} has no '<!-- {name}:start -->' / '<!-- {name}:end -->' markers",
-                    file=sys.stderr,
-                )
+                print(f"[report] {path} has no '<!-- {name}:start -->' / '<!-- {name}:end -->' markers",
+                      file=sys.stderr)
                 return 1
             if new != text:
-                stale.append(f"{path.relative_to(ROOT)}:{name}")
+                stale.append(f"{_rel(path)}:{name}")
                 if not a.check:
                     write_block(path, block, name)
-                    wrote.append(f"{path.relative_to(ROOT)}:{name}")
+                    wrote.append(f"{_rel(path)}:{name}")
                 text = new
     if a.check:
         if stale:
-            print(
-                "[report] out of date (run `python -m largebatch.report`): " + ", ".join(stale),
-                file=sys.stderr,
-            )
+            print("[report] out of date (run `python -m largebatch.report`): " + ", ".join(stale),
+                  file=sys.stderr)
             return 1
         print("[report] every generated README block is up to date")
         return 0

@@ -118,6 +118,11 @@ def decide(lo: float, hi: float, threshold: float, direction: str) -> str:
     return REPRODUCED if hi < threshold else NOT_REPRODUCED if lo > threshold else INCONCLUSIVE
 
 
+def _flat(x) -> bool:
+    """No spread, up to float noise in the last digits (CSV values are rounded): the interval is the point."""
+    return bool(np.ptp(np.round(np.asarray(x, dtype=float), 9)) == 0)
+
+
 def _clean(x) -> pd.Series:
     s = x if isinstance(x, pd.Series) else pd.Series(np.asarray(x, dtype=float))
     s = s.astype(float)
@@ -176,7 +181,7 @@ def difference(
         raise ValueError("paired=True needs two arms indexed by the same seeds")
     if common is not None:
         d = (a[common] - b[common]).to_numpy()
-        if np.ptp(d) == 0:  # no spread at all: the interval is the point
+        if _flat(d):  # no spread at all: the interval is the point
             return replace(
                 _point(float(d[0]), len(d), "paired (no spread)", rule, threshold, direction), label=label
             )
@@ -195,7 +200,7 @@ def difference(
                 label=label,
             )
         est, n, method = float(a.mean() - b.mean()), min(len(a), len(b)), "Welch t"
-        if a.var() == 0 and b.var() == 0:
+        if _flat(a) and _flat(b):
             return replace(_point(est, n, "Welch (no spread)", rule, threshold, direction), label=label)
         ci = stats.ttest_ind(a.to_numpy(), b.to_numpy(), equal_var=False).confidence_interval(conf)
     lo, hi = float(ci.low), float(ci.high)
@@ -228,7 +233,7 @@ def one_sample(x, threshold: float, direction: str = ">", label: str = "", conf:
             rule,
             label=label,
         )
-    if x.var() == 0:
+    if _flat(x):
         return replace(
             _point(float(x.iloc[0]), len(x), "t (no spread)", rule, threshold, direction), label=label
         )
@@ -286,7 +291,7 @@ def equivalence(
         return Result(INCONCLUSIVE, math.nan, math.nan, math.nan, n, method, rule, conf, label=label)
     if test == "1samp":
         est = float(x.mean())
-        if np.ptp(x) == 0:
+        if _flat(x):
             lo = hi = est
             p_tost = 0.0 if abs(est) < margin else 1.0
         else:
@@ -299,7 +304,7 @@ def equivalence(
     else:
         av, bv = a.to_numpy(), b.to_numpy()
         est = float(av.mean() - bv.mean())
-        if av.var() == 0 and bv.var() == 0:
+        if _flat(av) and _flat(bv):
             lo = hi = est
             p_tost = 0.0 if abs(est) < margin else 1.0
         else:
@@ -387,7 +392,7 @@ def bootstrap(
     if band is not None:
         lo_b, hi_b = band
         rule = f"{what} in ({lo_b:g}, {hi_b:g})"
-        if n < 2 or all(np.ptp(s) == 0 for s in samples):
+        if n < 2 or all(_flat(s) for s in samples):
             lo = hi = est if n >= 2 else math.nan
         else:
             res = stats.bootstrap(
@@ -415,7 +420,7 @@ def bootstrap(
     rule = _rule(direction, threshold, what)
     if n < 2:
         return Result(INCONCLUSIVE, est, math.nan, math.nan, n, "bootstrap", rule, conf, label=label)
-    if all(np.ptp(s) == 0 for s in samples):
+    if all(_flat(s) for s in samples):
         return replace(_point(est, n, "bootstrap (no spread)", rule, threshold, direction), label=label)
     res = stats.bootstrap(
         tuple(samples),
