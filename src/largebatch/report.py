@@ -198,6 +198,19 @@ def render_counts(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def render_study_counts(rows: list[dict]) -> str:
+    """One study's verdicts in one line (its README's `verdicts` block)."""
+    c = counts(rows)[rows[0]["study"]] if rows else {}
+    if not c:
+        return "No claims judged yet."
+    return (f"**Verdicts (issue 20, generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
+            f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive"
+            f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. Each row's "
+            "interval, n and the commit that fixed it are in the claims table; where the prose of this "
+            "README speaks of a criterion passing or failing, it reads the seed means, and the table's "
+            "verdict governs.")
+
+
 def render_rows(rows: list[dict], with_study: bool = False) -> str:
     """The claim table: claim | paper | ours | verdict | interval (test) | n → needed | fixed at | figure."""
     head = ["claim", "paper", "ours", "verdict", "interval (test)", "seeds: n → needed", "fixed at", "figure"]
@@ -324,6 +337,11 @@ def blocks(data_dir: Path = DATA, root: Path = ROOT, readme: Path | None = None
             k: table if v is None else v.replace(CLAIMS_TOKEN, table) for k, v in fn(Path(data_dir)).items()
         }
         out[Path(root) / "experiments" / study / "README.md"] = got
+    for study in dict.fromkeys(r["study"] for r in rows):  # the counts line, where a README asks for it
+        path = Path(root) / "experiments" / study / "README.md"
+        if path.is_file() and "<!-- verdicts:start -->" in path.read_text():
+            mine = [r for r in rows if r["study"] == study]
+            out.setdefault(path, {})["verdicts"] = render_study_counts(mine)
     return out
 
 
