@@ -1,0 +1,64 @@
+"""The claims specs (experiments/<study>/claims.toml) and the statistics the claims re-evaluate on resamples.
+
+Every spec parses, names a known test and what that test needs (threshold, margin or band), and every
+`registered` quote is found in the commit it names (a criterion claimed to predate the runs really does).
+The noise study's vectorised B_opt and Pareto fit equal analysis.py's on the committed CSVs.
+Run: `pytest tests/test_claims_specs.py` (no training; seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from largebatch import prereg
+from largebatch.results import DATA, ROOT
+
+STUDIES = sorted(p.parent.name for p in (ROOT / "experiments").glob("*/claims.toml"))
+TESTS = {"difference", "equivalence", "noninferior", "one_sample", "bootstrap", "exact", "exploratory"}
+
+
+def test_every_study_with_claims_has_a_spec():
+    with_claims = sorted(p.parent.name for p in (ROOT / "experiments").glob("*/claims.py"))
+    assert STUDIES == with_claims
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_spec_is_well_formed(study):
+    spec = prereg.load_spec(study)
+    assert spec, f"{study}: empty claims.toml"
+    for cid, c in spec.items():
+        assert {"id", "claim", "test"} <= set(c), cid
+        assert c["test"] in TESTS, (cid, c["test"])
+        if c["test"] == "equivalence" or c["test"] == "noninferior":
+            assert c.get("margin", 0) > 0, cid
+        elif c["test"] in ("difference", "one_sample"):
+            assert "threshold" in c, cid
+        elif c["test"] == "bootstrap":
+            assert "threshold" in c or "band" in c, cid
+        if c["test"] != "exact":
+            assert c["test"] == "exploratory" or c.get("seeds") or c.get("arms"), f"{cid}: which seeds?"
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_registered_quotes_are_in_their_commits(study):
+    if prereg._git("rev-parse", "HEAD") is None:
+        pytest.skip("not a git checkout")
+    for cid, c in prereg.load_spec(study).items():
+        if "registered" in c:
+            assert prereg.registered_ok(c["registered"]), f"{study}/{cid}: quote not in {c['registered']}"
+
+
+def test_noise_vectorised_statistics_match_analysis():
+    from experiments.noise_scale import analysis, claims
+
+    runs, _ = analysis.load(DATA)
+    ob = analysis.optimal_batch(runs).set_index(["N", "eps"])
+    seeds = sorted(runs[runs.experiment == "optimal_batch"].seed.unique())
+    for (n, eps), r in ob.iterrows():
+        bs, acc, _, div = claims._cells(runs, n, eps, seeds)
+        assert claims._b_opt(bs, acc, div, range(len(seeds))) == pytest.approx(r.B_opt)
+    cb, steps = claims._crit_array(runs)
+    fit = analysis.fit_pareto(*analysis.critical_batch(runs)[["B", "S"]].to_numpy().T)
+    b_crit, r2 = claims._pareto(cb, steps, np.arange(steps.shape[0]))
+    assert b_crit == pytest.approx(fit["B_crit"]) and r2 == pytest.approx(fit["r2"])
