@@ -1,45 +1,187 @@
 """Command line for one run: `python -m largebatch.train --key=value ...` and every study's run.py.
 
-Flags besides TrainConfig overrides:
+Every TrainConfig field is an option, `--key=value` or `--key value` (a bool alone means true; a tuple
+takes comma-separated or space-separated numbers); `--help` is generated from the dataclass by
+simple_parsing (each field's comment, with its unit, is its help). Besides the fields:
   --list            print the study's grid (index, run id, the fields that vary) and exit
   --index=i         run entry i of the study's grid (sweeps launch one torchrun per index)
   --scale=S         smoke | cpu (default) | paper: which grid
   --smoke           shorthand for --scale=smoke
+  --dry             print the run id, the resolved batch accounting, peak lr and step count; run nothing
   --no-resume       ignore (and replace) an existing checkpoint: start over
   --force           train again from scratch even if the run is complete (implies --no-resume)
-Bad input exits 2 with one line naming the field and the fix, before any file is written; see main()
-for the exit codes. A run directory is locked while its run writes it.
+  -h, --help        every option with its unit and default
+Values are converted and checked by largebatch.config (parse_overrides, validate), not by the parser:
+bad input exits 2 with one line naming the field and the fix ("did you mean" for a misspelt key), before
+any file is written; see main() for the exit codes. A run directory is locked while its run writes it.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import sys
 import traceback
+from dataclasses import fields
 
 from . import dist as D
-from .config import ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
+from . import metrics as M
+from .config import CHOICES, ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
 from .data import DataError, load
 from .metrics import LOCK, RunBusy, RunLock, read_summary
 from .trainer import CheckpointError, run_dir, train
 
-FLAGS = ("--list", "--smoke", "--no-resume", "--force")
+FLAGS = ("--list", "--smoke", "--no-resume", "--force", "--dry")
+VALUED = ("--index", "--scale")  # run-selection flags that take a value
+HELP = ("-h", "--help")
 ERROR_LOG = "error.log"  # an unexpected error's traceback, kept in the run directory
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+_BOOL_WORDS = ("1", "0", "true", "false", "yes", "no")
+RUN_FLAG_HELP = {
+    "--list": "print the study's grid (index, run id, the fields that vary) and exit",
+    "--index": "run entry i of the study's grid (default 0)",
+    "--scale": "which grid: smoke (seconds) | cpu (default) | paper",
+    "--smoke": "shorthand for --scale=smoke",
+    "--dry": "print the run id, batch accounting (B = P x v x n), peak lr and step count; run nothing",
+    "--no-resume": "ignore (and replace) an existing checkpoint: start over",
+    "--force": "train again from scratch even if the run is complete (implies --no-resume)",
+}
+
+
+def did_you_mean(key: str, names) -> str:
+    """'; did you mean a, b?' for the names closest to `key` ('' when none is close)."""
+    names = list(names)
+    near = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+    near += [n for n in names if key[:4] and key[:4] in n and n not in near]
+    return f"; did you mean {', '.join(near[:3])}?" if near else ""
+
+
+def unknown_key(key: str) -> ConfigError:
+    return ConfigError(f"unknown config key {key!r}{did_you_mean(key, _FIELDS)} "
+                       "(`--help` lists every field)")
+
+
+def _is_option(tok: str) -> bool:
+    return tok.startswith("--")
+
+
+def normalize(argv: list[str], extra_flags: tuple[str, ...] = ()) -> list[str]:
+    """Rewrite `--key value` (and a bare bool `--key`, a space-separated tuple) as `--key=value`.
+
+    Unknown keys raise ConfigError with the closest field names; values are left as text for
+    config.parse_overrides, the one typed conversion.
+    """
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if not _is_option(a) or a in FLAGS or a in extra_flags or a in HELP:
+            out.append(a)
+            continue
+        name, eq, _ = a.partition("=")
+        if name in VALUED:
+            if not eq:
+                if i >= len(argv) or _is_option(argv[i]):
+                    raise ConfigError(f"{name}: give a value, e.g. {name}=0")
+                a, i = f"{name}={argv[i]}", i + 1
+            out.append(a)
+            continue
+        key = name[2:].replace("-", "_")
+        neg = key[2:].lstrip("_") if key.startswith("no") else ""
+        if key not in _FIELDS and isinstance(getattr(_FIELDS.get(neg), "default", None), bool):
+            if eq:
+                raise ConfigError(f"{name} takes no value; use --{neg}=false")
+            out.append(f"--{neg}=false")  # --noprogress, --no_progress, --no-progress
+            continue
+        if key not in _FIELDS:
+            raise unknown_key(key)
+        if eq:
+            out.append(a)
+            continue
+        default = _FIELDS[key].default
+        if isinstance(default, bool):
+            if i < len(argv) and argv[i].lower() in _BOOL_WORDS:
+                a, i = f"{name}={argv[i]}", i + 1
+            else:
+                a = f"{name}=true"
+        elif isinstance(default, tuple):
+            vals = []
+            while i < len(argv) and not _is_option(argv[i]):
+                vals.append(argv[i].strip(","))
+                i += 1
+            a = f"{name}={','.join(vals)}"
+        else:
+            if i >= len(argv) or _is_option(argv[i]):
+                example = default if default != "" else "VALUE"
+                raise ConfigError(f"{name}: give a value, e.g. {name}={example}")
+            a, i = f"{name}={argv[i]}", i + 1
+        out.append(a)
+    return out
 
 
 def _split(argv: list[str]) -> tuple[dict, list[str]]:
     flags, rest = {}, []
-    for a in argv:
+    for a in normalize(argv):
         key = a.split("=", 1)[0]
         if a in FLAGS:
             flags[a[2:]] = True
-        elif key in ("--index", "--scale"):
-            if "=" not in a:
-                raise ConfigError(f"{key}: give a value, e.g. {key}=0")
+        elif a in HELP:
+            flags["help"] = True
+        elif key in VALUED:
             flags[key[2:]] = a.split("=", 1)[1]
         else:
             rest.append(a)
     return flags, rest
+
+
+def build_parser(prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),),
+                 run_flags: dict | None = None):
+    """An argparse parser generated from dataclasses by simple_parsing: one option per field, its
+    comment as help. Used for `--help` (values are converted by largebatch.config)."""
+    import simple_parsing as sp
+
+    p = sp.ArgumentParser(prog=prog, description=description, add_help=True, allow_abbrev=False,
+                          add_config_path_arg=False,
+                          usage=f"{prog} [--key=value | --key value ...] [--dry] [-h]")
+    for title, cls in groups:
+        p.add_arguments(cls, dest=title)
+    if run_flags:
+        g = p.add_argument_group("run selection and control")
+        for flag, text in run_flags.items():
+            g.add_argument(flag, action="store_true" if flag not in VALUED else "store", help=text)
+    return p
+
+
+def help_text(prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),),
+              run_flags: dict | None = None) -> str:
+    p = build_parser(prog, description, groups, run_flags)
+    p._preprocessing()  # simple_parsing adds the dataclass options lazily
+    kinds = {f.name: f.default for _, cls in groups for f in fields(cls)}
+    for action in p._actions:
+        name = action.dest.rsplit(".", 1)[-1]
+        if name not in kinds:
+            continue
+        if isinstance(kinds[name], tuple):
+            action.metavar = "X,Y,..."
+        if name in CHOICES and action.help:
+            action.help = f"{action.help} [{' | '.join(CHOICES[name])}]"
+    return p.format_help()
+
+
+def _help(study=None) -> str:
+    if study is None:
+        prog = "python -m largebatch.train"
+        desc = ("One training run from TrainConfig overrides (under torchrun too). Study grids: "
+                "`python -m experiments.<study>.run --list`.")
+        flags = {k: v for k, v in RUN_FLAG_HELP.items() if k in ("--dry", "--no-resume", "--force")}
+    else:
+        name = study.__name__.rsplit(".", 1)[0]
+        prog = f"python -m {name}.run"
+        desc = (f"One run of the {name.split('.')[-1]} grid: --index=i picks the entry, --key=value "
+                "overrides its fields.")
+        flags = RUN_FLAG_HELP
+    return help_text(prog, desc, run_flags=flags)
 
 
 def varying(cfgs: list[TrainConfig]) -> list[str]:
@@ -60,7 +202,7 @@ def select(argv: list[str], study=None) -> tuple[dict, TrainConfig | None]:
                               f"`python -m experiments.<study>.run {grid_flags[0]}...` (largebatch.train "
                               "runs the one config its --key=value overrides give)")
         cfg = make_config(TrainConfig(), **over)
-        return flags, cfg
+        return {**flags, "scale_used": "adhoc"}, cfg
     if scale not in ("smoke", "cpu", "paper"):
         raise ConfigError(f"--scale={scale!r}: choose smoke, cpu or paper")
     cfgs = study.grid(scale)
@@ -72,7 +214,43 @@ def select(argv: list[str], study=None) -> tuple[dict, TrainConfig | None]:
         raise ConfigError(f"--index={flags['index']!r}: expected an integer") from None
     if not 0 <= i < len(cfgs):
         raise ConfigError(f"--index={i}: the {scale} grid has {len(cfgs)} entries (0..{len(cfgs) - 1})")
-    return flags, make_config(cfgs[i], **over)
+    return {**flags, "scale_used": scale}, make_config(cfgs[i], **over)
+
+
+def _checkpoint_step(rdir) -> int | None:
+    try:
+        return int(json.loads((rdir / "checkpoint.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def dry_report(cfg: TrainConfig, res) -> str:
+    """What `--dry` prints: the run id and directory state, B = P x v x n, peak lr, steps."""
+    rdir = run_dir(cfg)
+    state = ("complete (skipped unless --force)" if read_summary(rdir) is not None
+             else f"resumes at step {_checkpoint_step(rdir)}" if _checkpoint_step(rdir) is not None
+             else "new")
+    rule = {"linear": "1", "sqrt": "1/2", "none": "0"}[cfg.lr_scaling]
+    warm = (f"{cfg.warmup} warmup over {res.warmup_steps} steps ({cfg.warmup_epochs:g} epochs)"
+            if res.warmup_steps else "no warmup")
+    lines = [
+        f"run        {run_id(cfg)} -> {rdir} ({state})",
+        f"batch      B = {cfg.global_batch} examples/step = {res.world_size} process(es) x "
+        f"{res.workers_per_process} virtual worker(s) x n = {cfg.per_worker_batch} "
+        f"(k = {res.workers} workers; micro-batch {res.micro_batch}, {res.accum_steps} accumulation "
+        f"step(s) per process)",
+        f"lr         lr_peak = {cfg.lr_base:g} x ({cfg.global_batch}/{cfg.lr_base_batch})^{rule} = "
+        f"{res.lr_peak:.6g} ({cfg.lr_scaling} scaling), {warm}, decay {cfg.decay}",
+        f"steps      N = {res.train_examples} examples / B = {res.steps_per_epoch} steps/epoch x "
+        f"{cfg.epochs:g} epochs -> {res.total_steps} steps"
+        + (f" (capped by max_steps={cfg.max_steps})" if cfg.max_steps else "")
+        + f" = {res.total_steps * cfg.global_batch} examples seen; eval every {res.eval_every_steps} steps",
+        f"model      {cfg.model} on {cfg.dataset}, {cfg.optimizer}, seed {cfg.seed}",
+    ]
+    if res.world_size == 1:
+        lines.append("           (1 process; under torchrun --nproc_per_node=P, or WORLD_SIZE=P with --dry, "
+                     "B is split over P processes)")
+    return "\n".join(lines)
 
 
 def _fail(rank0: bool, kind: str, msg: str, code: int) -> int:
@@ -119,6 +297,10 @@ def main(argv: list[str] | None = None, study=None) -> int:
     directory is in use by another run, 130 interrupted (Ctrl-C; rerun to resume)."""
     argv = sys.argv[1:] if argv is None else argv
     rank0 = int(os.environ.get("RANK", "0")) == 0
+    if any(a in HELP for a in argv):
+        if rank0:
+            print(_help(study))
+        return 0
     try:
         flags, cfg = select(argv, study)
         if cfg is None:
@@ -126,10 +308,16 @@ def main(argv: list[str] | None = None, study=None) -> int:
             for i, c in enumerate(flags["grid"]):
                 print(i, run_id(c), " ".join(f"{k}={getattr(c, k)}" for k in names))
             return 0
-        validate(cfg, D.env_world_size())
+        res = validate(cfg, D.env_world_size())
     except ConfigError as e:
         return _fail(rank0, "config", str(e), 2)
     rdir = run_dir(cfg)
+    if flags.get("dry"):
+        if rank0:
+            print(dry_report(cfg, res))
+        return 0
+    M.set_run_context(scale=flags.get("scale_used", "adhoc"), resume=not (flags.get("no-resume")
+                                                                           or flags.get("force")))
     if read_summary(rdir) is not None and not flags.get("force"):
         if rank0:
             print(f"{run_id(cfg)}: complete (summary.json holds its final metrics), skipping; "

@@ -39,77 +39,79 @@ CHOICES = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    study: str = "demo"  # directory under runs/ and the W&B group
-    tag: str = ""  # free label (e.g. the experiment within a study); enters the run id
-    dataset: str = "fashion_mnist"  # one of CHOICES["dataset"]
-    data_dir: str = ""  # "" = the default search path (see largebatch.data)
-    train_examples: int = 0  # N, training-set size: 0 = all, else a fixed nested subset
-    test_examples: int = 0  # 0 = the whole test set
-    mnist1d_examples: int = 10000  # MNIST-1D samples generated (80/20 train/test split)
-    model: str = "mlp"  # see largebatch.models.MODELS
-    width: int = 0  # hidden width / base channels; 0 = the model's default
-    depth: int = 0  # hidden layers / blocks per stage; 0 = the model's default
+    """One run's configuration: every field with its unit (`python -m largebatch.train --help` lists them)."""
+
+    study: str = "demo"  # study name: runs go to out_dir/<study>/; W&B group <study>-<scale>
+    tag: str = ""  # the arm / experiment within a study (W&B job_type); enters the run id
+    dataset: str = "fashion_mnist"  # dataset name
+    data_dir: str = ""  # dataset directory (path); "" = the default search path (largebatch.data)
+    train_examples: int = 0  # N, training-set size in examples: 0 = all, else a fixed nested subset
+    test_examples: int = 0  # test examples scored; 0 = the whole test set
+    mnist1d_examples: int = 10000  # MNIST-1D examples generated (80/20 train/test split)
+    model: str = "mlp"  # model name (largebatch.models.MODELS)
+    width: int = 0  # hidden units per layer / base channels; 0 = the model's default
+    depth: int = 0  # hidden layers / residual blocks per stage; 0 = the model's default
     zero_gamma: bool = False  # gamma = 0 in the last BN of each residual block (Goyal §5.1)
     per_worker_batch: int = 32  # n: examples per virtual worker = BN group size (Goyal n)
     global_batch: int = 256  # B = kn: examples per optimizer step, all workers together
     micro_batch: int = 0  # examples per forward/backward in a process (memory cap); 0 = all
     epochs: float = 10.0  # training length in epochs of the training set
     max_steps: int = 0  # stop after this many steps (smoke runs); 0 = no cap
-    lr_base: float = 0.1  # learning rate at lr_base_batch
-    lr_base_batch: int = 256  # the reference batch of lr_base
-    lr_scaling: str = "linear"  # lr_peak = lr_base * (B/lr_base_batch)^{1, 1/2, 0}
+    lr_base: float = 0.1  # learning rate (per step, on the batch-mean loss) at lr_base_batch
+    lr_base_batch: int = 256  # the reference batch of lr_base, in examples
+    lr_scaling: str = "linear"  # lr_peak = lr_base * (B/lr_base_batch)^{1, 1/2, 0}: linear | sqrt | none
     warmup: str = "none"  # none | constant | gradual (per iteration, Goyal §2.2)
     warmup_epochs: float = 0.0  # warmup length in epochs
-    warmup_lr_init: float = -1.0  # lr at warmup start; -1 = lr_base (Goyal: from eta to k*eta)
+    warmup_lr_init: float = -1.0  # learning rate at warmup start; -1 = lr_base (Goyal: from eta to k*eta)
     decay: str = "none"  # none | step | poly | cosine | piecewise
-    decay_milestones_epochs: tuple = ()  # step/piecewise boundaries in epochs, e.g. (30, 60, 80)
-    decay_factor: float = 0.1  # step: lr multiplied by this at each milestone
-    decay_factors: tuple = ()  # piecewise: lr_peak multipliers after each milestone
-    decay_power: float = 2.0  # poly: lr = lr_peak * (1 - t/T)^power after warmup
-    optimizer: str = "sgd"  # see largebatch.optim.OPTIMIZERS
-    momentum: float = 0.9  # m
+    decay_milestones_epochs: tuple = ()  # step/piecewise boundaries in epochs, e.g. 30,60,80
+    decay_factor: float = 0.1  # step: lr multiplied by this factor at each milestone
+    decay_factors: tuple = ()  # piecewise: lr_peak multipliers (factors) after each milestone, e.g. 0.1,0.01
+    decay_power: float = 2.0  # poly: lr = lr_peak * (1 - t/T)^power after warmup (exponent)
+    optimizer: str = "sgd"  # optimizer name (largebatch.optim.OPTIMIZERS)
+    momentum: float = 0.9  # m, momentum coefficient (dimensionless, in [0, 1))
     nesterov: bool = False  # Nesterov momentum (Goyal uses it)
-    weight_decay: float = 0.0  # lambda, L2 coefficient in the update (Goyal Remark 1)
+    weight_decay: float = 0.0  # lambda, L2 coefficient (dimensionless) in the update (Goyal Remark 1)
     wd_exclude_bn_bias: bool = True  # no weight decay on BN gamma/beta and biases
-    adam_betas: tuple = (0.9, 0.999)  # adam only
-    trust_coef: float = 0.001  # LARS eta (You et al., arXiv 1708.03888, Alg. 1)
+    adam_betas: tuple = (0.9, 0.999)  # Adam beta1,beta2 (decay rates, in [0, 1))
+    trust_coef: float = 0.001  # LARS eta, trust coefficient, dimensionless (You et al., arXiv 1708.03888)
     lars_denom: str = "paper"  # LARS trust-ratio denominator: paper |g|+b|w| or sum_grad |g+bw|
     lars_trust_clip: bool = False  # LARC clipping: local lr = min(lambda, global lr)
     lars_exclude_bn_bias: bool = True  # BN and bias tensors skip the trust ratio
-    rms_lr: float = 3e-4  # RMSprop warm-up: lr of the RMSprop part (Akiba et al., arXiv 1711.04325)
-    rms_decay: float = 0.99  # RMSprop warm-up: mu2, decay of the squared-gradient average
-    rms_eps: float = 1e-8  # RMSprop warm-up: eps outside the square root
+    rms_lr: float = 3e-4  # RMSprop warm-up: learning rate of the RMSprop part (Akiba, arXiv 1711.04325)
+    rms_decay: float = 0.99  # RMSprop warm-up: mu2, decay rate (per step) of the squared-gradient average
+    rms_eps: float = 1e-8  # RMSprop warm-up: eps outside the square root (gradient units)
     rms_beta_center_epochs: float = 10.0  # RMSprop warm-up: epoch where alpha_sgd = 1/2
     rms_beta_period_epochs: float = 5.0  # RMSprop warm-up: width of the blend in epochs
-    stop_at_train_loss: float = 0.0  # end the run once the logged train loss is below this; 0 = off
+    stop_at_train_loss: float = 0.0  # end the run once the logged train loss (nats) is below this; 0 = off
     bn_eval: str = "running"  # evaluation BN statistics: running averages or recomputed
     bn_recompute_batches: int = 8  # bn_eval=recomputed: last k training minibatches per worker
-    comm_dtype: str = "fp32"  # gradient allreduce precision (DDP communication hook)
-    divergence_loss: float = 50.0  # train loss above this (or non-finite) ends the run: diverged
-    eval_every_steps: int = 0  # 0 = once per epoch
-    eval_train_examples: int = 10000  # training examples scored at each eval (0 = none)
+    comm_dtype: str = "fp32"  # gradient allreduce precision (DDP communication hook): fp32 | fp16 | bf16
+    divergence_loss: float = 50.0  # train loss (nats) above this (or non-finite) ends the run: diverged
+    eval_every_steps: int = 0  # evaluation interval in steps; 0 = once per epoch
+    eval_train_examples: int = 10000  # training examples scored at each evaluation (0 = none)
     eval_batch: int = 2000  # examples per evaluation forward pass
-    log_every_steps: int = 10  # train-loss reduction and divergence check interval
-    checkpoint_every_steps: int = 0  # 0 = at every evaluation
-    noise_every_steps: int = 0  # gradient-noise measurement interval; 0 = off
+    log_every_steps: int = 10  # train-loss reduction and divergence check interval, in steps
+    checkpoint_every_steps: int = 0  # checkpoint interval in steps; 0 = at every evaluation
+    noise_every_steps: int = 0  # gradient-noise measurement interval in steps; 0 = off
     noise_estimator: str = "two_batch"  # two_batch (any model) | per_example (BN-free)
-    noise_ema: float = 0.0  # EMA decay for the noise tracker; 0 = no smoothing
+    noise_ema: float = 0.0  # EMA decay rate (per measurement) for the noise tracker; 0 = no smoothing
     staleness: str = "none"  # gradient at step t taken at w_{t-tau}: none|fixed|uniform|roundrobin|replay
-    staleness_max: int = 0  # s: tau = s (fixed, roundrobin: s = P-1) or tau ~ Uniform{0..s} (uniform)
+    staleness_max: int = 0  # s, steps: tau = s (fixed, roundrobin: s = P-1) or tau ~ Uniform{0..s} (uniform)
     staleness_replay: str = ""  # replay: CSV path[#name] with columns staleness,count (largebatch.staleness)
     staleness_lr: str = "none"  # none | inverse: lr / max(tau, 1) (Zhang et al., arXiv 1511.05950)
     log_coherence_every_steps: int = 0  # cosine of stale vs fresh gradient every k steps; 0 = off
-    seed: int = 0  # model init (same on all ranks) and data order
-    device: str = "auto"  # auto = cuda when available
+    seed: int = 0  # random seed (integer) of the model init (same on all ranks) and data order
+    device: str = "auto"  # auto | cpu | cuda; auto = cuda when available
     threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes
     amp: str = "none"  # none | bf16 (autocast of forward/backward; the loss is taken in fp32)
-    channels_last: bool = False  # NHWC memory format for conv nets on GPU
-    out_dir: str = "runs"  # run directories go to out_dir/<study>/<run_id>/
-    wandb: str = "auto"  # auto = W&B offline unless WANDB_MODE says otherwise; off = none
-    progress: bool = True  # progress bar on rank 0
-    synthetic_examples: int = 2048  # size of synthetic datasets
+    channels_last: bool = False  # NHWC memory format for conv nets on GPU (true/false)
+    out_dir: str = "runs"  # directory (path): runs go to out_dir/<study>/<run_id>/
+    wandb: str = "auto"  # auto | off; auto = W&B offline unless WANDB_MODE says otherwise
+    progress: bool = True  # progress bar on rank 0 (true/false)
+    synthetic_examples: int = 2048  # size of synthetic datasets, in examples
     image_size: int = 224  # synthetic_imagenet side length in pixels (smaller for CPU smoke runs)
-    num_classes: int = 0  # 0 = the dataset's own
+    num_classes: int = 0  # number of classes; 0 = the dataset's own
 
 
 @dataclass(frozen=True)

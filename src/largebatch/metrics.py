@@ -2,8 +2,15 @@
 
 Only rank 0 writes. summary.json is written last and atomically; `read_summary` is the one rule for
 "this run is complete" (the summary parses and holds the final metrics). `RunLock` keeps a second run out
-of a run directory while one writes it. W&B is for watching runs (project `largebatch`, group = study,
-offline unless WANDB_MODE says otherwise); any W&B failure is reported once and never stops training.
+of a run directory while one writes it.
+
+W&B is for watching and comparing runs (`wandb_identity`): project `largebatch`, offline unless WANDB_MODE
+says otherwise, run id = the run id (so a resumed run continues the same W&B run: `wandb sync` uploads a
+run's offline folders in order of start time into that one run), name `<study>/<arm>/B<batch>/s<seed>`,
+job_type = the arm (`TrainConfig.tag`), group `<study>-<scale>` (smoke, cpu and paper runs never share
+one), tags `scale:<scale>`, `batch:<B>`, `world:<P>`, `model:<m>`, `dataset:<d>` (and `resumed`), and two
+x-axes: every metric is plotted against `examples_seen` (to compare batch sizes) by default, and against
+the optimizer step (W&B's step) on request. Any W&B failure is reported once and never stops training.
 Figures never read W&B.
 """
 
@@ -18,6 +25,41 @@ import warnings
 from pathlib import Path
 
 WANDB_PROJECT = "largebatch"
+# What a run's config does not hold but its W&B identity needs; set by largebatch.cli before a run
+# (scale: smoke | cpu | paper, or adhoc for `largebatch.train`).
+_CONTEXT = {"scale": "adhoc"}
+METRIC_PREFIXES = ("train", "test", "train_eval", "test_running", "opt", "time", "noise", "noise_layer",
+                   "lars", "lars_layer", "stale")  # logged series: plotted against examples_seen
+
+
+def set_run_context(**kw) -> None:
+    """Record facts about the coming run that are not config fields (`scale`) for its W&B identity."""
+    _CONTEXT.update(kw)
+
+
+def wandb_identity(config: dict, resumed: bool = False) -> dict:
+    """wandb.init's name, group, job_type and tags for a run's config.json content.
+
+    Args:
+        config: {"config": TrainConfig as a dict, "world_size": P, ...} (what RunSink.start writes).
+        resumed: the run continues from a checkpoint (adds the tag `resumed`).
+    """
+    c = config["config"]
+    scale = str(_CONTEXT.get("scale") or "adhoc")
+    arm = c.get("tag") or "default"
+    tags = [f"scale:{scale}", f"batch:{c['global_batch']}", f"world:{config.get('world_size', 1)}",
+            f"model:{c['model']}", f"dataset:{c['dataset']}"] + (["resumed"] if resumed else [])
+    return {"name": f"{c['study']}/{arm}/B{c['global_batch']}/s{c['seed']}", "group": f"{c['study']}-{scale}",
+            "job_type": arm, "tags": [t[:64] for t in tags]}
+
+
+def define_axes(run) -> None:
+    """examples_seen as every series' x-axis (batch sizes compare at equal data), epoch and step beside."""
+    run.define_metric("examples_seen")
+    run.define_metric("epoch", step_metric="examples_seen")
+    run.define_metric("step", step_metric="examples_seen")
+    for prefix in METRIC_PREFIXES:
+        run.define_metric(f"{prefix}/*", step_metric="examples_seen")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -145,19 +187,22 @@ class RunSink:
             path.unlink(missing_ok=True)
             (self.dir / SUMMARY).unlink(missing_ok=True)
         self._f = open(path, "a")
-        self._start_wandb(config)
+        self._start_wandb(config, resume_step)
 
-    def _start_wandb(self, config: dict) -> None:
+    def _start_wandb(self, config: dict, resume_step: int | None = None) -> None:
         mode = os.environ.get("WANDB_MODE", "offline")
         if self._wandb_mode == "off" or mode == "disabled":
             return
         try:
             import wandb
 
-            self._wandb = wandb.init(project=WANDB_PROJECT, group=config["config"]["study"],
-                                     name=self.dir.name, id=self.dir.name, resume="allow",
-                                     config=config, dir=str(self.dir), mode=mode,
+            ident = wandb_identity(config, resumed=resume_step is not None)
+            self._wandb = wandb.init(project=WANDB_PROJECT, id=self.dir.name, resume="allow",
+                                     config={**config, "scale": _CONTEXT.get("scale", "adhoc"),
+                                             "resumed_at_step": resume_step},
+                                     dir=str(self.dir), mode=mode, **ident,
                                      settings=wandb.Settings(silent=True, console="off"))
+            define_axes(self._wandb)
         except Exception as e:  # never let W&B stop training
             warnings.warn(f"W&B disabled for this run: {type(e).__name__}: {e}", stacklevel=2)
             self._wandb = None
