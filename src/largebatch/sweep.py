@@ -2,28 +2,42 @@
 
     python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry]
                                            [--subprocess] [--partial] [--no-resume] [--key=value ...]
+    python -m largebatch.sweep lars --scale=paper --cluster=slurm --nodes=4 --nproc=8 \
+        [--partition=P] [--account=A] [--timeout_min=1440] [--no-wait]       # one SLURM job per run
 
 With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess;
-with --nproc > 1 each run is its own torchrun. A run is complete when its summary.json holds its
-final metrics (metrics.read_summary), so an interrupted sweep picks up where it stopped (and an
-interrupted run resumes from its checkpoint; --no-resume starts the runs it launches over). A failed
-run's output is kept in its run directory and its cause printed. After the grid, the study's
-`collect()` (if any) rewrites its CSVs under paper_figures/data/ atomically, but never with fewer rows
-than the committed ones unless --partial.
+with --nproc > 1 each run is its own torchrun, whose output is streamed as it comes (rank 0's progress
+bar and its "resumed at step N" line; torchrun's own failure report is kept in the log, not shown). A run
+is complete when its summary.json holds its final metrics (metrics.read_summary), so an interrupted sweep
+picks up where it stopped (and an interrupted run resumes from its checkpoint; --no-resume starts the
+runs it launches over). A failed run's output is kept in its run directory and its cause printed.
+
+--cluster=slurm submits every missing run as one job through submitit (SLURM): --nodes > 1 starts a
+multi-node torchrun inside the job (one task per node, rendezvous at the job's first node); the same
+skip-finished and resume rules apply, and a preempted or timed-out job is requeued and resumes from its
+checkpoint. --cluster=local runs the jobs through submitit's local executor (the tests use it). Job logs go
+to <out_dir>/<study>/_submitit/. Without --no-wait the sweep waits for its jobs and then collects.
+
+After the grid, the study's `collect()` (if any) rewrites its CSVs under paper_figures/data/ atomically,
+but never with fewer rows than the committed ones unless --partial.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import inspect
 import io
+import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .cli import main as run_one
+from .cli import normalize
 from .config import ConfigError, make_config, parse_overrides, run_id
 from .metrics import is_complete
 from .results import ShrinkError, allow_partial
@@ -40,12 +54,86 @@ def study_module(name: str, part: str = "config"):
     return get_study(name).module(part)
 
 
-def launch_cmd(name: str, index: int, scale: str, nproc: int, extra: list[str]) -> list[str]:
-    args = ["-m", get_study(name).run_module, f"--index={index}", f"--scale={scale}", "--progress=false"]
+def launch_cmd(name: str, index: int, scale: str, nproc: int, extra: list[str], nodes: int = 1,
+               rdzv: str = "") -> list[str]:
+    """The command of one run: python -m <study>.run (nproc 1), a standalone torchrun, or with nodes > 1
+    one node's part of a multi-node torchrun that meets at `rdzv` (host:port)."""
+    args = ["-m", get_study(name).run_module, f"--index={index}", f"--scale={scale}"]
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    if nodes > 1:
+        return [torchrun, f"--nnodes={nodes}", f"--nproc_per_node={nproc}", "--rdzv-backend=c10d",
+                f"--rdzv-endpoint={rdzv}", f"--rdzv-id={name}-{index}", *args, *extra]
     if nproc > 1:
-        torchrun = str(Path(sys.executable).with_name("torchrun"))
         return [torchrun, "--standalone", f"--nproc_per_node={nproc}", *args, *extra]
     return [sys.executable, *args, *extra]
+
+
+# torchrun's own report lines: its logger ("E1127 17:40:01.123 4242 torch/...") and the failure summary.
+_LAUNCHER_LINE = re.compile(r"[EWI]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ |^\*{20,}$|^(WARNING|ERROR|INFO):torch\."
+                            r"|^Setting OMP_NUM_THREADS")  # (the logger's lines may follow a \r bar update)
+_LAUNCHER_FAILURE = re.compile(r"ChildFailedError|^Traceback \(most recent call last\)"
+                               r"|torch\.distributed\.elastic")
+
+
+class _Forward:
+    """Copies one pipe of a child to our stream as it arrives (\\r-terminated progress updates too), keeping
+    everything for the failure log; torchrun's own log lines are not shown, and nothing after its failure
+    report starts."""
+
+    def __init__(self, pipe, out):
+        self.pipe, self.out, self.kept, self.muted = pipe, out, [], False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _show(self, piece: str) -> None:
+        line = piece.rstrip("\r\n")
+        if _LAUNCHER_FAILURE.search(line):
+            self.muted = True
+        if self.muted:
+            return
+        m = _LAUNCHER_LINE.search(line)
+        if m:  # show what came before it on the line (a progress update), drop the launcher's text
+            piece = piece[:m.start()]
+            if not piece:
+                return
+        try:
+            self.out.write(piece)
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _run(self) -> None:
+        dec, partial = codecs.getincrementaldecoder("utf-8")(errors="replace"), ""
+        while True:
+            chunk = os.read(self.pipe.fileno(), 8192)
+            text = dec.decode(chunk, final=not chunk)
+            self.kept.append(text)
+            partial += text
+            pieces = re.split(r"(?<=[\r\n])", partial)
+            partial = pieces.pop() if pieces and not pieces[-1].endswith(("\r", "\n")) else ""
+            for piece in pieces:
+                if piece:
+                    self._show(piece)
+            if not chunk:
+                if partial:
+                    self._show(partial)
+                return
+
+    def text(self) -> str:
+        self.thread.join()
+        return "".join(self.kept)
+
+
+def run_streamed(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `cmd`, streaming its stdout and stderr to ours as they come; returns them all, as
+    subprocess.run(capture_output=True) would."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = _Forward(proc.stdout, sys.stdout), _Forward(proc.stderr, sys.stderr)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C; let it write its checkpoint and exit
+        code = proc.wait()
+    return subprocess.CompletedProcess(cmd, code, out.text(), err.text())
 
 
 RUN_FLAGS = ("--no-resume",)  # passed through to every run launched (not TrainConfig overrides)
@@ -119,15 +207,12 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
     """
     from tqdm.auto import tqdm
 
-    extra = list(extra or [])
-    over = parse_overrides([a for a in extra if a != "--progress=false" and a not in RUN_FLAGS])
-    cfgs = [make_config(c, **over) for c in study_module(name).grid(scale)]
-    todo = [i for i in range(len(cfgs)) if (only is None or i in only) and not is_complete(run_dir(cfgs[i]))]
-    print(f"[sweep] {name} ({scale}): {len(cfgs)} runs, {len(cfgs) - len(todo)} already complete, "
-          f"{len(todo)} to run", flush=True)
+    extra = normalize(list(extra or []), RUN_FLAGS)
+    cfgs, todo = plan(name, scale, only, extra)
     failed = []
-    bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True)
-    for i in bar:
+    streamed = nproc > 1 or subprocess_runs  # the child draws its own progress bar: ours would fight it
+    bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True, disable=streamed or dry)
+    for k, i in enumerate(bar):
         bar.set_postfix_str(run_id(cfgs[i]))
         cmd = launch_cmd(name, i, scale, nproc, extra)
         if dry:
@@ -139,7 +224,8 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
                 code = run_one(cmd[cmd.index("-m") + 2:], study=study_module(name))
             r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
         else:
-            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            print(f"[sweep] run {k + 1}/{len(todo)}: index {i}, {run_id(cfgs[i])}", flush=True)
+            r = run_streamed(cmd)
         if r.returncode == 130:
             raise KeyboardInterrupt
         if r.returncode != 0:
@@ -155,6 +241,111 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
         collect_study(name, scale, Path(cfgs[0].out_dir) if cfgs else ROOT / "runs", partial)
     if failed:
         print(f"[sweep] {len(failed)} run(s) failed: {failed}; rerun the same command to retry them")
+    return len(failed)
+
+
+def plan(name: str, scale: str, only: list[int] | None, extra: list[str]) -> tuple[list, list[int]]:
+    """The grid (with the overrides in `extra` applied) and the indices still to run; prints the count."""
+    over = parse_overrides([a for a in extra if a not in RUN_FLAGS])
+    cfgs = [make_config(c, **over) for c in study_module(name).grid(scale)]
+    todo = [i for i in range(len(cfgs)) if (only is None or i in only) and not is_complete(run_dir(cfgs[i]))]
+    print(f"[sweep] {name} ({scale}): {len(cfgs)} runs, {len(cfgs) - len(todo)} already complete, "
+          f"{len(todo)} to run", flush=True)
+    return cfgs, todo
+
+
+class ClusterRun:
+    """One run of a grid as a submitit job: the local sweep's command, or on several nodes one node's
+    part of a multi-node torchrun (rendezvous at the job's first node). Requeued on preemption or
+    timeout; the rerun resumes from the run's checkpoint."""
+
+    def __init__(self, name: str, index: int, scale: str, nproc: int, nodes: int, extra: list[str],
+                 port: int = 29500):
+        self.name, self.index, self.scale, self.nproc, self.nodes = name, index, scale, nproc, nodes
+        self.extra, self.port = list(extra), port
+
+    def command(self, env=None) -> list[str]:
+        rdzv = ""
+        if self.nodes > 1:
+            env = env or __import__("submitit").JobEnvironment()
+            rdzv = f"{env.hostnames[0]}:{self.port}"
+        return launch_cmd(self.name, self.index, self.scale, self.nproc, self.extra, self.nodes, rdzv)
+
+    def __call__(self) -> int:
+        r = run_streamed(self.command(), cwd=ROOT)
+        if r.returncode != 0:
+            raise RuntimeError(f"run {self.index} of {self.name} failed rc={r.returncode}:\n"
+                               f"{failure_excerpt((r.stdout or '') + (r.stderr or ''))}")
+        return r.returncode
+
+    def checkpoint(self, *args, **kwargs):
+        """submitit's preemption/timeout hook: requeue the same run (it resumes from its checkpoint)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(ClusterRun(self.name, self.index, self.scale, self.nproc,
+                                                             self.nodes, self.extra, self.port))
+
+
+def executor(cluster: str, folder: Path, nodes: int = 1, nproc: int = 1, gpus_per_node: int = 0,
+             partition: str = "", account: str = "", timeout_min: int = 24 * 60, cpus_per_task: int = 0):
+    """A submitit executor: SLURM (one task per node, each starting torchrun --nproc_per_node) or local."""
+    import submitit
+
+    if cluster == "local":
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(timeout_min=timeout_min)
+        return ex
+    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    params = {"nodes": nodes, "tasks_per_node": 1, "timeout_min": timeout_min,
+              "cpus_per_task": cpus_per_task or max(1, nproc) * 4, "slurm_signal_delay_s": 120}
+    if gpus_per_node:
+        params["gpus_per_node"] = gpus_per_node
+    if partition:
+        params["slurm_partition"] = partition
+    if account:
+        params["slurm_account"] = account
+    ex.update_parameters(**params)
+    return ex
+
+
+def run_cluster(name: str, scale: str = "paper", nproc: int = 1, nodes: int = 1,
+                only: list[int] | None = None, extra: list[str] | None = None, cluster: str = "slurm",
+                wait: bool = True, dry: bool = False, partial: bool = False, **executor_kw) -> int:
+    """Submit every missing run of the grid as one submitit job; returns the number of failed jobs (0 when
+    not waiting). The same completeness rule as run_sweep decides what is missing."""
+    extra = normalize(list(extra or []), RUN_FLAGS)
+    cfgs, todo = plan(name, scale, only, extra)
+    if dry or not todo:
+        for i in todo:
+            print(" ".join(ClusterRun(name, i, scale, nproc, nodes, extra).command(
+                env=type("E", (), {"hostnames": ["$HEAD_NODE"]})())))
+        if not dry and todo == [] and cfgs:
+            collect_study(name, scale, Path(cfgs[0].out_dir), partial)
+        return 0
+    folder = Path(cfgs[0].out_dir) / name / "_submitit"
+    ex = executor(cluster, folder, nodes=nodes, nproc=nproc, **executor_kw)
+    jobs = []
+    for i in todo:
+        ex.update_parameters(name=f"{name}-{i}")
+        job = ex.submit(ClusterRun(name, i, scale, nproc, nodes, extra))
+        jobs.append((i, job))
+        print(f"[sweep] submitted run {i} ({run_id(cfgs[i])}) as job {job.job_id}", flush=True)
+    if not wait:
+        print(f"[sweep] {len(jobs)} job(s) submitted; logs in {folder}; rerun the same command to collect "
+              "(finished runs are skipped)")
+        return 0
+    failed = []
+    for i, job in jobs:
+        try:
+            job.result()
+        except Exception as e:  # a failed job: its own error, not the executor's wrapping
+            failed.append(i)
+            text = str(e).strip().splitlines()
+            print(f"[sweep] run {i} ({run_id(cfgs[i])}) failed (job {job.job_id}): "
+                  f"{text[-1] if text else type(e).__name__}; logs in {folder}", flush=True)
+    collect_study(name, scale, Path(cfgs[0].out_dir), partial)
+    if failed:
+        print(f"[sweep] {len(failed)} job(s) failed: {failed}; rerun the same command to retry them")
     return len(failed)
 
 
@@ -185,6 +376,15 @@ def main(argv=None) -> int:
     ap.add_argument("--subprocess", action="store_true", help="one interpreter per run (nproc=1)")
     ap.add_argument("--partial", action="store_true",
                     help="let collect() write CSVs with fewer rows than the committed ones")
+    c = ap.add_argument_group("cluster (submitit): one job per run")
+    c.add_argument("--cluster", choices=("slurm", "local"), default="",
+                   help="submit the missing runs as jobs (slurm; local = submitit's local executor)")
+    c.add_argument("--nodes", type=int, default=1, help="nodes per run (multi-node torchrun when > 1)")
+    c.add_argument("--gpus_per_node", type=int, default=0, help="GPUs per node to request (0 = none)")
+    c.add_argument("--partition", default="", help="SLURM partition")
+    c.add_argument("--account", default="", help="SLURM account")
+    c.add_argument("--timeout_min", type=int, default=24 * 60, help="job time limit, minutes")
+    c.add_argument("--no-wait", dest="wait", action="store_false", help="submit and return")
     a, extra = ap.parse_known_args(argv)
     try:
         only = [int(i) for i in a.only.split(",") if i] or None
@@ -199,7 +399,15 @@ def main(argv=None) -> int:
         known = [s.name for s in discover() if s.has("config")]
         print(f"sweep error: unknown study {a.study!r}; choose one of {', '.join(known)}", file=sys.stderr)
         return 2
+    if a.nodes < 1 or (a.nodes > 1 and not a.cluster):
+        print(f"sweep error: --nodes={a.nodes}: give >= 1, and > 1 only with --cluster=slurm",
+              file=sys.stderr)
+        return 2
     try:
+        if a.cluster:
+            kw = {k: getattr(a, k) for k in ("gpus_per_node", "partition", "account", "timeout_min")}
+            return 1 if run_cluster(a.study, a.scale, a.nproc, a.nodes, only, extra, a.cluster, a.wait, a.dry,
+                                    a.partial, **kw) else 0
         return 1 if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry, a.subprocess, a.partial) else 0
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)

@@ -1,0 +1,71 @@
+"""Cluster sweeps on submitit: a smoke sweep runs through submitit's local executor (one job per run, the
+same command as the local sweep) and skips its finished runs on a second call; the SLURM path builds one
+multi-node torchrun per node; a subprocess sweep streams the child's output as it comes.
+
+Run: `pytest tests/test_submitit.py` (~20 s: each local job starts an interpreter).
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from largebatch import sweep
+from largebatch.sweep import ClusterRun, executor, run_cluster, run_streamed
+
+pytest.importorskip("submitit")
+
+FAST = ["--dataset=synthetic", "--synthetic_examples=1024", "--wandb=off", "--progress=false"]
+
+
+def test_local_executor_runs_then_skips(tmp_path, capsys):
+    extra = [f"--out_dir={tmp_path}", *FAST]
+    assert run_cluster("seed_mlp", "smoke", 1, only=None, extra=extra, cluster="local") == 0
+    assert len(list(tmp_path.glob("seed_mlp/*/summary.json"))) == 1
+    assert list(tmp_path.glob("seed_mlp/_submitit/*")), "no submitit job folder"
+    out = capsys.readouterr().out
+    assert "1 to run" in out and "submitted run 0" in out
+    assert run_cluster("seed_mlp", "smoke", 1, only=None, extra=extra, cluster="local") == 0
+    out = capsys.readouterr().out
+    assert "1 already complete, 0 to run" in out and "submitted" not in out
+
+
+def test_local_executor_reports_a_failed_job(tmp_path, capsys):
+    extra = [f"--out_dir={tmp_path}", *FAST, "--lr_base=-1"]  # validation fails inside the job
+    assert run_cluster("seed_mlp", "smoke", 1, only=None, extra=extra, cluster="local") == 1
+    assert "failed" in capsys.readouterr().out
+
+
+def test_multi_node_command_and_slurm_parameters(tmp_path, monkeypatch):
+    from submitit.slurm.slurm import SlurmExecutor
+
+    monkeypatch.setattr(SlurmExecutor, "affinity", classmethod(lambda cls: 2))  # as if srun were here
+    env = type("Env", (), {"hostnames": ["node17", "node18"]})()
+    cmd = ClusterRun("lars", 3, "paper", 8, 4, ["--wandb=off"]).command(env=env)
+    assert Path(cmd[0]).name == "torchrun" and "--nnodes=4" in cmd and "--nproc_per_node=8" in cmd
+    assert "--rdzv-endpoint=node17:29500" in cmd and cmd[-3:] == ["--index=3", "--scale=paper", "--wandb=off"]
+    ex = executor("slurm", tmp_path, nodes=4, nproc=8, gpus_per_node=8, partition="gpu")
+    params = ex._executor.parameters
+    assert params["nodes"] == 4 and params["ntasks_per_node"] == 1 and params["gpus_per_node"] == 8
+    assert params["partition"] == "gpu"
+    sbatch = ex._executor._make_submission_file_text("python -m x", "uid")
+    assert "#SBATCH --nodes=4" in sbatch and "#SBATCH --ntasks-per-node=1" in sbatch
+
+
+def test_cluster_dry_prints_commands_and_runs_nothing(tmp_path, capsys):
+    assert sweep.main(["seed_mlp", "--scale=smoke", "--cluster=slurm", "--nodes=2", "--nproc=2", "--dry",
+                       f"--out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "--nnodes=2" in out and not any(tmp_path.iterdir())
+
+
+def test_streamed_child_output_is_shown_and_kept(capfd):
+    code = ("import sys, time\n"
+            "print('[largebatch] demo-x-s0: resumed at step 4 of 8', flush=True)\n"
+            "sys.stderr.write('\\r 50%|#####     | 4/8'); sys.stderr.flush()\n"
+            "sys.stderr.write('E1127 17:40:01.123000 4242 torch/distributed/x.py:1] launcher noise\\n')\n"
+            "sys.stderr.write('\\r100%|##########| 8/8\\n')\n")
+    r = run_streamed([sys.executable, "-c", code])
+    out, err = capfd.readouterr()
+    assert r.returncode == 0 and "resumed at step 4 of 8" in out and "resumed at step 4" in r.stdout
+    assert "4/8" in err and "8/8" in err and "launcher noise" not in err and "launcher noise" in r.stderr
