@@ -20,7 +20,7 @@ from dataclasses import asdict
 import pandas as pd
 import pytest
 
-from experiments.recipe_32k import claims, collect, config
+from experiments.recipe_32k import calibrate, claims, collect, config, proxy
 from largebatch import verdict as V
 from largebatch.config import TrainConfig, resolve
 from largebatch.rmsprop_warmup import alpha_sgd
@@ -32,8 +32,11 @@ DEFAULT = asdict(TrainConfig())
 
 def _arms(scale="cpu"):
     """Seed-0 config per arm at the main batch."""
-    return {c.tag: c for c in config.grid(scale)
-            if c.seed == 0 and c.global_batch in (256, config.B_LARGE_CPU, config.B_LARGE_PAPER)}
+    return {
+        c.tag: c
+        for c in config.grid(scale)
+        if c.seed == 0 and c.global_batch in (256, config.B_LARGE_CPU, config.B_LARGE_PAPER)
+    }
 
 
 def _diff(a, b):
@@ -56,20 +59,52 @@ def test_grids_resolve():
                 assert cfg.per_worker_batch == 32 and r.workers == cfg.global_batch // 32
     r = resolve(_arms("paper")["D"], 1024)
     assert r.workers == 1024 and r.workers_per_process == 1 and r.steps_per_epoch == 39
-    assert len(config.grid("cpu")) == (len(config.ARMS) + len(config.ALT_ARMS)) * len(config.SEEDS)
+    n = sum(len(config.SEEDS[a]) for a in config.RUN_ARMS) + len(config.ALT_ARMS) * len(config.ALT_SEEDS)
+    assert len(config.grid("cpu")) == n
     alt = [c for c in config.grid("cpu") if c.global_batch == config.B_ALT_CPU]
     assert sorted({c.tag for c in alt}) == sorted(config.ALT_ARMS)
+
+
+def test_cpu_grid_keeps_the_rule_promises():
+    """Steps at every batch >= what the scale-model rule promised; the arms share one example budget."""
+    for cfg in config.grid("cpu"):
+        r = resolve(cfg, 2)
+        want = proxy.PROXY.steps(cfg.global_batch) if cfg.global_batch in proxy.PROXY.batches else None
+        assert cfg.epochs == pytest.approx(proxy.E_CPU)
+        if want is not None:
+            assert r.total_steps >= want
+    assert resolve(_arms()["A"], 2).total_steps >= proxy.STEPS_LARGEST >= 1000
+    assert config.B_LARGE_CPU / proxy.B_SIMPLE == pytest.approx(4, rel=0.02)  # 32k / 8k
+    assert config.B_REF / proxy.B_SIMPLE == pytest.approx(1, rel=0.05)
+
+
+def test_lr_never_decreases_during_warmup_and_rmsprop_has_no_lr_warmup():
+    for cfg in config.grid("cpu") + config.grid("paper"):
+        r = resolve(cfg, 2 if cfg.dataset == "fashion_mnist" else cfg.global_batch // 32)
+        lrs = [lr_at(t, cfg, r) for t in range(r.warmup_steps + 1)]
+        assert all(b >= a for a, b in zip(lrs, lrs[1:])), cfg.tag
+        if cfg.optimizer == "rmsprop_warmup":  # the RMSprop phase is the warm-up (no 1/eta inflation)
+            assert cfg.warmup == "none" and r.warmup_steps == 0
+
+
+def test_calibration_constants_match_the_committed_calibration():
+    cal = pd.read_csv(calibrate.CSV)
+    b = float(cal.loc[cal["part"] == "probe", "b_simple"].iloc[0])
+    assert float(f"{b:.3g}") == proxy.B_SIMPLE
+    assert (cal["part"] == "rms").sum() == len(calibrate.RMS_GRID)
+    assert calibrate.pick_rms_lr(cal) == config.RMS_LR_CPU
 
 
 def test_each_arm_changes_only_its_technique():
     a = _arms()
     sched = {"lr_base", "warmup_lr_init", "decay", "decay_milestones_epochs", "decay_factors"}
-    rms = {"optimizer", "rms_beta_center_epochs", "rms_beta_period_epochs"}  # rms_lr etc. are the defaults
+    rms = {"optimizer", "rms_beta_center_epochs", "rms_beta_period_epochs", "rms_decay", "rms_lr"}
+    rms = {k for k in rms if getattr(a["C"], k) != DEFAULT[k]}
+    nowarm = {"warmup", "warmup_epochs"}  # RMSprop warm-up replaces the lr warmup
     bn = {"bn_eval", "bn_recompute_batches"}
     assert _diff(a["A"], a["B"]) == {"tag"} | sched
-    assert _diff(a["A"], a["C"]) == {"tag"} | rms
-    assert _diff(a["A"], a["D"]) == {"tag"} | sched | rms | bn
-    assert _diff(a["D"], a["D_running"]) == {"tag"} | bn
+    assert _diff(a["A"], a["C"]) == {"tag"} | rms | nowarm
+    assert _diff(a["A"], a["D"]) == {"tag"} | (sched - {"warmup_lr_init"}) | rms | bn | nowarm
     assert _diff(a["D"], a["D_fp16"]) == {"tag", "comm_dtype"}
     assert a["baseline"].global_batch == 256 and a["A"].global_batch == config.B_LARGE_CPU
     assert not any(c.nesterov for c in a.values())  # RMSpropWarmup's SGD limit is plain momentum
@@ -89,8 +124,10 @@ def test_slow_start_and_goyal_lr_by_hand(scale):
     f = E / 90
     assert lr(a["A"], 0) == pytest.approx(0.1)  # gradual warmup starts at Goyal's 0.1
     assert lr(a["B"], 0) == pytest.approx(0.1)
+    assert lr(a["C"], 0) == pytest.approx(eta) and lr(a["D"], 0) == pytest.approx(0.5 * eta)
     for ep, want in ((20, 1.0), (45, 0.1), (75, 0.01), (88, 0.001)):
         assert lr(a["A"], ep * f) == pytest.approx(want * eta)
+        assert lr(a["C"], ep * f) == pytest.approx(want * eta)
     for ep, want in ((20, 0.5), (45, 0.075), (75, 0.01), (88, 0.001)):
         assert lr(a["B"], ep * f) == pytest.approx(want * eta)
         assert lr(a["D"], ep * f) == pytest.approx(want * eta)
@@ -107,9 +144,16 @@ def test_rmsprop_warmup_constants_scale_with_budget():
         f = d.epochs / 90
         c, p = d.rms_beta_center_epochs, d.rms_beta_period_epochs
         assert (c, p) == (pytest.approx(10 * f), pytest.approx(5 * f))
-        assert alpha_sgd(10 * f, c, p) == 0.5 and alpha_sgd(12.5 * f, c, p) == 1.0
+        assert alpha_sgd(10 * f, c, p) == pytest.approx(0.5) and alpha_sgd(12.5 * f, c, p) == 1.0
         assert alpha_sgd(0, c, p) == pytest.approx(0.5 * math.exp(-4))
-        assert (d.rms_lr, d.rms_decay, d.rms_eps, d.momentum) == (3e-4, 0.99, 1e-8, 0.9)
+        assert (d.rms_eps, d.momentum) == (1e-8, 0.9)
+    cpu, paper = _arms("cpu")["D"], _arms("paper")["D"]
+    assert (paper.rms_lr, paper.rms_decay) == (3e-4, 0.99)
+    assert cpu.rms_lr == config.RMS_LR_CPU and cpu.rms_decay == proxy.PROXY.decays["rms_decay"]
+    # mu2's time constant stands to beta_center as in the paper (100 of 390 steps)
+    spe = proxy.FMNIST_N // cpu.global_batch
+    tau = 1 / (1 - cpu.rms_decay)
+    assert cpu.rms_beta_center_epochs * spe / tau == pytest.approx(390 / 100, rel=0.01)
 
 
 def test_schedule_rows_match_lr_curve():
@@ -120,8 +164,10 @@ def test_schedule_rows_match_lr_curve():
     for row in rows.sample(20, random_state=0).itertuples():
         e = row.step / r.steps_per_epoch
         assert row.lr == pytest.approx(lr_at(row.step, d, r))
-        assert row.alpha_sgd == pytest.approx(alpha_sgd(e, 2.0, 1.0))
-        assert row.rms_lr_eff == pytest.approx((1 - row.alpha_sgd) * 3e-4)
+        assert row.alpha_sgd == pytest.approx(
+            alpha_sgd(e, d.rms_beta_center_epochs, d.rms_beta_period_epochs)
+        )
+        assert row.rms_lr_eff == pytest.approx((1 - row.alpha_sgd) * d.rms_lr)
         assert row.lr_over_goyal == pytest.approx(row.lr / (0.1 * d.global_batch / 256))
     a = pd.DataFrame(collect.schedule_rows(_arms()["A"], "cpu"))
     assert (a["alpha_sgd"] == 1.0).all() and (a["rms_lr_eff"] == 0.0).all()
@@ -130,13 +176,28 @@ def test_schedule_rows_match_lr_curve():
 
 
 def test_tidy_curves_mean_loss_since_previous_eval():
-    recs = pd.DataFrame({
-        "run_id": ["r"] * 5, "step": [1, 2, 3, 4, 5],
-        "train/loss": [4.0, 2.0, 1.0, 3.0, 1.0],
-        "test/acc": [None, 0.5, None, None, 0.8], "train_eval/acc": [None, 0.6, None, None, 0.9],
-        "opt/lr": [0.1] * 5, "epoch": [0.5, 1.0, 1.5, 2.0, 2.5]})
-    runs = pd.DataFrame({"run_id": ["r"], "arm": ["A"], "batch_role": ["main"], "seed": [0],
-                         "global_batch": [8192], "bn_eval": ["running"], "comm_dtype": ["fp32"]})
+    recs = pd.DataFrame(
+        {
+            "run_id": ["r"] * 5,
+            "step": [1, 2, 3, 4, 5],
+            "train/loss": [4.0, 2.0, 1.0, 3.0, 1.0],
+            "test/acc": [None, 0.5, None, None, 0.8],
+            "train_eval/acc": [None, 0.6, None, None, 0.9],
+            "opt/lr": [0.1] * 5,
+            "epoch": [0.5, 1.0, 1.5, 2.0, 2.5],
+        }
+    )
+    runs = pd.DataFrame(
+        {
+            "run_id": ["r"],
+            "arm": ["A"],
+            "batch_role": ["main"],
+            "seed": [0],
+            "global_batch": [8192],
+            "bn_eval": ["running"],
+            "comm_dtype": ["fp32"],
+        }
+    )
     out = collect.tidy_curves(recs, runs)
     assert list(out["step"]) == [2, 5]
     assert list(out["train_loss"]) == [3.0, pytest.approx(5 / 3, rel=1e-5)]  # 6 significant digits
@@ -148,9 +209,17 @@ def _table(errs: dict, status=None, procs=2, E=18.0):
     rows = []
     for arm_name, vals in errs.items():
         for s, v in enumerate(vals):
-            rows.append({"arm": arm_name, "seed": s, "final_test_err": v, "global_batch": 8192,
-                         "status": (status or {}).get((arm_name, s), "complete"), "world_size": procs,
-                         "epochs": E})
+            rows.append(
+                {
+                    "arm": arm_name,
+                    "seed": s,
+                    "final_test_err": v,
+                    "global_batch": 8192,
+                    "status": (status or {}).get((arm_name, s), "complete"),
+                    "world_size": procs,
+                    "epochs": E,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -163,19 +232,40 @@ R, NR, INC = V.REPRODUCED, V.NOT_REPRODUCED, V.INCONCLUSIVE
 
 def test_claims_pass_fail_and_na():
     # A, D, baseline, ... move together across seeds: paired intervals are narrow
-    good = _table({"baseline": [10.0, 10.2, 10.1], "A": [14.0, 14.2, 14.1], "D": [10.5, 10.7, 10.6],
-                   "D_running": [10.8, 10.9, 10.9], "D_fp16": [10.55, 10.72, 10.6], "B": [13, 13, 13],
-                   "C": [12, 12, 12]})
+    good = _table(
+        {
+            "baseline": [10.0, 10.2, 10.1],
+            "A": [14.0, 14.2, 14.1],
+            "D": [10.5, 10.7, 10.6],
+            "D_running": [10.8, 10.9, 10.9],
+            "D_fp16": [10.55, 10.72, 10.6],
+            "B": [13, 13, 13],
+            "C": [12, 12, 12],
+        }
+    )
     rows = claims.evaluate(good)
     got = _verdicts(rows)
-    assert got == {"D_beats_A": R, "D_recovers": R, "D_near_baseline": R, "ablation_main": None,
-                   "bn_recomputed": R, "fp16": R}
+    assert got == {
+        "D_beats_A": R,
+        "D_recovers": R,
+        "D_near_baseline": R,
+        "ablation_main": None,
+        "bn_recomputed": R,
+        "fp16": R,
+    }
     ab = next(r for r in rows if r["id"] == "ablation_main")
     assert "B (A + slow start) 13.00" in ab["ours"] and "C − A = -2.10 pt" in ab["ours"]
     assert all({"id", "ours", "result", "runs", "csv", "wall_per_seed"} <= set(r) for r in rows)
     # D only 0.2 pt better than A, far from baseline, 0.7 pt worse than running BN, fp16 off by 0.37 pt
-    bad = _table({"baseline": [10.0, 10.0, 10.0], "A": [14.0, 14.2, 13.8], "D": [13.8, 14.0, 13.6],
-                  "D_running": [13.0, 12.9, 13.1], "D_fp16": [14.17, 14.37, 13.97]})
+    bad = _table(
+        {
+            "baseline": [10.0, 10.0, 10.0],
+            "A": [14.0, 14.2, 13.8],
+            "D": [13.8, 14.0, 13.6],
+            "D_running": [13.0, 12.9, 13.1],
+            "D_fp16": [14.17, 14.37, 13.97],
+        }
+    )
     got = _verdicts(claims.evaluate(bad))
     assert got["D_beats_A"] == NR and got["D_near_baseline"] == NR
     assert got["bn_recomputed"] == NR and got["fp16"] == NR
@@ -183,8 +273,11 @@ def test_claims_pass_fail_and_na():
     wide = _table({"baseline": [10.0] * 3, "A": [13.0, 14.0, 15.0], "D": [12.5, 12.5, 12.5]})
     assert _verdicts(claims.evaluate(wide))["D_beats_A"] == INC
     # one process: the fp16 hook never acted -> no verdict; a diverged A run counts as chance error
-    one = _table({"baseline": [10.0] * 3, "A": [14.0, 14.0, 0.0], "D": [10.0] * 3, "D_fp16": [10.0] * 3},
-                 status={("A", 2): "diverged"}, procs=1)
+    one = _table(
+        {"baseline": [10.0] * 3, "A": [14.0, 14.0, 0.0], "D": [10.0] * 3, "D_fp16": [10.0] * 3},
+        status={("A", 2): "diverged"},
+        procs=1,
+    )
     r = claims.evaluate(one)
     assert r[-1]["result"] is None and "not measured" in r[-1]["ours"]
     assert "1 diverged" in r[0]["ours"] and claims.arm_errors(one)["A"].iloc[2] == claims.CHANCE_ERR
@@ -192,7 +285,8 @@ def test_claims_pass_fail_and_na():
 
 def test_claims_judge_the_main_batch_only():
     main = _table({"baseline": [10.0, 10.1, 10.2], "A": [14.0, 14.1, 14.2], "D": [10.5, 10.6, 10.7]}).assign(
-        batch_role="main")
+        batch_role="main"
+    )
     alt = _table({"A": [11.0] * 3, "D": [13.0] * 3}).assign(batch_role="alt", global_batch=4096)
     rows = claims.evaluate(pd.concat([main, alt]))
     got = _verdicts(rows)
@@ -206,9 +300,14 @@ def test_claims_bn_first_half_from_curves():
     ep = [1, 5, 15]
     d = [20.0, 15.0, 12.0]
     r = [30.0, 15.5, 11.0]
-    curves = pd.DataFrame([{"arm": arm, "seed": s, "epoch": e, "test_err": v + 0.01 * s}
-                           for arm, vals in (("D", d), ("D_running", r)) for s in range(3)
-                           for e, v in zip(ep, vals)])
+    curves = pd.DataFrame(
+        [
+            {"arm": arm, "seed": s, "epoch": e, "test_err": v + 0.01 * s}
+            for arm, vals in (("D", d), ("D_running", r))
+            for s in range(3)
+            for e, v in zip(ep, vals)
+        ]
+    )
     row = next(x for x in claims.evaluate(runs, curves) if x["id"] == "bn_first_half")
     assert row["result"].outcome == R and "2 of 2 epochs pass" in row["ours"]  # epoch 15 > E/2 not judged
     curves.loc[(curves.arm == "D") & (curves.epoch == 5), "test_err"] = 16.0
@@ -222,21 +321,64 @@ def test_smoke_sweep_and_paired_bn_runs(tmp_path):
     assert run_sweep("recipe_32k", "smoke", 1, extra=extra) == 0
     done = list(tmp_path.glob("recipe_32k/*/summary.json"))
     assert len(done) == len(config.grid("smoke"))
-    loss = {}
+    loss, running = {}, {}
     for s in done:
         cfg = json.loads((s.parent / "config.json").read_text())["config"]
         recs = [json.loads(x) for x in (s.parent / "metrics.jsonl").read_text().splitlines()]
         assert json.loads(s.read_text())["status"] == "complete"
         if cfg["dataset"] == "fashion_mnist":
             loss[cfg["tag"]] = [r["train/loss"] for r in recs if "train/loss" in r]
-    assert loss["D"] == loss["D_running"]  # BN evaluation never changes the trained parameters
+            running[cfg["tag"]] = [r["test_running/acc"] for r in recs if "test_running/acc" in r]
     assert loss["D"] != loss["B"] and loss["C"] != loss["A"]
+    assert running["D"] and not running["A"]  # D scores the running averages too: D_running's numbers
+
+
+def test_collect_writes_d_running_rows_from_d_runs():
+    df = pd.DataFrame(
+        {
+            "run_id": ["d0", "a0"],
+            "tag": ["D", "A"],
+            "seed": [0, 0],
+            "global_batch": [5056] * 2,
+            "decay": ["piecewise", "step"],
+            "final_test_acc": [0.9, 0.88],
+            "final_train_acc": [0.95, 0.9],
+            "final_test_running_acc": [0.89, float("nan")],
+            "resolved.workers": [158, 158],
+            "bn_eval": ["recomputed", "running"],
+            "comm_dtype": ["fp32", "fp32"],
+        }
+    )
+    runs = collect.tidy_runs(df)
+    r = runs.set_index("arm")
+    assert r.loc["D_running", "final_test_err"] == pytest.approx(11.0)
+    assert r.loc["D_running", "run_id"] == "d0" and r.loc["D_running", "bn_eval"] == "running"
+    assert r.loc["D", "final_test_err"] == pytest.approx(10.0) and len(runs) == 3
+    curves = pd.DataFrame(
+        {
+            "run_id": ["d0", "d0"],
+            "step": [5, 10],
+            "epoch": [0.5, 1.0],
+            "test/acc": [None, 0.9],
+            "test_running/acc": [None, 0.8],
+            "train_eval/acc": [None, 0.95],
+            "train/loss": [0.5, 0.4],
+            "opt/lr": [0.1, 0.1],
+        }
+    )
+    c = collect.tidy_curves(curves, runs).set_index("arm")
+    assert c.loc["D", "test_err"] == pytest.approx(10.0) and c.loc["D_running", "test_err"] == pytest.approx(
+        20.0
+    )
 
 
 @pytest.mark.slow
 def test_fp16_hook_acts_under_two_processes(tmp_path):
-    idx = [i for i, c in enumerate(config.grid("smoke"))
-           if c.tag in ("D", "D_fp16") and c.dataset == "fashion_mnist"]
+    idx = [
+        i
+        for i, c in enumerate(config.grid("smoke"))
+        if c.tag in ("D", "D_fp16") and c.dataset == "fashion_mnist"
+    ]
     assert run_sweep("recipe_32k", "smoke", 2, only=idx, extra=[f"--out_dir={tmp_path}", "--wandb=off"]) == 0
     loss = {}
     for s in tmp_path.glob("recipe_32k/*/summary.json"):

@@ -12,10 +12,16 @@ from largebatch.scalemodel import Regime, decay_for, scale, table, time_constant
 IMAGENET = 1281167
 
 # Akiba et al. (arXiv 1711.04325) at 32k, with Goyal et al.'s (arXiv 1706.02677) elbow 8k as reference
-AKIBA = Regime(name="paper", train_examples=IMAGENET, epochs=90, batches=(256, 8192, 32768), ref_batch=8192,
-               phases={"warmup": 5, "beta_center": 10, "beta_period": 5, "slow_start_1": 40},
-               decays={"momentum": 0.9, "rms_decay": 0.99},
-               interacts={"momentum": "warmup", "rms_decay": "beta_center"})
+AKIBA = Regime(
+    name="paper",
+    train_examples=IMAGENET,
+    epochs=90,
+    batches=(256, 8192, 32768),
+    ref_batch=8192,
+    phases={"warmup": 5, "beta_center": 10, "beta_period": 5, "slow_start_1": 40},
+    decays={"momentum": 0.9, "rms_decay": 0.99},
+    interacts={"momentum": "warmup", "rms_decay": "beta_center"},
+)
 
 
 def test_paper_steps_match_the_core_accounting():
@@ -23,15 +29,27 @@ def test_paper_steps_match_the_core_accounting():
     assert AKIBA.steps(8192) == 14040 and AKIBA.steps(32768) == 3510
     assert AKIBA.phase_steps("warmup", 8192) == 780
     assert AKIBA.phase_steps("beta_center", 32768) == 390
-    cfg = TrainConfig(dataset="imagenet", global_batch=32768, per_worker_batch=32, epochs=90,
-                      warmup="gradual", warmup_epochs=5)
+    cfg = TrainConfig(
+        dataset="imagenet",
+        global_batch=32768,
+        per_worker_batch=32,
+        epochs=90,
+        warmup="gradual",
+        warmup_epochs=5,
+    )
     res = resolve(cfg, world_size=1024)
     assert res.total_steps == AKIBA.steps(32768) and res.warmup_steps == 195
 
 
 def test_rule_returns_the_paper_when_the_proxy_is_the_paper():
-    same = scale(AKIBA, IMAGENET, AKIBA.ref_batch, AKIBA.steps(AKIBA.largest),
-                 scale_decays=("rms_decay", "momentum"), name="paper")
+    same = scale(
+        AKIBA,
+        IMAGENET,
+        AKIBA.ref_batch,
+        AKIBA.steps(AKIBA.largest),
+        scale_decays=("rms_decay", "momentum"),
+        name="paper",
+    )
     assert same.batches == AKIBA.batches and same.epochs == pytest.approx(90)
     assert same.phases == pytest.approx(AKIBA.phases)
     for k, v in AKIBA.decays.items():
@@ -49,7 +67,8 @@ def test_proxy_keeps_batch_ratios_steps_and_phase_fractions():
     # every phase is the same fraction of the run as in the paper
     for ph in AKIBA.phases:
         assert p.phase_steps(ph, p.largest) / p.steps(p.largest) == pytest.approx(
-            AKIBA.phase_steps(ph, AKIBA.largest) / AKIBA.steps(AKIBA.largest), rel=1e-9)
+            AKIBA.phase_steps(ph, AKIBA.largest) / AKIBA.steps(AKIBA.largest), rel=1e-9
+        )
     # mu2's time constant keeps its ratio to beta_center: 100 steps of 390 -> 100 * 1000/3510 steps
     tau = time_constant(p.decays["rms_decay"])
     assert tau == pytest.approx(100 * 1000 / 3510)
@@ -75,3 +94,8 @@ def test_table_lists_steps_ratios_and_time_constants():
     assert by["beta_center / time constant of rms_decay"]["proxy"] == "3.9"
     assert math.isclose(float(by["batch 32,768 → 5,632: B / ref"]["proxy"]), 5632 / 1400, rel_tol=1e-2)
     assert total_steps(60000, 64, p.epochs) == 93700
+
+
+def test_pinned_batches_are_kept():
+    p = scale(AKIBA, 60000, 1400, 1000, multiple=64, pinned={256: 256})
+    assert p.batches == (256, 1408, 5632) and p.steps(256) == 234 * 100

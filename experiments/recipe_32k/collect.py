@@ -26,16 +26,64 @@ from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_cu
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_curve
 
-from .config import ARMS, B_ALT_CPU, STUDY, grid
+from .config import ARMS, B_ALT_CPU, DESIGN, STUDY, grid
 
-RUN_COLUMNS = ["study", "arm", "batch_role", "run_id", "seed", "global_batch", "optimizer", "schedule",
-               "bn_eval", "comm_dtype", "epochs", "status", "final_test_err", "final_train_err", "world_size",
-               "workers", "lr_peak", "steps", "final_test_loss", "final_train_loss", "diverged_step",
-               "wall_s", "train_s", "meta.device", "meta.torch", "meta.git_sha"]
-CURVE_COLUMNS = ["run_id", "arm", "batch_role", "seed", "global_batch", "bn_eval", "comm_dtype", "step",
-                 "epoch", "test_err", "train_err", "train_loss", "lr"]
-SCHEDULE_COLUMNS = ["scale", "arm", "global_batch", "step", "epoch", "lr", "lr_over_goyal", "alpha_sgd",
-                    "sgd_lr", "rms_lr_eff"]
+RUN_COLUMNS = [
+    "study",
+    "design",
+    "arm",
+    "batch_role",
+    "run_id",
+    "seed",
+    "global_batch",
+    "optimizer",
+    "schedule",
+    "bn_eval",
+    "comm_dtype",
+    "epochs",
+    "status",
+    "final_test_err",
+    "final_train_err",
+    "world_size",
+    "workers",
+    "lr_peak",
+    "steps",
+    "final_test_loss",
+    "final_train_loss",
+    "diverged_step",
+    "wall_s",
+    "train_s",
+    "meta.device",
+    "meta.torch",
+    "meta.git_sha",
+]
+CURVE_COLUMNS = [
+    "run_id",
+    "arm",
+    "batch_role",
+    "seed",
+    "global_batch",
+    "bn_eval",
+    "comm_dtype",
+    "step",
+    "epoch",
+    "test_err",
+    "train_err",
+    "train_loss",
+    "lr",
+]
+SCHEDULE_COLUMNS = [
+    "scale",
+    "arm",
+    "global_batch",
+    "step",
+    "epoch",
+    "lr",
+    "lr_over_goyal",
+    "alpha_sgd",
+    "sgd_lr",
+    "rms_lr_eff",
+]
 
 
 def _sig(df: pd.DataFrame, cols: list[str], digits: int = 6) -> pd.DataFrame:
@@ -51,12 +99,26 @@ def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
     """load_runs rows -> the recipe_32k.csv columns (errors in percent); batch_role "alt" marks the arms
     repeated at B_ALT_CPU, "main" the rest (the claims are judged on "main")."""
     alt = (df["global_batch"] == B_ALT_CPU) & (df["tag"] != "baseline")
-    out = df.assign(study=STUDY, arm=df["tag"], batch_role=alt.map({True: "alt", False: "main"}),
-                    schedule=df["decay"].map(schedule_name),
-                    final_test_err=100 * (1 - df["final_test_acc"].astype(float)),
-                    final_train_err=100 * (1 - df["final_train_acc"].astype(float)),
-                    workers=df["resolved.workers"])
+    out = df.assign(
+        study=STUDY,
+        design=DESIGN,
+        arm=df["tag"],
+        batch_role=alt.map({True: "alt", False: "main"}),
+        schedule=df["decay"].map(schedule_name),
+        final_test_err=100 * (1 - df["final_test_acc"].astype(float)),
+        final_train_err=100 * (1 - df["final_train_acc"].astype(float)),
+        workers=df["resolved.workers"],
+    )
     out = _sig(out, ["final_test_err", "final_train_err"])
+    if "final_test_running_acc" in df.columns:  # D's runs also scored the running averages: D_running
+        d = df["final_test_running_acc"].notna().to_numpy() & (out["arm"] == "D").to_numpy()
+        run = out[d].assign(
+            arm="D_running",
+            bn_eval="running",
+            final_train_err=float("nan"),
+            final_test_err=100 * (1 - df.loc[d, "final_test_running_acc"].astype(float)),
+        )
+        out = pd.concat([out, _sig(run, ["final_test_err"])], ignore_index=True)
     return out[[c for c in RUN_COLUMNS if c in out.columns]]
 
 
@@ -70,10 +132,21 @@ def tidy_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     c["block"] = is_eval[::-1].groupby(c["run_id"][::-1]).cumsum()[::-1]
     loss = c.groupby(["run_id", "block"])["train/loss"].mean().rename("train_loss")
     ev = c[is_eval].join(loss, on=["run_id", "block"])
-    ev = ev.assign(test_err=100 * (1 - ev["test/acc"]), train_err=100 * (1 - ev["train_eval/acc"]),
-                   lr=ev["opt/lr"])
+    ev = ev.assign(
+        test_err=100 * (1 - ev["test/acc"]), train_err=100 * (1 - ev["train_eval/acc"]), lr=ev["opt/lr"]
+    )
     meta = runs[["run_id", "arm", "batch_role", "seed", "global_batch", "bn_eval", "comm_dtype"]]
-    ev = ev.merge(meta, on="run_id", how="inner")
+    if "test_running/acc" in ev.columns:  # D's runs: the running-average scores are D_running's curve
+        run = ev[ev["test_running/acc"].notna()]
+        run = run.assign(test_err=100 * (1 - run["test_running/acc"]), train_err=float("nan"))
+        ev = pd.concat(
+            [
+                ev.merge(meta[meta["arm"] != "D_running"], on="run_id", how="inner"),
+                run.merge(meta[meta["arm"] == "D_running"], on="run_id", how="inner"),
+            ]
+        )
+    else:
+        ev = ev.merge(meta, on="run_id", how="inner")
     return _sig(ev[CURVE_COLUMNS], ["epoch", "test_err", "train_err", "train_loss", "lr"])
 
 
@@ -85,18 +158,31 @@ def schedule_rows(cfg, scale: str, points: int = 250) -> list[dict]:
     lrs = lr_curve(cfg, res)
     stride = max(1, res.total_steps // points)
     W = res.warmup_steps
-    keep = [t for t in range(res.total_steps)
-            if t % stride == 0 or t in (W - 1, W, res.total_steps - 1)
-            or (t > W and lrs[t] != lrs[t - 1])]
+    keep = [
+        t
+        for t in range(res.total_steps)
+        if t % stride == 0 or t in (W - 1, W, res.total_steps - 1) or (t > W and lrs[t] != lrs[t - 1])
+    ]
     goyal = 0.1 * cfg.global_batch / 256  # eta_Goyal = 0.1 B / 256
     rows = []
     for t in keep:
         e = t / res.steps_per_epoch
         rms = cfg.optimizer == "rmsprop_warmup"
         a = alpha_sgd(e, cfg.rms_beta_center_epochs, cfg.rms_beta_period_epochs) if rms else 1.0
-        rows.append({"scale": scale, "arm": cfg.tag, "global_batch": cfg.global_batch, "step": t, "epoch": e,
-                     "lr": lrs[t], "lr_over_goyal": lrs[t] / goyal, "alpha_sgd": a, "sgd_lr": a * lrs[t],
-                     "rms_lr_eff": (1 - a) * cfg.rms_lr if rms else 0.0})
+        rows.append(
+            {
+                "scale": scale,
+                "arm": cfg.tag,
+                "global_batch": cfg.global_batch,
+                "step": t,
+                "epoch": e,
+                "lr": lrs[t],
+                "lr_over_goyal": lrs[t] / goyal,
+                "alpha_sgd": a,
+                "sgd_lr": a * lrs[t],
+                "rms_lr_eff": (1 - a) * cfg.rms_lr if rms else 0.0,
+            }
+        )
     return rows
 
 
@@ -109,12 +195,15 @@ def schedules() -> pd.DataFrame:
             if cfg.tag in ARMS[:5] and cfg.tag not in seen:
                 seen.add(cfg.tag)
                 rows += schedule_rows(cfg, scale)
-    return _sig(pd.DataFrame(rows, columns=SCHEDULE_COLUMNS),
-                ["epoch", "lr", "lr_over_goyal", "alpha_sgd", "sgd_lr", "rms_lr_eff"])
+    return _sig(
+        pd.DataFrame(rows, columns=SCHEDULE_COLUMNS),
+        ["epoch", "lr", "lr_over_goyal", "alpha_sgd", "sgd_lr", "rms_lr_eff"],
+    )
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
-            data_dir: str | Path = DATA) -> list[Path]:
+def collect(
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+) -> list[Path]:
     """Write the three CSVs from the complete runs of grid(scale); returns the paths written ([] if none)."""
     if scale != "cpu":
         print(f"[collect] {STUDY}: {scale} scale, CSVs unchanged", file=sys.stderr)
@@ -124,17 +213,21 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
     df = load_runs(STUDY, runs_dir)
     df = df[df["run_id"].isin(mine)] if len(df) else df
     if not len(df):
-        print(f"[collect] {STUDY}: no complete {scale} runs under {runs_dir}; CSVs unchanged",
-              file=sys.stderr)
+        print(
+            f"[collect] {STUDY}: no complete {scale} runs under {runs_dir}; CSVs unchanged", file=sys.stderr
+        )
         return []
     runs = tidy_runs(df)
     curves = load_curves(STUDY, runs_dir)
     curves = tidy_curves(curves[curves["run_id"].isin(runs["run_id"])], runs)
     data_dir = Path(data_dir)
-    return write_csvs([(runs, data_dir / f"{STUDY}.csv", ["batch_role", "arm", "seed", "run_id"]),
-                       (curves, data_dir / f"{STUDY}_curves.csv",
-                        ["batch_role", "arm", "seed", "run_id", "step"]),
-                       (schedules(), data_dir / f"{STUDY}_schedules.csv", ["scale", "arm", "step"])])
+    return write_csvs(
+        [
+            (runs, data_dir / f"{STUDY}.csv", ["batch_role", "arm", "seed", "run_id"]),
+            (curves, data_dir / f"{STUDY}_curves.csv", ["batch_role", "arm", "seed", "run_id", "step"]),
+            (schedules(), data_dir / f"{STUDY}_schedules.csv", ["scale", "arm", "step"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

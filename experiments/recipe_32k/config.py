@@ -1,26 +1,36 @@
-"""Grids of the 32k-batch recipe study (Akiba, Suzuki & Fukuda, arXiv 1711.04325; PAPERS.md §4).
+"""Grids of the 32k-batch recipe study (Akiba, Suzuki & Fukuda, arXiv 1711.04325).
 
-Arms, each at the same epoch budget E (every epoch boundary of the 90-epoch recipes scaled by E/90):
-  baseline   B = 256, Goyal recipe (lr 0.1 per 256, step decay 30/60/80, no warmup at 256)
-  A          B = B_LARGE, Goyal recipe: linear scaling, gradual warmup over 5 epochs, step 30/60/80
-  B          A + slow start: 0.5 / 0.075 / 0.01 / 0.001 x eta_Goyal at 0 / 40 / 70 / 85 (of 90)
-  C          A + RMSprop warm-up (alpha_sgd rises around beta_center = 10, width beta_period = 5, of 90)
-  D          B + C + BN statistics recomputed from the last training minibatches for evaluation
-  D_running  D evaluated with running-average BN (same parameters as D: BN eval never touches them)
+Every arm has the same example budget E, as in the paper (90 epochs for every arm). At cpu scale E, the
+batches and every phase come from the scale-model rule (`proxy.py`, largebatch.scalemodel): the largest batch
+stands to the proxy's measured B_simple as 32k stands to Goyal's 8k elbow and gets 1,000 steps; each phase is
+the paper's fraction of the run.
+
+  baseline   B = 256, Goyal recipe (lr 0.1 per 256, lr / 10 at 30/60/80 of 90, no warmup at 256)
+  A          B = B_LARGE (image of 32k), Goyal recipe: linear scaling, gradual warmup from 0.1 to
+             0.1 B/256 over 5 of 90, lr / 10 at 30/60/80 of 90
+  A_ref      A at B_REF (image of Goyal's 8k, = the measured B_simple): the prediction arm
+  B          A + slow start: gradual warmup to 0.5 eta, then 0.5 / 0.075 / 0.01 / 0.001 x eta at 0/40/70/85
+  C          RMSprop warm-up (alpha_sgd rises around beta_center = 10, width beta_period = 5, of 90) in place
+             of the lr warmup: eta = 0.1 B/256 from step 0, Goyal's steps at 30/60/80
+  D          RMSprop warm-up + slow start (0.5 eta from step 0, no lr warmup) + BN statistics recomputed from
+             the last training minibatches for evaluation
+  D_running  D evaluated with running-average BN: not a run of its own. Every D run scores the running
+             averages beside the recomputed statistics at each evaluation (trainer: test_running/*), which
+             is exactly what a separate bn_eval=running run logs (same parameters; test_trainer.py), and
+             collect.py writes those scores as the D_running rows
   D_fp16     D with fp16 gradient allreduce (PyTorch's fp16_compress_hook; acts only with >= 2 processes)
-At cpu scale arms A-D are repeated at a second large batch B_ALT_CPU (batch_role "alt" in the CSV); the
-claims are judged at B_LARGE_CPU. B_LARGE_CPU = 8192 = 4 x the largest batch at which the Goyal recipe stayed
-within 0.5 pt of the baseline in 1-seed calibration runs at E = 18 (2048), as 32k = 4 x Goyal's 8k elbow.
-Every arm uses plain (not Nesterov) momentum 0.9 so that A -> C changes one thing: RMSpropWarmup's
-pure-SGD limit is torch SGD with plain momentum (Goyal et al. report the two momenta equally effective).
 
-The slow start is `decay="piecewise"` with lr_base halved: lr_peak = 0.05 * B/256 = 0.5 eta_Goyal is what
-gradual warmup reaches (from 0.1, as in A), and decay_factors are relative to that peak (0.15 / 0.02 /
-0.002 = 0.075 / 0.01 / 0.001 divided by 0.5).
+RMSprop warm-up has no lr warmup in front of it: in the Chainer reimplementation of the paper's schedule the
+slow-start lr is 0.5 eta_base from epoch 0: the RMSprop phase *is* the warm-up. Putting a gradual lr warmup
+under it (as the first cpu design did) inflates the RMSprop term: it enters the momentum buffer scaled by
+eta_RMS / eta_t and is later multiplied by the larger eta of the following steps (largebatch.rmsprop_warmup;
+tests/test_rmsprop_warmup.py measures the inflation).
+Every arm uses plain (not Nesterov) momentum 0.9, so that RMSprop warm-up's pure-SGD limit is the same SGD.
 
-Scales: cpu = Fashion-MNIST, resmlp_bn (ghost BN, n = 32 per virtual worker), run as 2 gloo processes
+Scales: cpu = Fashion-MNIST, resmlp_bn width 128 (ghost BN, n = 32), 2 gloo processes per run
 (`python -m largebatch.sweep recipe_32k --nproc=2`) so that fp16 communication is real; paper = ResNet-50 /
-ImageNet, 32k on 1024 GPUs (32 per GPU), 90 epochs; smoke = a few steps of each arm on tiny data.
+ImageNet, 32k on 1024 GPUs (32 per GPU), 90 epochs; smoke = a few steps of each arm on tiny data. The
+calibration runs (B_simple probe, eta_RMS grid) are in `calibrate.py`.
 """
 
 from __future__ import annotations
@@ -29,54 +39,100 @@ from dataclasses import replace
 
 from largebatch.config import TrainConfig
 
-STUDY = "recipe_32k"
-NPROC = 2  # processes per cpu run (fp16 compression needs an allreduce between >= 2 processes)
-E_CPU = 18.0  # cpu epoch budget
-B_SMALL, B_LARGE_CPU, B_ALT_CPU, B_LARGE_PAPER = 256, 8192, 4096, 32768
-SEEDS = [0, 1, 2]
-ARMS = ("baseline", "A", "B", "C", "D", "D_running", "D_fp16")
-ALT_ARMS = ("A", "B", "C", "D")  # repeated at B_ALT_CPU: does the ablation depend on the batch?
-BN_RECOMPUTE_BATCHES = 2  # last k training minibatches (k * B examples, B / 32 worker groups each)
+from . import proxy
 
-GOYAL = dict(lr_base=0.1, lr_base_batch=256, lr_scaling="linear", momentum=0.9, nesterov=False,
-             weight_decay=1e-4, wd_exclude_bn_bias=True, zero_gamma=True, per_worker_batch=32)
+STUDY = "recipe_32k"
+DESIGN = "v2"  # second cpu design (scale-model rule); the first (18 epochs, B = 8192) has no design column
+NPROC = 2  # processes per cpu run (fp16 compression needs an allreduce between >= 2 processes)
+E_CPU = proxy.E_CPU  # cpu epoch budget (scale-model rule)
+B_SMALL, B_REF, B_LARGE_CPU, B_LARGE_PAPER = proxy.B_BASELINE, proxy.B_REF, proxy.B_LARGE, 32768
+B_ALT_CPU = B_REF  # the arm repeated at a second batch (batch_role "alt" in the CSV)
+RMS_LR_CPU = 3e-4  # eta_RMS at cpu scale: calibrate.py's grid picks it (recipe_32k_calib.csv)
+ARMS = ("baseline", "A", "B", "C", "D", "D_running", "D_fp16")  # the arms reported
+RUN_ARMS = tuple(a for a in ARMS if a != "D_running")  # the arms run (D_running comes from D's runs)
+SEEDS = {
+    "baseline": [0, 1, 2, 3],
+    "A": [0, 1, 2, 3],
+    "B": [0, 1, 2],
+    "C": [0, 1, 2],
+    "D": [0, 1, 2, 3],
+    "D_fp16": [0, 1, 2, 3],
+}
+ALT_ARMS, ALT_SEEDS = ("A",), [0, 1, 2]  # A at B_REF: the B_simple prediction (claims)
+BN_RECOMPUTE_BATCHES = 2  # last k training minibatches (k * B examples, B / 32 worker groups each)
+EVALS = 20  # evaluations per run (every E/20 epochs)
+
+GOYAL = dict(
+    lr_base=0.1,
+    lr_base_batch=256,
+    lr_scaling="linear",
+    momentum=0.9,
+    nesterov=False,
+    weight_decay=1e-4,
+    wd_exclude_bn_bias=True,
+    zero_gamma=True,
+    per_worker_batch=32,
+)
 
 
 def _s(epochs_of_90: float, E: float) -> float:
-    """An epoch boundary of the 90-epoch recipe on an E-epoch budget."""
+    """An epoch boundary of the 90-epoch recipe on an E-epoch budget (the same fraction of the run)."""
     return round(epochs_of_90 * E / 90, 6)
 
 
 def goyal(E: float, B: int) -> dict:
     """Linear scaling, gradual warmup over 5 of 90 epochs (only for B > 256), lr / 10 at 30/60/80 of 90."""
-    warm = (dict(warmup="gradual", warmup_epochs=_s(5, E)) if B > 256
-            else dict(warmup="none", warmup_epochs=0.0))
-    return dict(GOYAL, global_batch=B, epochs=E, decay="step", decay_factor=0.1,
-                decay_milestones_epochs=tuple(_s(e, E) for e in (30, 60, 80)), **warm)
+    warm = (
+        dict(warmup="gradual", warmup_epochs=_s(5, E)) if B > 256 else dict(warmup="none", warmup_epochs=0.0)
+    )
+    return dict(
+        GOYAL,
+        global_batch=B,
+        epochs=E,
+        decay="step",
+        decay_factor=0.1,
+        decay_milestones_epochs=tuple(_s(e, E) for e in (30, 60, 80)),
+        **warm,
+    )
 
 
 def slow_start(E: float) -> dict:
     """Akiba's slow start: 0.5 / 0.075 / 0.01 / 0.001 x eta_Goyal, boundaries 40/70/85 of 90."""
-    return dict(lr_base=0.05, warmup_lr_init=0.1, decay="piecewise",
-                decay_milestones_epochs=tuple(_s(e, E) for e in (40, 70, 85)),
-                decay_factors=(0.075 / 0.5, 0.01 / 0.5, 0.001 / 0.5))
+    return dict(
+        lr_base=0.05,
+        warmup_lr_init=0.1,
+        decay="piecewise",
+        decay_milestones_epochs=tuple(_s(e, E) for e in (40, 70, 85)),
+        decay_factors=(0.075 / 0.5, 0.01 / 0.5, 0.001 / 0.5),
+    )
 
 
-def rmsprop_warmup(E: float) -> dict:
-    """RMSprop warm-up (rmsprop_warmup.py): beta_center 10, beta_period 5 of 90; reimplementers' constants."""
-    return dict(optimizer="rmsprop_warmup", rms_lr=3e-4, rms_decay=0.99, rms_eps=1e-8,
-                rms_beta_center_epochs=_s(10, E), rms_beta_period_epochs=_s(5, E))
+def rmsprop_warmup(E: float, rms_lr: float, rms_decay: float) -> dict:
+    """RMSprop warm-up (beta_center 10, beta_period 5 of 90) in place of the lr warmup."""
+    return dict(
+        optimizer="rmsprop_warmup",
+        rms_lr=rms_lr,
+        rms_decay=rms_decay,
+        rms_eps=1e-8,
+        rms_beta_center_epochs=_s(10, E),
+        rms_beta_period_epochs=_s(5, E),
+        warmup="none",
+        warmup_epochs=0.0,
+        warmup_lr_init=-1.0,
+    )
 
 
-def arm(base: TrainConfig, name: str, E: float, B: int) -> TrainConfig:
+def arm(
+    base: TrainConfig, name: str, E: float, B: int, rms_lr: float = RMS_LR_CPU, rms_decay: float = 0.99
+) -> TrainConfig:
     """The configuration of arm `name` on top of `base` (dataset, model, evaluation settings)."""
     if name == "baseline":
-        return replace(base, tag=name, log_every_steps=10, **goyal(E, B_SMALL))
+        return replace(base, tag=name, **goyal(E, B_SMALL))
     kw = goyal(E, B)
     if name in ("B", "D", "D_running", "D_fp16"):
         kw.update(slow_start(E))
     if name in ("C", "D", "D_running", "D_fp16"):
-        kw.update(rmsprop_warmup(E))
+        kw.update(rmsprop_warmup(E, rms_lr, rms_decay))
     if name in ("D", "D_fp16"):
         kw.update(bn_eval="recomputed", bn_recompute_batches=BN_RECOMPUTE_BATCHES)
     if name == "D_fp16":
@@ -84,37 +140,77 @@ def arm(base: TrainConfig, name: str, E: float, B: int) -> TrainConfig:
     return replace(base, tag=name, **kw)
 
 
-CPU_BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", model="resmlp_bn", width=256, depth=2,
-                       eval_batch=5000, eval_train_examples=10000, log_every_steps=1)
+CPU_BASE = TrainConfig(
+    study=STUDY,
+    dataset="fashion_mnist",
+    model="resmlp_bn",
+    width=128,
+    depth=2,
+    eval_batch=5000,
+    eval_train_examples=10000,
+    log_every_steps=10,
+)
 
-PAPER_BASE = TrainConfig(study=STUDY, dataset="imagenet", model="resnet50", eval_batch=250,
-                         eval_train_examples=0, log_every_steps=10)
+PAPER_BASE = TrainConfig(
+    study=STUDY,
+    dataset="imagenet",
+    model="resnet50",
+    eval_batch=250,
+    eval_train_examples=0,
+    log_every_steps=10,
+)
 
 
-def cpu(E: float = E_CPU, seeds=SEEDS) -> list[TrainConfig]:
-    """Every arm at B_LARGE_CPU, then arms A-D at B_ALT_CPU; seeds innermost."""
-    main = [replace(arm(CPU_BASE, a, E, B_LARGE_CPU), seed=s) for a in ARMS for s in seeds]
-    return main + [replace(arm(CPU_BASE, a, E, B_ALT_CPU), seed=s) for a in ALT_ARMS for s in seeds]
+def cpu_arm(name: str, B: int | None = None, **kw) -> TrainConfig:
+    """Arm `name` at cpu scale (proxy epochs, scaled mu2), evaluated EVALS times."""
+    B = B or B_LARGE_CPU
+    cfg = arm(CPU_BASE, name, E_CPU, B, rms_decay=proxy.PROXY.decays["rms_decay"])
+    spe = proxy.FMNIST_N // cfg.global_batch
+    return replace(cfg, eval_every_steps=max(1, round(E_CPU * spe / EVALS)), **kw)
+
+
+def cpu() -> list[TrainConfig]:
+    """Every arm at B_LARGE_CPU (the baseline at 256), then A at B_REF; seeds innermost."""
+    main = [cpu_arm(a, seed=s) for a in RUN_ARMS for s in SEEDS[a]]
+    return main + [cpu_arm(a, B_ALT_CPU, seed=s) for a in ALT_ARMS for s in ALT_SEEDS]
 
 
 def paper() -> list[TrainConfig]:
-    """ResNet-50 / ImageNet, 90 epochs, per-GPU batch 32, 32k on 1024 GPUs (torchrun + slurm_example.sh)."""
-    return [arm(PAPER_BASE, a, 90.0, B_LARGE_PAPER) for a in ARMS]
+    """ResNet-50 / ImageNet, 90 epochs, per-GPU batch 32, 32k on 1024 GPUs."""
+    return [arm(PAPER_BASE, a, 90.0, B_LARGE_PAPER) for a in RUN_ARMS]
 
 
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """Two steps of the same arm on tiny data (synthetic 64x64 ImageNet for the paper configs)."""
     if cfg.dataset == "imagenet":
-        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=32, image_size=64,
-                       num_classes=10, global_batch=16, per_worker_batch=8, max_steps=2, eval_batch=16,
-                       test_examples=8, bn_recompute_batches=1)
-    return replace(cfg, train_examples=2048, test_examples=500, eval_train_examples=256, max_steps=3,
-                   global_batch=min(cfg.global_batch, 512), eval_every_steps=2)
+        return replace(
+            cfg,
+            dataset="synthetic_imagenet",
+            synthetic_examples=32,
+            image_size=64,
+            num_classes=10,
+            global_batch=16,
+            per_worker_batch=8,
+            max_steps=2,
+            eval_batch=16,
+            test_examples=8,
+            bn_recompute_batches=1,
+        )
+    return replace(
+        cfg,
+        train_examples=2048,
+        test_examples=500,
+        eval_train_examples=256,
+        max_steps=3,
+        global_batch=min(cfg.global_batch, 512),
+        eval_every_steps=2,
+    )
 
 
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
     if scale == "smoke":
-        return [smoke_cfg(c) for c in cpu(seeds=[0])[:len(ARMS)]] + [smoke_cfg(paper()[ARMS.index("D")])]
+        first = [cpu_arm(a, seed=0) for a in RUN_ARMS]
+        return [smoke_cfg(c) for c in first] + [smoke_cfg(paper()[RUN_ARMS.index("D")])]
     return cpu()

@@ -83,8 +83,16 @@ class Regime:
         return self.phases[phase] * steps_per_epoch(self.train_examples, batch)
 
 
-def scale(paper: Regime, train_examples: int, ref_batch: float, steps_largest: int,
-          multiple: int = 1, scale_decays: tuple[str, ...] = (), name: str = "proxy") -> Regime:
+def scale(
+    paper: Regime,
+    train_examples: int,
+    ref_batch: float,
+    steps_largest: int,
+    multiple: int = 1,
+    scale_decays: tuple[str, ...] = (),
+    pinned: dict | None = None,
+    name: str = "proxy",
+) -> Regime:
     """The proxy of `paper` on a dataset of `train_examples` whose reference batch is `ref_batch`.
 
     Args:
@@ -96,6 +104,8 @@ def scale(paper: Regime, train_examples: int, ref_batch: float, steps_largest: i
         multiple: Round every proxy batch to a multiple of this (processes x per-worker batch).
         scale_decays: Decays whose time constant is scaled with the run (tau' = tau * S_proxy / S_paper at
             the largest batch); the others are kept as the paper has them.
+        pinned: {paper batch: proxy batch} set by the study instead of the rule (say why; e.g. a small-batch
+            baseline kept where its steps are affordable, far below the reference batch either way).
         name: Label of the result.
 
     Returns:
@@ -105,7 +115,9 @@ def scale(paper: Regime, train_examples: int, ref_batch: float, steps_largest: i
         ValueError: a batch rounds to 0 or exceeds the proxy's dataset, or a scaled time constant < 1 step.
     """
     k = ref_batch / paper.ref_batch
-    batches = tuple(max(multiple, int(round(b * k / multiple)) * multiple) for b in paper.batches)
+    batches = tuple(
+        (pinned or {}).get(b, max(multiple, int(round(b * k / multiple)) * multiple)) for b in paper.batches
+    )
     if max(batches) > train_examples:
         raise ValueError(f"largest proxy batch {max(batches)} exceeds the proxy's N = {train_examples}")
     bl = max(batches)
@@ -116,8 +128,16 @@ def scale(paper: Regime, train_examples: int, ref_batch: float, steps_largest: i
     for d in scale_decays:
         decays[d] = decay_for(time_constant(paper.decays[d]) * ratio)
     phases = {p: v * epochs / paper.epochs for p, v in paper.phases.items()}
-    return replace(paper, name=name, train_examples=train_examples, epochs=epochs, batches=batches,
-                   ref_batch=ref_batch, phases=phases, decays=decays)
+    return replace(
+        paper,
+        name=name,
+        train_examples=train_examples,
+        epochs=epochs,
+        batches=batches,
+        ref_batch=ref_batch,
+        phases=phases,
+        decays=decays,
+    )
 
 
 def table(paper: Regime, proxy: Regime, notes: dict | None = None) -> list[dict]:
@@ -126,28 +146,50 @@ def table(paper: Regime, proxy: Regime, notes: dict | None = None) -> list[dict]
     Rows: examples, epochs, each batch as B / ref and its steps, each phase in steps at the largest batch,
     each decay's time constant and its ratio to the phase it interacts with.
     """
+
     def row(what, p, q, note=""):
         return {"quantity": what, paper.name: p, proxy.name: q, "note": (notes or {}).get(what, note)}
 
-    out = [row("training examples N", f"{paper.train_examples:,}", f"{proxy.train_examples:,}"),
-           row("epochs E (every arm)", f"{paper.epochs:g}", f"{proxy.epochs:.2f}"),
-           row("reference batch (elbow / B_simple)", f"{paper.ref_batch:,.0f}", f"{proxy.ref_batch:,.0f}")]
+    out = [
+        row("training examples N", f"{paper.train_examples:,}", f"{proxy.train_examples:,}"),
+        row("epochs E (every arm)", f"{paper.epochs:g}", f"{proxy.epochs:.2f}"),
+        row("reference batch (elbow / B_simple)", f"{paper.ref_batch:,.0f}", f"{proxy.ref_batch:,.0f}"),
+    ]
     for bp, bq in zip(paper.batches, proxy.batches):
-        out.append(row(f"batch {bp:,} → {bq:,}: B / ref", f"{bp / paper.ref_batch:.3g}",
-                       f"{bq / proxy.ref_batch:.3g}"))
+        out.append(
+            row(
+                f"batch {bp:,} → {bq:,}: B / ref",
+                f"{bp / paper.ref_batch:.3g}",
+                f"{bq / proxy.ref_batch:.3g}",
+            )
+        )
         out.append(row(f"batch {bp:,} → {bq:,}: steps", f"{paper.steps(bp):,}", f"{proxy.steps(bq):,}"))
     for ph in paper.phases:
-        out.append(row(f"{ph} (steps at the largest batch)", f"{paper.phase_steps(ph, paper.largest):,.0f}",
-                       f"{proxy.phase_steps(ph, proxy.largest):,.0f}"))
+        out.append(
+            row(
+                f"{ph} (steps at the largest batch)",
+                f"{paper.phase_steps(ph, paper.largest):,.0f}",
+                f"{proxy.phase_steps(ph, proxy.largest):,.0f}",
+            )
+        )
     for d, mu in paper.decays.items():
         tp, tq = time_constant(mu), time_constant(proxy.decays[d])
-        out.append(row(f"{d}: decay (time constant, steps)", f"{mu:g} ({tp:.0f})",
-                       f"{proxy.decays[d]:.4g} ({tq:.1f})"))
+        out.append(
+            row(
+                f"{d}: decay (time constant, steps)",
+                f"{mu:g} ({tp:.0f})",
+                f"{proxy.decays[d]:.4g} ({tq:.1f})",
+            )
+        )
         ph = paper.interacts.get(d)
         if ph:
-            out.append(row(f"{ph} / time constant of {d}",
-                           f"{paper.phase_steps(ph, paper.largest) / tp:.1f}",
-                           f"{proxy.phase_steps(ph, proxy.largest) / tq:.1f}"))
+            out.append(
+                row(
+                    f"{ph} / time constant of {d}",
+                    f"{paper.phase_steps(ph, paper.largest) / tp:.1f}",
+                    f"{proxy.phase_steps(ph, proxy.largest) / tq:.1f}",
+                )
+            )
     return out
 
 
