@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from largebatch import sweep
-from largebatch.sweep import ClusterRun, executor, run_cluster, run_streamed
+from largebatch.config import make_config
+from largebatch.sweep import ClusterRun, auto_nodes, executor, run_cluster, run_streamed
 
 pytest.importorskip("submitit")
 
@@ -69,3 +70,10 @@ def test_streamed_child_output_is_shown_and_kept(capfd):
     out, err = capfd.readouterr()
     assert r.returncode == 0 and "resumed at step 4 of 8" in out and "resumed at step 4" in r.stdout
     assert "4/8" in err and "8/8" in err and "launcher noise" not in err and "launcher noise" in r.stderr
+
+
+def test_auto_nodes_gives_one_worker_per_process():
+    cfg = make_config(global_batch=8192, per_worker_batch=32)
+    assert auto_nodes(cfg, 8) == 32 and auto_nodes(cfg, 8, max_nodes=16) == 16
+    assert auto_nodes(make_config(global_batch=256, per_worker_batch=32), 8) == 1
+    assert auto_nodes(make_config(global_batch=96, per_worker_batch=32), 1, max_nodes=2) == 1  # 2 x 32 ∤ 96

@@ -2,8 +2,8 @@
 
     python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry]
                                            [--subprocess] [--partial] [--no-resume] [--key=value ...]
-    python -m largebatch.sweep lars --scale=paper --cluster=slurm --nodes=4 --nproc=8 \
-        [--partition=P] [--account=A] [--timeout_min=1440] [--no-wait]       # one SLURM job per run
+    python -m largebatch.sweep lars --scale=paper --cluster=slurm --nodes=auto --nproc=8 --gpus_per_node=8 \
+        [--partition=P] [--account=A] [--timeout_min=2880] [--no-wait] --data_dir=/data/imagenet
 
 With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess;
 with --nproc > 1 each run is its own torchrun, whose output is streamed as it comes (rank 0's progress
@@ -13,7 +13,8 @@ picks up where it stopped (and an interrupted run resumes from its checkpoint; -
 runs it launches over). A failed run's output is kept in its run directory and its cause printed.
 
 --cluster=slurm submits every missing run as one job through submitit (SLURM): --nodes > 1 starts a
-multi-node torchrun inside the job (one task per node, rendezvous at the job's first node); the same
+multi-node torchrun inside the job (one task per node, rendezvous at the job's first node; --nodes=auto
+gives each run B / (nproc x n) nodes, one worker per process as the papers ran); the same
 skip-finished and resume rules apply, and a preempted or timed-out job is requeued and resumes from its
 checkpoint. --cluster=local runs the jobs through submitit's local executor (the tests use it). Job logs go
 to <out_dir>/<study>/_submitit/. Without --no-wait the sweep waits for its jobs and then collects.
@@ -286,6 +287,16 @@ class ClusterRun:
                                                              self.nodes, self.extra, self.port))
 
 
+def auto_nodes(cfg, nproc: int, max_nodes: int = 128) -> int:
+    """Nodes for one run with one worker of n examples per process (the papers' setting): B / (nproc n),
+    at most max_nodes, lowered until the processes divide B (the rest become virtual workers)."""
+    per_node = nproc * cfg.per_worker_batch
+    n = max(1, min(max_nodes, cfg.global_batch // per_node))
+    while n > 1 and cfg.global_batch % (n * per_node):
+        n -= 1
+    return n
+
+
 def executor(cluster: str, folder: Path, nodes: int = 1, nproc: int = 1, gpus_per_node: int = 0,
              partition: str = "", account: str = "", timeout_min: int = 24 * 60, cpus_per_task: int = 0):
     """A submitit executor: SLURM (one task per node, each starting torchrun --nproc_per_node) or local."""
@@ -310,24 +321,28 @@ def executor(cluster: str, folder: Path, nodes: int = 1, nproc: int = 1, gpus_pe
 
 def run_cluster(name: str, scale: str = "paper", nproc: int = 1, nodes: int = 1,
                 only: list[int] | None = None, extra: list[str] | None = None, cluster: str = "slurm",
-                wait: bool = True, dry: bool = False, partial: bool = False, **executor_kw) -> int:
+                wait: bool = True, dry: bool = False, partial: bool = False, max_nodes: int = 128,
+                **executor_kw) -> int:
     """Submit every missing run of the grid as one submitit job; returns the number of failed jobs (0 when
-    not waiting). The same completeness rule as run_sweep decides what is missing."""
+    not waiting). The same completeness rule as run_sweep decides what is missing. nodes=0: each run gets
+    `auto_nodes` (one process per worker, as the papers ran)."""
     extra = normalize(list(extra or []), RUN_FLAGS)
     cfgs, todo = plan(name, scale, only, extra)
     if dry or not todo:
         for i in todo:
-            print(" ".join(ClusterRun(name, i, scale, nproc, nodes, extra).command(
+            n_i = nodes or auto_nodes(cfgs[i], nproc, max_nodes)
+            print(f"[{n_i} node(s)] " + " ".join(ClusterRun(name, i, scale, nproc, n_i, extra).command(
                 env=type("E", (), {"hostnames": ["$HEAD_NODE"]})())))
         if not dry and todo == [] and cfgs:
             collect_study(name, scale, Path(cfgs[0].out_dir), partial)
         return 0
     folder = Path(cfgs[0].out_dir) / name / "_submitit"
-    ex = executor(cluster, folder, nodes=nodes, nproc=nproc, **executor_kw)
     jobs = []
     for i in todo:
+        n_i = nodes or auto_nodes(cfgs[i], nproc, max_nodes)
+        ex = executor(cluster, folder, nodes=n_i, nproc=nproc, **executor_kw)
         ex.update_parameters(name=f"{name}-{i}")
-        job = ex.submit(ClusterRun(name, i, scale, nproc, nodes, extra))
+        job = ex.submit(ClusterRun(name, i, scale, nproc, n_i, extra))
         jobs.append((i, job))
         print(f"[sweep] submitted run {i} ({run_id(cfgs[i])}) as job {job.job_id}", flush=True)
     if not wait:
@@ -379,7 +394,9 @@ def main(argv=None) -> int:
     c = ap.add_argument_group("cluster (submitit): one job per run")
     c.add_argument("--cluster", choices=("slurm", "local"), default="",
                    help="submit the missing runs as jobs (slurm; local = submitit's local executor)")
-    c.add_argument("--nodes", type=int, default=1, help="nodes per run (multi-node torchrun when > 1)")
+    c.add_argument("--nodes", default="1", help="nodes per run (multi-node torchrun when > 1); auto = "
+                   "global_batch / (nproc x per_worker_batch), at most --max_nodes")
+    c.add_argument("--max_nodes", type=int, default=128, help="cap for --nodes=auto")
     c.add_argument("--gpus_per_node", type=int, default=0, help="GPUs per node to request (0 = none)")
     c.add_argument("--partition", default="", help="SLURM partition")
     c.add_argument("--account", default="", help="SLURM account")
@@ -399,14 +416,16 @@ def main(argv=None) -> int:
         known = [s.name for s in discover() if s.has("config")]
         print(f"sweep error: unknown study {a.study!r}; choose one of {', '.join(known)}", file=sys.stderr)
         return 2
-    if a.nodes < 1 or (a.nodes > 1 and not a.cluster):
-        print(f"sweep error: --nodes={a.nodes}: give >= 1, and > 1 only with --cluster=slurm",
-              file=sys.stderr)
+    nodes = 0 if a.nodes == "auto" else int(a.nodes) if a.nodes.isdigit() else -1
+    if nodes < 0 or (nodes != 1 and not a.cluster):
+        print(f"sweep error: --nodes={a.nodes}: give a number >= 1 or auto, and other than 1 only with "
+              "--cluster=slurm", file=sys.stderr)
         return 2
     try:
         if a.cluster:
-            kw = {k: getattr(a, k) for k in ("gpus_per_node", "partition", "account", "timeout_min")}
-            return 1 if run_cluster(a.study, a.scale, a.nproc, a.nodes, only, extra, a.cluster, a.wait, a.dry,
+            kw = {k: getattr(a, k) for k in ("gpus_per_node", "partition", "account", "timeout_min",
+                                             "max_nodes")}
+            return 1 if run_cluster(a.study, a.scale, a.nproc, nodes, only, extra, a.cluster, a.wait, a.dry,
                                     a.partial, **kw) else 0
         return 1 if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry, a.subprocess, a.partial) else 0
     except ConfigError as e:
