@@ -458,8 +458,25 @@ def sweep(scale: str = "cpu", dry: bool = False) -> int:
     return failed
 
 
+def print_help() -> None:
+    """`--help`: ServerConfig and TrainConfig options with their comments (largebatch.cli.help_text)."""
+    from largebatch.cli import help_text
+
+    doc = __doc__.split("\n\n")
+    print(help_text("python -m experiments.async_staleness.param_server", doc[0],
+                    groups=(("ServerConfig", ServerConfig), ("TrainConfig", TrainConfig)),
+                    run_flags={"--sweep": "run the study's real runs (config.real_grid), skip finished ones",
+                               "--scale": "with --sweep: smoke | cpu (default)",
+                               "--dry": "with --sweep: list the runs, run nothing"}))
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in args):
+        if os.environ.get("RANK", "0") == "0":
+            print_help()
+        sys.stdout.flush()
+        os._exit(0)
     if "--sweep" in args:
         _, _, fl = split_args(args)
         code = 1 if sweep(fl.get("scale", "cpu"), fl.get("dry", False)) else 0

@@ -18,6 +18,7 @@ any file is written; see main() for the exit codes. A run directory is locked wh
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
 import os
@@ -149,7 +150,11 @@ def build_parser(prog: str, description: str = "", groups=(("TrainConfig", Train
     if run_flags:
         g = p.add_argument_group("run selection and control")
         for flag, text in run_flags.items():
-            g.add_argument(flag, action="store_true" if flag not in VALUED else "store", help=text)
+            if flag in VALUED:
+                g.add_argument(flag, metavar={"--index": "I", "--scale": "S"}[flag], help=text,
+                               default=argparse.SUPPRESS)
+            else:
+                g.add_argument(flag, action="store_true", help=text, default=argparse.SUPPRESS)
     return p
 
 
@@ -158,6 +163,9 @@ def help_text(prog: str, description: str = "", groups=(("TrainConfig", TrainCon
     p = build_parser(prog, description, groups, run_flags)
     p._preprocessing()  # simple_parsing adds the dataclass options lazily
     kinds = {f.name: f.default for _, cls in groups for f in fields(cls)}
+    for g in p._action_groups:  # a dataclass without a docstring: no auto-generated signature as text
+        if g.description and any(g.description.startswith(f"{cls.__name__}(") for _, cls in groups):
+            g.description = None
     for action in p._actions:
         name = action.dest.rsplit(".", 1)[-1]
         if name not in kinds:

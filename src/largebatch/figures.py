@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import sys
 import tempfile
@@ -101,7 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds per cell")
     ap.add_argument("--strip", action="store_true", help="strip outputs from the notebooks and exit")
     a = ap.parse_args(argv)
-    paths = notebooks([s for s in a.only.split(",") if s] or None)
+    only = [s for s in a.only.split(",") if s]
+    known = [p.stem for p in notebooks()]
+    unknown = [s for s in only if s not in known]
+    if unknown:
+        near = [k for k in known if k.startswith(unknown[0])]
+        near += [k for k in difflib.get_close_matches(unknown[0], known, n=2, cutoff=0.5) if k not in near]
+        hint = f"did you mean {' or '.join(near[:2])}? " if near else ""
+        print(f"figures error: --only={unknown[0]!r}: no notebooks/{unknown[0]}.ipynb; {hint}"
+              f"(notebooks: {', '.join(known)})", file=sys.stderr)
+        return 2
+    paths = notebooks(only or None)
     if a.strip:
         for p in paths:
             strip(p)
