@@ -23,9 +23,9 @@ for rep in range(3):
                       max_steps=STEPS, eval_every_steps=10**9, eval_train_examples=0, progress=False,
                       wandb="off",
                       out_dir=f"/tmp/largebatch_bench_dp_{d.world_size}_{rep}")
-    s = train(cfg, data=data, dist=d, resume=False)
+    s, model = train(cfg, data=data, dist=d, resume=False, return_model=True)
     sps.append(STEPS * B / s["train_s"])
-n_params = sum(p.numel() for p in s["_model"].parameters())
+n_params = sum(p.numel() for p in model.parameters())
 share = 0.0
 if d.world_size > 1:
     g = torch.randn(n_params)

@@ -2,6 +2,8 @@
 
 import json
 
+from interrupt import train_until
+
 from largebatch.config import make_config
 from largebatch.trainer import run_dir, train
 
@@ -17,7 +19,7 @@ def restart_series(d, kw: dict, data, stop_after: int):
     clean = make_config(**{**kw, "out_dir": kw["out_dir"] + "/clean"})
     train(clean, data=data, dist=d)
     cut = make_config(**{**kw, "out_dir": kw["out_dir"] + "/cut"})
-    train(cut, data=data, dist=d, stop_after=stop_after)
+    train_until(cut, stop_after, data=data, dist=d)
     train(cut, data=data, dist=d)
     if d.rank != 0:
         return None

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from interrupt import train_until
 
 from experiments.async_staleness import analysis, config
 from experiments.async_staleness import param_server as ps
@@ -49,8 +50,9 @@ KW = dict(
 
 
 def _train(tmp_path, name, **kw):
-    s = train(make_config(**{**KW, "out_dir": str(tmp_path / name), **kw}), data=DATA)
-    return s, {k: v.detach().clone() for k, v in s["_model"].state_dict().items()}
+    cfg = make_config(**{**KW, "out_dir": str(tmp_path / name), **kw})
+    s, model = train(cfg, data=DATA, return_model=True)
+    return s, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _equal(a, b):
@@ -126,11 +128,12 @@ def test_resume_with_stale_ring_is_exact(tmp_path):
         eval_every_steps=3,
         out_dir=str(tmp_path / "x"),
     )
-    full = train(make_config(**{**KW, **kw, "out_dir": str(tmp_path / "full")}), data=DATA)
+    full, full_model = train(make_config(**{**KW, **kw, "out_dir": str(tmp_path / "full")}), data=DATA,
+                             return_model=True)
     cfg = make_config(**{**KW, **kw})
-    train(cfg, data=DATA, stop_after=7)  # checkpoint at 6
-    done = train(cfg, data=DATA)
-    assert _equal(full["_model"].state_dict(), done["_model"].state_dict())
+    train_until(cfg, 7, data=DATA)  # checkpoint at 6
+    done, done_model = train(cfg, data=DATA, return_model=True)
+    assert _equal(full_model.state_dict(), done_model.state_dict())
     assert (
         full["staleness_counts"] == done["staleness_counts"]
         and full["coherence_mean"] == done["coherence_mean"]

@@ -27,11 +27,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from interrupt import train_until
 
 from largebatch import metrics, sweep, trainer
 from largebatch.cli import main
 from largebatch.config import make_config, parse_overrides
-from largebatch.trainer import CHECKPOINT, run_dir, train
+from largebatch.trainer import CHECKPOINT, run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ["--dataset=synthetic", "--synthetic_examples=512", "--global_batch=64", "--per_worker_batch=32",
@@ -97,7 +98,7 @@ def _truncate(p: Path, keep: float = 0.5) -> None:
 def ckpt_case(mutate, text, extra=()):
     def setup(out, fm, mp):
         cfg = cfg_of(out)
-        train(cfg, stop_after=2)
+        train_until(cfg, 2)
         mutate(run_dir(cfg) / CHECKPOINT, out)
         return (list(extra), 2, text)
     return setup
@@ -105,7 +106,7 @@ def ckpt_case(mutate, text, extra=()):
 
 def _foreign_ckpt(ck: Path, out: Path) -> None:
     other = cfg_of(out / "elsewhere", "--lr_base=0.3")
-    train(other, stop_after=2)
+    train_until(other, 2)
     shutil.copy(run_dir(other) / CHECKPOINT, ck)
     shutil.rmtree(out / "elsewhere")
 
@@ -190,21 +191,21 @@ def finished_skip(out, fm, mp):
 
 def corrupt_ckpt_no_resume(out, fm, mp):
     cfg = cfg_of(out)
-    train(cfg, stop_after=2)
+    train_until(cfg, 2)
     (run_dir(cfg) / CHECKPOINT).write_bytes(b"garbage")
     return (["--no-resume"], 0, "complete after 4 steps")
 
 
 def corrupt_config_json(out, fm, mp):
     cfg = cfg_of(out)
-    train(cfg, stop_after=2)
+    train_until(cfg, 2)
     (run_dir(cfg) / "config.json").write_text('{"conf')
     return ([], 0, "complete after 4 steps")
 
 
 def torn_metrics_line(out, fm, mp):
     cfg = cfg_of(out)
-    train(cfg, stop_after=2)
+    train_until(cfg, 2)
     with open(run_dir(cfg) / "metrics.jsonl", "a") as f:
         f.write('{"step": 3, "train/lo')
     return ([], 0, "complete after 4 steps")
@@ -314,8 +315,11 @@ def test_sweep_misuse_is_one_line(argv, text, capsys):
 # --- kills (real processes) -------------------------------------------------------------------------------
 
 def _launch(out: Path, env_extra: dict | None = None, *extra: str) -> subprocess.Popen:
+    """`python -m largebatch.train`, or tests/fault_train.py when env_extra asks for a fault."""
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "largebatch.train", *BASE, f"--out_dir={out}", *extra],
+    entry = [str(ROOT / "tests/fault_train.py")] if "LARGEBATCH_FAULT_AT_STEP" in (env_extra or {}) \
+        else ["-m", "largebatch.train"]
+    return subprocess.Popen([sys.executable, *entry, *BASE, f"--out_dir={out}", *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -27,8 +27,11 @@ ARGS = ["--train_examples=4096", "--global_batch=256", "--per_worker_batch=32", 
 def _torchrun(out, env_extra):
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", **env_extra}
     torchrun = str(Path(sys.executable).with_name("torchrun"))
-    return subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "--max-restarts=2", "-m",
-                           "largebatch.train", *ARGS, f"--out_dir={out}"], cwd=ROOT, env=env,
+    # a fault is injected by tests/fault_train.py (largebatch.train with a test-side on_step hook)
+    entry = [str(ROOT / "tests/fault_train.py")] if "LARGEBATCH_FAULT_AT_STEP" in env_extra \
+        else ["-m", "largebatch.train"]
+    return subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "--max-restarts=2", *entry,
+                           *ARGS, f"--out_dir={out}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -16,9 +16,11 @@ KW = dict(model="mlp_bn", global_batch=256, per_worker_batch=32, max_steps=5, ev
 
 
 def test_cuda_matches_cpu(fmnist_small, tmp_path):
-    cpu = train(make_config(**KW, device="cpu", out_dir=str(tmp_path / "c")), data=fmnist_small)
-    gpu = train(make_config(**KW, device="cuda", out_dir=str(tmp_path / "g")), data=fmnist_small)
-    a, b = cpu["_model"].state_dict(), gpu["_model"].state_dict()
+    _, cpu = train(make_config(**KW, device="cpu", out_dir=str(tmp_path / "c")), data=fmnist_small,
+                   return_model=True)
+    _, gpu = train(make_config(**KW, device="cuda", out_dir=str(tmp_path / "g")), data=fmnist_small,
+                   return_model=True)
+    a, b = cpu.state_dict(), gpu.state_dict()
     for k in a:
         torch.testing.assert_close(a[k].float(), b[k].float().cpu(), atol=1e-3, rtol=1e-3, msg=k)
 

@@ -12,6 +12,7 @@ Run: `pytest tests/test_noise.py`.
 import pytest
 import torch
 from dist_utils import spawn
+from interrupt import train_until
 from torch import nn
 from workers import noise_record
 
@@ -154,7 +155,7 @@ def test_noise_ema_survives_checkpoint_resume(fmnist_small, tmp_path):
     full = make_config(**kw, out_dir=str(tmp_path / "full"))
     part = make_config(**kw, out_dir=str(tmp_path / "part"))
     train(full, data=fmnist_small)
-    train(part, data=fmnist_small, stop_after=7)  # checkpoint at 6; the measurement at step 7 is redone
+    train_until(part, 7, data=fmnist_small)  # checkpoint at 6; the measurement at step 7 is redone
     train(part, data=fmnist_small)
 
     def recs(cfg):

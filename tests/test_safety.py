@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from interrupt import train_until
 
 from largebatch import metrics, results
 from largebatch.cli import main
@@ -63,7 +64,7 @@ def test_killed_after_last_checkpoint_before_summary_finishes_the_evaluation(tmp
     clean = _cfg(tmp_path / "clean")
     assert main(_args(tmp_path / "clean")) == 0
     cut = _cfg(tmp_path / "cut")
-    train(cut, stop_after=4)  # the last checkpoint is written, the summary is not (as if killed there)
+    train_until(cut, 4)  # the last checkpoint is written, the summary is not (as if killed there)
     assert (run_dir(cut) / CHECKPOINT).exists() and not (run_dir(cut) / "summary.json").exists()
     capsys.readouterr()
     assert main(_args(tmp_path / "cut")) == 0
@@ -93,7 +94,7 @@ def test_truncated_summary_is_not_complete_and_the_rerun_repairs_it(tmp_path, ca
 
 def test_checkpoint_of_another_config_is_refused_naming_both(tmp_path, capsys):
     a, b = _cfg(tmp_path), _cfg(tmp_path, "--lr_base=0.2")
-    train(a, stop_after=2)
+    train_until(a, 2)
     run_dir(b).mkdir(parents=True)
     shutil.copy(run_dir(a) / CHECKPOINT, run_dir(b) / CHECKPOINT)
     assert main(_args(tmp_path, "--lr_base=0.2")) == 2
@@ -109,7 +110,7 @@ def test_checkpoint_of_other_data_is_refused(tmp_path):
 
     cfg = make_config(dataset="synthetic", global_batch=64, max_steps=4, eval_every_steps=2, wandb="off",
                       eval_train_examples=0, progress=False, out_dir=str(tmp_path))
-    train(cfg, data=make_synthetic(512, (1, 28, 28), 10, seed=0), stop_after=2)
+    train_until(cfg, 2, data=make_synthetic(512, (1, 28, 28), 10, seed=0))
     with pytest.raises(CheckpointError, match="trained on data"):
         train(cfg, data=make_synthetic(512, (1, 28, 28), 10, seed=1))
 
@@ -298,7 +299,7 @@ class _Evil:
 
 def test_checkpoint_cannot_run_code_on_load(tmp_path, capsys):
     cfg = _cfg(tmp_path)
-    train(cfg, stop_after=2)
+    train_until(cfg, 2)
     ck = run_dir(cfg) / CHECKPOINT
     assert torch.load(ck, weights_only=True)["step"] == 2  # an honest checkpoint loads safely
     _Evil.marker = str(tmp_path / "pwned")

@@ -13,6 +13,7 @@ import json
 import pytest
 import torch
 from dist_utils import spawn
+from interrupt import train_until
 from workers import train_params
 
 from largebatch.config import make_config
@@ -24,8 +25,8 @@ BASE = dict(study="t", model="mlp", global_batch=128, per_worker_batch=16, lr_ba
 
 
 def _params(cfg_kwargs, data):
-    s = train(make_config(**cfg_kwargs), data=data)
-    return {k: v.detach().clone() for k, v in s["_model"].state_dict().items()}
+    _, model = train(make_config(**cfg_kwargs), data=data, return_model=True)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _close(a, b, tol):
@@ -44,8 +45,7 @@ def test_two_ranks_equal_virtual_workers_and_big_batch(fmnist_small, tmp_path):
     big = _params({**BASE, "micro_batch": 0, "out_dir": str(tmp_path / "c")}, fmnist_small)
     _close(ranks[0], virt, 1e-6)
     _close(virt, big, 1e-6)
-    init = train(make_config(**{**BASE, "max_steps": 1, "lr_base": 0.0, "out_dir": str(tmp_path / "d")}),
-                 data=fmnist_small)["_model"].state_dict()
+    init = _params({**BASE, "max_steps": 1, "lr_base": 0.0, "out_dir": str(tmp_path / "d")}, fmnist_small)
     assert (big["1.weight"] - init["1.weight"]).abs().max() > 1e-3  # it trained
 
 
@@ -62,11 +62,10 @@ def test_ghost_bn_two_ranks_equal_one_process(fmnist_small, tmp_path):
 def test_resume_is_exact(fmnist_small, tmp_path):
     kw = {**BASE, "max_steps": 9, "eval_every_steps": 3, "out_dir": str(tmp_path), "model": "mlp_bn"}
     cfg = make_config(**kw)
-    full = train(make_config(**{**kw, "out_dir": str(tmp_path / "full")}), data=fmnist_small)
-    part = train(cfg, data=fmnist_small, stop_after=7)  # checkpoint at 6, step 7 is lost
+    a = _params({**kw, "out_dir": str(tmp_path / "full")}, fmnist_small)
+    part = train_until(cfg, 7, data=fmnist_small)  # checkpoint at 6, step 7 is lost
     assert part["status"] == "interrupted" and not (run_dir(cfg) / "summary.json").exists()
-    done = train(cfg, data=fmnist_small)
-    a, b = full["_model"].state_dict(), done["_model"].state_dict()
+    b = _params(kw, fmnist_small)
     for k in a:
         assert torch.equal(a[k], b[k]), k
     steps = [json.loads(x)["step"] for x in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
@@ -112,3 +111,12 @@ def test_recomputed_bn_run_also_scores_the_running_averages(fmnist_small, tmp_pa
         assert b["test_running/acc"] == a["test/acc"] and b["test_running/loss"] == a["test/loss"]
     assert logs["recomputed"][1]["final_test_running_acc"] == logs["running"][1]["final_test_acc"]
     assert "final_test_running_acc" not in logs["running"][1]
+
+
+def test_resumed_run_says_where_it_resumed(fmnist_small, tmp_path, capsys):
+    cfg = make_config(**{**BASE, "checkpoint_every_steps": 3, "progress": True, "out_dir": str(tmp_path)})
+    train_until(cfg, 4, data=fmnist_small)  # checkpoint at 3
+    assert "resumed" not in capsys.readouterr().out
+    train(cfg, data=fmnist_small)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[largebatch]")]
+    assert lines == [f"[largebatch] {run_dir(cfg).name}: resumed at step 3 of 6"]

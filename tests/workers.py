@@ -7,8 +7,8 @@ from largebatch.trainer import train
 def train_params(d, cfg_kwargs: dict, data):
     """Train on `d`'s world and return the final state_dict (params and BN buffers) as tensors."""
     cfg = make_config(**cfg_kwargs)
-    s = train(cfg, data=data, dist=d)
-    return {k: v.detach().clone() for k, v in s["_model"].state_dict().items()}
+    _, model = train(cfg, data=data, dist=d, return_model=True)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def noise_record(d, cfg_kwargs: dict, data):
@@ -32,8 +32,8 @@ def train_records(d, cfg_kwargs: dict, data):
     from largebatch.trainer import run_dir
 
     cfg = make_config(**cfg_kwargs)
-    s = train(cfg, data=data, dist=d)
-    state = {k: v.detach().clone() for k, v in s["_model"].state_dict().items()}
+    _, model = train(cfg, data=data, dist=d, return_model=True)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if d is not None and d.rank != 0:
         return None, state
     return [json.loads(line) for line in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()], state

@@ -176,15 +176,16 @@ class _HookState:
     def __init__(self, inner, names: dict, piggyback: bool):
         self.inner, self.names, self.active, self.sq = inner, names, False, {}
         self.piggyback = piggyback  # fp32 allreduce: the norms ride in the gradient buckets
-        self.extra, self.extra_out = None, None  # the trainer's loss totals, sent / summed (last bucket)
+        self.extra, self.extra_out = None, None  # NoiseMeter.carry's vector, sent / summed (last bucket)
 
 
 def _measuring_hook(state: _HookState, bucket):
     """DDP comm hook: squared norms of this rank's local gradients, then the usual allreduce.
 
-    With the plain fp32 allreduce the squared norms (and, in the last bucket, the trainer's loss totals)
-    are appended to the bucket and reduced with it: a measuring step adds no collective. Under an fp16/bf16
-    compression hook the norms are kept here and NoiseMeter.end reduces them in one small allreduce."""
+    With the plain fp32 allreduce the squared norms (and, in the last bucket, the vector given to
+    NoiseMeter.carry) are appended to the bucket and reduced with it: a measuring step adds no collective.
+    Under an fp16/bf16 compression hook the norms are kept here and NoiseMeter.end reduces them in one
+    small allreduce."""
     if not state.active:
         return state.inner(None, bucket) if state.inner is not None else _plain(bucket.buffer())
     norms = torch._foreach_norm(bucket.gradients())
@@ -219,13 +220,19 @@ def _plain(buf):
 
 
 class NoiseMeter:
-    """Trainer integration: measures on steps where step % noise_every_steps == 0."""
+    """Trainer integration: measures on steps where step % noise_every_steps == 0.
+
+    A measuring step: begin(model, k); per micro-step the forward/backward, after_micro(...); carry(totals)
+    before the last backward pass; end(...) -> (record, totals summed over ranks). The meter owns its one
+    reduction: under DDP (comm_hook) it rides in the gradient allreduce where it can, and the trainer's
+    vector rides with it, so a measuring step costs no collective of the trainer's own."""
 
     def __init__(self, cfg, res, model: nn.Module):
         self.cfg, self.res = cfg, res
         self.names = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
         self.ema = NoiseEMA(cfg.noise_ema)
-        self.hook_state = None
+        self.hook_state = None  # set by comm_hook (DDP); None: one process, micro-batch measurement
+        self._carried = None
         if cfg.noise_estimator == "per_example":
             if has_batchnorm(model):
                 raise ConfigError(f"noise_estimator=per_example: model={cfg.model!r} has BatchNorm; "
@@ -236,28 +243,33 @@ class NoiseMeter:
         self.hook_state = _HookState(inner, self.names, piggy)
         return _measuring_hook, self.hook_state
 
-    @property
-    def piggyback(self) -> bool:
-        """Whether the trainer hands its loss totals to the hook (hook_state.extra) on measuring steps."""
-        return self.hook_state is not None and self.hook_state.piggyback
-
     def micro_steps(self, k: int) -> int:
-        """Micro-steps on a measuring step in one process: >= 2 so that B_small < B_big."""
-        if self.cfg.noise_estimator == "per_example" or k > 1:
+        """Micro-steps on a measuring step (k otherwise): in one process >= 2 so that B_small < B_big."""
+        if self.hook_state is not None or self.cfg.noise_estimator == "per_example" or k > 1:
             return k
         v = self.res.workers_per_process
         return max(d for d in range(1, min(v, 16) + 1) if v % d == 0)
 
     def begin(self, model: nn.Module, k: int) -> None:
-        self.k, self._prev, self._sq = k, None, {}
+        self.k, self._prev, self._sq, self._carried = k, None, {}, None
         if self.hook_state is not None:
             st = self.hook_state
             st.active, st.sq, st.extra, st.extra_out = True, {}, None, None
 
+    def carry(self, totals: torch.Tensor) -> None:
+        """Send `totals` (a float64 vector, e.g. the train-loss sum and count) in this measuring step's
+        reduction; `end` returns it summed over ranks. Call it before the step's last backward pass: with
+        the fp32 DDP allreduce it rides in the gradient buckets, otherwise in `end`'s small allreduce."""
+        if self.hook_state is not None and self.hook_state.piggyback:
+            self.hook_state.extra = totals
+        else:
+            self._carried = totals
+
     @torch.no_grad()
     def after_micro(self, model: nn.Module, i: int, mm: int, b: int) -> None:
-        """Single process: the micro-batch gradient is the change of the accumulated .grad."""
-        if self.cfg.noise_estimator == "per_example":
+        """Single process: the micro-batch gradient is the change of the accumulated .grad (a no-op
+        under DDP, where the comm hook sees each rank's gradient)."""
+        if self.hook_state is not None or self.cfg.noise_estimator == "per_example":
             return
         ps = [p for p in model.parameters() if p.grad is not None]
         cur = [p.grad for p in ps]
@@ -277,14 +289,12 @@ class NoiseMeter:
         return dict(zip(names, g2)), dict(zip(names, tr))
 
     @torch.no_grad()
-    def end(self, model: nn.Module, lr: float, batch=None, extra: torch.Tensor | None = None):
-        """Estimate from this step's gradients; returns the noise/* metrics record.
-
-        `extra` (float64 vector) rides along in the same allreduce and is left, summed over ranks, in
-        `self.reduced_extra`; the trainer sends its train-loss totals this way, so a measuring step costs
-        one small allreduce, not two. With `piggyback` (DDP, fp32 allreduce) the trainer gives the totals to
-        the comm hook instead, before the backward pass, and a measuring step costs no extra collective."""
+    def end(self, model: nn.Module, lr: float, batch=None) -> tuple[dict, torch.Tensor | None]:
+        """Estimate from this step's gradients: (the noise/* metrics record, the vector given to `carry`
+        summed over ranks, or None). The carried vector shares the meter's one reduction (the gradient
+        allreduce itself under DDP with fp32 communication, else one small allreduce here)."""
         cfg, res = self.cfg, self.res
+        extra = self._carried
 
         def reduce_mean(vec: torch.Tensor) -> torch.Tensor:
             nonlocal extra
@@ -329,8 +339,8 @@ class NoiseMeter:
                    cfg.momentum if cfg.optimizer == "sgd" else 0.0)}
         for n in names:
             rec[f"noise_layer/{n}/b_simple"] = b_simple(tr_l[n], g2_l[n])
-        self.reduced_extra = extra
-        return rec
+        self._carried = None
+        return rec, extra
 
     def state_dict(self) -> dict:
         return {"ema": self.ema.state_dict()}

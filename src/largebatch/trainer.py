@@ -8,6 +8,9 @@ One optimizer step, in each of the P processes (Goyal et al., arXiv 1706.02677, 
      (1/B) sum over all B examples (Remark 3); non-final micro-steps skip the allreduce (no_sync);
   3. set the scheduled lr and step the optimizer; fold the step's BN statistics into the running
      averages once.
+`train` is a short loop over named steps: _setup (build, resume) -> per step _train_step, _log (train
+loss over ranks, divergence / target check), _evaluate, _write, _checkpoint -> _finish (summary). `Run`
+holds what the run trains with, `RunState` its progress.
 Launch: `python -m largebatch.train --key=value ...` or `torchrun --nproc_per_node=2 -m largebatch.train`.
 """
 
@@ -19,23 +22,25 @@ import hashlib
 import json
 import math
 import os
-import signal
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from . import dist as D
 from .bn_stats import recompute_bn_stats
-from .config import TrainConfig, from_dict, resolve, run_id, to_dict
+from .config import Resolved, TrainConfig, from_dict, resolve, run_id, to_dict
 from .data import EpochSampler, TensorData, load
 from .metrics import RunSink, atomic_write_text, git_info
 from .models import build_model, commit_bn_stats, ghost_bns, has_batchnorm
 from .noise import NoiseMeter
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
-from .staleness import build_staleness
+from .staleness import Staleness, build_staleness
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_META = "checkpoint.json"  # the checkpoint's non-tensor state, readable (also inside the .pt)
@@ -133,28 +138,102 @@ def load_checkpoint(path: Path, device, cfg: TrainConfig, dhash: str) -> tuple[d
     return ck, meta
 
 
-def _maybe_inject_fault(done: int, dist: D.Dist, rdir: Path) -> None:
-    """Fault-tolerance tests: SIGKILL this rank once at step $LARGEBATCH_FAULT_AT_STEP (rank
-    $LARGEBATCH_FAULT_RANK, default 1), as a crashed worker would die; a marker file makes it happen once."""
-    at = os.environ.get("LARGEBATCH_FAULT_AT_STEP")
-    if at and done == int(at) and dist.rank == int(os.environ.get("LARGEBATCH_FAULT_RANK", "1")):
-        marker = rdir / ".fault_injected"
-        if not marker.exists():
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-            os.kill(os.getpid(), signal.SIGKILL)
+@dataclass
+class Run:
+    """What one run trains with: built once by _setup, never reassigned by the loop."""
+
+    cfg: TrainConfig
+    res: Resolved
+    dist: D.Dist
+    data: TensorData
+    model: torch.nn.Module
+    ddp: torch.nn.Module  # DDP around the model, or the model itself in a world of one
+    opt: torch.optim.Optimizer
+    noise: NoiseMeter | None
+    stale: Staleness | None
+    sampler: EpochSampler
+    amp: Any  # autocast or nullcontext: both can be re-entered
+    bns: list  # ghost BN modules: each step's statistics are folded into the running averages once
+    rdir: Path
+    dhash: str  # data_hash(data): a checkpoint names its data
+    sink: RunSink
+    bar: Any  # tqdm progress bar on rank 0 with cfg.progress, else None
+    n_tr: int  # training examples scored at each evaluation
 
 
-def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None = None,
-          resume: bool = True, stop_after: int | None = None) -> dict:
+@dataclass
+class RunState:
+    """The loop's progress: what a checkpoint saves and the summary reports."""
+
+    start: int  # the step this process began at (> 0: resumed from a checkpoint)
+    loss_sum: torch.Tensor  # this rank's train-loss sum since the last log (float64, on the device)
+    n_loss: int  # examples behind loss_sum on this rank
+    recent: collections.deque  # bn_eval=recomputed: index tensors of the last training batches
+    last_loss: float | None = None  # the last logged train loss (progress bar, summary)
+    saved_eval: dict | None = None  # the final evaluation stored in the checkpoint resumed from
+    step: int = 0  # steps done
+    status: str = "running"  # running | diverged | reached; "complete" once the loop ends otherwise
+    diverged_at: int | None = None
+    reached_at: int | None = None
+    last_eval: dict = field(default_factory=dict)  # the record of the last evaluation
+    pending: list = field(default_factory=list)  # (detached loss, weight) not yet added to loss_sum
+    t_train: float = 0.0  # seconds spent in training steps
+    t0: float = field(default_factory=time.perf_counter)
+
+    def flush(self) -> torch.Tensor:
+        """loss_sum with the pending losses added (one add per flush, not one per micro-step)."""
+        if self.pending:
+            self.loss_sum = self.loss_sum + sum(t.double() * w for t, w in self.pending)
+            self.pending.clear()
+        return self.loss_sum
+
+    def totals(self, n: int) -> torch.Tensor:
+        """[loss sum, n] in float64: the vector summed over ranks to log the train loss."""
+        n_ = torch.tensor(float(n), dtype=torch.float64, device=self.loss_sum.device)
+        return torch.stack([self.flush(), n_])
+
+
+def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None = None, resume: bool = True,
+          *, on_step: Callable[[Run, RunState], None] | None = None, return_model: bool = False):
     """Train one run and return its summary (also written to runs/<study>/<run_id>/summary.json).
 
     Args:
         data: preloaded dataset (tests); None loads cfg.dataset.
         dist: from largebatch.dist.init(); None means a world of one.
         resume: continue from the run's checkpoint if one exists.
-        stop_after: return after this many steps without a summary, as if killed (tests).
+        on_step: called as on_step(run, state) after every step that leaves the run going, its checkpoint
+            written (tests stop or kill a run there: tests/interrupt.py).
+        return_model: return (summary, model) instead of the summary.
     """
+    run, st = _setup(cfg, data, dist, resume)
+    try:
+        for _ in range(st.start, run.res.total_steps):
+            rec, lr, totals = _train_step(run, st)
+            _log(run, st, rec, lr, totals)
+            if st.status == "reached" or (st.status == "running" and _due(run, st, run.res.eval_every_steps)):
+                _evaluate(run, st, rec)
+            _write(run, st, rec)
+            if st.status != "running":
+                break
+            if _due(run, st, run.res.checkpoint_every_steps):
+                _checkpoint(run, st)
+            if on_step is not None:
+                on_step(run, st)
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+    summary = _finish(run, st)
+    return (summary, run.model) if return_model else summary
+
+
+def _due(run: Run, st: RunState, every: int) -> bool:
+    return st.step % every == 0 or st.step == run.res.total_steps
+
+
+def _setup(cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None,
+           resume: bool) -> tuple[Run, RunState]:
+    """Build the run (data, model, DDP, optimizer, noise meter, staleness), resume it from its checkpoint
+    or clear an old one, open its files and say what it runs."""
     dist = dist or D.init(cfg.device)
     res = resolve(cfg, dist.world_size)
     data = data if data is not None else load(cfg)
@@ -167,11 +246,8 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
                         cfg.depth, cfg.zero_gamma, cfg.per_worker_batch).to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    amp = (torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp == "bf16"
-           else contextlib.nullcontext())  # reusable: both context managers can be re-entered
-    noise = None
-    if cfg.noise_every_steps:
-        noise = NoiseMeter(cfg, res, model)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp == "bf16" else contextlib.nullcontext()
+    noise = NoiseMeter(cfg, res, model) if cfg.noise_every_steps else None
     hook, hook_state = D.compression_hook(cfg.comm_dtype), None
     if noise is not None and dist.world_size > 1:
         hook, hook_state = noise.comm_hook(hook)
@@ -179,223 +255,230 @@ def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None 
     opt = build_optimizer(model, cfg)
     stale = build_staleness(cfg, model)  # None unless cfg.staleness / coherence logging is on
     sampler = EpochSampler(len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed)
-    rdir, start, status, diverged_at, reached_at = run_dir(cfg), 0, "running", None, None
-    recent = collections.deque(maxlen=cfg.bn_recompute_batches)  # bn_eval=recomputed (Akiba)
-    ckpt_path = rdir / CHECKPOINT
-    loss_acc = torch.zeros((), dtype=torch.float64, device=dev)
-    n_acc = 0
-    pending: list[tuple[torch.Tensor, int]] = []  # (detached loss, weight) since the last flush
-
-    def flush(acc: torch.Tensor) -> torch.Tensor:
-        if pending:
-            acc = acc + sum(t.double() * w for t, w in pending)
-            pending.clear()
-        return acc
-    dhash, ck_meta = data_hash(data), {}
-    if resume and ckpt_path.exists():
-        ck, ck_meta = load_checkpoint(ckpt_path, dev, cfg, dhash)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["rng"].cpu())
-        start, n_acc = ck["step"], ck["n_acc"]
-        ranks = ck.get("loss_acc_ranks")
-        if ranks is not None and len(ranks) == dist.world_size:  # every rank resumes its own sums
-            loss_acc = ranks[dist.rank].to(dev, torch.float64).clone()
-        else:  # another world size (or an older checkpoint): the sum sits on rank 0, counts spread evenly
-            total = ranks.sum() if ranks is not None else ck["loss_acc"]
-            old_p = len(ranks) if ranks is not None else dist.world_size
-            loss_acc = (total if dist.is_main else torch.zeros_like(total)).to(dev, torch.float64).clone()
-            n_acc = n_acc * old_p // dist.world_size
-        if noise is not None and ck.get("noise") is not None:
-            noise.load_state_dict(ck["noise"])
-        if stale is not None and ck.get("staleness") is not None:
-            stale.load_state_dict(ck["staleness"])
-        if cfg.bn_eval == "recomputed":  # the last batches before the checkpoint, as if never stopped
-            for s_ in range(max(0, start - cfg.bn_recompute_batches), start):
-                recent.append(sampler.indices(s_).to(dev))
+    rdir = run_dir(cfg)
+    st = RunState(start=0, loss_sum=torch.zeros((), dtype=torch.float64, device=dev), n_loss=0,
+                  recent=collections.deque(maxlen=cfg.bn_recompute_batches))  # bn_eval=recomputed (Akiba)
+    dhash = data_hash(data)
+    if resume and (rdir / CHECKPOINT).exists():
+        _resume(cfg, dist, model, opt, noise, stale, sampler, rdir, dhash, st)
     elif dist.is_main:  # a fresh start (--no-resume, --force): no old checkpoint outlives it
         for name in (CHECKPOINT, CHECKPOINT_META):
             (rdir / name).unlink(missing_ok=True)
     sink = RunSink(rdir, dist.is_main, cfg.wandb)
-    meta = {"config": to_dict(cfg), "resolved": to_dict(res), "run_id": run_id(cfg),
-            "world_size": dist.world_size, "device": str(dev), "torch": torch.__version__,
-            "cuda": torch.version.cuda, **git_info()}
-    sink.start(meta, resume_step=start if start else None)
-    if dist.is_main and cfg.progress and start == 0:
-        print(f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
-              f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
-              f"{res.total_steps} steps", flush=True)
+    sink.start({"config": to_dict(cfg), "resolved": to_dict(res), "run_id": run_id(cfg),
+                "world_size": dist.world_size, "device": str(dev), "torch": torch.__version__,
+                "cuda": torch.version.cuda, **git_info()}, resume_step=st.start or None)
     bar = None
     if dist.is_main and cfg.progress:
+        if st.start:
+            print(f"[largebatch] {run_id(cfg)}: resumed at step {st.start} of {res.total_steps}", flush=True)
+        else:
+            print(f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
+                  f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
+                  f"{res.total_steps} steps", flush=True)
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=res.total_steps, initial=start, desc=cfg.study, unit="step", leave=False,
+        bar = tqdm(total=res.total_steps, initial=st.start, desc=cfg.study, unit="step", leave=False,
                    dynamic_ncols=True, mininterval=1.0)
-    b, K, bns = res.per_process_batch, res.accum_steps, ghost_bns(model)
-    n_tr = min(cfg.eval_train_examples, len(data.y_train))
-    last_eval, t_train, t0 = {}, 0.0, time.perf_counter()
-    last_loss = ck_meta.get("last_train_loss")  # for the progress bar and the summary
-    done = start
-    fault_at = os.environ.get("LARGEBATCH_FAULT_AT_STEP")  # read once: the step loop stays lean
-    for step in range(start, res.total_steps):
-        ts = time.perf_counter()
-        lr = lr_at(step, cfg, res)
-        set_lr(opt, lr, step / res.steps_per_epoch)
-        idx = sampler.indices(step).to(dev)
-        x, y = data.x_train[idx].to(dev, non_blocking=True), data.y_train[idx]
-        measure = noise is not None and step % cfg.noise_every_steps == 0
-        k_micro = noise.micro_steps(K) if (measure and dist.world_size == 1) else K
-        mm = b // k_micro
-        opt.zero_grad(set_to_none=True)
+    run = Run(cfg, res, dist, data, model, ddp, opt, noise, stale, sampler, amp, ghost_bns(model), rdir,
+              dhash, sink, bar, min(cfg.eval_train_examples, len(data.y_train)))
+    st.t0 = time.perf_counter()
+    return run, st
+
+
+def _resume(cfg, dist, model, opt, noise, stale, sampler, rdir: Path, dhash: str, st: RunState) -> None:
+    """Load the checkpoint into the model, optimizer, RNG, noise meter, staleness and `st`."""
+    dev = dist.device
+    ck, meta = load_checkpoint(rdir / CHECKPOINT, dev, cfg, dhash)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    torch.set_rng_state(ck["rng"].cpu())
+    st.start = st.step = ck["step"]
+    st.n_loss = ck["n_acc"]
+    ranks = ck.get("loss_acc_ranks")
+    if ranks is not None and len(ranks) == dist.world_size:  # every rank resumes its own sums
+        st.loss_sum = ranks[dist.rank].to(dev, torch.float64).clone()
+    else:  # another world size (or an older checkpoint): the sum sits on rank 0, counts spread evenly
+        total = ranks.sum() if ranks is not None else ck["loss_acc"]
+        old_p = len(ranks) if ranks is not None else dist.world_size
+        st.loss_sum = (total if dist.is_main else torch.zeros_like(total)).to(dev, torch.float64).clone()
+        st.n_loss = st.n_loss * old_p // dist.world_size
+    if noise is not None and ck.get("noise") is not None:
+        noise.load_state_dict(ck["noise"])
+    if stale is not None and ck.get("staleness") is not None:
+        stale.load_state_dict(ck["staleness"])
+    if cfg.bn_eval == "recomputed":  # the last batches before the checkpoint, as if never stopped
+        for s_ in range(max(0, st.start - cfg.bn_recompute_batches), st.start):
+            st.recent.append(sampler.indices(s_).to(dev))
+    st.last_loss = meta.get("last_train_loss")  # for the progress bar and the summary
+    st.saved_eval = meta.get("final_eval")
+
+
+def _train_step(run: Run, st: RunState) -> tuple[dict, float, torch.Tensor | None]:
+    """One optimizer step (module doc). Returns (the step's noise/staleness records, its lr, the train-loss
+    totals already summed over ranks with the noise measurement, or None)."""
+    cfg, res, model, noise, stale, dev = run.cfg, run.res, run.model, run.noise, run.stale, run.dist.device
+    ts, step, b = time.perf_counter(), st.step, res.per_process_batch
+    lr = lr_at(step, cfg, res)
+    set_lr(run.opt, lr, step / res.steps_per_epoch)
+    idx = run.sampler.indices(step).to(dev)
+    x, y = run.data.x_train[idx].to(dev, non_blocking=True), run.data.y_train[idx]
+    measure = noise is not None and step % cfg.noise_every_steps == 0
+    k = noise.micro_steps(res.accum_steps) if measure else res.accum_steps
+    mm = b // k
+    run.opt.zero_grad(set_to_none=True)
+    if measure:
+        noise.begin(model, k)
+    if stale is not None:  # load w_{step - tau}: this step's gradient is taken there
+        stale.before(step, model)
+    for i in range(k):
+        last = i == k - 1
+        ctx = run.ddp.no_sync() if (run.ddp is not model and not last) else contextlib.nullcontext()
+        with ctx, run.amp:
+            if k == 1:  # the common step: one mean loss, no extra division op
+                loss = F.cross_entropy(run.ddp(x).float(), y)
+                st.pending.append((loss.detach(), b))
+            else:
+                loss = F.cross_entropy(run.ddp(x[i * mm:(i + 1) * mm]).float(), y[i * mm:(i + 1) * mm],
+                                       reduction="sum")
+                st.pending.append((loss.detach(), 1))
+                loss = loss / b
+            if measure and last:  # the train-loss totals share the noise reduction: no collective of theirs
+                noise.carry(st.totals(st.n_loss + b))
+            loss.backward()
         if measure:
-            noise.begin(model, k_micro)
-        if stale is not None:  # load w_{step - tau}: this step's gradient is taken there
-            stale.before(step, model)
-        for i in range(k_micro):
-            sync = i == k_micro - 1
-            ctx = ddp.no_sync() if (ddp is not model and not sync) else contextlib.nullcontext()
-            with ctx, amp:
-                if k_micro == 1:  # the common step: one mean loss, no extra division op
-                    loss = F.cross_entropy(ddp(x).float(), y)
-                    pending.append((loss.detach(), b))
-                else:
-                    loss = F.cross_entropy(ddp(x[i * mm:(i + 1) * mm]).float(), y[i * mm:(i + 1) * mm],
-                                           reduction="sum")
-                    pending.append((loss.detach(), 1))
-                    loss = loss / b
-                if measure and sync and noise.piggyback:  # loss totals ride in the gradient allreduce
-                    loss_acc = flush(loss_acc)
-                    noise.hook_state.extra = torch.stack(
-                        [loss_acc, torch.tensor(float(n_acc + b), dtype=torch.float64, device=dev)])
-                loss.backward()
-            if measure and dist.world_size == 1:
-                noise.after_micro(model, i, mm, b)
-        n_acc += b
-        rec_noise, tot = None, None
-        if measure:  # the train-loss totals share the noise reduction (no second collective)
-            extra = None
-            if not noise.piggyback:
-                loss_acc = flush(loss_acc)
-                extra = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
-            rec_noise = noise.end(model, lr, (x, y), extra=extra)
-            tot = noise.reduced_extra
-        rec_stale = stale.after(model, opt, x, y) if stale is not None else None  # restores w_step
-        opt.step()
-        if bns:
-            commit_bn_stats(bns)
-        t_train += time.perf_counter() - ts
-        done = step + 1
-        rec = {}
-        if rec_noise:
-            rec.update(rec_noise)
-        if rec_stale:
-            rec.update(rec_stale)
-        if done % cfg.log_every_steps == 0 or done == res.total_steps or rec:
-            if tot is None:
-                loss_acc = flush(loss_acc)
-                tot = torch.stack([loss_acc, torch.tensor(float(n_acc), dtype=torch.float64, device=dev)])
-                D.all_reduce_sum_(tot)
-            tr_loss = (tot[0] / tot[1].clamp(min=1)).item()
-            last_loss = tr_loss
-            loss_acc.zero_()
-            n_acc = 0
-            rec.update({"train/loss": tr_loss, "opt/lr": lr, "time/samples_per_s":
-                        done * cfg.global_batch / max(t_train, 1e-9) if start == 0 else None})
-            if not math.isfinite(tr_loss) or tr_loss > cfg.divergence_loss:
-                status, diverged_at = "diverged", done
-            elif cfg.stop_at_train_loss and tr_loss < cfg.stop_at_train_loss:
-                status, reached_at = "reached", done
-        if cfg.bn_eval == "recomputed":
-            recent.append(idx)
-        is_eval = done % res.eval_every_steps == 0 or done == res.total_steps or status != "running"
-        if is_eval and status != "diverged":
-            D.average_buffers_(model)
-            saved_bn = None
-            if cfg.bn_eval == "recomputed" and bns:
-                # the running averages' score too (what a bn_eval=running run would log: same parameters),
-                # then the recomputed statistics for this evaluation only
-                te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
-                rec.update({"test_running/acc": te["acc"], "test_running/loss": te["loss"]})
-                saved_bn = [(m.running_mean.clone(), m.running_var.clone()) for m in bns]
-                recompute_bn_stats(model, [data.x_train[i].to(dev) for i in recent], D.all_reduce_mean_)
-            if hasattr(opt, "last_stats"):
-                st = opt.last_stats()
-                if st:
-                    rec["lars/trust_ratio_mean"] = sum(x["ratio"] for x in st) / len(st)
-                    for x in st:
-                        for k in ("ratio", "w_norm", "g_norm"):
-                            rec[f"lars_layer/{x['name']}/{k}"] = x[k]
-            te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
-            rec.update({"test/acc": te["acc"], "test/loss": te["loss"]})
-            if n_tr:
-                tr = evaluate(model, data.x_train[:n_tr], data.y_train[:n_tr], cfg.eval_batch, dist)
-                rec.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
-            if saved_bn is not None:  # training goes on with the running averages, as without evaluation
-                for m, (mean, var) in zip(bns, saved_bn):
-                    m.running_mean.copy_(mean)
-                    m.running_var.copy_(var)
-            last_eval = rec
-            if bar is not None:
-                bar.set_postfix(loss=f"{last_loss if last_loss is not None else float('nan'):.3f}",
-                                acc=f"{te['acc']:.4f}", refresh=False)
-        if rec:
-            sink.log({"step": done, "examples_seen": done * cfg.global_batch,
-                      "epoch": done / res.steps_per_epoch, **rec})
-        if bar is not None:
-            bar.update(1)
-        if status != "running":
-            break
-        if done % res.checkpoint_every_steps == 0 or done == res.total_steps:
-            D.average_buffers_(model)  # linear in the per-rank statistics: safe at any step
-            loss_acc = flush(loss_acc)
-            sums = D.all_gather_tensor(loss_acc.reshape(1))  # every rank's own partial loss sum
-            if dist.is_main:
-                rdir.mkdir(parents=True, exist_ok=True)
-                meta = {"run_id": run_id(cfg), "config_hash": config_hash(cfg), "data_hash": dhash,
-                        "step": done, "world_size": dist.world_size, "sampler": sampler.state_dict(done),
-                        "last_train_loss": last_loss,
-                        # the final evaluation rides in the last checkpoint: a run killed before its
-                        # summary finishes from here instead of reporting no metrics
-                        "final_eval": ({k: v for k, v in last_eval.items() if isinstance(v, (int, float))}
-                                       if done == res.total_steps else None)}
-                _save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                  "rng": torch.get_rng_state(), "step": done, "loss_acc": loss_acc,
-                                  "loss_acc_ranks": torch.cat(sums).cpu(), "n_acc": n_acc,
-                                  "noise": noise.state_dict() if noise is not None else None,
-                                  "staleness": stale.state_dict() if stale is not None else None}, meta)
-            D.barrier()
-        if stop_after is not None and done >= stop_after:
-            if bar is not None:
-                bar.close()
-            return {"status": "interrupted", "step": done}
-        if fault_at:
-            _maybe_inject_fault(done, dist, rdir)
-    if bar is not None:
-        bar.close()
-    if start >= res.total_steps and status == "running":  # resumed from the last checkpoint, no summary yet
-        last_eval = dict(ck_meta.get("final_eval") or {})
-        if "test/acc" not in last_eval:  # an older checkpoint: evaluate the final model again
-            D.average_buffers_(model)
-            te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, dist)
-            last_eval.update({"test/acc": te["acc"], "test/loss": te["loss"], "train/loss": last_loss})
-            if n_tr:
-                tr = evaluate(model, data.x_train[:n_tr], data.y_train[:n_tr], cfg.eval_batch, dist)
-                last_eval.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
-    status = "complete" if status in ("running", "reached") else status
-    if status == "diverged":
-        last_eval = {}
-    summary = {"run_id": run_id(cfg), "study": cfg.study, "status": status,
-               "steps": done,
-               "diverged_step": diverged_at, "target_reached_step": reached_at,
-               "examples_seen": done * cfg.global_batch,
-               "wall_s": time.perf_counter() - t0, "train_s": t_train,
-               "lr_peak": res.lr_peak, "world_size": dist.world_size, "has_bn": has_batchnorm(model),
-               "final_test_acc": last_eval.get("test/acc"), "final_test_loss": last_eval.get("test/loss"),
-               "final_train_acc": last_eval.get("train_eval/acc"),
-               "final_train_loss": last_eval.get("train/loss"),
-               **({"final_test_running_acc": last_eval["test_running/acc"]}
-                  if "test_running/acc" in last_eval else {}),
-               **(stale.summary() if stale is not None else {})}
-    sink.finish(summary)
-    summary["_model"] = model
+            noise.after_micro(model, i, mm, b)
+    st.n_loss += b
+    rec, totals = {}, None
+    if measure:
+        rec_noise, totals = noise.end(model, lr, (x, y))
+        rec.update(rec_noise)
+    if stale is not None:
+        rec.update(stale.after(model, run.opt, x, y) or {})  # restores w_step
+    run.opt.step()
+    if run.bns:
+        commit_bn_stats(run.bns)
+    st.t_train += time.perf_counter() - ts
+    st.step = step + 1
+    if cfg.bn_eval == "recomputed":
+        st.recent.append(idx)
+    return rec, lr, totals
+
+
+def _log(run: Run, st: RunState, rec: dict, lr: float, totals: torch.Tensor | None) -> None:
+    """Every log_every_steps, at the end and on steps with records: the train loss since the last log,
+    summed over ranks, into `rec`; a non-finite or too large loss ends the run (diverged), one below
+    cfg.stop_at_train_loss too (reached)."""
+    cfg, done = run.cfg, st.step
+    if not (done % cfg.log_every_steps == 0 or done == run.res.total_steps or rec):
+        return
+    if totals is None:
+        totals = D.all_reduce_sum_(st.totals(st.n_loss))
+    tr_loss = (totals[0] / totals[1].clamp(min=1)).item()
+    st.last_loss = tr_loss
+    st.loss_sum.zero_()
+    st.n_loss = 0
+    rec.update({"train/loss": tr_loss, "opt/lr": lr, "time/samples_per_s":
+                done * cfg.global_batch / max(st.t_train, 1e-9) if st.start == 0 else None})
+    if not math.isfinite(tr_loss) or tr_loss > cfg.divergence_loss:
+        st.status, st.diverged_at = "diverged", done
+    elif cfg.stop_at_train_loss and tr_loss < cfg.stop_at_train_loss:
+        st.status, st.reached_at = "reached", done
+
+
+def _scores(run: Run) -> dict:
+    """Test accuracy and loss, and those of the first n_tr training examples, of the model as it is."""
+    cfg, data = run.cfg, run.data
+    te = evaluate(run.model, data.x_test, data.y_test, cfg.eval_batch, run.dist)
+    out = {"test/acc": te["acc"], "test/loss": te["loss"]}
+    if run.n_tr:
+        tr = evaluate(run.model, data.x_train[:run.n_tr], data.y_train[:run.n_tr], cfg.eval_batch, run.dist)
+        out.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
+    return out
+
+
+def _evaluate(run: Run, st: RunState, rec: dict) -> None:
+    """Scores (and LARS statistics) into `rec`, which becomes st.last_eval. With bn_eval=recomputed the
+    running averages are scored too (test_running/*: what a bn_eval=running run logs, same parameters),
+    then BN statistics recomputed from the last batches serve this evaluation only."""
+    cfg, model, bns, data = run.cfg, run.model, run.bns, run.data
+    D.average_buffers_(model)
+    saved_bn = None
+    if cfg.bn_eval == "recomputed" and bns:
+        te = evaluate(model, data.x_test, data.y_test, cfg.eval_batch, run.dist)
+        rec.update({"test_running/acc": te["acc"], "test_running/loss": te["loss"]})
+        saved_bn = [(m.running_mean.clone(), m.running_var.clone()) for m in bns]
+        batches = [data.x_train[i].to(run.dist.device) for i in st.recent]
+        recompute_bn_stats(model, batches, D.all_reduce_mean_)
+    if hasattr(run.opt, "last_stats"):
+        stats = run.opt.last_stats()
+        if stats:
+            rec["lars/trust_ratio_mean"] = sum(x["ratio"] for x in stats) / len(stats)
+            for x in stats:
+                for k in ("ratio", "w_norm", "g_norm"):
+                    rec[f"lars_layer/{x['name']}/{k}"] = x[k]
+    rec.update(_scores(run))
+    if saved_bn is not None:  # training goes on with the running averages, as without evaluation
+        for m, (mean, var) in zip(bns, saved_bn):
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+    st.last_eval = rec
+    if run.bar is not None:
+        run.bar.set_postfix(loss=f"{st.last_loss if st.last_loss is not None else float('nan'):.3f}",
+                            acc=f"{rec['test/acc']:.4f}", refresh=False)
+
+
+def _write(run: Run, st: RunState, rec: dict) -> None:
+    """The step's record (if any) to metrics.jsonl and W&B; the progress bar moves on."""
+    if rec:
+        run.sink.log({"step": st.step, "examples_seen": st.step * run.cfg.global_batch,
+                      "epoch": st.step / run.res.steps_per_epoch, **rec})
+    if run.bar is not None:
+        run.bar.update(1)
+
+
+def _checkpoint(run: Run, st: RunState) -> None:
+    """checkpoint.pt (+ checkpoint.json) on rank 0: model, optimizer, RNG, every rank's own loss sums, noise
+    and staleness state; the last one also carries the final evaluation."""
+    cfg, dist, done = run.cfg, run.dist, st.step
+    D.average_buffers_(run.model)  # linear in the per-rank statistics: safe at any step
+    sums = D.all_gather_tensor(st.flush().reshape(1))  # every rank's own partial loss sum
+    if dist.is_main:
+        run.rdir.mkdir(parents=True, exist_ok=True)
+        meta = {"run_id": run_id(cfg), "config_hash": config_hash(cfg), "data_hash": run.dhash,
+                "step": done, "world_size": dist.world_size, "sampler": run.sampler.state_dict(done),
+                "last_train_loss": st.last_loss,
+                # the final evaluation rides in the last checkpoint: a run killed before its
+                # summary finishes from here instead of reporting no metrics
+                "final_eval": ({k: v for k, v in st.last_eval.items() if isinstance(v, (int, float))}
+                               if done == run.res.total_steps else None)}
+        _save(run.rdir / CHECKPOINT, {
+            "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "rng": torch.get_rng_state(),
+            "step": done, "loss_acc": st.loss_sum, "loss_acc_ranks": torch.cat(sums).cpu(),
+            "n_acc": st.n_loss, "noise": run.noise.state_dict() if run.noise is not None else None,
+            "staleness": run.stale.state_dict() if run.stale is not None else None}, meta)
+    D.barrier()
+
+
+def _finish(run: Run, st: RunState) -> dict:
+    """The summary (written to summary.json last). A run resumed from its last checkpoint takes the final
+    evaluation stored there (an older checkpoint without one: the final model is scored again)."""
+    cfg, res = run.cfg, run.res
+    if st.start >= res.total_steps and st.status == "running":
+        st.last_eval = dict(st.saved_eval or {})
+        if "test/acc" not in st.last_eval:
+            D.average_buffers_(run.model)
+            st.last_eval.update({**_scores(run), "train/loss": st.last_loss})
+    status = "complete" if st.status in ("running", "reached") else st.status
+    last = {} if status == "diverged" else st.last_eval
+    summary = {"run_id": run_id(cfg), "study": cfg.study, "status": status, "steps": st.step,
+               "diverged_step": st.diverged_at, "target_reached_step": st.reached_at,
+               "examples_seen": st.step * cfg.global_batch,
+               "wall_s": time.perf_counter() - st.t0, "train_s": st.t_train,
+               "lr_peak": res.lr_peak, "world_size": run.dist.world_size, "has_bn": has_batchnorm(run.model),
+               "final_test_acc": last.get("test/acc"), "final_test_loss": last.get("test/loss"),
+               "final_train_acc": last.get("train_eval/acc"), "final_train_loss": last.get("train/loss"),
+               **({"final_test_running_acc": last["test_running/acc"]} if "test_running/acc" in last else {}),
+               **(run.stale.summary() if run.stale is not None else {})}
+    run.sink.finish(summary)
     return summary
