@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export WANDB_MODE ?= offline
 
-.PHONY: setup data test test-fast reproduce figures bench lint clean-runs
+.PHONY: setup data test test-fast test-docs reproduce figures bench lint clean-runs
 
 setup: $(VENV)/.installed data
 
@@ -23,6 +23,10 @@ test: setup
 
 test-fast: setup
 	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow"
+
+# every command of every README code block (--dry / --list / parsing) and every link; also part of `make test`
+test-docs: setup
+	WANDB_MODE=disabled $(PY) -m pytest -q tests/test_readme_commands.py
 
 reproduce: setup
 	$(PY) -m largebatch.reproduce

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-command GPU check (<= 8 minutes on one CUDA GPU): CUDA tests, a 1-GPU NCCL torchrun smoke run,
 # ResNet-50 throughput (core vs bare loop, bf16 + channels_last) and the 20-epoch MLP time on the GPU.
-# Writes ${OUT:-benchmarks}/gpu_check.json plus the log beside it; committed as benchmarks/gpu_check.json,
-# `python benchmarks/bench_core.py --render-only` adds its rows to benchmarks/README.md.
+# Writes ${OUT:-benchmarks}/gpu_check.json plus the log beside it. None is committed yet (no GPU run has been
+# made for this repository); once benchmarks/gpu_check.json is committed, `python benchmarks/bench_core.py
+# --render-only` adds its rows to benchmarks/README.md.
 # Data: Fashion-MNIST from $LARGEBATCH_DATA, Debian's package, or ./data/fashion-mnist (the four IDX .gz
 # files; gitignored) on a machine that has neither and no internet.
 set -uo pipefail

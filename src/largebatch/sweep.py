@@ -249,8 +249,10 @@ def plan(name: str, scale: str, only: list[int] | None, extra: list[str]) -> tup
     """The grid (with the overrides in `extra` applied) and the indices still to run; prints the count."""
     over = parse_overrides([a for a in extra if a not in RUN_FLAGS])
     cfgs = [make_config(c, **over) for c in study_module(name).grid(scale)]
-    todo = [i for i in range(len(cfgs)) if (only is None or i in only) and not is_complete(run_dir(cfgs[i]))]
-    print(f"[sweep] {name} ({scale}): {len(cfgs)} runs, {len(cfgs) - len(todo)} already complete, "
+    chosen = [i for i in range(len(cfgs)) if only is None or i in only]
+    todo = [i for i in chosen if not is_complete(run_dir(cfgs[i]))]
+    sel = f", {len(chosen)} selected" if only is not None else ""
+    print(f"[sweep] {name} ({scale}): {len(cfgs)} runs{sel}, {len(chosen) - len(todo)} already complete, "
           f"{len(todo)} to run", flush=True)
     return cfgs, todo
 
