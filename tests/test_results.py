@@ -227,7 +227,7 @@ def test_errorbar_by_draws_mean_and_std_with_n(tmp_path):
     fig, ax = plots.new_figure()
     plots.errorbar_by(ax, df, "B", "acc", hue="opt", logx=True)
     labels = ax.get_legend_handles_labels()[1]
-    assert labels == ["opt=lars (n=1)", "opt=sgd (n=2)"]
+    assert labels == ["lars (n=1)", "sgd (n=2)"]  # string hue values alone, no "opt=" prefix
     sgd = ax.containers[1].lines[0]
     assert list(sgd.get_ydata()) == pytest.approx([0.85, 0.65]) and ax.get_xscale() == "log"
     paths = plots.save(fig, "t", tmp_path)

@@ -1,13 +1,25 @@
 """The one figure style of the repo and plot helpers that draw on a given `ax`.
 
 Notebooks call `use_style()` once, compose the helpers below (each takes `ax` and returns nothing) and
-end with `save(fig, stem)`, which writes paper_figures/<stem>.png and .pdf. Error bars are the standard
-deviation over seeds; the legend entry carries n so the caption can state it.
+end with `save(fig, stem, note=...)`, which writes paper_figures/<stem>.png and .pdf. Honesty rules, kept
+here so that no notebook can forget them:
+
+- every figure says what its bars or lines are: `errorbar_by` records whether its bars are the standard
+  deviation or the standard error (`err=`), with n per point in the legend; `save` prints that under the
+  figure, after the notebook's own `note` (what the lines are, what n is), and refuses a figure with neither;
+- a run that diverged or never reached its target is drawn and labelled, not dropped: `errorbar_by` keeps
+  values that are NaN/inf out of the mean, counts them and writes "k/n <what>" at their point (an open
+  marker on the top edge where no run has a value), and counts a `flag` column (e.g. diverged runs scored
+  at chance) the same way;
+- a point or line beyond the axes' limits is marked at the edge with its value (`save` does it for every
+  axes), so zooming never hides a run;
+- legends read "B=256", "momentum", "N=1000, ε=0.1", never raw `column=value` prefixes.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib as mpl
@@ -25,6 +37,21 @@ _RC = {"figure.figsize": (4.8, 3.4), "savefig.dpi": 300, "savefig.bbox": "tight"
 
 
 _MARKERS = "DosP^vX*<>" * 3
+BARS = {"std": "±1 standard deviation over seeds", "se": "±1 standard error of the mean over seeds"}
+# readable legend names of hue columns: "B=256" rather than "global_batch=256"; "" = the value alone
+_HUE_NAMES = {"global_batch": "B", "per_worker_batch": "n", "lr": "lr", "s": "s", "seed": "seed",
+              "setting": "", "optimizer": "", "arm": "", "layer": "", "series": "", "label": "",
+              "model": "", "experiment": "", "net": ""}
+
+
+def hue_label(hue: str | None, value) -> str:
+    """The legend text of one hue value: the value alone for names and strings, `short=value` for numbers."""
+    if hue is None:
+        return ""
+    short = _HUE_NAMES.get(hue, hue)
+    if isinstance(value, str) or not short:
+        return str(value)
+    return f"{short}={value:g}" if isinstance(value, float) else f"{short}={value}"
 
 
 def use_style() -> None:
@@ -32,17 +59,76 @@ def use_style() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", rc=_RC)
 
 
-def save(fig: mpl.figure.Figure, stem: str, out_dir: str | Path = FIGURES) -> list[Path]:
-    """Write `fig` as <out_dir>/<stem>.png and .pdf (no timestamps in the metadata, so reruns are stable).
+def caption(fig: mpl.figure.Figure, note: str | None = None) -> str:
+    """The text `save` prints under a figure: the notebook's note, then what the error bars are."""
+    bars = sorted(getattr(fig, "_largebatch_bars", set()))
+    parts = [note.strip()] if note else []
+    if bars:
+        parts.append("Error bars: " + " / ".join(BARS[b] for b in bars) + "; n = runs per point (legend); "
+                     "runs without a value (diverged, never reached) are labelled at their point, "
+                     "not averaged.")
+    if not parts:
+        raise ValueError("say what the figure's lines or bars are and over how many runs: "
+                         "save(..., note=...)")
+    return " ".join(parts)
+
+
+def mark_off_scale(ax) -> int:
+    """Mark every data point beyond the y-limits at the axes' edge with its value, and the first point where
+    a long line (a curve) leaves them with the line's label; returns how many marks were drawn."""
+    lo, hi = sorted(ax.get_ylim())
+    x0, x1 = sorted(ax.get_xlim())
+    marks = 0
+    for line in list(ax.get_lines()):
+        if line.get_transform() != ax.transData or not line.get_visible() or line.get_marker() in ("_", "|"):
+            continue
+        if line.get_gid() == "off-scale":
+            continue
+        xs, ys = (pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(float) for v in line.get_data())
+        out = [(x, y) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y) and x0 <= x <= x1
+               and not lo <= y <= hi]
+        if not out:
+            continue
+        if len(xs) > 40:  # a curve: say where it leaves the axes
+            out = out[:1]
+        for x, y in out:
+            top = y > hi
+            ax.plot([x], [hi if top else lo], marker="^" if top else "v", color=line.get_color(),
+                    markerfacecolor="none", clip_on=False, zorder=6, gid="off-scale", linestyle="none")
+            name = line.get_label() if len(xs) > 40 and not line.get_label().startswith("_") else ""
+            text = f"{name}: off scale" if name else f"{y:.3g}"
+            ax.annotate(text, (x, hi if top else lo), textcoords="offset points",
+                        xytext=(3, -9 if top else 4), fontsize=6, color=line.get_color(),
+                        annotation_clip=False)
+            marks += 1
+    return marks
+
+
+def save(fig: mpl.figure.Figure, stem: str, out_dir: str | Path = FIGURES, note: str | None = None
+         ) -> list[Path]:
+    """Write `fig` as <out_dir>/<stem>.png and .pdf (no timestamps in the metadata, so reruns are stable),
+    with points beyond the axes marked at the edge and a caption under it (`caption`).
 
     Args:
         fig: The figure.
         stem: File name without extension, e.g. "seed_article_fig1".
         out_dir: Destination directory (default paper_figures/).
+        note: What the lines and points are and over how many runs (seeds); needed unless the figure only
+            has `errorbar_by` panels, whose bars and n are stated automatically.
 
     Returns:
         list[Path]: the PNG and PDF paths.
+
+    Raises:
+        ValueError: the figure would say nothing about its bars or n.
     """
+    text = caption(fig, note)
+    for ax in fig.axes:
+        if ax.has_data():
+            mark_off_scale(ax)
+    width_in = fig.get_size_inches()[0]
+    fig.text(0.01, 0.0, textwrap.fill(text, max(40, int(width_in * 16))), ha="left", va="top", fontsize=7,
+             color="#333333")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
@@ -64,26 +150,60 @@ def _groups(df: pd.DataFrame, hue: str | None):
 
 
 def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, logx: bool = False,
-                logy: bool = False, marker: str = "o", label: str | None = None) -> None:
-    """Mean of `y` per `x` (per `hue` group) with error bars = std over the rows (seeds); n in the legend.
+                logy: bool = False, marker: str = "o", label: str | None = None, err: str = "std",
+                flag: str | None = None, flag_text: str = "diverged", missing_text: str = "no value") -> None:
+    """Mean of `y` per `x` (per `hue` group) with error bars over the rows (seeds); n in the legend.
+
+    Runs whose `y` is NaN or infinite (diverged, never reached the target) are not averaged: each point
+    with some is labelled "k/n <missing_text>", and an `x` where no run has a value gets an open marker on
+    the top edge with that label. Rows where the boolean column `flag` is true (e.g. diverged runs scored
+    at chance) are averaged and labelled "k/n <flag_text>".
 
     Args:
         ax: Matplotlib axes.
         df: One row per run (e.g. a study CSV).
         x, y: Columns for the axes.
-        hue: Column separating curves; its value and n label each curve.
+        hue: Column separating curves; its value (`hue_label`) and n label each curve.
         logx, logy: Log axes (base 2 on x when logx, as batch sizes and GPU counts double).
         marker: Point marker.
         label: Legend label when `hue` is None.
+        err: "std" (standard deviation over the runs) or "se" (standard error of the mean); `save` states it.
+        flag, flag_text: see above.
+        missing_text: what a run without a value is, e.g. "never reached 80 %" or "diverged".
     """
+    if err not in BARS:
+        raise ValueError(f"err={err!r}: choose one of {tuple(BARS)}")
+    ax.figure._largebatch_bars = getattr(ax.figure, "_largebatch_bars", set()) | {err}
     for h, g in _groups(df, hue):
-        stats = [(xv, *mean_std_n(gg[y])) for xv, gg in g.groupby(x, sort=True)]
-        xs, ms, ss, ns = zip(*stats) if stats else ((), (), (), ())
-        lo, hi = min(ns, default=0), max(ns, default=0)
-        ns_txt = f"n={lo}" if lo == hi else f"n={lo}–{hi}"
-        name = label if hue is None else f"{hue}={h}"
-        ax.errorbar(xs, ms, yerr=[0.0 if math.isnan(s) else s for s in ss], marker=marker,
-                    label=f"{name} ({ns_txt})" if name else ns_txt)
+        pts = []
+        for xv, gg in g.groupby(x, sort=True):
+            vals = pd.to_numeric(gg[y], errors="coerce").astype(float)
+            m, s, n = mean_std_n(vals)
+            e = s / math.sqrt(n) if err == "se" and n > 0 else s
+            k_flag = int(gg[flag].astype(bool).sum()) if flag else 0
+            pts.append((xv, m, e, n, len(vals) - n, k_flag, len(vals)))
+        drawn = [p for p in pts if p[3] > 0]
+        ns = [p[3] for p in drawn] or [0]
+        ns_txt = f"n={min(ns)}" if min(ns) == max(ns) else f"n={min(ns)}–{max(ns)}"
+        name = label if hue is None else hue_label(hue, h)
+        cont = ax.errorbar([p[0] for p in drawn], [p[1] for p in drawn],
+                           yerr=[0.0 if math.isnan(p[2]) else p[2] for p in drawn], marker=marker,
+                           label=f"{name} ({ns_txt})" if name else ns_txt)
+        color = cont[0].get_color()
+        for xv, m, _, n, miss, k_flag, total in pts:
+            notes = ([f"{miss}/{total} {missing_text}"] if miss else []) + (
+                [f"{k_flag}/{total} {flag_text}"] if k_flag else [])
+            if not notes:
+                continue
+            if n == 0:  # nothing to average: an open marker on the top edge says the runs exist
+                ax.plot([xv], [1.0], transform=ax.get_xaxis_transform(), marker="^", markerfacecolor="none",
+                        color=color, clip_on=False, linestyle="none", zorder=6)
+                ax.annotate(", ".join(notes), (xv, 1.0), xycoords=ax.get_xaxis_transform(),
+                            textcoords="offset points", xytext=(3, -10), fontsize=6, color=color,
+                            annotation_clip=False)
+            else:
+                ax.annotate(", ".join(notes), (xv, m), textcoords="offset points", xytext=(4, 4), fontsize=6,
+                            color=color)
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)
 
@@ -93,7 +213,7 @@ def lines_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lines
     """One line of `y` against `x` per `hue` value (model curves); the hue value is the legend label."""
     for h, g in _groups(df, hue):
         g = g.sort_values(x)
-        ax.plot(g[x], g[y], linestyle=linestyle, color=color, label=None if h is None else str(h))
+        ax.plot(g[x], g[y], linestyle=linestyle, color=color, label=None if h is None else hue_label(hue, h))
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)
 
