@@ -33,7 +33,9 @@ from largebatch.optim import build_optimizer
 from largebatch.schedules import lr_at
 from largebatch.sweep import run_sweep
 
-ORIGINAL_42_IDS_SHA = "16315dd306fb"  # sha1 of the space-joined run ids of the original 42-run cpu grid
+# sha1 of the space-joined run ids of the first design's runs with kn > 256 (48 of 57): the warm-down fix
+# (warmup only for kn > 256, issue 16) changed the ids of kn <= 256 and of nothing else
+V1_ABOVE_256_IDS_SHA = "34d2cff7796c"
 
 
 @pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
@@ -56,7 +58,7 @@ def test_grid_resolves(scale, world):
 
 
 def test_cpu_grid_shape():
-    cfgs = G.grid("cpu")
+    cfgs = G.grid("cpu_v1")
     batch = [c for c in cfgs if c.tag == "batch"]
     assert sorted({c.global_batch for c in batch}) == G.BATCHES
     assert G.BATCHES[0] == 64 and G.BATCHES[-1] == 16384
@@ -70,9 +72,10 @@ def test_cpu_grid_shape():
             ("rule", "gradual", "sqrt", True), ("rule", "gradual", "none", True),
             ("gamma", "gradual", "linear", False))}
     assert len(cfgs) == len(G.BATCHES) * 3 + 5 * 3 * len(G.ABL_BATCHES) == 57
-    # the 42 runs of the original sweep keep their ids and indices (runs/ and the CSV refer to them)
+    # the runs with kn > 256 keep their ids and indices (runs/ and the first design's CSV refer to them)
     ids = [run_id(c) for c in cfgs]
-    assert hashlib.sha1(" ".join(ids[:42]).encode()).hexdigest()[:12] == ORIGINAL_42_IDS_SHA
+    above = " ".join(i for i, c in zip(ids, cfgs) if c.global_batch > 256)
+    assert hashlib.sha1(above.encode()).hexdigest()[:12] == V1_ABOVE_256_IDS_SHA
     assert ids[27] == "goyal_linear_scaling-93ee6f2a-s0" and ids[41] == "goyal_linear_scaling-7000a7e0-s2"
     assert {c.global_batch for c in cfgs[42:]} == {G.B_ABL_FLAT}
     for c in cfgs:  # every batch is evaluated twice per epoch, so the final window holds >= 3 evaluations
@@ -222,3 +225,39 @@ def test_smoke_sweep_and_collect(tmp_path, capsys):
     assert runs["status"].eq("complete").all() and runs["samples_per_s"].gt(0).all()
     assert set(runs["experiment"]) == {"batch", "warmup"}
     assert K.collect("smoke", tmp_path, tmp_path / "data") == []  # smoke never replaces the committed CSVs
+
+
+def test_v2_grid_from_the_scale_model_rule():
+    """v2: ladder = kn 256 + the images of 4k, 8k, 16k, 32k against B_simple; the largest batch gets
+    proxy.STEPS_LARGEST steps; every kn shares one epoch budget; the phases are the paper's fractions; the
+    ablations run at the image of 8k (fixed before the sweep); 90 evaluations per run."""
+    from experiments.goyal_linear_scaling import proxy as P
+
+    cfgs = G.grid("cpu")
+    assert len({run_id(c) for c in cfgs}) == len(cfgs)
+    batch = [c for c in cfgs if c.tag == "batch"]
+    assert sorted({c.global_batch for c in batch}) == list(P.BATCHES) == G.BATCHES_V2
+    for b, ratio in zip(P.BATCHES[1:], (0.5, 1, 2, 4)):
+        assert b / P.B_SIMPLE == pytest.approx(ratio, rel=0.03) and b % 32 == 0
+    assert G.B_ABL_V2 == P.B_REF and {c.global_batch for c in cfgs if c.tag != "batch"} == {G.B_ABL_V2}
+    assert len(cfgs) == len(P.BATCHES) * len(G.SEEDS_V2) + 5 * len(G.SEEDS_V2)
+    for c in cfgs:
+        r = resolve(c, 1)
+        assert c.epochs == pytest.approx(P.E_CPU) and r.total_steps >= P.PROXY.steps(c.global_batch)
+        assert c.decay_milestones_epochs == pytest.approx(tuple(c.epochs * m / 90 for m in (30, 60, 80)))
+        evals = set(range(r.eval_every_steps, r.total_steps + 1, r.eval_every_steps)) | {r.total_steps}
+        assert sum(s / r.steps_per_epoch >= c.epochs * (1 - A.WINDOW) - 1e-9 for s in evals) >= 4
+        if c.global_batch > 256 and c.warmup == "gradual":
+            assert r.warmup_steps == round(c.epochs * 5 / 90 * r.steps_per_epoch)
+    top = resolve(next(c for c in batch if c.global_batch == P.B_LARGE), 1)
+    assert top.total_steps >= P.STEPS_LARGEST and top.warmup_steps >= 35
+    assert P.budget(cfgs)["minutes"] <= 45  # the estimate with its safety factor (README "v2 design")
+
+
+def test_regime_table_paper_side_is_goyal():
+    from experiments.goyal_linear_scaling import proxy as P
+
+    rows = {r["quantity"]: r for r in P.regime_table()}
+    assert rows["batch 8,192 → %s: steps" % f"{P.B_REF:,}"]["paper"] == "14,040"  # 156 steps x 90
+    assert rows["warmup (steps at the largest batch)"]["paper"] == "195"  # 5 epochs of 39 steps at 32k
+    assert rows["batch 32,768 → %s: steps" % f"{P.B_LARGE:,}"]["proxy"] == f"{P.STEPS_LARGEST:,}"

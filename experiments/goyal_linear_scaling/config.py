@@ -15,6 +15,16 @@ The ablations ran first at B_ABL = 1024 (fixed before the sweep from one calibra
 the 3-seed batch sweep had measured B_flat = 2048, also at B_ABL_FLAT = 2048, where the issue judges them.
 Training curves of every run (Fig. 2/4) come from the same runs' evaluations.
 The paper scale is ResNet-50 on ImageNet with exactly §5's hyperparameters (multi-node torchrun).
+
+Warmup only for kn > 256 (Goyal §5.1: the gradual warmup "used for kn > 256"; it starts at eta = 0.1, the
+baseline's lr). Before this fix every kn warmed "up" from 0.1 to 0.1 kn / 256, so kn < 256 warmed *down*
+(kn = 64 from 4x its own lr); `goyal_warmup` applies the fix to every grid (run ids of kn <= 256 changed).
+
+Second design (v2, `grid("cpu")` since issue 16): the scale-model rule (`proxy.py`) places the ladder
+against the proxy's measured B_simple (kn = 256, then the images of 4k, 8k, 16k, 32k), gives the largest
+batch proxy.STEPS_LARGEST steps and every phase the paper's fraction of the run; the ablations run at the
+image of 8k (B_ABL_V2 = proxy.B_REF), fixed here before any v2 run. The first design stays as `cpu_grid()`
+(its CSV is judged by the v1 claims until the rerun replaces it).
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from largebatch.config import TrainConfig
+
+from . import proxy
 
 STUDY = "goyal_linear_scaling"
 # ---- cpu scale -------------------------------------------------------------------------------------
@@ -56,8 +68,15 @@ def eval_every(b: int, n_train: int = 60000, per_epoch: int = EVALS_PER_EPOCH) -
     return max(1, (n_train // b) // per_epoch)
 
 
+def goyal_warmup(cfg: TrainConfig) -> TrainConfig:
+    """Goyal §5.1: gradual warmup only for kn > 256; kn <= 256 trains at its own eta from step 0."""
+    if cfg.global_batch <= BASELINE_BATCH and cfg.warmup != "none":
+        return replace(cfg, warmup="none", warmup_epochs=0.0)
+    return cfg
+
+
 def at_batch(base: TrainConfig, b: int, **kw) -> TrainConfig:
-    return replace(base, global_batch=b, eval_every_steps=eval_every(b), **kw)
+    return goyal_warmup(replace(base, global_batch=b, eval_every_steps=eval_every(b), **kw))
 
 
 def cpu_grid(base: TrainConfig = BASE, seeds=SEEDS) -> list[TrainConfig]:
@@ -89,13 +108,14 @@ PAPER_BASE = replace(BASE, dataset="imagenet", model="resnet50", width=0, depth=
 def paper_grid(seeds=PAPER_SEEDS) -> list[TrainConfig]:
     """Fig. 1 / Table 3a (kn = 256 ... 32k), Table 1 (warmup), Table 2a (rule), Table 2b (gamma) at 8k."""
     b = PAPER_BASE
-    out = [replace(b, tag="batch", global_batch=kn, seed=s) for kn in PAPER_BATCHES for s in seeds]
+    out = [goyal_warmup(replace(b, tag="batch", global_batch=kn, seed=s))
+           for kn in PAPER_BATCHES for s in seeds]
     for s in seeds:
         out += [replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="none", seed=s),
                 replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="constant", seed=s),
                 replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="sqrt", seed=s),
                 replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="none", seed=s),
-                replace(b, tag="gamma", global_batch=256, zero_gamma=False, seed=s),
+                goyal_warmup(replace(b, tag="gamma", global_batch=256, zero_gamma=False, seed=s)),
                 replace(b, tag="gamma", global_batch=PAPER_B_ABL, zero_gamma=False, seed=s)]
     return out
 
@@ -105,12 +125,43 @@ def smoke_grid() -> list[TrainConfig]:
     """A few steps of each kind of run on tiny data, and the paper config on 64x64 synthetic ImageNet."""
     tiny = replace(BASE, train_examples=2048, test_examples=500, eval_train_examples=256,
                    **goyal_schedule(2), max_steps=6)
-    fm = [replace(tiny, tag="batch", global_batch=b, eval_every_steps=2) for b in (64, 1024)]
+    fm = [goyal_warmup(replace(tiny, tag="batch", global_batch=b, eval_every_steps=2)) for b in (64, 1024)]
     fm += [replace(tiny, tag="warmup", global_batch=1024, warmup="constant", eval_every_steps=2)]
     img = replace(PAPER_BASE, tag="batch", dataset="synthetic_imagenet", synthetic_examples=128,
                   image_size=64, num_classes=10, test_examples=32, eval_train_examples=32, eval_batch=32,
                   global_batch=64, micro_batch=32, max_steps=2, eval_every_steps=2, log_every_steps=1)
-    return fm + [img]
+    return fm + [goyal_warmup(img)]
+
+
+# ---- cpu scale, second design (v2): the scale-model rule (proxy.py) ------------------------------------
+DESIGN = "v2"  # written by collect.py into the CSV's `design` column; the first design's CSV has none
+E_V2 = proxy.E_CPU  # every kn shares this example budget (the largest batch gets proxy.STEPS_LARGEST steps)
+BATCHES_V2 = list(proxy.BATCHES)  # kn = 256, then the images of 4k, 8k, 16k, 32k
+B_ABL_V2 = proxy.B_REF  # ablation batch, fixed before the sweep by the rule: the image of Goyal's 8k
+SEEDS_V2 = [0, 1, 2, 3]  # seeds by power (README "v2 design"): 4 for every judged arm
+EVALS_V2 = 90  # evaluations per run: one per "paper epoch" (E/90), so the final 5/90 hold 5 (Goyal: 5)
+
+
+def at_batch_v2(base: TrainConfig, b: int, **kw) -> TrainConfig:
+    """kn = b on the v2 budget, evaluated every E/90 epochs (at least every step)."""
+    spe = proxy.FMNIST_N // b
+    every = max(1, int(round(E_V2 * spe / EVALS_V2)))
+    return goyal_warmup(replace(base, global_batch=b, eval_every_steps=every, **kw))
+
+
+BASE_V2 = replace(BASE, **goyal_schedule(E_V2))
+
+
+def cpu_grid_v2(base: TrainConfig = BASE_V2, seeds=SEEDS_V2) -> list[TrainConfig]:
+    """The batch sweep (seeds innermost), then the five ablations at B_ABL_V2 (seeds outermost)."""
+    out = [at_batch_v2(base, b, tag="batch", seed=s) for b in BATCHES_V2 for s in seeds]
+    for s in seeds:
+        out += [at_batch_v2(base, B_ABL_V2, tag="warmup", warmup="none", seed=s),
+                at_batch_v2(base, B_ABL_V2, tag="warmup", warmup="constant", seed=s),
+                at_batch_v2(base, B_ABL_V2, tag="rule", lr_scaling="sqrt", seed=s),
+                at_batch_v2(base, B_ABL_V2, tag="rule", lr_scaling="none", seed=s),
+                at_batch_v2(base, B_ABL_V2, tag="gamma", zero_gamma=False, seed=s)]
+    return out
 
 
 def grid(scale: str = "cpu") -> list[TrainConfig]:
@@ -118,4 +169,6 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return paper_grid()
     if scale == "smoke":
         return smoke_grid()
-    return cpu_grid()
+    if scale == "cpu_v1":  # the first design (its CSV is committed; not a study scale, for reference)
+        return cpu_grid()
+    return cpu_grid_v2()

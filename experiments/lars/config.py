@@ -217,4 +217,6 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return paper_grid()
     if scale == "smoke":
         return smoke_grid()
+    if scale == "cpu_v1":  # the first design (its CSV is committed; not a study scale, for reference)
+        return cpu_grid()
     return cpu_grid()
