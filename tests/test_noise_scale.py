@@ -41,3 +41,64 @@ def test_b_opt_quadratic_refinement():
     b, edge = analysis._refine(t, 1)
     assert not edge and b == pytest.approx(2 ** 4.5)  # vertex midway between 16 and 32 in log2 B
     assert analysis.slope([1, 2, 4], [10, 20, 40]) == pytest.approx(1.0)
+
+
+def test_second_design_appended_predicted_inside_and_within_budget():
+    """Issue 17: the v2 runs come after the first design's (whose run ids all stay), the predicted optimum of
+    the new setting lies strictly inside its grid, and the extra runs fit 20 minutes by the committed wall
+    times."""
+    from largebatch.config import run_id
+    from largebatch.results import DATA
+
+    runs = pd.read_csv(DATA / "noise_scale.csv")
+    first = config.optimal_batch() + config.critical_batch() + config.bsimple()
+    cfgs = config.grid("cpu")
+    assert cfgs[: len(first)] == first and cfgs[len(first):] == config.optimal_batch_v2()
+    assert set(runs.run_id) <= {run_id(c) for c in first}
+    n, eps = config.V2_PAIR
+    v2 = config.optimal_batch_v2()
+    bs = sorted({c.global_batch for c in v2 if (c.train_examples, c.lr_base) == (n, eps)})
+    lo, hi = config.V2_PREDICTED
+    assert bs[0] < lo and hi < bs[-1] == n and bs[-2] > hi and config.V2_B_PRED in bs
+    assert lo <= config.V2_B_PRED <= hi
+    assert analysis.estimate_wall_s(config.optimal_batch_v2(), runs) / 60 < 20 / 1.18 * 0.9
+
+
+def _fake_v2(tmp_path, gap_pt: float):
+    """The committed CSVs plus made-up v2 rows: accuracy peaking at log2 B = 10.5 (N = 4000, eps = 0.3)."""
+    import shutil
+
+    from largebatch.config import run_id
+    from largebatch.results import DATA
+
+    for name in ("noise_scale.csv", "noise_scale_curves.csv"):
+        shutil.copy(DATA / name, tmp_path / name)
+    runs = pd.read_csv(tmp_path / "noise_scale.csv")
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in config.optimal_batch_v2():
+        x = np.log2(c.global_batch)
+        peak = 10.5 if c.lr_base == 0.3 else np.log2(c.train_examples) - 3.7
+        ok = c.global_batch >= 64
+        acc = 0.84 - gap_pt / 100 * ((x - peak) / 1.5) ** 2 + rng.normal(0, 0.0005)
+        rows.append({"study": "noise_scale", "experiment": c.tag, "run_id": run_id(c), "seed": c.seed,
+                     "N_train": c.train_examples, "global_batch": c.global_batch, "lr": c.lr_base,
+                     "momentum": 0.9, "steps": c.max_steps, "status": "complete" if ok else "diverged",
+                     "final_train_acc": 1.0 if ok else np.nan, "final_test_acc": acc if ok else np.nan,
+                     "wall_s": 1.0})
+    pd.concat([runs, pd.DataFrame(rows)]).to_csv(tmp_path / "noise_scale.csv", index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("gap_pt, outcome", [(1.0, "reproduced"), (-1.0, "not reproduced")])
+def test_second_design_claims(tmp_path, gap_pt, outcome):
+    from experiments.noise_scale import claims
+
+    rows = {r["id"]: r for r in claims.claims(_fake_v2(tmp_path, gap_pt))}
+    assert rows["a2_interior"]["result"].outcome == outcome
+    if gap_pt > 0:  # the (4000, 0.3) peak at 2^10.5 is found between its sqrt(2) neighbours
+        assert "argmax of the means B=1448" in rows["a2_interior"]["ours"]
+    for cid in ("b2_slope_eps", "c2_slope_n"):  # the made-up cells join the committed ones: any finite slope
+        assert np.isfinite(rows[cid]["result"].estimate) and rows[cid]["result"].level == 0.9
+    # the first design's rows are judged on its own runs only
+    assert rows["a_interior"]["runs"].experiment.eq("optimal_batch").all()

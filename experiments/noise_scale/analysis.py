@@ -194,3 +194,20 @@ def summary(data_dir: Path) -> dict:
         "bsimple": bs,
         "gap": gap,
     }
+
+
+def wall_model(runs: pd.DataFrame) -> np.ndarray:
+    """Least-squares wall time of an optimal_batch run, s = c0 + c1 * steps + c2 * steps * B, fitted to the
+    median wall_s of each committed (N, eps, B) cell (complete runs): the budget of new cells (issue 17)."""
+    o = runs[(runs.experiment.str.startswith("optimal_batch")) & (runs.status == "complete")]
+    c = o.groupby(["N_train", "lr", "global_batch"]).agg(wall=("wall_s", "median"), steps=("steps", "median"))
+    c = c.reset_index()
+    x = np.c_[np.ones(len(c)), c.steps, c.steps * c.global_batch]
+    return np.linalg.lstsq(x, c.wall.to_numpy(float), rcond=None)[0]
+
+
+def estimate_wall_s(cfgs, runs: pd.DataFrame) -> float:
+    """Summed predicted wall time (s) of `cfgs` (every run taken to its full max_steps: diverging runs stop
+    earlier, so this is an upper estimate) by `wall_model` on the committed runs."""
+    c0, c1, c2 = wall_model(runs)
+    return float(sum(c0 + c1 * c.max_steps + c2 * c.max_steps * c.global_batch for c in cfgs))

@@ -24,12 +24,16 @@ from .config import EPS_REF
 CSV = "paper_figures/data/noise_scale.csv"
 
 
+FIRST = ("optimal_batch",)
+V2 = ("optimal_batch", "optimal_batch_v2")  # the second design's cells join the first design's
+
+
 def _cells(
-    runs: pd.DataFrame, n: int, lr: float, seeds
+    runs: pd.DataFrame, n: int, lr: float, seeds, experiments=FIRST
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(Bs, acc[seed, B], train_acc[seed, B], diverged[B]) of one (N, eps) setting."""
+    """(Bs, acc[seed, B], train_acc[seed, B], diverged[B]) of one (N, eps) setting (runs of `experiments`)."""
     g = runs[
-        (runs.experiment == "optimal_batch")
+        runs.experiment.isin(experiments)
         & (runs.N_train == n)
         & np.isclose(runs.lr, lr)
         & runs.seed.isin(seeds)
@@ -191,6 +195,9 @@ def claims(data_dir: Path) -> list[dict]:
             )
         )
 
+    if (runs.experiment == "optimal_batch_v2").any():
+        rows += _v2_rows(spec, runs)
+
     # (d) Pareto fit and B_simple / B_crit
     c = spec["d_pareto"]
     fit, bsd = s["fit"], s["bsimple"]
@@ -235,6 +242,107 @@ def claims(data_dir: Path) -> list[dict]:
                 float(bsr.wall_s.mean()),
             )
         )
+    return rows
+
+
+def _v2_rows(spec: dict, runs: pd.DataFrame) -> list[dict]:
+    """The second design's rows (claims.toml a2_interior, b2_slope_eps, c2_slope_n; issue 17)."""
+    rows = []
+    opt = runs[runs.experiment.isin(V2)]
+
+    def sub(pairs, seeds):
+        return opt[
+            opt.seed.isin(seeds)
+            & pd.Series(
+                [(int(n), round(float(lr), 6)) in pairs for n, lr in zip(opt.N_train, opt.lr)],
+                index=opt.index,
+            )
+        ]
+
+    def wall(d):
+        return float(d.groupby(["N_train", "lr", "global_batch"]).wall_s.mean().sum())
+
+    # (a2) at the predicted optimum: B_pred against the smallest stable B and B = N, paired by seed
+    c = spec["a2_interior"]
+    n, lr = c["setting"]
+    bs, acc, tr, div = _cells(runs, n, lr, c["seeds"], V2)
+    stable = (tr >= c["stable_train_acc"]).all(axis=0)
+    label = f"N={n}, ε={lr:g}"
+    col = pd.Index(c["seeds"], name="seed")
+    j_pred = int(np.flatnonzero(bs == c["batch"])[0]) if (bs == c["batch"]).any() else None
+    j_small = int(np.argmax(stable)) if stable.any() else None
+    j_full = len(bs) - 1
+    if j_pred is None or j_small is None or not (j_small < j_pred < j_full and stable[j_pred]):
+        res = V.exact(0.0, 0.0, ">", label=label, what="B_pred stable and interior")
+        txt = f"{label}: B={c['batch']} is not a stable interior batch of the grid"
+    else:
+        best, small, full = (pd.Series(acc[:, k] * 100, index=col) for k in (j_pred, j_small, j_full))
+        res = V.all_of(
+            [
+                V.difference(
+                    best, small, 0.0, ">", label=f"B={bs[j_pred]} − B={bs[j_small]} (smallest stable)"
+                ),
+                V.difference(best, full, 0.0, ">", label=f"B={bs[j_pred]} − N"),
+            ]
+        )
+        with np.errstate(all="ignore"):
+            m = np.nanmean(np.where(np.isnan(acc), -np.inf, acc), axis=0)
+        keep = ~div
+        b_opt = _b_opt(bs, acc, div, range(len(c["seeds"])))
+        j_max = int(np.flatnonzero(keep)[np.nanargmax(m[keep])])
+        txt = (
+            f"{label}: stable from B={bs[j_small]}; B={bs[j_pred]} {m[j_pred] * 100:.2f} %, smallest stable "
+            f"{m[j_small] * 100:.2f} %, B=N {m[j_full] * 100:.2f} %; argmax of the means B={bs[j_max]}, "
+            f"B_opt (refined) {b_opt:.0f} vs predicted {c['predicted'][0]:,}–{c['predicted'][1]:,} "
+            f"(pt differences; stable: train acc ≥ {c['stable_train_acc']:.0%})"
+        )
+    d = sub({(n, lr)}, c["seeds"])
+    rows.append(_row("a2_interior", txt, res, d, wall(d)))
+
+    # (b2) eps-slope at N = 4000 from two interior optima; the settings' seeds resampled independently
+    c = spec["b2_slope_eps"]
+    groups = [(tuple(g["setting"]), g["seeds"]) for g in c["cells"]]
+    cells = [_cells(runs, p[0], p[1], sd, V2) for p, sd in groups]
+    xs = [p[1] for p, _ in groups]
+
+    def stat_b(*idx, cells=cells, xs=xs):
+        return _slope(xs, [_b_opt(bs, acc, dv, i) for (bs, acc, _, dv), i in zip(cells, idx)])
+
+    res = V.bootstrap([np.arange(len(sd)) for _, sd in groups], stat_b, band=tuple(c["band"]), what="slope")
+    b_opts = [_b_opt(bs, acc, dv, range(len(sd))) for (bs, acc, _, dv), (_, sd) in zip(cells, groups)]
+    d = pd.concat([sub({p}, sd) for p, sd in groups])
+    rows.append(
+        _row(
+            "b2_slope_eps",
+            f"slope {res.estimate:.2f}; B_opt (N={groups[0][0][0]}) "
+            + ", ".join(f"ε={x:g}: {b:.0f}" for x, b in zip(xs, b_opts)),
+            res,
+            d,
+            wall(d),
+        )
+    )
+
+    # (c2) N-slope at eps = 0.1 on the sqrt(2)-refined grid; seeds resampled together
+    c = spec["c2_slope_n"]
+    pairs = [tuple(p) for p in c["settings"]]
+    cells = [_cells(runs, n, lr, c["seeds"], V2) for n, lr in pairs]
+    xs = [p[0] for p in pairs]
+
+    def stat_c(idx, cells=cells, xs=xs):
+        return _slope(xs, [_b_opt(bs, acc, dv, idx) for bs, acc, _, dv in cells])
+
+    res = V.bootstrap([np.arange(len(c["seeds"]))], stat_c, band=tuple(c["band"]), what="slope")
+    b_opts = [_b_opt(bs, acc, dv, range(len(c["seeds"]))) for bs, acc, _, dv in cells]
+    d = sub(set(pairs), c["seeds"])
+    rows.append(
+        _row(
+            "c2_slope_n",
+            f"slope {res.estimate:.2f}; B_opt " + ", ".join(f"N={x}: {b:.0f}" for x, b in zip(xs, b_opts)),
+            res,
+            d,
+            wall(d),
+        )
+    )
     return rows
 
 

@@ -36,6 +36,7 @@ COLUMNS = [
     "b_simple_final",
     "target_train_loss",
     "wall_s",
+    "meta.git_sha",  # the commit that produced the run (its config.json); empty for the first design's runs
 ]
 CURVE_COLUMNS = [
     "run_id",
@@ -94,6 +95,7 @@ def _rows(scale: str, runs_dir: Path):
                 "b_simple_final": noise[-1]["noise/b_simple"] if noise else None,
                 "target_train_loss": cfg.stop_at_train_loss or None,
                 "wall_s": s["wall_s"],
+                "meta.git_sha": meta.get("git_sha"),
             },
             []
             if cfg.tag == "optimal_batch"
@@ -113,10 +115,25 @@ def _rows(scale: str, runs_dir: Path):
         )
 
 
+def merge_committed(new: pd.DataFrame, path: Path, key: str = "run_id") -> pd.DataFrame:
+    """`new` plus the rows of the CSV at `path` whose `key` is not in `new` (runs made elsewhere: a machine
+    or worktree that holds only some of the runs adds them to the committed table)."""
+    if not path.exists():
+        return new
+    old = pd.read_csv(path)
+    keep = old[~old[key].astype(str).isin(set(new[key].astype(str)))]
+    parts = [d for d in (keep, new) if len(d)]
+    return pd.concat(parts, ignore_index=True).reindex(columns=list(new.columns)) if parts else new
+
+
 def collect(
-    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA, merge: bool = False
 ) -> list[Path]:
-    """Write the two CSVs from the complete runs of grid(scale); smoke/paper leave them unchanged."""
+    """Write the two CSVs from the complete runs of grid(scale); smoke/paper leave them unchanged.
+
+    merge: keep the committed rows of runs not found under `runs_dir` (`--merge`: the runs here add to the
+    committed CSVs instead of replacing them).
+    """
     if scale != "cpu":
         return []
     rows, curves = [], []
@@ -127,13 +144,19 @@ def collect(
         print("[collect] noise_scale: no complete runs; CSVs unchanged", file=sys.stderr)
         return []
     data_dir = Path(data_dir)
+    runs = pd.DataFrame(rows, columns=COLUMNS)
+    cur = pd.DataFrame(curves, columns=CURVE_COLUMNS)
+    if merge:
+        runs = merge_committed(runs, data_dir / "noise_scale.csv")
+        cur = merge_committed(cur, data_dir / "noise_scale_curves.csv")
     return write_csvs([
-        (pd.DataFrame(rows, columns=COLUMNS), data_dir / "noise_scale.csv",
-         ["experiment", "N_train", "lr", "global_batch", "seed"]),
-        (pd.DataFrame(curves, columns=CURVE_COLUMNS), data_dir / "noise_scale_curves.csv",
-         ["run_id", "step"]),
+        (runs, data_dir / "noise_scale.csv", ["experiment", "N_train", "lr", "global_batch", "seed"]),
+        (cur, data_dir / "noise_scale_curves.csv", ["run_id", "step"]),
     ])
 
 
 if __name__ == "__main__":
+    if "--merge" in sys.argv[1:]:
+        argv = [a for a in sys.argv[1:] if a != "--merge"]
+        sys.exit(collect_main(lambda scale: collect(scale, merge=True), argv))
     sys.exit(collect_main(collect))

@@ -6,6 +6,8 @@ Three experiments, all on Fashion-MNIST with a BN-free MLP 784-200-10:
   critical_batch  steps S and examples E to reach train loss 0.45 for B = 16 ... 8192, plain SGD,
                   lr tuned per B on a 4-point grid (McCandlish §3)
   bsimple         B_simple over training at B = 1024 with the two-batch estimator (McCandlish App. A)
+  optimal_batch_v2  second design of optimal_batch (issue 17, appended): the setting (N, eps) = (4000, 0.3)
+                  whose predicted optimum lies inside the grid, and sqrt(2)-spaced batches near each optimum
 The paper scale is a ResNet-50/ImageNet batch sweep with the noise module on.
 """
 
@@ -29,6 +31,24 @@ CRIT_LR_MULTS = [0.25, 0.5, 1.0, 2.0]
 CRIT_TARGET = 0.45  # train loss (cross-entropy, nats)
 CRIT_SEEDS = [0, 1]
 BSIMPLE_SEEDS = [0, 1, 2]
+
+# ---- second design of optimal_batch (issue 17; appended to the grid, fixed before its runs) ----------------
+# (a) failed at (N, eps) = (1000, 0.3), where B_opt ~ eps N puts the optimum at ~N/2: no room for an interior
+# maximum. The new setting puts the predicted optimum well inside the grid, from the committed first-design
+# optima (README, "Second design"):
+#   B_opt(4000, 0.3) = 3 x B_opt(4000, 0.1) = 3 x 346 = 1,038   (B_opt proportional to eps, at N = 4000)
+#   B_opt(4000, 0.3) = 12 x B_opt(1000, 0.1) = 12 x 168 = 2,018 (B_opt proportional to eps N, from N = 1000)
+# so 1,038 <= B_opt <= 2,018 (N/4 to N/2); V2_B_PRED = 1448, the grid point at the geometric middle
+# (sqrt(1038 x 2018) = 1,447), is where (a2) compares an interior batch with both ends of the grid.
+V2_PAIR = (4000, 0.3)
+V2_PREDICTED = (1038, 2018)  # B_opt range predicted before the runs (README)
+V2_B_PRED = 1448
+V2_SEEDS = list(range(10))  # the power rule hits its cap of 10 at this effect size (README)
+# sqrt(2)-spaced batches round(2^(k + 1/2)) near each optimum: at eps = 0.1 around the measured 168-346 and
+# the predicted (proportional to N from N = 1000) 168, 336, 672; at (4000, 0.3) around 1,038-2,018.
+SQRT2_BATCHES = {(1000, 0.1): [181, 362, 724], (2000, 0.1): [181, 362, 724], (4000, 0.1): [181, 362, 724],
+                 (4000, 0.3): [724, 1448, 2896]}
+V2_SLOPE_SEEDS = OPT_SEEDS  # the eps = 0.1 cells: 5 seeds meet the power rule for the slopes (README)
 
 
 def batches_for(n: int) -> list[int]:
@@ -55,6 +75,23 @@ def optimal_batch() -> list[TrainConfig]:
                 out.append(replace(BASE, tag="optimal_batch", train_examples=n, global_batch=b,
                                    per_worker_batch=b, lr_base=eps, lr_base_batch=b, momentum=0.9,
                                    epochs=1e6, max_steps=steps, eval_train_examples=n, seed=s))
+    return out
+
+
+def optimal_batch_v2() -> list[TrainConfig]:
+    """The second design (tag optimal_batch_v2): the new setting V2_PAIR on the first design's powers of two,
+    N and its sqrt(2) points, 10 seeds; and the sqrt(2) points of the eps = 0.1 settings, seeds 0-4 (the
+    cells they join keep their first-design runs)."""
+    def cfg(n, eps, b, s):
+        return replace(BASE, tag="optimal_batch_v2", train_examples=n, global_batch=b, per_worker_batch=b,
+                       lr_base=eps, lr_base_batch=b, momentum=0.9, epochs=1e6,
+                       max_steps=round(U_REF * EPS_REF / eps), eval_train_examples=n, seed=s)
+
+    n, eps = V2_PAIR
+    out = [cfg(n, eps, b, s) for b in sorted(batches_for(n) + SQRT2_BATCHES[V2_PAIR]) for s in V2_SEEDS]
+    for (n, eps), bs in SQRT2_BATCHES.items():
+        if (n, eps) != V2_PAIR:
+            out += [cfg(n, eps, b, s) for b in bs for s in V2_SLOPE_SEEDS]
     return out
 
 
@@ -103,7 +140,7 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
-    cfgs = optimal_batch() + critical_batch() + bsimple()
+    cfgs = optimal_batch() + critical_batch() + bsimple() + optimal_batch_v2()  # v2 appended: indices stay
     if scale == "smoke":
         picks = [cfgs[0], critical_batch()[0], bsimple()[0]]
         return [smoke_cfg(c) for c in picks] + [smoke_cfg(paper()[0])]
