@@ -2,7 +2,8 @@
 
     python -m experiments.lars.collect [--scale=cpu]
 
-lars.csv: one row per run of the cpu grid (diverged runs kept, status "diverged", no accuracy).
+lars.csv: one row per run of the cpu grid (diverged runs kept, status "diverged", no accuracy); design = "v2"
+(config.DESIGN; the first design's committed CSV has no such column), init = default | caffe (table2 runs).
 lars_curves.csv: one row per evaluation of every run (test/train accuracy, train loss, lr, mean trust ratio).
 lars_trust_ratios.csv: one row per (LARS run, evaluation, parameter tensor): ||w||, ||g|| and the trust
 ratio lambda = eta ||w|| / (||g|| + beta ||w||) of the optimizer step just before that evaluation, as the
@@ -20,15 +21,17 @@ import pandas as pd
 
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
-from .config import NETS, grid
+from .config import DESIGN, INITS_V2, grid
 
 COLUMNS = [
     "study",
+    "design",
     "experiment",
     "run_id",
     "seed",
     "model",
     "net",
+    "init",
     "bn",
     "optimizer",
     "global_batch",
@@ -77,10 +80,13 @@ def _mine(scale: str, runs_dir: Path) -> list[str]:
 
 def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     """lars.csv rows: the issue's columns plus the switches that define each run."""
-    nets = {v: k for k, v in NETS.items()}
+    nets = {m: net for names in INITS_V2.values() for net, m in names.items()}
+    inits = {m: init for init, names in INITS_V2.items() for m in names.values()}
     df = runs.assign(
+        design=DESIGN,
         experiment=runs["tag"],
         net=runs["model"].map(nets),
+        init=runs["model"].map(inits),
         bn=runs["has_bn"].astype(bool),
         lr=runs["resolved.lr_peak"],
     )

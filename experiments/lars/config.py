@@ -25,7 +25,10 @@ from dataclasses import replace
 
 from largebatch.config import TrainConfig
 
-from . import models  # noqa: F401  (registers alexnet_fm, alexnet_bn_fm, alexnet_bn in MODELS)
+from . import (
+    models,  # noqa: F401  (registers alexnet_fm, alexnet_bn_fm, alexnet_bn in MODELS)
+    proxy,
+)
 
 STUDY = "lars"
 NETS = {"nobn": "alexnet_mlp", "bn": "alexnet_mlp_bn"}
@@ -212,6 +215,101 @@ def smoke_grid() -> list[TrainConfig]:
     return out
 
 
+# ---- cpu scale, second design (v2, issue 16): the scale-model rule (proxy.py) -------------------------
+# Every arm shares E_V2 epochs (the image of 32K gets proxy.STEPS_LARGEST steps); warmup is the paper's
+# fraction (2/100 no-BN, 5/100 BN); the ladder is 128 + the images of 4K, 8K, 16K, 32K against the measured
+# B_simple (+ 8192, the issue's largest batch); the claims sit at the images of the paper's batches, fixed
+# here before any v2 run: (a), (b) at B_CLAIM (image of 4K), (c) at 128, (d) at B_LONGER (image of 16K).
+DESIGN = "v2"  # written by collect.py into the CSV's `design` column; the first design's CSV has none
+E_V2 = proxy.E_CPU
+SEEDS_V2 = [0, 1, 2]  # the judged settings (README "v2 design": seeds by power and budget)
+LADDER_SEEDS = [0]  # the other rungs of the ladder: one seed, exploratory (the budget)
+EVALS_V2 = 20  # evaluations per run (curves); the claims use the final one
+SGD_MULTS_V2 = {  # peak lr = ETA_REF * mult * B/128 (mult 1 = the linear rule from ETA_REF)
+    "base": (1 / 2, 1.0, 2.0),  # B = 128 (the first design's best, 0.05, in the middle for both nets)
+    "claim": (1 / 4, 1 / 2, 1.0, 2.0, 4.0),  # B_CLAIM: every B = 128 lr's linear rule is on it (claim a)
+}
+SGD_PEAKS_LADDER = {"nobn": (0.1, 0.2, 0.4), "bn": (0.2, 0.4, 0.8)}  # other rungs: absolute peak lrs
+# LARS: gamma0 = centre x {1/2, 1, 2}; centre = the first design's best gamma0 interpolated in log B
+LARS_BEST_V1 = {"nobn": {128: 4.0, 1024: 20.0, 2048: 20.0, 4096: 40.0, 8192: 40.0},
+                "bn": {128: 4.0, 4096: 10.0, 8192: 14.0}}  # bn 8192: 10 at the grid's edge; 14 = Table 3
+
+
+def lars_centre(net: str, b: int) -> float:
+    """The first design's best gamma0, interpolated log-log in B (clamped at the ends), 2 significant digits
+    (the centre of the v2 grid)."""
+    import math
+
+    pts = sorted(LARS_BEST_V1[net].items())
+    if b <= pts[0][0]:
+        g = pts[0][1]
+    elif b >= pts[-1][0]:
+        g = pts[-1][1]
+    else:
+        (b0, g0), (b1, g1) = next((p, q) for p, q in zip(pts, pts[1:]) if p[0] <= b <= q[0])
+        f = (math.log(b) - math.log(b0)) / (math.log(b1) - math.log(b0))
+        g = math.exp(math.log(g0) + f * (math.log(g1) - math.log(g0)))
+    return float(f"{g:.2g}")
+
+
+def lars_gammas_v2(net: str, b: int) -> tuple[float, ...]:
+    c = lars_centre(net, b)
+    return tuple(float(f"{c * m:.2g}") for m in (0.5, 1.0, 2.0))
+
+
+def sgd_peaks_v2(net: str, b: int) -> tuple[float, ...]:
+    if b == BASE_BATCH:
+        return tuple(ETA_REF * m for m in SGD_MULTS_V2["base"])
+    if b == proxy.B_CLAIM:
+        return tuple(ETA_REF * m * b / BASE_BATCH for m in SGD_MULTS_V2["claim"])
+    return SGD_PEAKS_LADDER[net]
+
+
+def _v2(net: str, b: int, seed: int, tag: str = "main", epochs: float | None = None) -> TrainConfig:
+    e = epochs or E_V2
+    spe = proxy.FMNIST_N // b
+    return replace(BASE, tag=tag, model=NETS[net], seed=seed, epochs=e,
+                   warmup_epochs=proxy.WARMUP_EPOCHS[net] * e / E_V2,
+                   eval_every_steps=max(1, int(round(e * spe / EVALS_V2))))
+
+
+def runs_v2(net: str, b: int, seed: int) -> list[TrainConfig]:
+    """SGD (peak lrs of sgd_peaks_v2, warmup from peak * 128/B) and LARS (gammas of lars_gammas_v2) at b."""
+    base = _v2(net, b, seed)
+    return ([sgd(base, b, peak * BASE_BATCH / b) for peak in sgd_peaks_v2(net, b)]
+            + [lars(base, b, g) for g in lars_gammas_v2(net, b)])
+
+
+def longer_v2(seed: int) -> list[TrainConfig]:
+    """Claim (d): the no-BN net's LARS grid at B_LONGER for 2 x E_V2 (the 1x runs are in the ladder)."""
+    base = _v2("nobn", proxy.B_LONGER, seed, tag="longer", epochs=2 * E_V2)
+    return [lars(base, proxy.B_LONGER, g) for g in lars_gammas_v2("nobn", proxy.B_LONGER)]
+
+
+INITS_V2 = {"default": NETS, "caffe": {"nobn": "alexnet_mlp_caffe", "bn": "alexnet_mlp_bn_caffe"}}
+
+
+def table2_v2(net: str, init: str, b: int, seed: int) -> TrainConfig:
+    """One LARS step (Table 2) with PyTorch's default init or the paper's Caffe Gaussian init."""
+    cfg = replace(table2(net, b, seed), model=INITS_V2[init][net])
+    return cfg
+
+
+def cpu_grid_v2() -> list[TrainConfig]:
+    """Table 2 runs, then per seed and net: B = 128 and B_CLAIM (SEEDS_V2), the other rungs (LADDER_SEEDS),
+    then the train-longer runs (SEEDS_V2)."""
+    out = [table2_v2(net, init, b, s) for s in SEEDS_V2 for net in NETS for init in INITS_V2
+           for b in (BASE_BATCH, proxy.B_TOP)]
+    for s in SEEDS_V2:
+        for net in NETS:
+            for b in proxy.LADDER:
+                judged = b in (BASE_BATCH, proxy.B_CLAIM) or (net == "nobn" and b == proxy.B_LONGER)
+                if judged or s in LADDER_SEEDS:
+                    out += runs_v2(net, b, s)
+        out += longer_v2(s)
+    return out
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper_grid()
@@ -219,4 +317,4 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return smoke_grid()
     if scale == "cpu_v1":  # the first design (its CSV is committed; not a study scale, for reference)
         return cpu_grid()
-    return cpu_grid()
+    return cpu_grid_v2()

@@ -116,3 +116,23 @@ MODELS["alexnet_mlp_bn"] = lambda s, c, w, d: AlexNetMLP(s, c, w or 256, bn=True
 MODELS["alexnet_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=False)
 MODELS["alexnet_bn_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=True)
 MODELS["alexnet_bn"] = lambda s, c, w, d: AlexNetBN(s, c)
+
+
+def caffe_init(model: nn.Module) -> nn.Module:
+    """BVLC AlexNet's Caffe Gaussian init mapped onto the MLP stand-in (You et al.'s Table 2 net): the first
+    layer (conv1's role) and the classifier (fc8's) N(0, 0.01^2), the hidden layers fc2, fc3 (fc6, fc7's)
+    N(0, 0.005^2); biases 0.1 on the hidden layers (BVLC's fc6/fc7), 0 on the first layer and the
+    classifier; BN gamma = 1, beta = 0. PyTorch's default (Kaiming-uniform) sets other ||w||/||g|| ratios."""
+    std = {"fc1": 0.01, "fc2": 0.005, "fc3": 0.005, "fc4": 0.01}
+    bias = {"fc1": 0.0, "fc2": 0.1, "fc3": 0.1, "fc4": 0.0}
+    for name, m in model.named_children():
+        if name in std:
+            nn.init.normal_(m.weight, 0.0, std[name])
+            if m.bias is not None:
+                nn.init.constant_(m.bias, bias[name])
+    return model
+
+
+# the same nets with the paper's (Caffe) initialisation: claim (e) of the second design, Table 2's ratios
+MODELS["alexnet_mlp_caffe"] = lambda s, c, w, d: caffe_init(AlexNetMLP(s, c, w or 256, bn=False))
+MODELS["alexnet_mlp_bn_caffe"] = lambda s, c, w, d: caffe_init(AlexNetMLP(s, c, w or 256, bn=True))

@@ -1,0 +1,120 @@
+"""B_simple probe of the LARS study's cpu proxy, run before the v2 sweep; committed as
+paper_figures/data/lars_calib.csv.
+
+    python -m experiments.lars.calibrate            # the probe run (~30 s), then the CSV
+    python -m experiments.lars.calibrate --collect  # the CSV from an existing probe run
+
+Rules, fixed here before the probe runs (the protocol of the Goyal and 32k-recipe probes, adapted to a poly
+schedule that has no lr phases):
+  * run: the no-BN net (`alexnet_mlp`, the paper's AlexNet stand-in) at the baseline B = 128 with the first
+    design's tuned SGD lr 0.05 (config.ETA_REF), momentum 0.9, wd 5e-4, poly(2) to 0 over a 10-epoch budget
+    (the first design's; the v2 budget itself depends on B_simple), seed 100 (no judged run uses it), the
+    noise module on (two-batch estimator: B_small = the per-worker 32, B_big = 128; raw values every 10
+    steps, no EMA), no evaluations;
+  * target: the loss a third of the way through training (the Goyal probe's point: the end of its first lr
+    phase, 30 of 90), so B_simple = mean tr(Sigma) / mean |G|^2 over epochs 2.0-3.33 of 10 (the last 40 %
+    of the first third), the ratio of the means (McCandlish et al., arXiv 1812.06162, App. A);
+  * proxy.B_SIMPLE is this value to 3 significant digits and proxy.B_SIMPLE_PROVISIONAL becomes False
+    (tests/test_lars_study.py checks both once the CSV exists); then proxy.STEPS_LARGEST is re-chosen so
+    that the v2 grid's budget estimate stays within 45 minutes (the ladder and E depend on B_simple). Both
+    are written into proxy.py before any v2 run.
+Runs go to runs/lars/ like the sweep's (resumable: a complete probe is not rerun).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from largebatch.config import TrainConfig
+from largebatch.metrics import read_summary
+from largebatch.results import DATA, write_csv_atomic
+from largebatch.runid import run_id
+from largebatch.trainer import run_dir, train
+
+from . import config, proxy
+
+SEED = 100
+E_PROBE = 10.0
+PROBE_WINDOW = (0.6 * E_PROBE / 3, E_PROBE / 3)  # last 40 % of the first third of training, in epochs
+CSV = DATA / "lars_calib.csv"
+
+
+def probe_cfg() -> TrainConfig:
+    base = replace(config.BASE, model=config.NETS["nobn"], epochs=E_PROBE)
+    cfg = config.sgd(base, config.BASE_BATCH, config.ETA_REF)
+    return replace(
+        cfg, tag="calib_bsimple", seed=SEED, noise_every_steps=10, noise_ema=0.0, eval_every_steps=0,
+        eval_train_examples=0,
+    )
+
+
+def b_simple_window(metrics: Path, window=PROBE_WINDOW) -> dict:
+    """Ratio of the mean raw tr(Sigma) to the mean raw |G|^2 over measurements with epoch in [lo, hi)."""
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    m = pd.DataFrame([r for r in rows if "noise/g2_raw" in r])
+    w = m[(m["epoch"] >= window[0]) & (m["epoch"] < window[1])]
+    g2, tr = float(w["noise/g2_raw"].mean()), float(w["noise/trace_sigma_raw"].mean())
+    se = float(w["noise/g2_raw"].std(ddof=1) / len(w) ** 0.5)
+    loss = float(w["train/loss"].mean()) if "train/loss" in w else float("nan")
+    return {"b_simple": tr / g2, "g2_mean": g2, "g2_se": se, "trace_sigma_mean": tr,
+            "n_measurements": len(w), "train_loss_window": loss}
+
+
+def collect() -> Path | None:
+    cfg = probe_cfg()
+    d = run_dir(cfg)
+    s = read_summary(d)
+    if s is None:
+        print(f"[calibrate] no complete probe run at {d}", file=sys.stderr)
+        return None
+    sha = json.loads((d / "config.json").read_text()).get("git_sha") if (d / "config.json").exists() else None
+    row = {
+        "part": "probe",
+        "run_id": run_id(cfg),
+        "seed": SEED,
+        "global_batch": cfg.global_batch,
+        "epochs": cfg.epochs,
+        "window_epochs": f"{PROBE_WINDOW[0]:.3f}-{PROBE_WINDOW[1]:.3f}",
+        **b_simple_window(d / "metrics.jsonl"),
+        "final_test_err": 100 * (1 - s["final_test_acc"]) if s.get("final_test_acc") is not None else None,
+        "status": s.get("status"),
+        "wall_s": s.get("wall_s"),
+        "git_sha": sha,
+    }
+    df = pd.DataFrame([row]).round({"final_test_err": 4, "wall_s": 1, "b_simple": 1, "epochs": 4})
+    return write_csv_atomic(df, CSV, sort_by=["part"])
+
+
+def measured(path: Path = CSV) -> float | None:
+    """The committed probe's B_simple (None before the probe has run)."""
+    if not Path(path).exists():
+        return None
+    cal = pd.read_csv(path)
+    return float(cal.loc[cal["part"] == "probe", "b_simple"].iloc[0])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--collect", action="store_true", help="only write the CSV from an existing probe run")
+    a = ap.parse_args(argv)
+    if not a.collect:
+        cfg = probe_cfg()
+        if read_summary(run_dir(cfg)) is None:
+            train(cfg)
+    path = collect()
+    if path is None:
+        return 1
+    print(pd.read_csv(path).to_string(index=False))
+    print(f"[calibrate] B_simple = {measured(path):.1f} (proxy.B_SIMPLE = {proxy.B_SIMPLE:g}, "
+          f"provisional = {proxy.B_SIMPLE_PROVISIONAL})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
