@@ -73,6 +73,20 @@ def caption(fig: mpl.figure.Figure, note: str | None = None) -> str:
     return " ".join(parts)
 
 
+def _next_slot(ax, edge: str) -> int:
+    """0, 1, 2, ... for successive labels on one edge of `ax`: each gets its own row, none overlaps."""
+    slots = ax.__dict__.setdefault("_largebatch_slots", {})
+    slots[edge] = slots.get(edge, -1) + 1
+    return slots[edge]
+
+
+def _side(ax, x: float) -> tuple[str, int]:
+    """Labels near the right edge of the axes go to the left of their point (no spill into a neighbour)."""
+    px = ax.transData.transform((x, ax.get_ylim()[0]))[0]
+    right = (px - ax.bbox.x0) > 0.7 * ax.bbox.width
+    return ("right", -3) if right else ("left", 3)
+
+
 def mark_off_scale(ax) -> int:
     """Mark every data point beyond the y-limits at the axes' edge with its value, and the first point where
     a long line (a curve) leaves them with the line's label; returns how many marks were drawn."""
@@ -91,14 +105,19 @@ def mark_off_scale(ax) -> int:
             continue
         if len(xs) > 40:  # a curve: say where it leaves the axes
             out = out[:1]
+        notes = getattr(line, "_largebatch_notes", {})
         for x, y in out:
             top = y > hi
+            k = _next_slot(ax, "top" if top else "bottom")
+            ha, dx = _side(ax, x)
             ax.plot([x], [hi if top else lo], marker="^" if top else "v", color=line.get_color(),
                     markerfacecolor="none", clip_on=False, zorder=6, gid="off-scale", linestyle="none")
             name = line.get_label() if len(xs) > 40 and not line.get_label().startswith("_") else ""
             text = f"{name}: off scale" if name else f"{y:.3g}"
-            ax.annotate(text, (x, hi if top else lo), textcoords="offset points",
-                        xytext=(3, -9 if top else 4), fontsize=6, color=line.get_color(),
+            if x in notes:
+                text += f", {notes[x]}"
+            ax.annotate(text, (x, hi if top else lo), textcoords="offset points", ha=ha,
+                        xytext=(dx, -9 - 8 * k if top else 4 + 8 * k), fontsize=6, color=line.get_color(),
                         annotation_clip=False)
             marks += 1
     return marks
@@ -157,7 +176,8 @@ def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lo
     Runs whose `y` is NaN or infinite (diverged, never reached the target) are not averaged: each point
     with some is labelled "k/n <missing_text>", and an `x` where no run has a value gets an open marker on
     the top edge with that label. Rows where the boolean column `flag` is true (e.g. diverged runs scored
-    at chance) are averaged and labelled "k/n <flag_text>".
+    at chance) are averaged and labelled "k/n <flag_text>"; a point where every run is flagged gets a cross
+    instead, explained once in the legend.
 
     Args:
         ax: Matplotlib axes.
@@ -190,20 +210,33 @@ def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lo
                            yerr=[0.0 if math.isnan(p[2]) else p[2] for p in drawn], marker=marker,
                            label=f"{name} ({ns_txt})" if name else ns_txt)
         color = cont[0].get_color()
+        cont[0]._largebatch_notes = {}  # x -> "k/n diverged": mark_off_scale repeats it at the edge
+        dy = 4 + 9 * ((len(ax.containers) - 1) % 3)  # labels of several lines at one x do not overlap
         for xv, m, _, n, miss, k_flag, total in pts:
             notes = ([f"{miss}/{total} {missing_text}"] if miss else []) + (
                 [f"{k_flag}/{total} {flag_text}"] if k_flag else [])
             if not notes:
                 continue
+            if n and k_flag == total and not miss:  # every run flagged: a cross, explained once in the legend
+                first = not ax.__dict__.get("_largebatch_cross")
+                ax._largebatch_cross = True
+                ax.plot([xv], [m], marker="x", markersize=7, color=color, linestyle="none", zorder=6,
+                        label=f"× all runs {flag_text}" if first else "_nolegend_")
+                cont[0]._largebatch_notes[xv] = f"all {flag_text}"
+                continue
+            if n:
+                cont[0]._largebatch_notes[xv] = ", ".join(notes)
             if n == 0:  # nothing to average: an open marker on the top edge says the runs exist
                 ax.plot([xv], [1.0], transform=ax.get_xaxis_transform(), marker="^", markerfacecolor="none",
                         color=color, clip_on=False, linestyle="none", zorder=6)
-                ax.annotate(", ".join(notes), (xv, 1.0), xycoords=ax.get_xaxis_transform(),
-                            textcoords="offset points", xytext=(3, -10), fontsize=6, color=color,
-                            annotation_clip=False)
+                ha, dx = _side(ax, xv)
+                ax.annotate(", ".join(notes), (xv, 1.0), xycoords=ax.get_xaxis_transform(), ha=ha,
+                            textcoords="offset points", xytext=(dx, -10 - 8 * _next_slot(ax, "top")),
+                            fontsize=6, color=color, annotation_clip=False)
             else:
-                ax.annotate(", ".join(notes), (xv, m), textcoords="offset points", xytext=(4, 4), fontsize=6,
-                            color=color)
+                ha, dx = _side(ax, xv)
+                ax.annotate(", ".join(notes), (xv, m), textcoords="offset points", xytext=(dx, dy), ha=ha,
+                            fontsize=6, color=color)
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)
 
