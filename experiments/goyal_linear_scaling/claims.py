@@ -109,11 +109,19 @@ def _max_gap(mat: np.ndarray, base: np.ndarray, idx) -> float:
     return float(np.max(np.abs(gap[ok]))) if ok.any() else float("nan")
 
 
+def is_v2(runs: pd.DataFrame) -> bool:
+    """The CSV holds the second design's runs (collect.py writes design = "v2"; the first CSV has none)."""
+    return "design" in runs.columns and bool((runs["design"] == "v2").any())
+
+
 def claims(data_dir: Path) -> list[dict]:
     """Rows for the README table (see largebatch.report)."""
     spec = load_spec(STUDY)
     runs = pd.read_csv(Path(data_dir) / f"{STUDY}.csv")
     curves = pd.read_csv(Path(data_dir) / f"{STUDY}_curves.csv")
+    if is_v2(runs):
+        v2 = runs[runs["design"] == "v2"]
+        return claims_v2(v2, curves[curves["run_id"].isin(v2["run_id"])])
     stats = A.batch_stats(runs)
     b_flat, tab = A.flat_region(stats, BASELINE_BATCH)
     b_elb = A.elbow(stats, BASELINE_BATCH, b_flat)
@@ -325,6 +333,201 @@ def claims(data_dir: Path) -> list[dict]:
     return rows
 
 
+def claims_v2(runs: pd.DataFrame, curves: pd.DataFrame) -> list[dict]:
+    """The second design's rows (claims.toml ids v2_*): every batch fixed before the sweep (config.py)."""
+    from . import proxy
+    from .config import B_ABL_V2
+
+    spec = load_spec(STUDY)
+    batch = runs[runs["experiment"] == "batch"]
+
+    def row(cid, ours, result, frames):
+        frames = [f for f in frames if len(f)]
+        return {
+            "id": cid,
+            "ours": ours,
+            "result": result,
+            "csv": CSV,
+            "runs": pd.concat(frames) if frames else runs.iloc[:0],
+            "wall_per_seed": _wall(runs, frames),
+        }
+
+    def ratio(b):
+        return f"{b / proxy.B_SIMPLE:.2g} B_simple"
+
+    rows = []
+    s = spec["v2_a_flat"]
+    base = _err(batch, s["seeds"], global_batch=BASELINE_BATCH)
+    if not len(base):
+        return []
+    parts = [
+        V.equivalence(_err(batch, s["seeds"], global_batch=b), base, s["margin"], label=f"kn={b}")
+        for b in s["batch"]
+    ]
+    rows.append(
+        row(
+            "v2_a_flat",
+            f"baseline {_ms(base)} %; Δ vs baseline: "
+            + ", ".join(f"{b} ({ratio(b)}): {p.estimate:+.2f}" for b, p in zip(s["batch"], parts))
+            + " pt",
+            V.all_of(parts),
+            [_sel(batch, s["seeds"], global_batch=b) for b in [BASELINE_BATCH, *s["batch"]]],
+        )
+    )
+    s = spec["v2_b_elbow"]
+    b0 = _err(batch, s["seeds"], global_batch=BASELINE_BATCH)
+    parts = [
+        V.difference(
+            _err(batch, s["seeds"], global_batch=b), b0, s["threshold"], s["direction"], label=f"kn={b}"
+        )
+        for b in s["batch"]
+    ]
+    rows.append(
+        row(
+            "v2_b_elbow",
+            "Δ vs baseline — "
+            + "; ".join(f"{b} ({ratio(b)}): {p.estimate:+.2f} pt" for b, p in zip(s["batch"], parts)),
+            V.any_of(parts),
+            [_sel(batch, s["seeds"], global_batch=b) for b in [BASELINE_BATCH, *s["batch"]]],
+        )
+    )
+    s = spec["v2_c_warmup"]
+    b, seeds = s["batch"], s["seeds"]
+    b0 = _err(batch, seeds, global_batch=BASELINE_BATCH)
+    grad = _err(batch, seeds, global_batch=b)
+    none_, const = (
+        _err(runs, seeds, experiment="warmup", global_batch=b, warmup=w) for w in ("none", "constant")
+    )
+    rows.append(
+        row(
+            "v2_c_warmup",
+            f"kn={b}: gradual {_ms(grad)} ({grad.mean() - b0.mean():+.2f}), none {_ms(none_)} "
+            f"({none_.mean() - b0.mean():+.2f}), constant {_ms(const)} ({const.mean() - b0.mean():+.2f}) %",
+            V.all_of(
+                [
+                    V.equivalence(grad, b0, s["threshold"], label="gradual"),
+                    V.difference(none_, b0, s["threshold"], ">", label="none"),
+                    V.difference(const, b0, s["threshold"], ">", label="constant"),
+                ]
+            ),
+            [_sel(batch, seeds, global_batch=x) for x in (b, BASELINE_BATCH)]
+            + [_sel(runs, seeds, experiment="warmup", global_batch=b)],
+        )
+    )
+    s = spec["v2_d_curves"]
+    mats, div = _curve_matrix(runs, curves, s["seeds"])
+    if BASELINE_BATCH in mats:
+        basem, parts = mats[BASELINE_BATCH], []
+        k = basem.shape[0]
+        for b, direction in [*((b, "<") for b in s["batch_flat"]), *((b, ">") for b in s["batch_beyond"])]:
+            if b not in mats:
+                continue
+            if div[b]:
+                parts.append(
+                    V.exact(float("inf"), s["threshold"], direction, label=f"kn={b}", what="max |gap|")
+                )
+                continue
+            parts.append(
+                V.bootstrap(
+                    [np.arange(k)],
+                    lambda i, b=b: _max_gap(mats[b], basem, i),
+                    s["threshold"],
+                    direction,
+                    label=f"kn={b}",
+                    what="max |gap|",
+                )
+            )
+        gaps = A.curve_gaps(runs, curves, BASELINE_BATCH).set_index("global_batch")
+
+        def fmt(bs):
+            return ", ".join(
+                f"{b}: {gaps.loc[b, 'max_abs_gap']:.2f} ({gaps.loc[b, 'final_gap']:+.2f})"
+                for b in bs
+                if b in gaps.index
+            )
+
+        rows.append(
+            row(
+                "v2_d_curves",
+                f"max |gap| (pt) after E/3 (gap at the end) — flat side: {fmt(s['batch_flat'])}; beyond: "
+                f"{fmt(s['batch_beyond'])}",
+                V.all_of(parts),
+                [_sel(batch, s["seeds"])],
+            )
+        )
+    s = spec["v2_e_rule"]
+    b, seeds = s["batch"], s["seeds"]
+    lin = _err(batch, seeds, global_batch=b)
+    sq, no = (_err(runs, seeds, experiment="rule", global_batch=b, lr_rule=r) for r in ("sqrt", "none"))
+    rows.append(
+        row(
+            "v2_e_rule",
+            f"kn={b}: linear {_ms(lin)}, sqrt {_ms(sq)}, none {_ms(no)} %",
+            V.all_of(
+                [
+                    V.difference(sq, lin, s["threshold"], ">", label="sqrt − linear"),
+                    V.difference(no, lin, s["threshold"], ">", label="none − linear"),
+                ]
+            ),
+            [_sel(batch, seeds, global_batch=b), _sel(runs, seeds, experiment="rule", global_batch=b)],
+        )
+    )
+    s = spec["v2_f_gamma"]
+    b, seeds = s["batch"], s["seeds"]
+    g0 = _err(batch, seeds, global_batch=b)
+    g1 = _err(runs, seeds, experiment="gamma", global_batch=b, zero_gamma=False)
+    rows.append(
+        row(
+            "v2_f_gamma",
+            f"kn={b}: γ=0 {_ms(g0)} vs γ=1 {_ms(g1)} % (Δ {g0.mean() - g1.mean():+.2f} pt)",
+            V.noninferior(g0, g1, s["margin"]),
+            [_sel(batch, seeds, global_batch=b), _sel(runs, seeds, experiment="gamma", global_batch=b)],
+        )
+    )
+    s = spec["v2_g_bsimple"]
+    lo_b, hi_b = s["batch"]
+    b0 = _err(batch, s["seeds"], global_batch=BASELINE_BATCH)
+    lo, hi = (_err(batch, s["seeds"], global_batch=x) for x in (lo_b, hi_b))
+    rows.append(
+        row(
+            "v2_g_bsimple",
+            f"B_simple = {proxy.B_SIMPLE:,.0f}"
+            + (" (provisional)" if proxy.B_SIMPLE_PROVISIONAL else "")
+            + f"; kn = {lo_b} ({ratio(lo_b)}): Δ {lo.mean() - b0.mean():+.2f} pt; kn = {hi_b} "
+            f"({ratio(hi_b)}): Δ {hi.mean() - b0.mean():+.2f} pt; ablation batch {B_ABL_V2} = "
+            f"{ratio(B_ABL_V2)}",
+            V.all_of(
+                [
+                    V.equivalence(lo, b0, s["margin"], label=f"kn={lo_b} flat"),
+                    V.difference(hi, b0, s["threshold"], ">", label=f"kn={hi_b} not flat"),
+                ]
+            ),
+            [_sel(batch, s["seeds"], global_batch=x) for x in (BASELINE_BATCH, lo_b, hi_b)],
+        )
+    )
+    return rows
+
+
+def regime_block() -> str:
+    """The paper-vs-proxy table of the second design (proxy.regime_table), from the configs, not the runs."""
+    from . import proxy
+
+    rows = pd.DataFrame(proxy.regime_table()).rename(
+        columns={"paper": "paper (ResNet-50)", "proxy": "cpu proxy v2"}
+    )
+    note = (
+        f"B_simple = {proxy.B_SIMPLE:,.0f}"
+        + (
+            " (PROVISIONAL: not yet measured on this network)"
+            if proxy.B_SIMPLE_PROVISIONAL
+            else " (measured)"
+        )
+        + f"; STEPS_LARGEST = {proxy.STEPS_LARGEST} at the image of 32k; E = {proxy.E_CPU:.2f} epochs for "
+        "every kn; ablations at the image of 8k."
+    )
+    return markdown_table(rows) + "\n\n" + note
+
+
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     """The study README's generated blocks (written by `python -m largebatch.report`)."""
     from .config import B_ABL_FLAT
@@ -467,10 +670,30 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
             ),
         ]
     )
+    if is_v2(runs):
+        timing = (
+            f"{len(runs)} runs (second design); {runs.wall_s.sum() / 60:.1f} min of run wall time (sum of "
+            f"`wall_s`, {runs.train_s.sum() / 60:.1f} min of it in training steps); "
+            f"{typical.sum() / 60:.1f} min with each run's time replaced by the median of its "
+            f"configuration's seeds; one process on 2 CPU cores ({runs['meta.device'].iloc[0]}, torch "
+            f"{runs['meta.torch'].iloc[0]})."
+        )
+        from . import proxy
+
+        findings = "\n".join(
+            [
+                f"- The flat region (by the means) ends at B_flat = {b_flat} = {b_flat / proxy.B_SIMPLE:.2g} "
+                f"B_simple; the elbow (≥ 1 pt by the means) is at kn = {b_elbow}."
+                if b_flat
+                else f"- B_flat = {b_flat}, elbow = {b_elbow}.",
+                *[abl_bullet(b) for b in abl_batches],
+            ]
+        )
     return {
         "batch": markdown_table(table),
         "claims": None,
         "ablations": markdown_table(abl_tab),
         "timing": timing,
         "findings": findings,
+        "regime": regime_block(),
     }

@@ -2,7 +2,8 @@
 
     python -m experiments.goyal_linear_scaling.collect [--scale=cpu]
 
-goyal_linear_scaling.csv: one row per run of the cpu grid (experiment = batch | warmup | rule | gamma);
+goyal_linear_scaling.csv: one row per run of the cpu grid (experiment = batch | warmup | rule | gamma;
+design = "v2" for the scale-model design, config.DESIGN: the first design's committed CSV has no column);
 final_test_err / final_train_err are Goyal's model error, the median of the evaluations in the final
 5/90 of training (analysis.final_error), in percent. goyal_linear_scaling_curves.csv: one row per
 evaluation (run_id, epoch, step, train_err, test_err), train_err on a fixed 10k training subset in eval
@@ -20,13 +21,13 @@ import pandas as pd
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
 from .analysis import final_error
-from .config import STUDY, grid
+from .config import DESIGN, STUDY, grid
 
-COLUMNS = ["study", "experiment", "run_id", "seed", "global_batch", "per_worker_batch", "lr_peak", "lr_rule",
-           "warmup", "zero_gamma", "epochs", "status", "final_test_err", "final_train_err", "n_final_evals",
-           "last_test_err", "steps", "steps_per_epoch", "warmup_steps", "workers", "lr_base", "lr_base_batch",
-           "model", "width", "depth", "weight_decay", "nesterov", "train_s", "wall_s", "samples_per_s",
-           "meta.device", "meta.torch", "meta.git_sha"]
+COLUMNS = ["study", "design", "experiment", "run_id", "seed", "global_batch", "per_worker_batch", "lr_peak",
+           "lr_rule", "warmup", "zero_gamma", "epochs", "status", "final_test_err", "final_train_err",
+           "n_final_evals", "last_test_err", "steps", "steps_per_epoch", "warmup_steps", "workers", "lr_base",
+           "lr_base_batch", "model", "width", "depth", "weight_decay", "nesterov", "train_s", "wall_s",
+           "samples_per_s", "meta.device", "meta.torch", "meta.git_sha"]
 CURVE_COLUMNS = ["run_id", "epoch", "step", "train_err", "test_err"]
 ERR_DIGITS = 4  # errors in percent: accuracies are multiples of 1e-4 (10k examples), so this is exact
 
@@ -51,8 +52,8 @@ def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         tr, _ = final_error(c["epoch"], c["train_err"], r["epochs"])
         done = r["status"] != "diverged"
         rows.append({
-            "study": STUDY, "experiment": r["tag"], "run_id": r["run_id"], "seed": r["seed"],
-            "global_batch": r["global_batch"], "per_worker_batch": r["per_worker_batch"],
+            "study": STUDY, "design": DESIGN, "experiment": r["tag"], "run_id": r["run_id"],
+            "seed": r["seed"], "global_batch": r["global_batch"], "per_worker_batch": r["per_worker_batch"],
             "lr_peak": r["lr_peak"], "lr_rule": r["lr_scaling"], "warmup": r["warmup"],
             "zero_gamma": r["zero_gamma"], "epochs": r["epochs"], "status": r["status"],
             "final_test_err": round(te, ERR_DIGITS) if done else float("nan"),

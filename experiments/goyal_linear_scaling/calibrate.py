@@ -1,0 +1,119 @@
+"""B_simple probe of the Goyal study's cpu proxy, run before the v2 sweep; committed as
+paper_figures/data/goyal_linear_scaling_calib.csv.
+
+    python -m experiments.goyal_linear_scaling.calibrate            # the probe run (~1 min), then the CSV
+    python -m experiments.goyal_linear_scaling.calibrate --collect  # the CSV from an existing probe run
+
+Rules, fixed here before the probe runs (the protocol of experiments/recipe_32k/calibrate.py, so that the
+two studies' B_simple are the same quantity):
+  * run: the baseline (kn = 256, eta = 0.1, no warmup, Nesterov 0.9, wd 1e-4, resmlp_bn width 64 with ghost
+    BN n = 32 and zero-gamma) on a 20-epoch budget with Goyal's drops at 30/60/80 of 90, seed 100 (no judged
+    run uses it), the noise module on (two-batch estimator: B_small = the per-worker 32, B_big = 256; raw
+    values every 10 steps, no EMA), no evaluations;
+  * target: the loss at which the schedule's first lr phase ends (epoch 30 of 90; after it the lr drops
+    dominate), so B_simple = mean tr(Sigma) / mean |G|^2 over the last 40 % of that phase (epochs 4.0-6.67 of
+    20): the ratio of the means (McCandlish et al., arXiv 1812.06162, App. A: average numerator and
+    denominator separately);
+  * proxy.B_SIMPLE is this value to 3 significant digits and proxy.B_SIMPLE_PROVISIONAL becomes False
+    (tests/test_goyal_v2.py checks both once the CSV exists). The value sets the v2 ladder, so it is written
+    into proxy.py before any v2 run.
+Runs go to runs/goyal_linear_scaling/ like the sweep's (resumable: a complete probe is not rerun).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from largebatch.config import TrainConfig
+from largebatch.metrics import read_summary
+from largebatch.results import DATA, write_csv_atomic
+from largebatch.runid import run_id
+from largebatch.trainer import run_dir, train
+
+from . import config, proxy
+
+SEED = 100
+E_PROBE = 20.0
+PROBE_WINDOW = (0.6 * 30 / 90 * E_PROBE, 30 / 90 * E_PROBE)  # last 40 % of the first lr phase, in epochs
+CSV = DATA / "goyal_linear_scaling_calib.csv"
+
+
+def probe_cfg() -> TrainConfig:
+    base = replace(config.BASE, **config.goyal_schedule(E_PROBE))
+    cfg = config.at_batch(base, config.BASELINE_BATCH)
+    return replace(
+        cfg, tag="calib_bsimple", seed=SEED, noise_every_steps=10, noise_ema=0.0, eval_every_steps=0,
+        eval_train_examples=0,
+    )
+
+
+def b_simple_window(metrics: Path, window=PROBE_WINDOW) -> dict:
+    """Ratio of the mean raw tr(Sigma) to the mean raw |G|^2 over measurements with epoch in [lo, hi)."""
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    m = pd.DataFrame([r for r in rows if "noise/g2_raw" in r])
+    w = m[(m["epoch"] >= window[0]) & (m["epoch"] < window[1])]
+    g2, tr = float(w["noise/g2_raw"].mean()), float(w["noise/trace_sigma_raw"].mean())
+    se = float(w["noise/g2_raw"].std(ddof=1) / len(w) ** 0.5)
+    loss = float(w["train/loss"].mean()) if "train/loss" in w else float("nan")
+    return {"b_simple": tr / g2, "g2_mean": g2, "g2_se": se, "trace_sigma_mean": tr,
+            "n_measurements": len(w), "train_loss_window": loss}
+
+
+def collect() -> Path | None:
+    cfg = probe_cfg()
+    d = run_dir(cfg)
+    s = read_summary(d)
+    if s is None:
+        print(f"[calibrate] no complete probe run at {d}", file=sys.stderr)
+        return None
+    sha = json.loads((d / "config.json").read_text()).get("git_sha") if (d / "config.json").exists() else None
+    row = {
+        "part": "probe",
+        "run_id": run_id(cfg),
+        "seed": SEED,
+        "global_batch": cfg.global_batch,
+        "epochs": cfg.epochs,
+        "window_epochs": f"{PROBE_WINDOW[0]:.3f}-{PROBE_WINDOW[1]:.3f}",
+        **b_simple_window(d / "metrics.jsonl"),
+        "final_test_err": 100 * (1 - s["final_test_acc"]) if s.get("final_test_acc") is not None else None,
+        "status": s.get("status"),
+        "wall_s": s.get("wall_s"),
+        "git_sha": sha,
+    }
+    df = pd.DataFrame([row]).round({"final_test_err": 4, "wall_s": 1, "b_simple": 1, "epochs": 4})
+    return write_csv_atomic(df, CSV, sort_by=["part"])
+
+
+def measured(path: Path = CSV) -> float | None:
+    """The committed probe's B_simple (None before the probe has run)."""
+    if not Path(path).exists():
+        return None
+    cal = pd.read_csv(path)
+    return float(cal.loc[cal["part"] == "probe", "b_simple"].iloc[0])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--collect", action="store_true", help="only write the CSV from an existing probe run")
+    a = ap.parse_args(argv)
+    if not a.collect:
+        cfg = probe_cfg()
+        if read_summary(run_dir(cfg)) is None:
+            train(cfg)
+    path = collect()
+    if path is None:
+        return 1
+    print(pd.read_csv(path).to_string(index=False))
+    print(f"[calibrate] B_simple = {measured(path):.1f} (proxy.B_SIMPLE = {proxy.B_SIMPLE:g}, "
+          f"provisional = {proxy.B_SIMPLE_PROVISIONAL})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
