@@ -270,7 +270,10 @@ class ClusterRun:
     def command(self, env=None) -> list[str]:
         rdzv = ""
         if self.nodes > 1:
-            env = env or __import__("submitit").JobEnvironment()
+            if env is None:
+                import submitit
+
+                env = submitit.JobEnvironment()
             rdzv = f"{env.hostnames[0]}:{self.port}"
         return launch_cmd(self.name, self.index, self.scale, self.nproc, self.extra, self.nodes, rdzv)
 
