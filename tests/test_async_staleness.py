@@ -66,7 +66,7 @@ def test_grid_resolves():
     for cfg in config.grid("paper"):
         resolve(cfg, 1)
         resolve(cfg, 8)  # 8 ranks x 1 worker x 32
-    assert len({c.tag for c in cfgs}) == 7 and all(c.staleness_max in config.STALENESS for c in cfgs)
+    assert len({c.tag for c in cfgs}) == 10 and all(c.staleness_max in config.STALENESS for c in cfgs)
     for cfg, sc, k in config.real_grid("cpu"):
         ps.check(cfg, sc, k)
 
@@ -317,3 +317,88 @@ def test_equal_time_is_the_earlier_end():
     df.loc[2, "time_end"] = 50.0  # async outlasts the backups: T_eq is the backups' end
     bt = claims.backup_table(df, cur, "real").iloc[0]
     assert bt.t_eq == 30.0 and not bt.t_eq_is_async_end and bt.backup_acc_teq == 0.87
+
+
+def test_second_design_appended_resolved_and_within_budget():
+    """Issue 17: the v2 runs come after the first design's (whose run ids all stay), each v2 arm evaluates at
+    most every 5 % of the fewest steps to 80 % the first design measured for it, its budget exceeds the
+    first design's slowest seed, and the extra runs fit 20 minutes by the committed wall times."""
+    from experiments.async_staleness import analysis, claims
+    from largebatch.config import run_id
+    from largebatch.results import DATA
+
+    df = pd.read_csv(DATA / "async_staleness.csv")
+    cfgs = config.grid("cpu")
+    v2 = config.alpha_v2() + config.sweep_v2()
+    assert cfgs[len(cfgs) - len(v2):] == v2
+    first = {run_id(c) for c in cfgs[: len(cfgs) - len(v2)]}
+    assert set(df[df.mechanism == "simulated"].run_id) <= first
+    sw = df[df.experiment == "sweep"]
+    for (net, opt, s), (budget, every) in config.V2_ARMS.items():
+        steps = claims._steps_by_seed(sw, config.SEEDS, model=net, optimizer=opt, s=s)
+        reached = df[(df.experiment == "sweep") & (df.model == net) & (df.optimizer == opt)
+                     & (claims.s_of(df) == s)].steps_to_target
+        lo = reached.min() if reached.notna().any() else config.BUDGET  # never reached: beyond the old budget
+        assert every <= 0.05 * lo and budget > steps.max(), (net, opt, s)
+    lr = df[(df.experiment == "lr_rule") & (df.optimizer == "sgd")].steps_to_target
+    assert config.ALPHA_ARM[1] <= 0.05 * 250 and config.ALPHA_ARM[0] > lr.max()  # as fast as s = 0 at best
+    assert not set(config.ALPHA_CALIB_SEEDS) & set(config.V2_SEEDS)
+    assert analysis.estimate_wall_s(v2, df, config.net_name, config.opt_name) / 60 < 15
+
+
+def test_alpha_pick_rule():
+    """Fewest mean steps to 80 % over the calibration seeds (never = +inf), then to 85 %, then the smaller."""
+    from experiments.async_staleness import claims
+
+    df = pd.DataFrame({"experiment": "calib_alpha", "lr": [0.1, 0.1, 0.2, 0.2, 0.4, 0.4, 0.8, 0.8],
+                       "seed": [100, 101] * 4,
+                       "steps_to_target": [900.0, 1000.0, 500.0, 600.0, 550.0, 550.0, 300.0, np.nan],
+                       "steps_to_85": [np.nan, 3000.0, 2000.0, 2000.0, 1900.0, 2000.0, 1000.0, np.nan]})
+    assert claims.alpha_pick(df) == 0.4  # 0.8: a seed never reaches 80 %; 0.2 and 0.4 tie, 0.4 to 85 %
+    df.loc[5, "steps_to_85"] = 2100.0  # a tie at both targets: the smaller alpha0
+    assert claims.alpha_pick(df) == 0.2
+
+
+def _fake_v2(slow_adam: float, slow_deep_adam: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Made-up v2 rows: steps to 80 % per arm and seed (s = 0 ~300, SGD slowdown 4.4, momentum 12)."""
+    rng = np.random.default_rng(0)
+    base = {("mlp", "sgd"): 300, ("mlp", "momentum"): 300, ("mlp", "adam"): 270, ("deep_mlp", "sgd"): 2400,
+            ("deep_mlp", "adam"): 1100}
+    slow = {("mlp", "sgd"): 4.4, ("mlp", "momentum"): 12.0, ("mlp", "adam"): slow_adam,
+            ("deep_mlp", "sgd"): 6.0, ("deep_mlp", "adam"): slow_deep_adam}
+    rows, cur = [], []
+    for c in config.alpha_v2() + config.sweep_v2():
+        net, opt = config.net_name(c), config.opt_name(c)
+        if c.staleness_lr == "inverse":
+            k = 1320 - 2500 * min(c.lr_base, 0.4) + (200 if c.lr_base == 0.8 else 0)
+        else:
+            k = base[(net, opt)] * (slow[(net, opt)] if c.staleness_max else 1.0)
+        k = round(k * (1 + rng.normal(0, 0.03)) / c.eval_every_steps) * c.eval_every_steps
+        rid = f"x{len(rows)}"
+        dist = f"uniform{{0..{c.staleness_max}}}" if c.staleness_max else "none"
+        rows.append({"experiment": c.tag, "mechanism": "simulated", "run_id": rid, "seed": c.seed,
+                     "model": net, "optimizer": opt, "staleness_dist": dist,
+                     "lr_rule": "alpha/tau" if c.staleness_lr == "inverse" else "constant",
+                     "status": "complete", "steps_to_target": float(k), "steps_to_85": float(3 * k),
+                     "final_test_acc": 0.85, "lr": c.lr_base, "steps": c.max_steps, "wall_s": 1.0})
+        cur += [{"run_id": rid, "experiment": c.tag, "step": s} for s in range(0, 3 * c.eval_every_steps,
+                                                                                   c.eval_every_steps)]
+    return pd.DataFrame(rows), pd.DataFrame(cur)
+
+
+@pytest.mark.parametrize("slow_adam, slow_deep_adam, ii, iii", [
+    (8.0, 12.0, "reproduced", "reproduced"), (2.0, 1.5, "not reproduced", "not reproduced")])
+def test_second_design_claims(slow_adam, slow_deep_adam, ii, iii):
+    from experiments.async_staleness import claims
+    from largebatch.prereg import load_spec
+
+    df, cur = _fake_v2(slow_adam, slow_deep_adam)
+    rows = {r["id"]: r for r in claims._v2_rows(df, cur, load_spec("async_staleness"))}
+    assert "0.4: " in rows["calib_alpha"]["ours"] and "**pick**" in rows["calib_alpha"]["ours"]
+    assert rows["calib_alpha"]["result"] is None
+    v = rows["v2_v_alpha_tau"]
+    assert "α0 = 0.4" in v["ours"] and v["result"].outcome == "reproduced"  # ~1030 of ~1050 steps recovered
+    assert rows["v2_ii_optimizer"]["result"].outcome == ii and "≤ " in rows["v2_ii_optimizer"]["ours"]
+    assert rows["v2_iii_adam"]["result"].outcome == iii
+    assert rows["v2_iii_sgd"]["result"].outcome == "reproduced"  # 6.0x vs 4.4x
+

@@ -102,3 +102,25 @@ def test_second_design_claims(tmp_path, gap_pt, outcome):
         assert np.isfinite(rows[cid]["result"].estimate) and rows[cid]["result"].level == 0.9
     # the first design's rows are judged on its own runs only
     assert rows["a_interior"]["runs"].experiment.eq("optimal_batch").all()
+
+
+def test_collect_merge_keeps_committed_rows(tmp_path):
+    """`collect --merge` (runs made in a worktree that holds only the new ones): the committed rows come back
+    byte for byte, the new column (meta.git_sha) empty for them."""
+    import shutil
+
+    from experiments.noise_scale import collect
+    from largebatch.results import DATA, merge_committed, write_csvs
+
+    for name, cols, sort in (("noise_scale", collect.COLUMNS, ["experiment", "N_train", "lr", "global_batch",
+                                                                 "seed"]),
+                             ("noise_scale_curves", collect.CURVE_COLUMNS, ["run_id", "step"])):
+        shutil.copy(DATA / f"{name}.csv", tmp_path / f"{name}.csv")
+        merged = merge_committed(pd.DataFrame(columns=cols), tmp_path / f"{name}.csv")
+        write_csvs([(merged, tmp_path / f"{name}.csv", sort)])
+        old = (DATA / f"{name}.csv").read_text().splitlines()
+        new = (tmp_path / f"{name}.csv").read_text().splitlines()
+        if "meta.git_sha" in cols:
+            new = [line.removesuffix(",") for line in new[1:]]
+            old = old[1:]
+        assert new == old

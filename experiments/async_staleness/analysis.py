@@ -95,3 +95,31 @@ def welch_within(a, b, z: float = 2.0) -> tuple[bool, float, float]:
     se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 and len(b) > 1 else math.nan
     diff = float(a.mean() - b.mean())
     return bool(abs(diff) <= z * se), diff, z * se
+
+
+# Wall-time model of a core run for budgets (issue 17), from the committed first-design runs: an arm's median
+# seconds per update with its coherence measurements taken out, plus the evaluations a new run adds beyond one
+# per 50 updates. Per-measurement costs: a full test-set evaluation (10k examples) <= 0.02 s for the MLP (the
+# sim_sync runs: 187 updates and 38 evaluations in 0.99 s), a coherence measurement 0.009 s (the sweep's SGD
+# s = 0 runs minus the calib runs: 2.2 s over 240); the deeper MLP (1.7x the weights) 1.7x both.
+EVAL_S = {"mlp": 0.02, "deep_mlp": 0.035}
+COHERENCE_S = {"mlp": 0.009, "deep_mlp": 0.015}
+
+
+def estimate_wall_s(cfgs, runs: pd.DataFrame, net_of, opt_of) -> float:
+    """Summed predicted wall time (s) of the core runs `cfgs` (each to its full max_steps) from the committed
+    first-design runs of the same (model, optimizer, s, lr rule)."""
+    total = 0.0
+    for c in cfgs:
+        net, s = net_of(c), c.staleness_max
+        exp = "lr_rule" if c.staleness_lr == "inverse" else "sweep"
+        dist = "none" if s == 0 else f"uniform{{0..{s}}}"
+        g = runs[(runs.experiment == exp) & (runs.model == net) & (runs.optimizer == opt_of(c))
+                 & (runs.staleness_dist == dist)]
+        per = ((g.wall_s - g.steps / 25 * COHERENCE_S[net]) / g.steps).median()
+        extra = c.max_steps / c.eval_every_steps - c.max_steps / 50
+        every = c.log_coherence_every_steps
+        coh = c.max_steps / every * COHERENCE_S[net] if every else 0.0
+        total += per * c.max_steps + extra * EVAL_S[net] + coh
+    return float(total)
+

@@ -24,7 +24,7 @@ import pandas as pd
 
 from largebatch.config import run_id
 from largebatch.metrics import atomic_write_text, read_summary
-from largebatch.results import DATA, ROOT, allow_partial, collect_main, write_csvs
+from largebatch.results import DATA, ROOT, allow_partial, collect_main, merge_committed, write_csvs
 
 from . import analysis as A
 from .config import (
@@ -71,6 +71,7 @@ COLUMNS = [
     "time_unit",
     "dropped",
     "wall_s",
+    "meta.git_sha",  # the commit that produced the run (config.json); empty for runs before issue 17
 ]
 CURVE_COLUMNS = [
     "run_id",
@@ -103,6 +104,13 @@ def _summary(d: Path) -> dict | None:
         print(f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; rerun "
               "the run (it finishes from its last checkpoint)", file=sys.stderr)
     return s
+
+
+def _git_sha(d: Path) -> str | None:
+    try:
+        return json.loads((d / "config.json").read_text()).get("git_sha")
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _dist(cfg) -> str:
@@ -178,6 +186,7 @@ def _core_rows(runs_dir: Path):
             "coherence_mean_stale": s.get("coherence_mean_stale"),
             "time_unit": "steps",
             "wall_s": s["wall_s"],
+            "meta.git_sha": _git_sha(d),
         }
         hist = []
         if cfg.staleness == "replay":
@@ -314,9 +323,13 @@ def before_reproduce(scale: str = "cpu") -> int:
 
 
 def collect(
-    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA, merge: bool = False
 ) -> list[Path]:
-    """Write the three CSVs from the complete cpu runs (core and real); smoke/paper leave them unchanged."""
+    """Write the three CSVs from the complete cpu runs (core and real); smoke/paper leave them unchanged.
+
+    merge: keep the committed rows of runs not found under `runs_dir` (`--merge`: the runs here add to the
+    committed CSVs instead of replacing them).
+    """
     if scale != "cpu":
         return []
     rows, curves, hist = [], [], []
@@ -331,6 +344,10 @@ def collect(
     df = pd.DataFrame(rows, columns=COLUMNS).round(6)
     cur = pd.concat(curves, ignore_index=True).round(6)
     hs = pd.concat([pd.DataFrame(hist, columns=HIST_COLUMNS), sim_hist()], ignore_index=True)
+    if merge:
+        df = merge_committed(df, data_dir / "async_staleness.csv", ("run_id", "experiment"))
+        cur = merge_committed(cur, data_dir / "async_staleness_curves.csv", ("run_id", "experiment"))
+        hs = merge_committed(hs, data_dir / "async_staleness_staleness_hist.csv", ("run_id",))
     return write_csvs([
         (df, data_dir / "async_staleness.csv",
          ["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"]),
@@ -346,5 +363,8 @@ if __name__ == "__main__":
             out = write_replay()
         print(f"[collect] wrote {out}; the committed {REPLAY} is unchanged. To adopt it: cp {out} {REPLAY} "
               "(the replay runs' ids hash it, so they become new runs)")
+    elif "--merge" in sys.argv[1:]:
+        argv = [a for a in sys.argv[1:] if a != "--merge"]
+        sys.exit(collect_main(lambda scale: collect(scale, merge=True), argv))
     else:
         sys.exit(collect_main(collect))

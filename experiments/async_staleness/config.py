@@ -10,6 +10,8 @@ one async worker's minibatch of n = 32 per update, constant lr, a fixed budget o
   sim_sync    sync SGD, N = 16 workers (B = 512): the training steps of both sync and sync + b = 1
               backup (they differ only in simulated step time, analysis.py)
   sim_async   async with N = 16 workers: tau replayed from the event simulation with stragglers
+  calib_alpha, lr_rule_v2, sweep_v2   the second design (issue 17): alpha0 of alpha0/max(tau, 1) calibrated
+              at s = 16, and the arms of (ii), (iii), (v) with finer evaluation and 5 seeds
 Real runs (param_server.py, `real_grid`): async / sync / backup (K = 8 (+1) workers, gloo point to
 point, injected log-normal delays with stragglers), 3 seeds each.
 The paper scale is Dai et al.'s design on ResNet-50/ImageNet (multi-node torchrun, 8 workers x 32).
@@ -175,6 +177,51 @@ def sim() -> list[TrainConfig]:
     return sync + asy
 
 
+# ---- second design (issue 17; appended to the grid, fixed before its runs; README "Second design") ---
+# New tags, so the first design's rows keep their runs: sweep_v2 (s = 0 and 16), lr_rule_v2 (alpha0/max(tau,
+# 1)), calib_alpha (the alpha0 grid). Every v2 run evaluates often enough that steps to 80 % are resolved to
+# <= 5 % of their value (interval <= 0.05 x the fewest steps to 80 % the first design measured for the arm),
+# stops at a budget sized to the first design's slowest seed, and logs no coherence (no claim here).
+V2_SEEDS = [0, 1, 2, 3, 4]  # seeds by power (README): adam parts at half-width 0.5, (v) at 0.15
+ALPHA_GRID = (0.1, 0.2, 0.4, 0.8)  # alpha0 of alpha0/max(tau, 1): 0.1 = the first design's (the s = 0 lr);
+# 0.4 ~ 0.1 / E[1/max(tau, 1)] = 0.1 / 0.258 keeps the mean step at the tuned lr; 0.2 and 0.8 bracket it
+ALPHA_CALIB_SEEDS = [100, 101]  # the pick is made on these seeds only; no judged run uses them
+# (model, optimizer, s): (budget in updates, evaluation interval in updates)
+V2_ARMS = {
+    ("mlp", "sgd", 0): (2000, 10),  # first design: 250-400 steps to 80 %
+    ("mlp", "momentum", 0): (2000, 10),  # 250-350
+    ("mlp", "adam", 0): (2000, 10),  # 250-300
+    ("mlp", "sgd", 16): (6000, 25),  # 1200-2000
+    ("mlp", "momentum", 16): (8000, 100),  # 3850-4250
+    ("mlp", "adam", 16): (4000, 25),  # 1100-1250
+    ("deep_mlp", "sgd", 0): (5000, 50),  # 2100-2700
+    ("deep_mlp", "adam", 0): (5000, 25),  # 900-1400
+    ("deep_mlp", "sgd", 16): (15000, 250),  # never by 6000; 15,000 > 5.5 x steps(deep, 0) (README)
+    ("deep_mlp", "adam", 16): (8000, 100),  # 4150-5550
+}
+ALPHA_ARM = (2500, 10)  # alpha0/max(tau, 1), SGD, MLP, s = 16 (first design at alpha0 = 0.1: 850-1000)
+
+
+def _v2(tag: str, net: str, opt: str, s: int, budget: int, every: int, seed: int, **kw) -> TrainConfig:
+    return replace(BASE, tag=tag, **NETS[net], **{**OPTIMIZERS[opt], **kw}, staleness="uniform",
+                   staleness_max=s, max_steps=budget, eval_every_steps=every, log_every_steps=every,
+                   log_coherence_every_steps=0, seed=seed)
+
+
+def sweep_v2() -> list[TrainConfig]:
+    """The arms of (ii), (iii) and (v) (second design), seeds V2_SEEDS."""
+    return [_v2("sweep_v2", net, opt, s, *V2_ARMS[(net, opt, s)], seed=seed)
+            for (net, opt, s) in V2_ARMS for seed in V2_SEEDS]
+
+
+def alpha_v2() -> list[TrainConfig]:
+    """alpha0/max(tau, 1) at s = 16 for every alpha0 of ALPHA_GRID: the calibration seeds (tag calib_alpha,
+    where the pick is made) and the judged seeds (tag lr_rule_v2; only the picked alpha0's are judged)."""
+    return [_v2(tag, "mlp", "sgd", 16, *ALPHA_ARM, seed=seed, lr_base=a, staleness_lr="inverse")
+            for tag, seeds in (("calib_alpha", ALPHA_CALIB_SEEDS), ("lr_rule_v2", V2_SEEDS))
+            for a in ALPHA_GRID for seed in seeds]
+
+
 def real_grid(scale: str = "cpu") -> list[tuple[TrainConfig, ServerConfig, int]]:
     """(config, server config, workers K) of the real parameter-server runs."""
     if scale == "smoke":
@@ -270,6 +317,7 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
     cfgs = sweep() + lr_rule() + validation() + sim() + calib()  # calib appended: indices stay
+    cfgs += alpha_v2() + sweep_v2()  # the second design, appended (issue 17): indices stay
     if scale == "smoke":
         picks = {}
         for c in cfgs:  # one per experiment, with staleness on where the experiment has it

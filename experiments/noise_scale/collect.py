@@ -13,7 +13,7 @@ import pandas as pd
 
 from largebatch.config import run_id
 from largebatch.metrics import read_summary
-from largebatch.results import DATA, ROOT, collect_main, run_config, write_csvs
+from largebatch.results import DATA, ROOT, collect_main, merge_committed, run_config, write_csvs
 
 from .config import grid
 
@@ -113,17 +113,6 @@ def _rows(scale: str, runs_dir: Path):
                 for r in recs
             ],
         )
-
-
-def merge_committed(new: pd.DataFrame, path: Path, key: str = "run_id") -> pd.DataFrame:
-    """`new` plus the rows of the CSV at `path` whose `key` is not in `new` (runs made elsewhere: a machine
-    or worktree that holds only some of the runs adds them to the committed table)."""
-    if not path.exists():
-        return new
-    old = pd.read_csv(path)
-    keep = old[~old[key].astype(str).isin(set(new[key].astype(str)))]
-    parts = [d for d in (keep, new) if len(d)]
-    return pd.concat(parts, ignore_index=True).reindex(columns=list(new.columns)) if parts else new
 
 
 def collect(

@@ -242,6 +242,23 @@ def write_csvs(items) -> list[Path]:
     return [write_csv_atomic(df, path, *rest) for df, path, *rest in items]
 
 
+def merge_committed(new: pd.DataFrame, path: str | Path, keys=("run_id",)) -> pd.DataFrame:
+    """`new` plus the rows of the CSV at `path` whose `keys` are not in `new`: runs collected elsewhere (a
+    machine or a git worktree that holds only some of a study's runs) add to the committed table instead of
+    replacing it. Rows of `path` with an empty key are dropped (the collector regenerates them)."""
+    path, keys = Path(path), list(keys)
+    if not path.exists():
+        return new
+    old = pd.read_csv(path)
+    old = old[old[keys].notna().all(axis=1)]
+    have = set(map(tuple, new[keys].astype(str).to_numpy()))
+    keep = old[[tuple(k) not in have for k in old[keys].astype(str).to_numpy()]]
+    parts = [d for d in (keep, new) if len(d)]
+    if not parts:
+        return new
+    return pd.concat(parts, ignore_index=True).reindex(columns=list(new.columns)).infer_objects()
+
+
 def collect_main(collect, argv: list[str] | None = None) -> int:
     """`python -m experiments.<study>.collect [--scale=S] [--partial]`: run `collect(scale)`, print what was
     written; a refusal to shrink a committed CSV is one line and exit code 1."""
