@@ -525,6 +525,15 @@ def regime_block() -> str:
         + f"; STEPS_LARGEST = {proxy.STEPS_LARGEST} at the image of 32k; E = {proxy.E_CPU:.2f} epochs for "
         "every kn; ablations at the image of 8k."
     )
+    from .config import grid
+
+    b, b1 = proxy.budget(grid("cpu")), proxy.budget(grid("cpu_v1"))
+    note += (
+        f" Budget estimate of the v2 cpu grid: {b['runs']} runs, {b['minutes']:.1f} min of summed run wall "
+        "time (examples / the first design's measured examples/s per kn on this machine, plus "
+        f"evaluations, times {b['safety']:g} for safety; the same estimate gives {b1['minutes']:.1f} min for "
+        "the first design's 57 runs)."
+    )
     return markdown_table(rows) + "\n\n" + note
 
 

@@ -364,6 +364,15 @@ def regime_block() -> str:
         + ", ".join(f"{b:,}" for b in proxy.LADDER)
         + f"; E = {proxy.E_CPU:.2f} epochs for every arm."
     )
+    from .config import grid
+
+    b, b1 = proxy.budget(grid("cpu")), proxy.budget(grid("cpu_v1"))
+    note += (
+        f" Budget estimate of the v2 cpu grid: {b['runs']} runs, {b['minutes']:.1f} min of summed run wall "
+        "time (examples / the first design's measured examples/s per net and B on this machine, plus "
+        f"evaluations, times {b['safety']:g} for safety; the same estimate gives {b1['minutes']:.1f} min for "
+        "the first design's 210 runs)."
+    )
     return markdown_table(
         rows.rename(columns={"paper": "paper (AlexNet / AlexNet-BN)", "proxy": "cpu proxy v2"})
     ) + ("\n\n" + note)
