@@ -371,6 +371,26 @@ def claims(data_dir: Path) -> list[dict]:
     return rows
 
 
+V2_EXPERIMENTS = ("calib_alpha", "lr_rule_v2", "sweep_v2")
+
+
+def v2_table(runs: pd.DataFrame) -> str:
+    """The second design's arms (README block `v2`): steps to 80 % and final accuracy per arm and alpha0."""
+    d = runs[runs.experiment.isin(V2_EXPERIMENTS)].assign(s=lambda x: s_of(x))
+    if not len(d):
+        return "No runs of the second design yet."
+    g = d.groupby(["experiment", "model", "optimizer", "s", "lr_rule", "lr"])
+    t = pd.DataFrame(
+        {
+            "n": g.size(),
+            "steps to 80 %": g.steps_to_target.apply(_fmt_steps),
+            "budget": g.steps.max(),
+            "final acc. (%)": g.final_test_acc.apply(lambda v: fmt_mean_std(v.fillna(CHANCE) * 100, 2)),
+        }
+    ).reset_index()
+    return markdown_table(t.rename(columns={"lr": "lr (α0)"}))
+
+
 def alpha_table(df: pd.DataFrame) -> pd.DataFrame:
     """The alpha0 calibration (calib_alpha): mean steps to 80 % and 85 % per alpha0 over the calibration seeds
     (a seed that never reaches a target: +inf); the pick is the fewest steps to 80 %, then to 85 %, then the
@@ -643,7 +663,7 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     )
     t = t.assign(**{"reach 85 %": table.reach_85})
     t = t[["model", "optimizer", "s", "n", "steps to 80 %", "acc. after 6000 (%)", "reach 85 %", "coherence"]]
-    other = runs[~runs.experiment.isin(["sweep", "calib"])].groupby(
+    other = runs[~runs.experiment.isin(["sweep", "calib", *V2_EXPERIMENTS])].groupby(
         ["experiment", "mechanism", "optimizer", "staleness_dist", "lr_rule"]
     )
     o = pd.DataFrame(
@@ -681,6 +701,7 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     return {
         "sweep": markdown_table(t),
         "other": markdown_table(o),
+        "v2": v2_table(runs),
         "calib": markdown_table(cal),
         "walltime": walltime,
         "claims": None,
