@@ -35,7 +35,8 @@ def test_study_help_lists_grid_flags(capsys):
 
     assert main(["--help"], study=config) == 0
     out = capsys.readouterr().out
-    assert all(f in out for f in ("--list", "--index", "--scale", "--smoke", "--force", "--no-resume", "--dry"))
+    flags = ("--list", "--index", "--scale", "--smoke", "--force", "--no-resume", "--dry")
+    assert all(f in out for f in flags)
     assert "experiments.seed_mlp.run" in out
 
 
@@ -91,3 +92,20 @@ def test_normalize_leaves_equals_form_alone():
     assert normalize(argv) == argv
     with pytest.raises(ConfigError, match="did you mean"):
         normalize(["--epoch=3"])
+
+
+@pytest.mark.parametrize("entry", ["largebatch.sweep", "largebatch.figures", "largebatch.reproduce",
+                                   "largebatch.report"])
+def test_every_entry_point_answers_help_without_running(entry, capsys):
+    import importlib
+
+    mod = importlib.import_module(entry)
+    with pytest.raises(SystemExit) as e:
+        mod.main(["--help"])
+    assert e.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+def test_param_server_help_is_not_a_traceback():
+    r = subprocess.run([sys.executable, "-m", "experiments.async_staleness.param_server", "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--delay_ms" in r.stdout and "--global_batch" in r.stdout, r.stderr[-2000:]
