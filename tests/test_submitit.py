@@ -77,3 +77,21 @@ def test_auto_nodes_gives_one_worker_per_process():
     assert auto_nodes(cfg, 8) == 32 and auto_nodes(cfg, 8, max_nodes=16) == 16
     assert auto_nodes(make_config(global_batch=256, per_worker_batch=32), 8) == 1
     assert auto_nodes(make_config(global_batch=96, per_worker_batch=32), 1, max_nodes=2) == 1  # 2 x 32 ∤ 96
+
+
+def test_subprocess_sweep_streams_the_resumed_line(tmp_path, capfd):
+    """A sweep run in its own process shows the child's output as it comes, its 'resumed at step N' too."""
+    from experiments.seed_mlp.config import grid
+
+    try:
+        from interrupt import train_until  # tests/interrupt.py: stop a run after n steps, as if killed
+    except ImportError:
+        pytest.skip("tests/interrupt.py not available")
+    extra = [f"--out_dir={tmp_path}", "--dataset=synthetic", "--synthetic_examples=1024", "--wandb=off",
+             "--max_steps=4", "--eval_every_steps=2"]
+    cfg = make_config(grid("smoke")[0], out_dir=str(tmp_path), dataset="synthetic", synthetic_examples=1024,
+                      wandb="off", max_steps=4, eval_every_steps=2, progress=False)
+    assert train_until(cfg, 2)["status"] == "interrupted"
+    assert sweep.run_sweep("seed_mlp", "smoke", 1, extra=extra, subprocess_runs=True) == 0
+    out, err = capfd.readouterr()
+    assert "resumed at step 2 of 4" in out and "complete after 4 steps" in out, out + err
