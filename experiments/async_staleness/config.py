@@ -1,5 +1,5 @@
 """Grids of the asynchronous-SGD / staleness study (Dai et al., arXiv 1810.03264; Zhang et al., arXiv
-1511.05950; Chen et al., arXiv 1604.00981; Dean et al. 2012). PAPERS.md §5.1-5.4, §5.6, §5.7(a).
+1511.05950; Chen et al., arXiv 1604.00981; Dean et al. 2012). See docs/papers.md#staleness.
 
 Controlled staleness in the training core (`staleness=...`, largebatch.staleness), Fashion-MNIST,
 one async worker's minibatch of n = 32 per update, constant lr, a fixed budget of BUDGET updates:
@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 REPLAY = "experiments/async_staleness/replay.csv"  # committed distributions (collect.write_replay)
 BUDGET = 6000  # updates (steps of one worker's minibatch): 3.2 epochs of Fashion-MNIST at n = 32
 EVAL = 50  # steps between test evaluations (full 10k test set): the resolution of steps-to-target
-TARGET = 0.80  # test accuracy; PAPERS §5.7a suggests 85 %, which most s = 16 runs never reach (README)
+TARGET = 0.80  # test accuracy; 85 % would be the natural pick, which most s = 16 runs never reach (README)
 TARGET_HIGH = 0.85  # also reported (steps_to_85)
 STALENESS = [0, 2, 4, 8, 16, 32]
 DEEP_STALENESS = [0, 16]  # (iii) compares s = 16 with s = 0; s = 4 cut for time

@@ -33,7 +33,7 @@ from . import (
 STUDY = "lars"
 NETS = {"nobn": "alexnet_mlp", "bn": "alexnet_mlp_bn"}
 EPOCHS = 10
-WARMUP_EPOCHS = 2.0  # PAPERS.md §3.5: 2 epochs (the paper's 2-5 of 100, made longer for E = 10)
+WARMUP_EPOCHS = 2.0  # docs/papers.md#lars: 2 epochs (the paper's 2-5 of 100, made longer for E = 10)
 BASE_BATCH = 128
 SEEDS = [0, 1, 2]
 TRUST_COEF = 0.001

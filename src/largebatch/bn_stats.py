@@ -1,7 +1,7 @@
 """BN without moving averages: evaluation statistics recomputed from training batches (arXiv 1711.04325).
 
 Akiba et al. evaluate with BatchNorm statistics of the last training minibatches, averaged over all
-workers, instead of the running averages (PAPERS.md §4.2, secondary source): at a 32k batch the running
+workers, instead of the running averages (docs/papers.md#akiba, secondary source): at a 32k batch the running
 averages see only ~40 updates per epoch and lag the weights. `recompute_bn_stats` sets every BN layer's
 running_mean / running_var to
 

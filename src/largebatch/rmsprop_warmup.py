@@ -13,7 +13,7 @@ For each parameter w with gradient g, eta = group["lr"], mu1 = momentum, mu2 = r
              = min(1, 1/2 + c (e - beta_center) / beta_period)     e >= beta_center
     a_rms(e) = (1 - a_sgd(e)) * k,   k = alpha_rms if given, else rms_lr / eta
 
-Provenance (PAPERS.md §4.2, all secondary: the paper's full text was not found). The form of m, Delta,
+Provenance (docs/papers.md#akiba, all secondary: the paper's full text was not found). The form of m, Delta,
 w and a_sgd is what a reading note and two Chainer reimplementations agree on. Uncertain constants:
   * c, the slope of the linear segment: one source writes 2, which overshoots 1 and is discontinuous at
     beta_center + beta_period/2 unless clamped; we default to c = 1 (the other kernel's value), which
@@ -25,7 +25,7 @@ w and a_sgd is what a reading note and two Chainer reimplementations agree on. U
     training "transitions to momentum SGD"). That is the default; `alpha_rms=k` fixes k instead, so the
     RMSprop step then scales with eta (differs only while eta changes during the blend).
   * mu1 = 0.9, mu2 = 0.99, eps = 1e-8, beta_center = 10, beta_period = 5 (for 90 epochs): reimplementers'
-    defaults; scale beta_* with the epoch budget (PAPERS.md §4.4: E/9 and E/18).
+    defaults; scale beta_* with the epoch budget (docs/papers.md#akiba: E/9 and E/18).
 eps sits outside the square root, as in torch.optim.RMSprop (g / (sqrt(v) + eps)).
 """
 

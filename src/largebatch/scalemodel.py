@@ -1,6 +1,6 @@
 """The scale-model rule: a proxy setting that keeps a paper's dimensionless numbers, not its epochs.
 
-A large-batch result depends on a handful of ratios (PAPERS of the studies; McCandlish et al., arXiv
+A large-batch result depends on a handful of ratios (docs/papers.md; McCandlish et al., arXiv
 1812.06162): the batch against the problem's noise scale, the steps the largest batch gets against the
 fewest the problem needs, and every schedule phase against the optimizer time constants it interacts with.
 Mapping a 90-epoch ImageNet schedule onto 60k examples *by epochs* keeps none of them (B = 8192 gets 7

@@ -1,6 +1,6 @@
 """Controlled parameter staleness in the training core: the gradient applied at step t is taken at w_{t-tau}.
 
-Simulates asynchronous SGD inside the synchronous core (Dai et al., arXiv 1810.03264, §3; PAPERS §5.7a):
+Simulates asynchronous SGD inside the synchronous core (Dai et al., arXiv 1810.03264, §3; docs/papers.md):
 
     before(step):  push the current state w_t (parameters and buffers) into a ring of the last s+1
                    states, draw tau_t, load w_{t - tau_t} into the model;
