@@ -44,12 +44,13 @@ def wandb_identity(config: dict, resumed: bool = False) -> dict:
         config: {"config": TrainConfig as a dict, "world_size": P, ...} (what RunSink.start writes).
         resumed: the run continues from a checkpoint (adds the tag `resumed`).
     """
-    c = config["config"]
+    c = config.get("config", {})
     scale = str(_CONTEXT.get("scale") or "adhoc")
-    arm = c.get("tag") or "default"
-    tags = [f"scale:{scale}", f"batch:{c['global_batch']}", f"world:{config.get('world_size', 1)}",
-            f"model:{c['model']}", f"dataset:{c['dataset']}"] + (["resumed"] if resumed else [])
-    return {"name": f"{c['study']}/{arm}/B{c['global_batch']}/s{c['seed']}", "group": f"{c['study']}-{scale}",
+    arm, study, batch = c.get("tag") or "default", c.get("study", "demo"), c.get("global_batch", "?")
+    tags = [f"scale:{scale}", f"batch:{batch}", f"world:{config.get('world_size', 1)}",
+            f"model:{c.get('model', '?')}", f"dataset:{c.get('dataset', '?')}"]
+    tags += ["resumed"] if resumed else []
+    return {"name": f"{study}/{arm}/B{batch}/s{c.get('seed', 0)}", "group": f"{study}-{scale}",
             "job_type": arm, "tags": [t[:64] for t in tags]}
 
 
