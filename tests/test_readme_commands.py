@@ -111,6 +111,10 @@ def check(cmd: str, monkeypatch) -> None:
         mod = importlib.import_module(module)
         assert hasattr(mod, "collect"), module
         assert all(a.split("=")[0] in ("--scale", "--partial", "--replay") for a in args), cmd
+    elif re.fullmatch(r"experiments\.\w+\.calibrate", module):  # a study's calibration runs (trains)
+        mod = importlib.import_module(module)
+        assert hasattr(mod, "main"), module
+        assert all(a.split("=")[0] in ("--part",) for a in args), cmd
     elif module == "largebatch.figures":
         from largebatch import figures
 

@@ -36,6 +36,9 @@ from . import config, proxy
 SEED = 100
 E_PROBE = 20.0
 PROBE_WINDOW = (0.6 * 30 / 90 * E_PROBE, 30 / 90 * E_PROBE)  # last 40 % of the first lr phase, in epochs
+# Added after the sweep (exploratory, not used by any config): the same probe's B_simple in its later lr
+# phases, to show how far the noise scale moves once the lr decays (README, "what was seen").
+LATE_WINDOWS = ((30 / 90 * E_PROBE, 60 / 90 * E_PROBE), (60 / 90 * E_PROBE, E_PROBE))
 RMS_GRID = (3e-4, 1e-3, 3e-3)
 RMS_DEFAULT, RMS_MARGIN = 3e-4, 0.3
 CSV = DATA / "recipe_32k_calib.csv"
@@ -97,6 +100,15 @@ def collect() -> Path:
                 "git_sha": _sha(d),
             }
         )
+        for lo, hi in LATE_WINDOWS:
+            rows.append(
+                {
+                    **rows[0],
+                    "part": "probe_late",
+                    "window_epochs": f"{lo:.3f}-{hi:.3f}",
+                    **b_simple_window(d / "metrics.jsonl", (lo, hi)),
+                }
+            )
     for cfg in rms_cfgs():
         d = run_dir(cfg)
         s = read_summary(d)

@@ -28,6 +28,8 @@ from largebatch import verdict as V
 from largebatch.prereg import load_spec
 from largebatch.results import fmt_mean_std, markdown_table, mean_std_n
 
+from . import proxy
+
 FIG_ARMS = "paper_figures/recipe_32k_arms.png"
 FIG_BN = "paper_figures/recipe_32k_bn_fp16.png"
 CHANCE_ERR = 90.0
@@ -399,11 +401,50 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
         [arm_row(a, runs[runs.arm == a]) for a in arms]
         + [arm_row(a, alt[alt.arm == a]) for a in arms if a in set(alt.arm)]
     )
-    wall = all_runs.wall_s.sum() / 60
-    return {
+    uniq = all_runs.drop_duplicates("run_id")  # D_running rows are D's own runs (second design)
+    wall = uniq.wall_s.sum() / 60
+    blocks = {
         "results": markdown_table(table),
         "claims": None,
-        "walltime": f"Sweep: {len(all_runs)} runs, {wall:.1f} min of summed run wall time (training "
+        "walltime": f"Sweep: {len(uniq)} runs, {wall:.1f} min of summed run wall time (training "
         "process of rank 0, without interpreter and torchrun start-up; "
         f"{all_runs['meta.device'].iloc[0]}, torch {all_runs['meta.torch'].iloc[0]}).",
+        "regime": markdown_table(pd.DataFrame(proxy.regime_table())),
     }
+    cal = Path(data_dir) / "recipe_32k_calib.csv"
+    if cal.exists():
+        c = pd.read_csv(cal)
+        probe = c[c["part"] == "probe"].iloc[0]
+        rms = c[c["part"] == "rms"][["rms_lr", "final_test_err", "status", "wall_s"]]
+        blocks["calib"] = (
+            f"B_simple probe (baseline arm, B = 256, {probe.epochs:g} epochs, seed {int(probe.seed)}): "
+            f"tr(Σ) / |G|² over epochs {probe.window_epochs} = {probe.b_simple:.0f} "
+            f"(|G|² = {probe.g2_mean:.4f} ± {probe.g2_se:.4f} SE, {int(probe.n_measurements)} measurements). "
+            f"η_RMS grid (arm D at B = {int(c[c['part'] == 'rms'].global_batch.iloc[0])}, 1 process, seed "
+            f"{int(probe.seed)}):\n\n" + markdown_table(rms)
+        )
+        late = c[c["part"].isin(["probe", "probe_late"])]
+        if (late["part"] == "probe_late").any():
+            w = late.assign(
+                use=late["part"].map(
+                    {"probe": "the reference (fixed before the sweep)", "probe_late": "exploratory"}
+                ),
+                g2=[f"{g:.4f} ± {e:.4f}" for g, e in zip(late.g2_mean, late.g2_se)],
+                b_simple=[
+                    f"{b:.0f}" if g > 2 * e else "unresolved (‖G‖² within 2 SE of 0)"
+                    for b, g, e in zip(late.b_simple, late.g2_mean, late.g2_se)
+                ],
+            )[["window_epochs", "g2", "trace_sigma_mean", "b_simple", "use"]]
+            w = w.rename(
+                columns={
+                    "window_epochs": "probe epochs (of 20)",
+                    "g2": "‖G‖² (± SE)",
+                    "trace_sigma_mean": "tr(Σ)",
+                    "b_simple": "B_simple",
+                }
+            )
+            blocks["calib"] += (
+                "\n\nThe same probe in each lr phase (the later windows were added after the "
+                "sweep):\n\n" + markdown_table(w.round({"tr(Σ)": 1}))
+            )
+    return blocks
