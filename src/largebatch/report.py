@@ -203,7 +203,7 @@ def render_study_counts(rows: list[dict]) -> str:
     c = counts(rows)[rows[0]["study"]] if rows else {}
     if not c:
         return "No claims judged yet."
-    return (f"**Verdicts (issue 20, generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
+    return (f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
             f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive"
             f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. Each row's "
             "interval, n and the commit that fixed it are in the claims table; where the prose of this "
