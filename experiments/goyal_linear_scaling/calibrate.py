@@ -9,14 +9,16 @@ two studies' B_simple are the same quantity):
   * run: the baseline (kn = 256, eta = 0.1, no warmup, Nesterov 0.9, wd 1e-4, resmlp_bn width 64 with ghost
     BN n = 32 and zero-gamma) on a 20-epoch budget with Goyal's drops at 30/60/80 of 90, seed 100 (no judged
     run uses it), the noise module on (two-batch estimator: B_small = the per-worker 32, B_big = 256; raw
-    values every 10 steps, no EMA), no evaluations;
+    values every 10 steps, no EMA), the test set
+    scored once per epoch (eval_every_steps = 0, the core's default: this description corrected after
+    the probe ran, the probe unchanged), no train-set scoring;
   * target: the loss at which the schedule's first lr phase ends (epoch 30 of 90; after it the lr drops
     dominate), so B_simple = mean tr(Sigma) / mean |G|^2 over the last 40 % of that phase (epochs 4.0-6.67 of
     20): the ratio of the means (McCandlish et al., arXiv 1812.06162, App. A: average numerator and
     denominator separately);
   * proxy.B_SIMPLE is this value to 3 significant digits and proxy.B_SIMPLE_PROVISIONAL becomes False
-    (tests/test_goyal_v2.py checks both once the CSV exists). The value sets the v2 ladder, so it is written
-    into proxy.py before any v2 run.
+    (tests/test_goyal_linear_scaling.py checks both once the CSV exists). The value sets the v2 ladder, so it
+    is written into proxy.py before any v2 run.
 Runs go to runs/goyal_linear_scaling/ like the sweep's (resumable: a complete probe is not rerun).
 """
 

@@ -10,7 +10,9 @@ schedule that has no lr phases):
     design's tuned SGD lr 0.05 (config.ETA_REF), momentum 0.9, wd 5e-4, poly(2) to 0 over a 10-epoch budget
     (the first design's; the v2 budget itself depends on B_simple), seed 100 (no judged run uses it), the
     noise module on (two-batch estimator: B_small = the per-worker 32, B_big = 128; raw values every 10
-    steps, no EMA), no evaluations;
+    steps, no EMA), the test set
+    scored once per epoch (eval_every_steps = 0, the core's default: this description corrected after
+    the probe ran, the probe unchanged), no train-set scoring;
   * target: the loss a third of the way through training (the Goyal probe's point: the end of its first lr
     phase, 30 of 90), so B_simple = mean tr(Sigma) / mean |G|^2 over epochs 2.0-3.33 of 10 (the last 40 %
     of the first third), the ratio of the means (McCandlish et al., arXiv 1812.06162, App. A);
