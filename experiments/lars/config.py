@@ -17,6 +17,12 @@ Experiments at the cpu scale (Fashion-MNIST, `tag` = the `experiment` column of 
 Nets: `alexnet_mlp` (no BN, fc1-fc4) and `alexnet_mlp_bn` (its BN variant, ghost BN over n = 32),
 experiments/lars/models.py (the conv versions alexnet_fm / alexnet_bn_fm were too slow on 2 cores, README).
 The paper scale is ResNet-50 (Table 4) and AlexNet-BN (Table 3) on ImageNet with LARS.
+
+The experiments above are the first design (`grid("cpu_v1")`, 10 epochs at every B). `grid("cpu")` is the
+second (v2): the scale-model rule (`proxy.py`) places the ladder against the no-BN net's measured B_simple
+(128, then the images of 4K, 8K, 16K, 32K, plus 4096 and 8192), gives every arm E_V2 epochs (the image of
+32K gets proxy.STEPS_LARGEST steps) and the paper's warmup fraction per net, and fixes the claim batches
+before any v2 run (`cpu_grid_v2`, claims.toml ids v2_*).
 """
 
 from __future__ import annotations
