@@ -201,6 +201,6 @@ def test_reproduce_runs_a_study_hook_before_its_grid(extra_root, monkeypatch):
     monkeypatch.setattr(reproduce, "run_sweep", lambda name, scale, nproc: calls.append((name, nproc)) or 0)
     monkeypatch.setattr(reproduce.figures, "main", lambda argv: 0)
     monkeypatch.setattr(reproduce.report, "main", lambda argv: 0)
-    assert reproduce.main() == 1  # the hook's 2 failed runs
+    assert reproduce.main([]) == 1  # the hook's 2 failed runs
     assert study.get("toy_hook").module("collect").CALLS == ["cpu"] and calls == [("toy_hook", 3)]
     assert study.get("noise_scale").before_reproduce("cpu") == 0  # a collect module without the hook
