@@ -25,18 +25,17 @@ Runs go to runs/goyal_linear_scaling/ like the sweep's (resumable: a complete pr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from largebatch import calibration
+from largebatch.calibration import probe_row, run_if_missing
 from largebatch.config import TrainConfig
-from largebatch.metrics import read_summary
 from largebatch.results import DATA, write_csv_atomic
-from largebatch.runid import run_id
-from largebatch.trainer import run_dir, train
+from largebatch.trainer import run_dir
 
 from . import config, proxy
 
@@ -55,49 +54,18 @@ def probe_cfg() -> TrainConfig:
     )
 
 
-def b_simple_window(metrics: Path, window=PROBE_WINDOW) -> dict:
-    """Ratio of the mean raw tr(Sigma) to the mean raw |G|^2 over measurements with epoch in [lo, hi)."""
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    m = pd.DataFrame([r for r in rows if "noise/g2_raw" in r])
-    w = m[(m["epoch"] >= window[0]) & (m["epoch"] < window[1])]
-    g2, tr = float(w["noise/g2_raw"].mean()), float(w["noise/trace_sigma_raw"].mean())
-    se = float(w["noise/g2_raw"].std(ddof=1) / len(w) ** 0.5)
-    loss = float(w["train/loss"].mean()) if "train/loss" in w else float("nan")
-    return {"b_simple": tr / g2, "g2_mean": g2, "g2_se": se, "trace_sigma_mean": tr,
-            "n_measurements": len(w), "train_loss_window": loss}
-
-
 def collect() -> Path | None:
-    cfg = probe_cfg()
-    d = run_dir(cfg)
-    s = read_summary(d)
-    if s is None:
-        print(f"[calibrate] no complete probe run at {d}", file=sys.stderr)
+    row = probe_row(probe_cfg(), PROBE_WINDOW)
+    if row is None:
+        print(f"[calibrate] no complete probe run at {run_dir(probe_cfg())}", file=sys.stderr)
         return None
-    sha = json.loads((d / "config.json").read_text()).get("git_sha") if (d / "config.json").exists() else None
-    row = {
-        "part": "probe",
-        "run_id": run_id(cfg),
-        "seed": SEED,
-        "global_batch": cfg.global_batch,
-        "epochs": cfg.epochs,
-        "window_epochs": f"{PROBE_WINDOW[0]:.3f}-{PROBE_WINDOW[1]:.3f}",
-        **b_simple_window(d / "metrics.jsonl"),
-        "final_test_err": 100 * (1 - s["final_test_acc"]) if s.get("final_test_acc") is not None else None,
-        "status": s.get("status"),
-        "wall_s": s.get("wall_s"),
-        "git_sha": sha,
-    }
     df = pd.DataFrame([row]).round({"final_test_err": 4, "wall_s": 1, "b_simple": 1, "epochs": 4})
     return write_csv_atomic(df, CSV, sort_by=["part"])
 
 
 def measured(path: Path = CSV) -> float | None:
     """The committed probe's B_simple (None before the probe has run)."""
-    if not Path(path).exists():
-        return None
-    cal = pd.read_csv(path)
-    return float(cal.loc[cal["part"] == "probe", "b_simple"].iloc[0])
+    return calibration.measured(path)
 
 
 def main(argv=None) -> int:
@@ -105,9 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--collect", action="store_true", help="only write the CSV from an existing probe run")
     a = ap.parse_args(argv)
     if not a.collect:
-        cfg = probe_cfg()
-        if read_summary(run_dir(cfg)) is None:
-            train(cfg)
+        run_if_missing(probe_cfg())
     path = collect()
     if path is None:
         return 1

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from largebatch.calibration import probe_row, run_if_missing
 from largebatch.config import TrainConfig
 from largebatch.metrics import read_summary
 from largebatch.results import DATA, write_csv_atomic
 from largebatch.runid import run_id
-from largebatch.trainer import run_dir, train
+from largebatch.trainer import run_dir
 
 from . import config, proxy
 
@@ -55,60 +56,37 @@ def rms_cfgs() -> list[TrainConfig]:
     return [replace(config.cpu_arm("D", rms_lr=lr), tag="calib_rms", seed=SEED) for lr in RMS_GRID]
 
 
-def _run(cfg: TrainConfig) -> dict:
-    s = read_summary(run_dir(cfg))
-    if s is not None:
-        print(f"[calibrate] {run_id(cfg)} complete; skipped", flush=True)
-        return s
-    return train(cfg)
-
-
-def b_simple_window(metrics: Path, window=PROBE_WINDOW) -> dict:
-    """Ratio of the mean raw tr(Sigma) to the mean raw |G|^2 over measurements with epoch in [lo, hi)."""
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    m = pd.DataFrame([r for r in rows if "noise/g2_raw" in r])
-    w = m[(m["epoch"] >= window[0]) & (m["epoch"] < window[1])]
-    g2, tr = float(w["noise/g2_raw"].mean()), float(w["noise/trace_sigma_raw"].mean())
-    se = float(w["noise/g2_raw"].std(ddof=1) / len(w) ** 0.5)
-    return {"b_simple": tr / g2, "g2_mean": g2, "g2_se": se, "trace_sigma_mean": tr, "n_measurements": len(w)}
-
-
 def _sha(d: Path) -> str | None:
     c = d / "config.json"
     return json.loads(c.read_text()).get("git_sha") if c.exists() else None
 
 
+COLUMNS = [
+    "part",
+    "run_id",
+    "seed",
+    "global_batch",
+    "rms_lr",
+    "epochs",
+    "window_epochs",
+    "b_simple",
+    "g2_mean",
+    "g2_se",
+    "trace_sigma_mean",
+    "n_measurements",
+    "train_loss_window",
+    "final_test_err",
+    "status",
+    "wall_s",
+    "git_sha",
+]
+
+
 def collect() -> Path:
     rows = []
     cfg = probe_cfg()
-    d = run_dir(cfg)
-    s = read_summary(d)
-    if s is not None:
-        rows.append(
-            {
-                "part": "probe",
-                "run_id": run_id(cfg),
-                "seed": SEED,
-                "global_batch": cfg.global_batch,
-                "rms_lr": float("nan"),
-                "epochs": cfg.epochs,
-                "window_epochs": f"{PROBE_WINDOW[0]:.3f}-{PROBE_WINDOW[1]:.3f}",
-                **b_simple_window(d / "metrics.jsonl"),
-                "final_test_err": 100 * (1 - s["final_test_acc"]),
-                "status": s.get("status"),
-                "wall_s": s.get("wall_s"),
-                "git_sha": _sha(d),
-            }
-        )
-        for lo, hi in LATE_WINDOWS:
-            rows.append(
-                {
-                    **rows[0],
-                    "part": "probe_late",
-                    "window_epochs": f"{lo:.3f}-{hi:.3f}",
-                    **b_simple_window(d / "metrics.jsonl", (lo, hi)),
-                }
-            )
+    if (first := probe_row(cfg, PROBE_WINDOW)) is not None:
+        rows += [first] + [probe_row(cfg, w, "probe_late") for w in LATE_WINDOWS]
     for cfg in rms_cfgs():
         d = run_dir(cfg)
         s = read_summary(d)
@@ -128,7 +106,8 @@ def collect() -> Path:
                     "git_sha": _sha(d),
                 }
             )
-    df = pd.DataFrame(rows).round({"final_test_err": 4, "wall_s": 1, "b_simple": 1, "epochs": 4})
+    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    df = df.round({"final_test_err": 4, "wall_s": 1, "b_simple": 1, "epochs": 4})
     return write_csv_atomic(df, CSV, sort_by=["part", "rms_lr"])
 
 
@@ -144,10 +123,10 @@ def main(argv=None) -> int:
     ap.add_argument("--part", default="all", choices=("probe", "rms", "all", "collect"))
     a = ap.parse_args(argv)
     if a.part in ("probe", "all"):
-        _run(probe_cfg())
+        run_if_missing(probe_cfg())
     if a.part in ("rms", "all"):
         for cfg in rms_cfgs():
-            _run(cfg)
+            run_if_missing(cfg)
     path = collect()
     df = pd.read_csv(path)
     print(df.to_string(index=False))
