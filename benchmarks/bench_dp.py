@@ -19,10 +19,20 @@ data = load_fashion_mnist()
 B, STEPS = 1024, 40
 sps = []
 for rep in range(3):
-    cfg = make_config(study="bench_dp", model="mlp", width=512, global_batch=B, per_worker_batch=32, epochs=1,
-                      max_steps=STEPS, eval_every_steps=10**9, eval_train_examples=0, progress=False,
-                      wandb="off",
-                      out_dir=f"/tmp/largebatch_bench_dp_{d.world_size}_{rep}")
+    cfg = make_config(
+        study="bench_dp",
+        model="mlp",
+        width=512,
+        global_batch=B,
+        per_worker_batch=32,
+        epochs=1,
+        max_steps=STEPS,
+        eval_every_steps=10**9,
+        eval_train_examples=0,
+        progress=False,
+        wandb="off",
+        out_dir=f"/tmp/largebatch_bench_dp_{d.world_size}_{rep}",
+    )
     s, model = train(cfg, data=data, dist=d, resume=False, return_model=True)
     sps.append(STEPS * B / s["train_s"])
 n_params = sum(p.numel() for p in model.parameters())
@@ -36,6 +46,15 @@ if d.world_size > 1:
         ts.append(time.perf_counter() - t)
     share = statistics.median(ts) / (B / statistics.median(sps))
 if d.is_main:
-    print(json.dumps({"world_size": d.world_size, "global_batch": B, "samples_per_s": statistics.median(sps),
-                      "params": n_params, "allreduce_share": share}))
+    print(
+        json.dumps(
+            {
+                "world_size": d.world_size,
+                "global_batch": B,
+                "samples_per_s": statistics.median(sps),
+                "params": n_params,
+                "allreduce_share": share,
+            }
+        )
+    )
 D.cleanup()

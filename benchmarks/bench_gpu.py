@@ -85,8 +85,10 @@ def main():
     ap.add_argument("--compile", action="store_true")
     a = ap.parse_args()
     if not torch.cuda.is_available():
-        raise SystemExit("bench_gpu.py: no CUDA GPU visible (torch.cuda.is_available() is False); "
-                         "run it on a machine with one, e.g. via scripts/gpu_check.sh")
+        raise SystemExit(
+            "bench_gpu.py: no CUDA GPU visible (torch.cuda.is_available() is False); "
+            "run it on a machine with one, e.g. via scripts/gpu_check.sh"
+        )
     torch.backends.cudnn.benchmark = True
     data = make_synthetic(2048, (3, 224, 224), 1000).to("cuda")
     res = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "batch": a.batch}

@@ -47,12 +47,22 @@ def main() -> None:
     t_l = _median_step(lars, args.repeats, args.warmup)
     t_s = _median_step(sgd, args.repeats, args.warmup)
     t_f = _median_step(sgd_fe, args.repeats, args.warmup)
-    print(json.dumps({
-        "device": "cpu", "threads": torch.get_num_threads(), "tensors": len(ps_l),
-        "numel": sum(p.numel() for p in ps_l), "repeats": args.repeats,
-        "lars_step_s": round(t_l, 5), "sgd_step_s": round(t_s, 5), "sgd_foreach_step_s": round(t_f, 5),
-        "ratio_lars_over_sgd": round(t_l / t_s, 3), "ratio_lars_over_sgd_foreach": round(t_l / t_f, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "device": "cpu",
+                "threads": torch.get_num_threads(),
+                "tensors": len(ps_l),
+                "numel": sum(p.numel() for p in ps_l),
+                "repeats": args.repeats,
+                "lars_step_s": round(t_l, 5),
+                "sgd_step_s": round(t_s, 5),
+                "sgd_foreach_step_s": round(t_f, 5),
+                "ratio_lars_over_sgd": round(t_l / t_s, 3),
+                "ratio_lars_over_sgd_foreach": round(t_l / t_f, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,26 @@ def main():
     codes, t0 = [], time.time()
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.runs):
-            r = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "largebatch.train",
-                                "--train_examples=2048", "--max_steps=4", "--progress=false", "--wandb=off",
-                                f"--seed={i}", f"--out_dir={tmp}"], cwd=ROOT, env=env, capture_output=True,
-                               text=True, timeout=180)
+            r = subprocess.run(
+                [
+                    torchrun,
+                    "--standalone",
+                    "--nproc_per_node=2",
+                    "-m",
+                    "largebatch.train",
+                    "--train_examples=2048",
+                    "--max_steps=4",
+                    "--progress=false",
+                    "--wandb=off",
+                    f"--seed={i}",
+                    f"--out_dir={tmp}",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             codes.append(r.returncode)
             print(f"run {i}: rc={r.returncode}", flush=True)
     res = {"runs": a.runs, "exit_0": codes.count(0), "codes": codes, "wall_s": round(time.time() - t0, 1)}

@@ -16,10 +16,18 @@ def free_port() -> int:
 
 
 def _child(rank, world, port, fn, args, q):
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                       "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
-                       "LOCAL_WORLD_SIZE": str(world), "WANDB_MODE": "disabled",
-                       "OMP_NUM_THREADS": "1"})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": str(world),
+            "WANDB_MODE": "disabled",
+            "OMP_NUM_THREADS": "1",
+        }
+    )
     import torch
 
     from largebatch import dist as D
@@ -43,8 +51,7 @@ def spawn(world_size: int, fn, *args, timeout: float = 120.0) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port = free_port()
-    procs = [ctx.Process(target=_child, args=(r, world_size, port, fn, args, q))
-             for r in range(world_size)]
+    procs = [ctx.Process(target=_child, args=(r, world_size, port, fn, args, q)) for r in range(world_size)]
     for p in procs:
         p.start()
     results = {}

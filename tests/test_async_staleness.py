@@ -128,8 +128,9 @@ def test_resume_with_stale_ring_is_exact(tmp_path):
         eval_every_steps=3,
         out_dir=str(tmp_path / "x"),
     )
-    full, full_model = train(make_config(**{**KW, **kw, "out_dir": str(tmp_path / "full")}), data=DATA,
-                             return_model=True)
+    full, full_model = train(
+        make_config(**{**KW, **kw, "out_dir": str(tmp_path / "full")}), data=DATA, return_model=True
+    )
     cfg = make_config(**{**KW, **kw})
     train_until(cfg, 7, data=DATA)  # checkpoint at 6
     done, done_model = train(cfg, data=DATA, return_model=True)
@@ -294,8 +295,15 @@ def test_calibration_pick_rule():
     """Fastest to 85 %, ties broken by the steps to 80 %; a run that never reaches counts as +inf."""
     from experiments.async_staleness import claims
 
-    df = pd.DataFrame({"experiment": "calib", "optimizer": ["sgd"] * 3, "lr": [0.03, 0.1, 0.3],
-                       "steps_to_85": [np.nan, 1850.0, 1850.0], "steps_to_target": [300.0, 450.0, 350.0]})
+    df = pd.DataFrame(
+        {
+            "experiment": "calib",
+            "optimizer": ["sgd"] * 3,
+            "lr": [0.03, 0.1, 0.3],
+            "steps_to_85": [np.nan, 1850.0, 1850.0],
+            "steps_to_target": [300.0, 450.0, 350.0],
+        }
+    )
     t = claims.calib_table(df)
     assert t[t.pick].lr.tolist() == [0.3] and t[t.lr == 0.1].configured.all()
 
@@ -304,13 +312,24 @@ def test_equal_time_is_the_earlier_end():
     """(vi): a run that has stopped is not compared at a later time: T_eq = min(backup end, async end)."""
     from experiments.async_staleness import claims
 
-    df = pd.DataFrame({"experiment": ["real_sync", "real_backup", "real_async"], "seed": 0,
-                       "run_id": ["s", "b", "a"], "status": "complete", "time_to_target": [4.0, 3.0, 5.0],
-                       "time_end": [40.0, 30.0, 15.0]})
-    cur = pd.DataFrame({"run_id": ["s", "s", "b", "b", "a", "a"],
-                        "experiment": ["real_sync"] * 2 + ["real_backup"] * 2 + ["real_async"] * 2,
-                        "time": [10.0, 40.0, 10.000000400, 30.0, 5.0, 15.0],
-                        "test_acc": [0.80, 0.86, 0.81, 0.87, 0.70, 0.84]})
+    df = pd.DataFrame(
+        {
+            "experiment": ["real_sync", "real_backup", "real_async"],
+            "seed": 0,
+            "run_id": ["s", "b", "a"],
+            "status": "complete",
+            "time_to_target": [4.0, 3.0, 5.0],
+            "time_end": [40.0, 30.0, 15.0],
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "run_id": ["s", "s", "b", "b", "a", "a"],
+            "experiment": ["real_sync"] * 2 + ["real_backup"] * 2 + ["real_async"] * 2,
+            "time": [10.0, 40.0, 10.000000400, 30.0, 5.0, 15.0],
+            "test_acc": [0.80, 0.86, 0.81, 0.87, 0.70, 0.84],
+        }
+    )
     bt = claims.backup_table(df, cur, "real").iloc[0]
     assert bt.t_eq == 15.0 and bt.t_eq_is_async_end
     assert bt.async_acc_teq == 0.84 and bt.backup_acc_teq == 0.81 and bt.sync_acc_teq == 0.80
@@ -330,14 +349,15 @@ def test_second_design_appended_resolved_and_within_budget():
     df = pd.read_csv(DATA / "async_staleness.csv")
     cfgs = config.grid("cpu")
     v2 = config.alpha_v2() + config.sweep_v2()
-    assert cfgs[len(cfgs) - len(v2):] == v2
+    assert cfgs[len(cfgs) - len(v2) :] == v2
     first = {run_id(c) for c in cfgs[: len(cfgs) - len(v2)]}
     assert set(df[df.mechanism == "simulated"].run_id) <= first
     sw = df[df.experiment == "sweep"]
     for (net, opt, s), (budget, every) in config.V2_ARMS.items():
         steps = claims._steps_by_seed(sw, config.SEEDS, model=net, optimizer=opt, s=s)
-        reached = df[(df.experiment == "sweep") & (df.model == net) & (df.optimizer == opt)
-                     & (claims.s_of(df) == s)].steps_to_target
+        reached = df[
+            (df.experiment == "sweep") & (df.model == net) & (df.optimizer == opt) & (claims.s_of(df) == s)
+        ].steps_to_target
         lo = reached.min() if reached.notna().any() else config.BUDGET  # never reached: beyond the old budget
         assert every <= 0.05 * lo and budget > steps.max(), (net, opt, s)
     lr = df[(df.experiment == "lr_rule") & (df.optimizer == "sgd")].steps_to_target
@@ -350,10 +370,15 @@ def test_alpha_pick_rule():
     """Fewest mean steps to 80 % over the calibration seeds (never = +inf), then to 85 %, then the smaller."""
     from experiments.async_staleness import claims
 
-    df = pd.DataFrame({"experiment": "calib_alpha", "lr": [0.1, 0.1, 0.2, 0.2, 0.4, 0.4, 0.8, 0.8],
-                       "seed": [100, 101] * 4,
-                       "steps_to_target": [900.0, 1000.0, 500.0, 600.0, 550.0, 550.0, 300.0, np.nan],
-                       "steps_to_85": [np.nan, 3000.0, 2000.0, 2000.0, 1900.0, 2000.0, 1000.0, np.nan]})
+    df = pd.DataFrame(
+        {
+            "experiment": "calib_alpha",
+            "lr": [0.1, 0.1, 0.2, 0.2, 0.4, 0.4, 0.8, 0.8],
+            "seed": [100, 101] * 4,
+            "steps_to_target": [900.0, 1000.0, 500.0, 600.0, 550.0, 550.0, 300.0, np.nan],
+            "steps_to_85": [np.nan, 3000.0, 2000.0, 2000.0, 1900.0, 2000.0, 1000.0, np.nan],
+        }
+    )
     assert claims.alpha_pick(df) == 0.4  # 0.8: a seed never reaches 80 %; 0.2 and 0.4 tie, 0.4 to 85 %
     df.loc[5, "steps_to_85"] = 2100.0  # a tie at both targets: the smaller alpha0
     assert claims.alpha_pick(df) == 0.2
@@ -362,10 +387,20 @@ def test_alpha_pick_rule():
 def _fake_v2(slow_adam: float, slow_deep_adam: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Made-up v2 rows: steps to 80 % per arm and seed (s = 0 ~300, SGD slowdown 4.4, momentum 12)."""
     rng = np.random.default_rng(0)
-    base = {("mlp", "sgd"): 300, ("mlp", "momentum"): 300, ("mlp", "adam"): 270, ("deep_mlp", "sgd"): 2400,
-            ("deep_mlp", "adam"): 1100}
-    slow = {("mlp", "sgd"): 4.4, ("mlp", "momentum"): 12.0, ("mlp", "adam"): slow_adam,
-            ("deep_mlp", "sgd"): 6.0, ("deep_mlp", "adam"): slow_deep_adam}
+    base = {
+        ("mlp", "sgd"): 300,
+        ("mlp", "momentum"): 300,
+        ("mlp", "adam"): 270,
+        ("deep_mlp", "sgd"): 2400,
+        ("deep_mlp", "adam"): 1100,
+    }
+    slow = {
+        ("mlp", "sgd"): 4.4,
+        ("mlp", "momentum"): 12.0,
+        ("mlp", "adam"): slow_adam,
+        ("deep_mlp", "sgd"): 6.0,
+        ("deep_mlp", "adam"): slow_deep_adam,
+    }
     rows, cur = [], []
     for c in config.alpha_v2() + config.sweep_v2():
         net, opt = config.net_name(c), config.opt_name(c)
@@ -376,18 +411,36 @@ def _fake_v2(slow_adam: float, slow_deep_adam: float) -> tuple[pd.DataFrame, pd.
         k = round(k * (1 + rng.normal(0, 0.03)) / c.eval_every_steps) * c.eval_every_steps
         rid = f"x{len(rows)}"
         dist = f"uniform{{0..{c.staleness_max}}}" if c.staleness_max else "none"
-        rows.append({"experiment": c.tag, "mechanism": "simulated", "run_id": rid, "seed": c.seed,
-                     "model": net, "optimizer": opt, "staleness_dist": dist,
-                     "lr_rule": "alpha/tau" if c.staleness_lr == "inverse" else "constant",
-                     "status": "complete", "steps_to_target": float(k), "steps_to_85": float(3 * k),
-                     "final_test_acc": 0.85, "lr": c.lr_base, "steps": c.max_steps, "wall_s": 1.0})
-        cur += [{"run_id": rid, "experiment": c.tag, "step": s} for s in range(0, 3 * c.eval_every_steps,
-                                                                                   c.eval_every_steps)]
+        rows.append(
+            {
+                "experiment": c.tag,
+                "mechanism": "simulated",
+                "run_id": rid,
+                "seed": c.seed,
+                "model": net,
+                "optimizer": opt,
+                "staleness_dist": dist,
+                "lr_rule": "alpha/tau" if c.staleness_lr == "inverse" else "constant",
+                "status": "complete",
+                "steps_to_target": float(k),
+                "steps_to_85": float(3 * k),
+                "final_test_acc": 0.85,
+                "lr": c.lr_base,
+                "steps": c.max_steps,
+                "wall_s": 1.0,
+            }
+        )
+        cur += [
+            {"run_id": rid, "experiment": c.tag, "step": s}
+            for s in range(0, 3 * c.eval_every_steps, c.eval_every_steps)
+        ]
     return pd.DataFrame(rows), pd.DataFrame(cur)
 
 
-@pytest.mark.parametrize("slow_adam, slow_deep_adam, ii, iii", [
-    (8.0, 12.0, "reproduced", "reproduced"), (2.0, 1.5, "not reproduced", "not reproduced")])
+@pytest.mark.parametrize(
+    "slow_adam, slow_deep_adam, ii, iii",
+    [(8.0, 12.0, "reproduced", "reproduced"), (2.0, 1.5, "not reproduced", "not reproduced")],
+)
 def test_second_design_claims(slow_adam, slow_deep_adam, ii, iii):
     from experiments.async_staleness import claims
     from largebatch.prereg import load_spec
@@ -401,4 +454,3 @@ def test_second_design_claims(slow_adam, slow_deep_adam, ii, iii):
     assert rows["v2_ii_optimizer"]["result"].outcome == ii and "≤ " in rows["v2_ii_optimizer"]["ours"]
     assert rows["v2_iii_adam"]["result"].outcome == iii
     assert rows["v2_iii_sgd"]["result"].outcome == "reproduced"  # 6.0x vs 4.4x
-

@@ -25,8 +25,13 @@ from largebatch.models import GhostBatchNorm
 
 def _model(seed=0, last_bn=None):
     torch.manual_seed(seed)
-    m = nn.Sequential(nn.Linear(5, 8), GhostBatchNorm(8, group=4), nn.ReLU(), nn.Linear(8, 3),
-                      last_bn if last_bn is not None else GhostBatchNorm(3, group=0)).double()
+    m = nn.Sequential(
+        nn.Linear(5, 8),
+        GhostBatchNorm(8, group=4),
+        nn.ReLU(),
+        nn.Linear(8, 3),
+        last_bn if last_bn is not None else GhostBatchNorm(3, group=0),
+    ).double()
     with torch.no_grad():  # non-trivial affine parameters, so the first BN's output matters
         m[1].weight.uniform_(0.5, 2.0)
         m[1].bias.uniform_(-1.0, 1.0)
@@ -35,8 +40,10 @@ def _model(seed=0, last_bn=None):
 
 def _batches(seed, n=3, size=8):
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(size, 5, generator=g, dtype=torch.float64) * 2 + 1,
-             torch.zeros(size, dtype=torch.long)) for _ in range(n)]
+    return [
+        (torch.randn(size, 5, generator=g, dtype=torch.float64) * 2 + 1, torch.zeros(size, dtype=torch.long))
+        for _ in range(n)
+    ]
 
 
 def _hand(model, batches):
@@ -50,13 +57,17 @@ def _hand(model, batches):
             y = (h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + bn1.eps)
             z = lin2(torch.relu(y * bn1.weight + bn1.bias).reshape(len(x), 8))
             s2.append((z.mean(0), z.var(0, unbiased=True)))  # group 0 = the whole batch
-    return [(torch.stack([a for a, _ in s]).mean(0), torch.stack([b for _, b in s]).mean(0))
-            for s in (s1, s2)]
+    return [
+        (torch.stack([a for a, _ in s]).mean(0), torch.stack([b for _, b in s]).mean(0)) for s in (s1, s2)
+    ]
 
 
 def _running(model):
-    return [(m.running_mean.clone(), m.running_var.clone()) for m in model.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return [
+        (m.running_mean.clone(), m.running_var.clone())
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
 
 
 def _close(a, b):
@@ -80,8 +91,9 @@ def test_matches_hand_computation_and_leaves_model_alone():
         assert m._acc is None and torch.equal(m.num_batches_tracked, n)
     x = batches[0][0]
     bn1 = model[1]
-    want = F.batch_norm(model[0](x), bn1.running_mean, bn1.running_var, bn1.weight, bn1.bias, False, 0.0,
-                        bn1.eps)
+    want = F.batch_norm(
+        model[0](x), bn1.running_mean, bn1.running_var, bn1.weight, bn1.bias, False, 0.0, bn1.eps
+    )
     torch.testing.assert_close(model[1](model[0](x)), want)  # eval mode normalises with the new stats
 
 

@@ -17,14 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 OK = ["--max_steps=3", "--progress=false", "--wandb=off", "--eval_train_examples=0"]
 
 
-@pytest.mark.parametrize("args,field", [
-    (["--bogus=1"], "unknown config key 'bogus'"),
-    (["--global_batch=100"], "global_batch=100 is not divisible"),
-    (["--lr_base=-1"], "lr_base=-1.0: must be >= 0"),
-    (["--data_dir=/nonexistent"], "apt-get install dataset-fashion-mnist"),
-    (["--model=vgg"], "model='vgg'"),
-    (["--optimizer=sgdd"], "optimizer='sgdd'"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["--bogus=1"], "unknown config key 'bogus'"),
+        (["--global_batch=100"], "global_batch=100 is not divisible"),
+        (["--lr_base=-1"], "lr_base=-1.0: must be >= 0"),
+        (["--data_dir=/nonexistent"], "apt-get install dataset-fashion-mnist"),
+        (["--model=vgg"], "model='vgg'"),
+        (["--optimizer=sgdd"], "optimizer='sgdd'"),
+    ],
+)
 def test_bad_input_one_line_exit_2_nothing_written(args, field, tmp_path, capsys):
     code = main(args + OK + [f"--out_dir={tmp_path}"])
     err = capsys.readouterr().err.strip()
@@ -49,9 +52,25 @@ def test_torchrun_two_processes_exits_zero_ten_times(tmp_path):
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     for i in range(10):
-        r = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "largebatch.train",
-                            "--train_examples=2048", "--max_steps=4", "--progress=false", "--wandb=off",
-                            f"--seed={i}", f"--out_dir={tmp_path}"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                torchrun,
+                "--standalone",
+                "--nproc_per_node=2",
+                "-m",
+                "largebatch.train",
+                "--train_examples=2048",
+                "--max_steps=4",
+                "--progress=false",
+                "--wandb=off",
+                f"--seed={i}",
+                f"--out_dir={tmp_path}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, f"run {i}: rc={r.returncode}\n{r.stderr[-3000:]}"
     assert len(list((tmp_path / "demo").glob("*/summary.json"))) == 10

@@ -41,16 +41,45 @@ def test_study_help_lists_grid_flags(capsys):
 
 
 def test_help_as_a_module_exits_zero():
-    r = subprocess.run([sys.executable, "-m", "largebatch.train", "--help"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "largebatch.train", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "--global_batch" in r.stdout and not r.stderr.strip(), r.stderr
 
 
 def test_space_separated_values_equal_the_equals_form():
-    a = select(["--global_batch", "1024", "--zero_gamma", "--decay", "step", "--decay_milestones_epochs", "1",
-                "2", "--adam_betas", "0.8,0.9", "--lr_base", "-1", "--noprogress"])[1]
-    b = select(["--global_batch=1024", "--zero_gamma=true", "--decay=step", "--decay_milestones_epochs=1,2",
-                "--adam_betas=0.8,0.9", "--lr_base=-1", "--progress=false"])[1]
+    a = select(
+        [
+            "--global_batch",
+            "1024",
+            "--zero_gamma",
+            "--decay",
+            "step",
+            "--decay_milestones_epochs",
+            "1",
+            "2",
+            "--adam_betas",
+            "0.8,0.9",
+            "--lr_base",
+            "-1",
+            "--noprogress",
+        ]
+    )[1]
+    b = select(
+        [
+            "--global_batch=1024",
+            "--zero_gamma=true",
+            "--decay=step",
+            "--decay_milestones_epochs=1,2",
+            "--adam_betas=0.8,0.9",
+            "--lr_base=-1",
+            "--progress=false",
+        ]
+    )[1]
     assert a == b and run_id(a) == run_id(b)
     assert a.decay_milestones_epochs == (1.0, 2.0) and a.zero_gamma and not a.progress
 
@@ -62,12 +91,15 @@ def test_index_and_scale_take_a_space_too():
     assert flags["scale_used"] == "smoke" and cfg == config.grid("smoke")[0]
 
 
-@pytest.mark.parametrize("argv,text", [
-    (["--globl_batch", "64"], "did you mean global_batch"),
-    (["--global_batch"], "--global_batch: give a value"),
-    (["--global_batch", "big"], "global_batch"),
-    (["--lr_bse=0.1"], "did you mean lr_base"),
-])
+@pytest.mark.parametrize(
+    "argv,text",
+    [
+        (["--globl_batch", "64"], "did you mean global_batch"),
+        (["--global_batch"], "--global_batch: give a value"),
+        (["--global_batch", "big"], "global_batch"),
+        (["--lr_bse=0.1"], "did you mean lr_base"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(argv, text, tmp_path, capsys):
     assert main([*argv, f"--out_dir={tmp_path}", "--wandb=off"]) == 2
     err = capsys.readouterr().err.strip()
@@ -77,9 +109,18 @@ def test_bad_input_is_one_line_exit_2(argv, text, tmp_path, capsys):
 
 def test_dry_prints_accounting_and_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    argv = ["--global_batch=1024", "--per_worker_batch=32", "--lr_base=0.1", "--warmup=gradual",
-            "--warmup_epochs=1", "--epochs=5", "--dataset=synthetic", "--synthetic_examples=8192",
-            f"--out_dir={tmp_path}", "--dry"]
+    argv = [
+        "--global_batch=1024",
+        "--per_worker_batch=32",
+        "--lr_base=0.1",
+        "--warmup=gradual",
+        "--warmup_epochs=1",
+        "--epochs=5",
+        "--dataset=synthetic",
+        "--synthetic_examples=8192",
+        f"--out_dir={tmp_path}",
+        "--dry",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "2 process(es) x 16 virtual worker(s) x n = 32" in out
@@ -94,8 +135,9 @@ def test_normalize_leaves_equals_form_alone():
         normalize(["--epoch=3"])
 
 
-@pytest.mark.parametrize("entry", ["largebatch.sweep", "largebatch.figures", "largebatch.reproduce",
-                                   "largebatch.report"])
+@pytest.mark.parametrize(
+    "entry", ["largebatch.sweep", "largebatch.figures", "largebatch.reproduce", "largebatch.report"]
+)
 def test_every_entry_point_answers_help_without_running(entry, capsys):
     import importlib
 
@@ -106,6 +148,11 @@ def test_every_entry_point_answers_help_without_running(entry, capsys):
 
 
 def test_param_server_help_is_not_a_traceback():
-    r = subprocess.run([sys.executable, "-m", "experiments.async_staleness.param_server", "--help"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "experiments.async_staleness.param_server", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "--delay_ms" in r.stdout and "--global_batch" in r.stdout, r.stderr[-2000:]

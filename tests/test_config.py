@@ -23,22 +23,37 @@ def test_lr_rules(rule, expect):
 
 
 def test_overrides_are_typed():
-    o = parse_overrides(["--global_batch=512", "--lr_base=0.2", "--nesterov=true",
-                         "--decay_milestones_epochs=30,60,80", "--model=resnet_small"])
-    assert o == {"global_batch": 512, "lr_base": 0.2, "nesterov": True,
-                 "decay_milestones_epochs": (30.0, 60.0, 80.0), "model": "resnet_small"}
+    o = parse_overrides(
+        [
+            "--global_batch=512",
+            "--lr_base=0.2",
+            "--nesterov=true",
+            "--decay_milestones_epochs=30,60,80",
+            "--model=resnet_small",
+        ]
+    )
+    assert o == {
+        "global_batch": 512,
+        "lr_base": 0.2,
+        "nesterov": True,
+        "decay_milestones_epochs": (30.0, 60.0, 80.0),
+        "model": "resnet_small",
+    }
 
 
-@pytest.mark.parametrize("kw,ws,field", [
-    (dict(global_batch=100), 1, "global_batch"),
-    (dict(global_batch=96, per_worker_batch=32), 2, "global_batch"),
-    (dict(lr_base=-0.1), 1, "lr_base"),
-    (dict(micro_batch=48), 1, "micro_batch"),
-    (dict(warmup="gradual"), 1, "warmup"),
-    (dict(decay="step"), 1, "decay"),
-    (dict(lr_scaling="cubic"), 1, "lr_scaling"),
-    (dict(global_batch=131072), 1, "global_batch"),
-])
+@pytest.mark.parametrize(
+    "kw,ws,field",
+    [
+        (dict(global_batch=100), 1, "global_batch"),
+        (dict(global_batch=96, per_worker_batch=32), 2, "global_batch"),
+        (dict(lr_base=-0.1), 1, "lr_base"),
+        (dict(micro_batch=48), 1, "micro_batch"),
+        (dict(warmup="gradual"), 1, "warmup"),
+        (dict(decay="step"), 1, "decay"),
+        (dict(lr_scaling="cubic"), 1, "lr_scaling"),
+        (dict(global_batch=131072), 1, "global_batch"),
+    ],
+)
 def test_bad_values_name_the_field(kw, ws, field):
     with pytest.raises(ConfigError, match=field):
         resolve(make_config(**kw), world_size=ws)

@@ -35,8 +35,17 @@ from largebatch.config import make_config, parse_overrides
 from largebatch.trainer import CHECKPOINT, run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = ["--dataset=synthetic", "--synthetic_examples=512", "--global_batch=64", "--per_worker_batch=32",
-        "--max_steps=4", "--eval_every_steps=2", "--eval_train_examples=0", "--progress=false", "--wandb=off"]
+BASE = [
+    "--dataset=synthetic",
+    "--synthetic_examples=512",
+    "--global_batch=64",
+    "--per_worker_batch=32",
+    "--max_steps=4",
+    "--eval_every_steps=2",
+    "--eval_train_examples=0",
+    "--progress=false",
+    "--wandb=off",
+]
 OTHER = ["--seed=7"]  # the earlier, finished run that no case may touch
 FMNIST = ["--dataset=fashion_mnist", "--global_batch=32", "--eval_every_steps=2"]
 
@@ -46,8 +55,11 @@ def cfg_of(out: Path, *extra: str):
 
 
 def snapshot(d: Path) -> dict:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()
-            and p.name != metrics.LOCK}
+    return {
+        str(p.relative_to(d)): p.read_bytes()
+        for p in sorted(d.rglob("*"))
+        if p.is_file() and p.name != metrics.LOCK
+    }
 
 
 def _idx(path: Path, arr: np.ndarray) -> None:
@@ -79,6 +91,7 @@ def ref_summary(template) -> dict:
 
 # --- the cases: name -> setup(out, fm, monkeypatch) returning (argv, exit code, text in the one line) ------
 
+
 def bad(arg, text):
     return lambda out, fm, mp: ([arg], 2, text)
 
@@ -87,6 +100,7 @@ def fm_case(mutate, text):
     def setup(out, fm, mp):
         mutate(fm)
         return ([*FMNIST, f"--data_dir={fm}"], 2, text)
+
     return setup
 
 
@@ -101,6 +115,7 @@ def ckpt_case(mutate, text, extra=()):
         train_until(cfg, 2)
         mutate(run_dir(cfg) / CHECKPOINT, out)
         return (list(extra), 2, text)
+
     return setup
 
 
@@ -132,6 +147,7 @@ def full_disk_checkpoint(out, fm, mp):
                 h.write(b"partial")
             raise OSError(errno.ENOSPC, "No space left on device", str(f))
         return real(obj, f, *a, **k)
+
     mp.setattr(trainer.torch, "save", save)
     return ([], 2, "No space left on device")
 
@@ -143,6 +159,7 @@ def full_disk_summary(out, fm, mp):
         if Path(path).name == "summary.json":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, text)
+
     mp.setattr(metrics, "atomic_write_text", write)
     return ([], 2, "summary.json")
 
@@ -163,6 +180,7 @@ def ctrl_c(out, fm, mp):
         if len(n) == 2:  # the second evaluation: after the step-2 checkpoint
             raise KeyboardInterrupt
         return real(*a, **k)
+
     mp.setattr(trainer, "evaluate", evaluate)
     return ([], 130, "interrupted; rerun the same command to resume")
 
@@ -231,12 +249,15 @@ CASES = {
     "device=cuda without GPU": bad("--device=cuda", "device='cuda'"),
     "--list to train": bad("--list", "--list"),
     "--index to train": bad("--index=2", "--index"),
-    "data: truncated images": fm_case(lambda d: _truncate(d / "train-images-idx3-ubyte.gz"),
-                                      "train-images-idx3-ubyte.gz"),
-    "data: garbage labels": fm_case(lambda d: (d / "train-labels-idx1-ubyte.gz").write_bytes(b"junk"),
-                                    "train-labels-idx1-ubyte.gz"),
-    "data: missing test labels": fm_case(lambda d: (d / "t10k-labels-idx1-ubyte.gz").unlink(),
-                                         "t10k-labels-idx1-ubyte.gz"),
+    "data: truncated images": fm_case(
+        lambda d: _truncate(d / "train-images-idx3-ubyte.gz"), "train-images-idx3-ubyte.gz"
+    ),
+    "data: garbage labels": fm_case(
+        lambda d: (d / "train-labels-idx1-ubyte.gz").write_bytes(b"junk"), "train-labels-idx1-ubyte.gz"
+    ),
+    "data: missing test labels": fm_case(
+        lambda d: (d / "t10k-labels-idx1-ubyte.gz").unlink(), "t10k-labels-idx1-ubyte.gz"
+    ),
     "data: empty dir": fm_case(lambda d: [p.unlink() for p in d.iterdir()], "Fashion-MNIST not found"),
     "checkpoint: garbage": ckpt_case(lambda ck, out: ck.write_bytes(b"garbage"), "--no-resume"),
     "checkpoint: truncated": ckpt_case(lambda ck, out: _truncate(ck), "--no-resume"),
@@ -270,8 +291,11 @@ def test_matrix(name, template, tmp_path, capsys, monkeypatch):
         (out / "config.json").write_text("x")
     argv, code, text = CASES[name](out, fm, monkeypatch)
     capsys.readouterr()
-    argv = [*BASE, f"--out_dir={out}", *argv] if not any(a.startswith("--out_dir=") for a in argv) \
+    argv = (
+        [*BASE, f"--out_dir={out}", *argv]
+        if not any(a.startswith("--out_dir=") for a in argv)
         else [*BASE, *argv]
+    )
     got = main(argv)
     o, e = capsys.readouterr()
     assert "Traceback" not in o + e
@@ -299,12 +323,16 @@ def test_matrix(name, template, tmp_path, capsys, monkeypatch):
 
 # --- sweep misuse ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv,text", [
-    (["no_such_study"], "unknown study 'no_such_study'"),
-    (["seed_mlp", "--scale=smoke", "--globl_batch=64"], "unknown config key 'globl_batch'"),
-    (["seed_mlp", "--only=first"], "--only"),
-    (["seed_mlp", "--nproc=0"], "--nproc"),
-])
+
+@pytest.mark.parametrize(
+    "argv,text",
+    [
+        (["no_such_study"], "unknown study 'no_such_study'"),
+        (["seed_mlp", "--scale=smoke", "--globl_batch=64"], "unknown config key 'globl_batch'"),
+        (["seed_mlp", "--only=first"], "--only"),
+        (["seed_mlp", "--nproc=0"], "--nproc"),
+    ],
+)
 def test_sweep_misuse_is_one_line(argv, text, capsys):
     assert sweep.main(argv) == 2
     o, e = capsys.readouterr()
@@ -314,17 +342,33 @@ def test_sweep_misuse_is_one_line(argv, text, capsys):
 
 # --- kills (real processes) -------------------------------------------------------------------------------
 
+
 def _launch(out: Path, env_extra: dict | None = None, *extra: str) -> subprocess.Popen:
     """`python -m largebatch.train`, or tests/fault_train.py when env_extra asks for a fault."""
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    entry = [str(ROOT / "tests/fault_train.py")] if "LARGEBATCH_FAULT_AT_STEP" in (env_extra or {}) \
+    entry = (
+        [str(ROOT / "tests/fault_train.py")]
+        if "LARGEBATCH_FAULT_AT_STEP" in (env_extra or {})
         else ["-m", "largebatch.train"]
-    return subprocess.Popen([sys.executable, *entry, *BASE, f"--out_dir={out}", *extra],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    )
+    return subprocess.Popen(
+        [sys.executable, *entry, *BASE, f"--out_dir={out}", *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-@pytest.mark.parametrize("phase,at", [("before the first checkpoint", 1), ("after a mid-run checkpoint", 3),
-                                      ("after the last checkpoint, before the summary", 4)])
+@pytest.mark.parametrize(
+    "phase,at",
+    [
+        ("before the first checkpoint", 1),
+        ("after a mid-run checkpoint", 3),
+        ("after the last checkpoint, before the summary", 4),
+    ],
+)
 def test_sigkill_at_each_phase_then_rerun_matches_uninterrupted(phase, at, template, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(template / "out", out)

@@ -19,20 +19,44 @@ from largebatch.config import make_config
 from largebatch.trainer import run_dir, train
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--train_examples=4096", "--global_batch=256", "--per_worker_batch=32", "--epochs=2",
-        "--eval_every_steps=8", "--checkpoint_every_steps=4", "--eval_train_examples=0", "--progress=false",
-        "--wandb=off"]
+ARGS = [
+    "--train_examples=4096",
+    "--global_batch=256",
+    "--per_worker_batch=32",
+    "--epochs=2",
+    "--eval_every_steps=8",
+    "--checkpoint_every_steps=4",
+    "--eval_train_examples=0",
+    "--progress=false",
+    "--wandb=off",
+]
 
 
 def _torchrun(out, env_extra):
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", **env_extra}
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     # a fault is injected by tests/fault_train.py (largebatch.train with a test-side on_step hook)
-    entry = [str(ROOT / "tests/fault_train.py")] if "LARGEBATCH_FAULT_AT_STEP" in env_extra \
+    entry = (
+        [str(ROOT / "tests/fault_train.py")]
+        if "LARGEBATCH_FAULT_AT_STEP" in env_extra
         else ["-m", "largebatch.train"]
-    return subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "--max-restarts=2", *entry,
-                           *ARGS, f"--out_dir={out}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    )
+    return subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            "--max-restarts=2",
+            *entry,
+            *ARGS,
+            f"--out_dir={out}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -78,10 +102,13 @@ def test_metrics_write_failure_keeps_summary_and_checkpoint(fmnist_small, tmp_pa
 
             def close(self):
                 pass
+
         self._f = Full()
+
     monkeypatch.setattr(metrics.RunSink, "start", start)
-    cfg = make_config(model="mlp", max_steps=4, eval_train_examples=0, progress=False, wandb="off",
-                      out_dir=str(tmp_path))
+    cfg = make_config(
+        model="mlp", max_steps=4, eval_train_examples=0, progress=False, wandb="off", out_dir=str(tmp_path)
+    )
     s = train(cfg, data=fmnist_small)
     assert s["status"] == "complete"
     assert (run_dir(cfg) / "summary.json").exists() and (run_dir(cfg) / "checkpoint.pt").exists()

@@ -26,8 +26,9 @@ RESNET50_MEASURED_MACS = 4_089_184_256  # torch 2.14.1 / torchvision 0.29.1, 1x3
 
 def mlp() -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
-                         nn.Linear(100, 10))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10)
+    )
 
 
 def test_mlp_param_count():

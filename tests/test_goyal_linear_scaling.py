@@ -62,15 +62,28 @@ def test_cpu_grid_shape():
     batch = [c for c in cfgs if c.tag == "batch"]
     assert sorted({c.global_batch for c in batch}) == G.BATCHES
     assert G.BATCHES[0] == 64 and G.BATCHES[-1] == 16384
-    assert all(c.per_worker_batch == 32 and c.nesterov and c.zero_gamma and c.weight_decay == 1e-4
-               and c.wd_exclude_bn_bias and c.momentum == 0.9 for c in batch)
+    assert all(
+        c.per_worker_batch == 32
+        and c.nesterov
+        and c.zero_gamma
+        and c.weight_decay == 1e-4
+        and c.wd_exclude_bn_bias
+        and c.momentum == 0.9
+        for c in batch
+    )
     abl = [c for c in cfgs if c.tag != "batch"]
     assert G.ABL_BATCHES == (1024, 2048) and G.B_ABL == 1024 and G.B_ABL_FLAT == 2048
     assert {(c.tag, c.warmup, c.lr_scaling, c.zero_gamma, c.global_batch) for c in abl} == {
-        (t, w, r, z, b) for b in G.ABL_BATCHES for t, w, r, z in (
-            ("warmup", "none", "linear", True), ("warmup", "constant", "linear", True),
-            ("rule", "gradual", "sqrt", True), ("rule", "gradual", "none", True),
-            ("gamma", "gradual", "linear", False))}
+        (t, w, r, z, b)
+        for b in G.ABL_BATCHES
+        for t, w, r, z in (
+            ("warmup", "none", "linear", True),
+            ("warmup", "constant", "linear", True),
+            ("rule", "gradual", "sqrt", True),
+            ("rule", "gradual", "none", True),
+            ("gamma", "gradual", "linear", False),
+        )
+    }
     assert len(cfgs) == len(G.BATCHES) * 3 + 5 * 3 * len(G.ABL_BATCHES) == 57
     # the runs with kn > 256 keep their ids and indices (runs/ and the first design's CSV refer to them)
     ids = [run_id(c) for c in cfgs]
@@ -139,8 +152,15 @@ def test_final_error_is_median_of_final_window():
 
 
 def _stats(means, std=0.1):
-    return pd.DataFrame({"global_batch": [64, 128, 256, 512, 1024, 2048, 4096], "mean": means,
-                         "std": std, "n": 3, "diverged": 0})
+    return pd.DataFrame(
+        {
+            "global_batch": [64, 128, 256, 512, 1024, 2048, 4096],
+            "mean": means,
+            "std": std,
+            "n": 3,
+            "diverged": 0,
+        }
+    )
 
 
 def test_flat_region_and_elbow_by_hand():
@@ -153,12 +173,20 @@ def test_flat_region_and_elbow_by_hand():
     assert A.elbow(_stats([10.0] * 7), 256, 4096) is None
 
 
-ABL_4096 = {("warmup", "none", "linear", True): 11.0, ("warmup", "constant", "linear", True): 12.0,
-            ("rule", "gradual", "sqrt", True): 10.8, ("rule", "gradual", "none", True): 13.0,
-            ("gamma", "gradual", "linear", False): 10.4}  # every criterion (c), (e), (f) met
-ABL_2048 = {("warmup", "none", "linear", True): 10.2, ("warmup", "constant", "linear", True): 10.1,
-            ("rule", "gradual", "sqrt", True): 10.0, ("rule", "gradual", "none", True): 10.3,
-            ("gamma", "gradual", "linear", False): 10.0}  # none met (gradual = 10.1 at kn = 2048)
+ABL_4096 = {
+    ("warmup", "none", "linear", True): 11.0,
+    ("warmup", "constant", "linear", True): 12.0,
+    ("rule", "gradual", "sqrt", True): 10.8,
+    ("rule", "gradual", "none", True): 13.0,
+    ("gamma", "gradual", "linear", False): 10.4,
+}  # every criterion (c), (e), (f) met
+ABL_2048 = {
+    ("warmup", "none", "linear", True): 10.2,
+    ("warmup", "constant", "linear", True): 10.1,
+    ("rule", "gradual", "sqrt", True): 10.0,
+    ("rule", "gradual", "none", True): 10.3,
+    ("gamma", "gradual", "linear", False): 10.0,
+}  # none met (gradual = 10.1 at kn = 2048)
 
 
 def _fake_runs(ablations=None):
@@ -166,8 +194,17 @@ def _fake_runs(ablations=None):
     ABL_4096 means at kn = 4096)."""
     rows, curves = [], []
     base_err = 10.0
-    means = {64: 10.0, 128: 10.0, 256: 10.0, 512: 10.1, 1024: 10.0, 2048: 10.1, 4096: 10.2, 8192: 11.5,
-             16384: 14.0}
+    means = {
+        64: 10.0,
+        128: 10.0,
+        256: 10.0,
+        512: 10.1,
+        1024: 10.0,
+        2048: 10.1,
+        4096: 10.2,
+        8192: 11.5,
+        16384: 14.0,
+    }
     specs = [("batch", b, "gradual", "linear", True, m) for b, m in means.items()]
     for kn, abl in (ablations or {4096: ABL_4096}).items():
         specs += [(e, kn, w, r, z, m) for (e, w, r, z), m in abl.items()]
@@ -175,13 +212,31 @@ def _fake_runs(ablations=None):
         for s in range(3):
             rid = f"r{i}-s{s}"
             err = m + (s - 1) * 0.05
-            rows.append({"experiment": exp, "run_id": rid, "seed": s, "global_batch": b, "warmup": w,
-                         "lr_rule": r, "zero_gamma": z, "epochs": 18.0, "status": "complete",
-                         "final_test_err": err})
+            rows.append(
+                {
+                    "experiment": exp,
+                    "run_id": rid,
+                    "seed": s,
+                    "global_batch": b,
+                    "warmup": w,
+                    "lr_rule": r,
+                    "zero_gamma": z,
+                    "epochs": 18.0,
+                    "status": "complete",
+                    "final_test_err": err,
+                }
+            )
             for e in np.arange(0.5, 18.01, 0.5):  # train curves: baseline shape + (final gap) after E/3
                 gap = (m - base_err) * (3 if m - base_err >= 1 else 1)
-                curves.append({"run_id": rid, "epoch": e, "step": int(e * 10), "train_err": 20 / e + gap,
-                               "test_err": err})
+                curves.append(
+                    {
+                        "run_id": rid,
+                        "epoch": e,
+                        "step": int(e * 10),
+                        "train_err": 20 / e + gap,
+                        "test_err": err,
+                    }
+                )
     return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
@@ -265,9 +320,13 @@ def test_regime_table_paper_side_is_goyal():
 
 # ---- second design (v2, issue 16): claims at batches fixed before the sweep --------------------------------
 V2_GOOD = {256: 10.0, "half": 10.05, "ref": 10.1, "2x": 11.5, "4x": 14.0}
-V2_ABL = {("warmup", "none", "linear", True): 11.0, ("warmup", "constant", "linear", True): 12.0,
-          ("rule", "gradual", "sqrt", True): 10.8, ("rule", "gradual", "none", True): 13.0,
-          ("gamma", "gradual", "linear", False): 10.4}
+V2_ABL = {
+    ("warmup", "none", "linear", True): 11.0,
+    ("warmup", "constant", "linear", True): 12.0,
+    ("rule", "gradual", "sqrt", True): 10.8,
+    ("rule", "gradual", "none", True): 13.0,
+    ("gamma", "gradual", "linear", False): 10.4,
+}
 
 
 def _fake_v2(tmp_path, means=None, abl=None, spread=None):
@@ -277,23 +336,51 @@ def _fake_v2(tmp_path, means=None, abl=None, spread=None):
 
     means = means or V2_GOOD
     keyed = dict(zip((256, "half", "ref", "2x", "4x"), P.BATCHES))
-    specs = [("batch", keyed[k], "gradual" if keyed[k] > 256 else "none", "linear", True, m)
-             for k, m in means.items()]
+    specs = [
+        ("batch", keyed[k], "gradual" if keyed[k] > 256 else "none", "linear", True, m)
+        for k, m in means.items()
+    ]
     specs += [(e, G.B_ABL_V2, w, r, z, m) for (e, w, r, z), m in (abl or V2_ABL).items()]
     rows, curves = [], []
     for i, (exp, b, w, r, z, m) in enumerate(specs):
         for s in G.SEEDS_V2:
             rid = f"v2r{i}-s{s}"
             err = m + (spread or {}).get(b, 0.0) * (s - 1.5)
-            rows.append({"study": G.STUDY, "design": "v2", "experiment": exp, "run_id": rid, "seed": s,
-                         "global_batch": b, "warmup": w, "lr_rule": r, "zero_gamma": z, "epochs": 60.0,
-                         "status": "complete", "final_test_err": err, "final_train_err": err - 5,
-                         "lr_peak": 0.1 * b / 256, "steps": 100, "samples_per_s": 1e5, "wall_s": 10.0,
-                         "train_s": 9.0, "meta.device": "cpu", "meta.torch": "x"})
+            rows.append(
+                {
+                    "study": G.STUDY,
+                    "design": "v2",
+                    "experiment": exp,
+                    "run_id": rid,
+                    "seed": s,
+                    "global_batch": b,
+                    "warmup": w,
+                    "lr_rule": r,
+                    "zero_gamma": z,
+                    "epochs": 60.0,
+                    "status": "complete",
+                    "final_test_err": err,
+                    "final_train_err": err - 5,
+                    "lr_peak": 0.1 * b / 256,
+                    "steps": 100,
+                    "samples_per_s": 1e5,
+                    "wall_s": 10.0,
+                    "train_s": 9.0,
+                    "meta.device": "cpu",
+                    "meta.torch": "x",
+                }
+            )
             for e in np.arange(1.0, 60.01, 1.0):
                 gap = (m - 10.0) * (3 if m - 10.0 >= 1 else 1)
-                curves.append({"run_id": rid, "epoch": e, "step": int(e * 10), "train_err": 20 / e + gap,
-                               "test_err": err})
+                curves.append(
+                    {
+                        "run_id": rid,
+                        "epoch": e,
+                        "step": int(e * 10),
+                        "train_err": 20 / e + gap,
+                        "test_err": err,
+                    }
+                )
     pd.DataFrame(rows).to_csv(tmp_path / f"{G.STUDY}.csv", index=False)
     pd.DataFrame(curves).to_csv(tmp_path / f"{G.STUDY}_curves.csv", index=False)
     return {r["id"]: r for r in C.claims(tmp_path)}

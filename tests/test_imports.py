@@ -71,7 +71,7 @@ def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
                 stack.pop()
                 path.pop()
             elif colour.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif colour.get(nxt) == 0:
                 colour[nxt] = 1
                 stack.append((nxt, iter(sorted(g[nxt]))))
@@ -92,8 +92,11 @@ def test_import_graph_has_no_cycle():
 
 def test_core_never_imports_a_study():
     g = graph()
-    bad = {m: sorted(t for t in ts if t.startswith("experiments")) for m, ts in g.items()
-           if m.startswith("largebatch")}
+    bad = {
+        m: sorted(t for t in ts if t.startswith("experiments"))
+        for m, ts in g.items()
+        if m.startswith("largebatch")
+    }
     assert not {m: ts for m, ts in bad.items() if ts}
 
 
@@ -103,8 +106,9 @@ def test_studies_never_import_each_other():
     for m, ts in g.items():
         if m.startswith("experiments."):
             own = ".".join(m.split(".")[:2])
-            other = sorted(t for t in ts if t.startswith("experiments.")
-                           and t != own and not t.startswith(own + "."))
+            other = sorted(
+                t for t in ts if t.startswith("experiments.") and t != own and not t.startswith(own + ".")
+            )
             if other:
                 bad[m] = other
     assert bad == {}
@@ -140,13 +144,16 @@ def string_lookups(path: Path) -> list[str]:
 
 def test_string_lookups_are_found(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text("import importlib\nimportlib.import_module(f'experiments.{n}.config')\n"
-                 "cmd = ['python', '-m', f'experiments.{n}.run']\n")
+    f.write_text(
+        "import importlib\nimportlib.import_module(f'experiments.{n}.config')\n"
+        "cmd = ['python', '-m', f'experiments.{n}.run']\n"
+    )
     assert len(string_lookups(f)) == 2
 
 
 def test_no_study_module_located_by_string_outside_the_contract():
     """Only largebatch/study.py turns a study name into a module (`experiments.<name>.<part>`)."""
-    offenders = [hit for p in sorted((ROOT / "src").rglob("*.py")) if p.name != "study.py"
-                 for hit in string_lookups(p)]
+    offenders = [
+        hit for p in sorted((ROOT / "src").rglob("*.py")) if p.name != "study.py" for hit in string_lookups(p)
+    ]
     assert offenders == []

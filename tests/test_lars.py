@@ -29,8 +29,20 @@ def _norm(xs):
     return math.sqrt(sum(x * x for x in xs))
 
 
-def _ref_step(ws, gs, vs, lr, momentum=0.9, weight_decay=0.0, trust_coef=0.001, eps=0.0,
-              nesterov=False, trust_clip=False, denom="paper", exclude=False):
+def _ref_step(
+    ws,
+    gs,
+    vs,
+    lr,
+    momentum=0.9,
+    weight_decay=0.0,
+    trust_coef=0.001,
+    eps=0.0,
+    nesterov=False,
+    trust_clip=False,
+    denom="paper",
+    exclude=False,
+):
     """Algorithm 1 on flat float lists, one list per tensor; returns (new ws, new vs, lambdas)."""
     new_w, new_v, lams = [], [], []
     for w, g, v in zip(ws, gs, vs):
@@ -67,8 +79,10 @@ CASES = {
     "weight_decay": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02), {}),
     "nesterov_off_momentum": (dict(lr=0.1, momentum=0.5, nesterov=False, trust_coef=0.02), {}),
     "nesterov_on": (dict(lr=0.1, momentum=0.5, nesterov=True, trust_coef=0.02), {}),
-    "lars_exclude_bias": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02),
-                          dict(lars_exclude=True, weight_decay=0.01)),
+    "lars_exclude_bias": (
+        dict(lr=0.1, weight_decay=0.1, trust_coef=0.02),
+        dict(lars_exclude=True, weight_decay=0.01),
+    ),
     "sum_grad": (dict(lr=0.1, weight_decay=0.1, trust_coef=0.02, denom="sum_grad", eps=1e-3), {}),
     "trust_clip": (dict(lr=0.01, trust_coef=0.01, trust_clip=True), {}),  # W clipped, b not
 }
@@ -87,8 +101,9 @@ def _run_case(name, steps):
         b.grad = torch.tensor(gb, dtype=torch.float64)
         opt.step()
         (ws[0],), (vs[0],), lam_w = _ref_step([ws[0]], [gw], [vs[0]], **kw)
-        (ws[1],), (vs[1],), lam_b = _ref_step([ws[1]], [gb], [vs[1]],
-                                              exclude=bias_group.get("lars_exclude", False), **bkw)
+        (ws[1],), (vs[1],), lam_b = _ref_step(
+            [ws[1]], [gb], [vs[1]], exclude=bias_group.get("lars_exclude", False), **bkw
+        )
     return opt, (w, b), ws, vs, lam_w + lam_b
 
 
@@ -179,9 +194,17 @@ def _model():
 
 def _opt(model):
     (w1, b1), (w2, b2) = [(m.weight, m.bias) for m in model if isinstance(m, torch.nn.Linear)]
-    return LARS([{"params": [w1, w2], "names": ["w1", "w2"]},
-                 {"params": [b1, b2], "names": ["b1", "b2"], "lars_exclude": True, "weight_decay": 0.0}],
-                lr=0.5, momentum=0.9, weight_decay=1e-2, trust_coef=0.02, nesterov=True)
+    return LARS(
+        [
+            {"params": [w1, w2], "names": ["w1", "w2"]},
+            {"params": [b1, b2], "names": ["b1", "b2"], "lars_exclude": True, "weight_decay": 0.0},
+        ],
+        lr=0.5,
+        momentum=0.9,
+        weight_decay=1e-2,
+        trust_coef=0.02,
+        nesterov=True,
+    )
 
 
 def _train(model, opt, steps, start):
@@ -213,9 +236,11 @@ def test_state_dict_round_trip():
 def test_converges_on_quadratic(trust_clip):
     gen = torch.Generator().manual_seed(0)
     shapes = [(4,), (3, 3), (5,)]
-    mats = [torch.eye(math.prod(s), dtype=torch.float64)
-            + 0.2 * torch.randn(math.prod(s), math.prod(s), generator=gen, dtype=torch.float64)
-            for s in shapes]
+    mats = [
+        torch.eye(math.prod(s), dtype=torch.float64)
+        + 0.2 * torch.randn(math.prod(s), math.prod(s), generator=gen, dtype=torch.float64)
+        for s in shapes
+    ]
     targets = [m @ torch.randn(m.shape[0], generator=gen, dtype=torch.float64) for m in mats]
     ws = [torch.randn(s, generator=gen, dtype=torch.float64).requires_grad_() for s in shapes]
 

@@ -36,16 +36,22 @@ def test_ghost_bn_conv_input_and_chunking_invariance():
     torch.testing.assert_close(a.running_mean, b.running_mean)
     torch.testing.assert_close(a.running_var, b.running_var)
     g = x[:2]
-    torch.testing.assert_close(ya[:2], (g - g.mean((0, 2, 3), keepdim=True)) /
-                               torch.sqrt(g.var((0, 2, 3), unbiased=False, keepdim=True) + 1e-5))
+    torch.testing.assert_close(
+        ya[:2],
+        (g - g.mean((0, 2, 3), keepdim=True))
+        / torch.sqrt(g.var((0, 2, 3), unbiased=False, keepdim=True) + 1e-5),
+    )
 
 
 @pytest.mark.parametrize("group", [0, 2])
 def test_batched_commit_equals_per_module_commit_bitwise(group):
     """commit_bn_stats (foreach, the trainer's path) = each module's commit(), bit for bit."""
     torch.manual_seed(0)
-    mk = lambda: [GhostBatchNorm(3, group, momentum=0.1), GhostBatchNorm(3, group, momentum=0.3),  # noqa: E731
-                  GhostBatchNorm(3, group, momentum=0.1)]
+    mk = lambda: [
+        GhostBatchNorm(3, group, momentum=0.1),
+        GhostBatchNorm(3, group, momentum=0.3),  # noqa: E731
+        GhostBatchNorm(3, group, momentum=0.1),
+    ]
     a, b = mk(), mk()
     for _ in range(3):
         xs = [torch.randn(8, 3) * 2 + 1 for _ in a]
@@ -66,9 +72,16 @@ def test_ghost_bn_rejects_ragged_batch():
         GhostBatchNorm(2, group=4)(torch.randn(6, 2))
 
 
-@pytest.mark.parametrize("name,shape", [("mlp", (1, 28, 28)), ("mlp_bn", (1, 28, 28)),
-                                        ("resmlp_bn", (1, 28, 28)), ("resnet_small", (1, 28, 28)),
-                                        ("mlp", (1, 40))])
+@pytest.mark.parametrize(
+    "name,shape",
+    [
+        ("mlp", (1, 28, 28)),
+        ("mlp_bn", (1, 28, 28)),
+        ("resmlp_bn", (1, 28, 28)),
+        ("resnet_small", (1, 28, 28)),
+        ("mlp", (1, 40)),
+    ],
+)
 def test_models_forward(name, shape):
     m = build_model(name, shape, 10, bn_group=4)
     assert m(torch.randn(8, *shape)).shape == (8, 10)

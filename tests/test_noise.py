@@ -35,8 +35,7 @@ D_IN, S, DRAWS = 8, 0.5, 1000
 def regression():
     g = torch.Generator().manual_seed(0)
     delta = torch.randn(D_IN, generator=g, dtype=torch.float64) * 0.3
-    truth = {"g2": delta.pow(2).sum().item(),
-             "tr": (D_IN + 1) * delta.pow(2).sum().item() + D_IN * S ** 2}
+    truth = {"g2": delta.pow(2).sum().item(), "tr": (D_IN + 1) * delta.pow(2).sum().item() + D_IN * S**2}
     x = torch.randn(DRAWS * 64, D_IN, generator=g, dtype=torch.float64)
     e = torch.randn(DRAWS * 64, generator=g, dtype=torch.float64) * S
     model = nn.Linear(D_IN, 1, bias=False).double()
@@ -49,7 +48,7 @@ def regression():
 
 def test_per_example_estimator_unbiased(regression):
     truth, pg = regression
-    est = [per_example_estimate([pg[i * 64:(i + 1) * 64]]) for i in range(DRAWS)]
+    est = [per_example_estimate([pg[i * 64 : (i + 1) * 64]]) for i in range(DRAWS)]
     g2 = torch.stack([a[0] for a in est]).mean().item()
     tr = torch.stack([a[1] for a in est]).mean().item()
     assert g2 == pytest.approx(truth["g2"], rel=0.05) and tr == pytest.approx(truth["tr"], rel=0.05)
@@ -86,15 +85,24 @@ def test_formulas_and_bad_input():
     assert temperature_g(0.1, 60000, 100, 0.9) == pytest.approx(0.1 * (600 - 1) / 0.1)
     assert temperature_g(0.1, 60000, 100, 0.9, exact=False) == pytest.approx(0.1 * 600 / 0.1)
     a = [torch.tensor([1.0, 0.0])]
-    assert cosine(a, [torch.tensor([1.0, 1.0])]) == pytest.approx(2 ** -0.5)
+    assert cosine(a, [torch.tensor([1.0, 1.0])]) == pytest.approx(2**-0.5)
     with pytest.raises(ValueError, match="B_small < B_big"):
         two_batch_estimate(1.0, 1.0, 64, 64)
     bn = build_model("mlp_bn", (1, 28, 28), 10)
     with pytest.raises(ValueError, match="two_batch"):
         per_example_grads(bn, torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ConfigError, match="two_batch"):
-        train(make_config(model="mlp_bn", noise_every_steps=1, noise_estimator="per_example",
-                          max_steps=1, wandb="off", progress=False, train_examples=512))
+        train(
+            make_config(
+                model="mlp_bn",
+                noise_every_steps=1,
+                noise_estimator="per_example",
+                max_steps=1,
+                wandb="off",
+                progress=False,
+                train_examples=512,
+            )
+        )
 
 
 def test_per_example_and_two_batch_agree_on_mlp(fmnist):
@@ -103,7 +111,7 @@ def test_per_example_and_two_batch_agree_on_mlp(fmnist):
     x, y = fmnist.x_train[:25600].double(), fmnist.y_train[:25600]
     pe_g2, pe_tr, tb_g2, tb_tr = [], [], [], []
     for i in range(100):
-        xb, yb = x[i * 256:(i + 1) * 256], y[i * 256:(i + 1) * 256]
+        xb, yb = x[i * 256 : (i + 1) * 256], y[i * 256 : (i + 1) * 256]
         g = per_example_grads(model, xb, yb)
         a, b = per_example_estimate(g)
         pe_g2.append(a.sum()), pe_tr.append(b.sum())
@@ -120,8 +128,18 @@ def test_per_example_and_two_batch_agree_on_mlp(fmnist):
 @pytest.mark.slow
 @pytest.mark.parametrize("width", [0, 600])  # 600: several DDP buckets carry the norms
 def test_two_ranks_equal_one_process(fmnist_small, tmp_path, width):
-    kw = dict(study="n", model="mlp_bn", width=width, global_batch=256, per_worker_batch=32, max_steps=3,
-              noise_every_steps=1, eval_train_examples=0, progress=False, wandb="off")
+    kw = dict(
+        study="n",
+        model="mlp_bn",
+        width=width,
+        global_batch=256,
+        per_worker_batch=32,
+        max_steps=3,
+        noise_every_steps=1,
+        eval_train_examples=0,
+        progress=False,
+        wandb="off",
+    )
     ranks = spawn(2, noise_record, {**kw, "out_dir": str(tmp_path / "a")}, fmnist_small)
     one = noise_record(None, {**kw, "micro_batch": 128, "out_dir": str(tmp_path / "b")}, fmnist_small)
     assert len(ranks[0]) == len(one) == 3
@@ -149,9 +167,20 @@ def test_noise_ema_survives_checkpoint_resume(fmnist_small, tmp_path):
 
     from largebatch.trainer import run_dir
 
-    kw = dict(study="n", model="mlp", global_batch=256, per_worker_batch=32, max_steps=9, epochs=2,
-              noise_every_steps=2, noise_ema=0.9, eval_every_steps=3, eval_train_examples=0,
-              progress=False, wandb="off")
+    kw = dict(
+        study="n",
+        model="mlp",
+        global_batch=256,
+        per_worker_batch=32,
+        max_steps=9,
+        epochs=2,
+        noise_every_steps=2,
+        noise_ema=0.9,
+        eval_every_steps=3,
+        eval_train_examples=0,
+        progress=False,
+        wandb="off",
+    )
     full = make_config(**kw, out_dir=str(tmp_path / "full"))
     part = make_config(**kw, out_dir=str(tmp_path / "part"))
     train(full, data=fmnist_small)
@@ -161,22 +190,34 @@ def test_noise_ema_survives_checkpoint_resume(fmnist_small, tmp_path):
     def recs(cfg):
         rows = [json.loads(x) for x in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
         return [(r["step"], r["noise/b_simple"]) for r in rows if "noise/b_simple" in r]
+
     assert recs(full) == recs(part) and len(recs(full)) == 5
 
 
 @pytest.mark.parametrize("comm_dtype,width", [("fp32", 16), ("bf16", 16), ("fp32", 600)])
-def test_ddp_measurement_leaves_training_and_train_loss_unchanged(fmnist_small, tmp_path, comm_dtype,
-                                                                 width):
+def test_ddp_measurement_leaves_training_and_train_loss_unchanged(fmnist_small, tmp_path, comm_dtype, width):
     """Under DDP the norms (and the loss totals) ride in the gradient allreduce (fp32) or in one small
     allreduce (bf16 compression): either way, parameters and the logged train loss equal the run without
     measurement. Width 600 puts the first layer (1.9 MB) in a bucket of its own: several buckets."""
     from workers import train_records
 
-    kw = dict(study="n", model="mlp", width=width, global_batch=128, per_worker_batch=32, max_steps=6,
-              epochs=5, log_every_steps=3, eval_train_examples=0, progress=False, wandb="off",
-              comm_dtype=comm_dtype)
-    on = spawn(2, train_records, {**kw, "noise_every_steps": 2, "out_dir": str(tmp_path / "on")},
-               fmnist_small)
+    kw = dict(
+        study="n",
+        model="mlp",
+        width=width,
+        global_batch=128,
+        per_worker_batch=32,
+        max_steps=6,
+        epochs=5,
+        log_every_steps=3,
+        eval_train_examples=0,
+        progress=False,
+        wandb="off",
+        comm_dtype=comm_dtype,
+    )
+    on = spawn(
+        2, train_records, {**kw, "noise_every_steps": 2, "out_dir": str(tmp_path / "on")}, fmnist_small
+    )
     off = spawn(2, train_records, {**kw, "out_dir": str(tmp_path / "off")}, fmnist_small)
     for r in (0, 1):
         a, b = on[r][1], off[r][1]

@@ -3,7 +3,6 @@
 Run: `pytest tests/test_noise_scale.py`.
 """
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,7 +38,7 @@ def test_pareto_fit_recovers_known_curve():
 def test_b_opt_quadratic_refinement():
     t = pd.DataFrame({"B": [8, 16, 32, 64], "mean": [0.7, 0.8, 0.8, 0.7]})
     b, edge = analysis._refine(t, 1)
-    assert not edge and b == pytest.approx(2 ** 4.5)  # vertex midway between 16 and 32 in log2 B
+    assert not edge and b == pytest.approx(2**4.5)  # vertex midway between 16 and 32 in log2 B
     assert analysis.slope([1, 2, 4], [10, 20, 40]) == pytest.approx(1.0)
 
 
@@ -53,7 +52,7 @@ def test_second_design_appended_predicted_inside_and_within_budget():
     runs = pd.read_csv(DATA / "noise_scale.csv")
     first = config.optimal_batch() + config.critical_batch() + config.bsimple()
     cfgs = config.grid("cpu")
-    assert cfgs[: len(first)] == first and cfgs[len(first):] == config.optimal_batch_v2()
+    assert cfgs[: len(first)] == first and cfgs[len(first) :] == config.optimal_batch_v2()
     assert set(runs.run_id) <= {run_id(c) for c in first}
     n, eps = config.V2_PAIR
     v2 = config.optimal_batch_v2()
@@ -81,11 +80,23 @@ def _fake_v2(tmp_path, gap_pt: float):
         peak = 10.5 if c.lr_base == 0.3 else np.log2(c.train_examples) - 3.7
         ok = c.global_batch >= 64
         acc = 0.84 - gap_pt / 100 * ((x - peak) / 1.5) ** 2 + rng.normal(0, 0.0005)
-        rows.append({"study": "noise_scale", "experiment": c.tag, "run_id": run_id(c), "seed": c.seed,
-                     "N_train": c.train_examples, "global_batch": c.global_batch, "lr": c.lr_base,
-                     "momentum": 0.9, "steps": c.max_steps, "status": "complete" if ok else "diverged",
-                     "final_train_acc": 1.0 if ok else np.nan, "final_test_acc": acc if ok else np.nan,
-                     "wall_s": 1.0})
+        rows.append(
+            {
+                "study": "noise_scale",
+                "experiment": c.tag,
+                "run_id": run_id(c),
+                "seed": c.seed,
+                "N_train": c.train_examples,
+                "global_batch": c.global_batch,
+                "lr": c.lr_base,
+                "momentum": 0.9,
+                "steps": c.max_steps,
+                "status": "complete" if ok else "diverged",
+                "final_train_acc": 1.0 if ok else np.nan,
+                "final_test_acc": acc if ok else np.nan,
+                "wall_s": 1.0,
+            }
+        )
     pd.concat([runs, pd.DataFrame(rows)]).to_csv(tmp_path / "noise_scale.csv", index=False)
     return tmp_path
 
@@ -112,9 +123,10 @@ def test_collect_merge_keeps_committed_rows(tmp_path):
     from experiments.noise_scale import collect
     from largebatch.results import DATA, merge_committed, write_csvs
 
-    for name, cols, sort in (("noise_scale", collect.COLUMNS, ["experiment", "N_train", "lr", "global_batch",
-                                                                 "seed"]),
-                             ("noise_scale_curves", collect.CURVE_COLUMNS, ["run_id", "step"])):
+    for name, cols, sort in (
+        ("noise_scale", collect.COLUMNS, ["experiment", "N_train", "lr", "global_batch", "seed"]),
+        ("noise_scale_curves", collect.CURVE_COLUMNS, ["run_id", "step"]),
+    ):
         shutil.copy(DATA / f"{name}.csv", tmp_path / f"{name}.csv")
         merged = merge_committed(pd.DataFrame(columns=cols), tmp_path / f"{name}.csv")
         write_csvs([(merged, tmp_path / f"{name}.csv", sort)])

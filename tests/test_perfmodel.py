@@ -75,8 +75,9 @@ def test_speedup_of_baseline_is_one(hw):
 
 
 def test_perfect_network_gives_linear_speedup_and_realistic_one_is_monotone():
-    perfect = dataclasses.replace(pm.P100_2017_ETHERNET50, intra_alpha=0.0, intra_beta=0.0, inter_alpha=0.0,
-                                  inter_beta=0.0)
+    perfect = dataclasses.replace(
+        pm.P100_2017_ETHERNET50, intra_alpha=0.0, intra_beta=0.0, inter_alpha=0.0, inter_beta=0.0
+    )
     gpus = [8, 16, 64, 256, 1024, 4096]
     for g in gpus:
         assert pm.speedup(g, 32, perfect) == pytest.approx(g / 8, rel=1e-12)
@@ -100,7 +101,8 @@ def test_iteration_time_and_time_to_train():
     assert half == pytest.approx(2 * compute + pm.allreduce_time(8, hw))
     iters = 90 * pm.IMAGENET_TRAIN_IMAGES / (256 * 32)
     assert pm.time_to_train(256, 90, pm.IMAGENET_TRAIN_IMAGES, 32, hw) == pytest.approx(
-        iters * pm.iteration_time(256, 32, hw))
+        iters * pm.iteration_time(256, 32, hw)
+    )
     # MLP compute scales with its FLOPs relative to ResNet-50's
     ratio = pm.MLP_784_100_100_10.train_flops / pm.RESNET50.train_flops
     mlp = pm.iteration_time(1, 32, hw, pm.MLP_784_100_100_10)
@@ -129,13 +131,27 @@ def test_published_table_is_labelled_and_fit_points_resolve():
 
 def _synthetic(overlap, efficiency):
     pts = []
-    for hw, gpus, pgb in [(pm.P100_2017_ETHERNET50, 8, 32), (pm.P100_2017_ETHERNET50, 256, 32),
-                          (pm.P100_2017_IB_FDR, 1024, 32), (pm.P100_2017_ETHERNET50, 64, 16)]:
-        pt = {"hw": hw, "gpus_or_cpus": gpus, "per_gpu_batch": pgb, "epochs": 90, "metric": "minutes",
-              "label": f"{gpus}"}
+    for hw, gpus, pgb in [
+        (pm.P100_2017_ETHERNET50, 8, 32),
+        (pm.P100_2017_ETHERNET50, 256, 32),
+        (pm.P100_2017_IB_FDR, 1024, 32),
+        (pm.P100_2017_ETHERNET50, 64, 16),
+    ]:
+        pt = {
+            "hw": hw,
+            "gpus_or_cpus": gpus,
+            "per_gpu_batch": pgb,
+            "epochs": 90,
+            "metric": "minutes",
+            "label": f"{gpus}",
+        }
         pts.append({**pt, "value": pm.predict(pt, overlap, efficiency)})
-    ratio = {"hw": pm.P100_2017_ETHERNET50, "gpus_or_cpus": 352, "per_gpu_batch": 32,
-             "metric": "iter_time_ratio"}
+    ratio = {
+        "hw": pm.P100_2017_ETHERNET50,
+        "gpus_or_cpus": 352,
+        "per_gpu_batch": 32,
+        "metric": "iter_time_ratio",
+    }
     pts.append({**ratio, "value": pm.predict(ratio, overlap, efficiency)})
     return pts
 

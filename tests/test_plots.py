@@ -40,8 +40,13 @@ def test_a_figure_must_say_what_it_shows(tmp_path):
 
 def test_runs_without_a_value_are_drawn_and_labelled(tmp_path):
     inf = float("inf")
-    df = pd.DataFrame({"s": [0, 0, 0, 16, 16, 16, 32, 32], "steps": [10, 12, 11, 30, inf, 40, inf, math.nan],
-                       "div": [False, False, False, True, False, False, False, False]})
+    df = pd.DataFrame(
+        {
+            "s": [0, 0, 0, 16, 16, 16, 32, 32],
+            "steps": [10, 12, 11, 30, inf, 40, inf, math.nan],
+            "div": [False, False, False, True, False, False, False, False],
+        }
+    )
     fig, ax = plots.new_figure()
     plots.errorbar_by(ax, df, "s", "steps", missing_text="never reached", flag="div", flag_text="diverged")
     texts = _texts(fig)

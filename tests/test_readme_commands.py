@@ -34,8 +34,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = sorted([ROOT / "README.md", ROOT / "experiments/README.md", ROOT / "benchmarks/README.md",
-               *ROOT.glob("experiments/*/README.md"), *ROOT.glob("docs/*.md")])
+DOCS = sorted(
+    [
+        ROOT / "README.md",
+        ROOT / "experiments/README.md",
+        ROOT / "benchmarks/README.md",
+        *ROOT.glob("experiments/*/README.md"),
+        *ROOT.glob("docs/*.md"),
+    ]
+)
 _BLOCK = re.compile(r"```(?:bash|sh|shell|console)\n(.*?)```", re.S)
 _GENERATED = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", re.S)
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
@@ -77,7 +84,7 @@ def _module_call(argv: list[str]) -> tuple[str, list[str], int]:
             return "", argv[1:], 1
         i = argv.index("-m")
         world = _world(argv[1:i]) if head == "torchrun" else 1
-        return argv[i + 1], argv[i + 2:], world
+        return argv[i + 1], argv[i + 2 :], world
     if head.startswith("largebatch-"):  # the console scripts of pyproject.toml
         return "largebatch." + head.split("-", 1)[1], argv[1:], 1
     return "", argv[1:], 1
@@ -96,8 +103,9 @@ def check(cmd: str, monkeypatch) -> None:
     if module in ("largebatch.train", "largebatch.cli") or re.fullmatch(r"experiments\.\w+\.run", module):
         from largebatch.cli import main
 
-        study = (importlib.import_module(module.rsplit(".", 1)[0] + ".config") if module.endswith(".run")
-                 else None)
+        study = (
+            importlib.import_module(module.rsplit(".", 1)[0] + ".config") if module.endswith(".run") else None
+        )
         monkeypatch.setenv("WORLD_SIZE", str(world))
         extra = [] if any(a in ("--list", "--help", "-h") for a in args) else ["--dry"]
         code, out = _quiet(main, [*args, *extra], study=study)
@@ -121,8 +129,9 @@ def check(cmd: str, monkeypatch) -> None:
         only = [s for a in args if a.startswith("--only=") for s in a.split("=", 1)[1].split(",") if s]
         known = {p.stem for p in figures.notebooks()}
         assert set(only) <= known, f"{cmd!r}: no notebook {sorted(set(only) - known)}"
-        assert all(a.split("=")[0] in ("--only", "--collect", "--scale", "--timeout", "--strip")
-                   for a in args), cmd
+        assert all(
+            a.split("=")[0] in ("--only", "--collect", "--scale", "--timeout", "--strip") for a in args
+        ), cmd
     elif module in ("largebatch.report", "largebatch.reproduce", "experiments.async_staleness.param_server"):
         mod = importlib.import_module(module)
         assert hasattr(mod, "main"), module

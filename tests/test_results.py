@@ -38,9 +38,18 @@ from largebatch.results import (
 def _run(root, rid, batch, acc, complete=True, seed=0):
     d = root / "demo" / rid
     d.mkdir(parents=True)
-    cfg = {"config": {"study": "demo", "global_batch": batch, "seed": seed, "adam_betas": [0.9, 0.999],
-                      "device": "auto"},
-           "resolved": {"world_size": 2, "lr_peak": 0.1 * batch / 256}, "run_id": rid, "device": "cpu"}
+    cfg = {
+        "config": {
+            "study": "demo",
+            "global_batch": batch,
+            "seed": seed,
+            "adam_betas": [0.9, 0.999],
+            "device": "auto",
+        },
+        "resolved": {"world_size": 2, "lr_peak": 0.1 * batch / 256},
+        "run_id": rid,
+        "device": "cpu",
+    }
     (d / "config.json").write_text(json.dumps(cfg))
     recs = [{"step": s, "train/loss": 1.0 / s} for s in (10, 20, 30)]
     recs += [{"step": 20, "test/acc": acc / 2}, {"step": 30, "test/acc": acc}]
@@ -77,7 +86,10 @@ def test_load_curves_one_row_per_record(runs):
     assert len(c) == 3 * 5  # the cut-off last line of each file is skipped
     assert list(c.columns[:2]) == ["run_id", "step"]
     assert c.groupby("run_id")["global_batch"].first().to_dict() == {
-        "demo-aaaa-s0": 256, "demo-bbbb-s0": 512, "demo-cccc-s0": 1024}
+        "demo-aaaa-s0": 256,
+        "demo-bbbb-s0": 512,
+        "demo-cccc-s0": 1024,
+    }
     assert c["step"].is_monotonic_increasing is False and c["run_id"].is_monotonic_increasing
     assert load_curves("missing", runs).empty
 
@@ -110,9 +122,13 @@ def test_write_csv_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 
 def test_steps_to_result_hand_case():
-    c = pd.DataFrame({"run_id": ["r1"] * 4 + ["r2"] * 3 + ["r3"],
-                      "step": [10, 20, 30, 40, 10, 20, 30, 10],
-                      "acc": [0.1, 0.5, float("nan"), 0.7, 0.6, 0.2, 0.9, 0.1]})
+    c = pd.DataFrame(
+        {
+            "run_id": ["r1"] * 4 + ["r2"] * 3 + ["r3"],
+            "step": [10, 20, 30, 40, 10, 20, 30, 10],
+            "acc": [0.1, 0.5, float("nan"), 0.7, 0.6, 0.2, 0.9, 0.1],
+        }
+    )
     s = steps_to_result(c, "acc", 0.55)
     assert s["r1"] == 40 and s["r2"] == 10 and math.isnan(s["r3"])
     low = steps_to_result(c.assign(loss=1 - c["acc"]), "loss", 0.45, higher_is_better=False)
@@ -170,8 +186,10 @@ def fake_study(tmp_path, monkeypatch):
 
     def claims(data_dir):
         acc = pd.read_csv(data_dir / "fakestudy.csv")["acc"] * 100
-        return [{"id": "acc", "ours": fmt_mean_std(acc, 2) + " %", "result": V.one_sample(acc, 90.0, ">")},
-                {"id": "time", "ours": "1 min", "result": None}]
+        return [
+            {"id": "acc", "ours": fmt_mean_std(acc, 2) + " %", "result": V.one_sample(acc, 90.0, ">")},
+            {"id": "time", "ours": "1 min", "result": None},
+        ]
 
     # a study is a directory (largebatch.study); its claims module is the stand-in put in sys.modules
     pkg = tmp_path / "experiments" / "fakestudy"
@@ -187,11 +205,15 @@ def fake_study(tmp_path, monkeypatch):
 def test_report_table_from_fake_claims(fake_study, tmp_path):
     rows = report.collect_claims(fake_study, root=tmp_path)
     assert [(r["study"], r["id"], r["outcome"]) for r in rows] == [
-        ("fakestudy", "acc", V.REPRODUCED), ("fakestudy", "time", V.EXPLORATORY)]
+        ("fakestudy", "acc", V.REPRODUCED),
+        ("fakestudy", "time", V.EXPLORATORY),
+    ]
     table = report.render_table(rows)
     assert "| `fakestudy` | 1 | 0 | 0 | 1 | 1 |" in table  # counts; not in git: the claim is post hoc
-    assert "| accuracy above 90 % | 90 % | 96.00 ± 1.00 (n=3) % | reproduced | 96.00 [93.52, 98.48] (t; " \
+    assert (
+        "| accuracy above 90 % | 90 % | 96.00 ± 1.00 (n=3) % | reproduced | 96.00 [93.52, 98.48] (t; "
         in table
+    )
     assert "`uncommitted` **post hoc**" in table
     assert "| time \\| hardware | 3 min | 1 min | *exploratory* |" in table
     readme = tmp_path / "README.md"
@@ -222,8 +244,13 @@ def test_errorbar_by_draws_mean_and_std_with_n(tmp_path):
     matplotlib.use("Agg")
     from largebatch import plots
 
-    df = pd.DataFrame({"B": [256, 256, 1024, 1024, 256, 1024], "acc": [0.8, 0.9, 0.6, 0.7, 0.5, 0.5],
-                       "opt": ["sgd"] * 4 + ["lars"] * 2})
+    df = pd.DataFrame(
+        {
+            "B": [256, 256, 1024, 1024, 256, 1024],
+            "acc": [0.8, 0.9, 0.6, 0.7, 0.5, 0.5],
+            "opt": ["sgd"] * 4 + ["lars"] * 2,
+        }
+    )
     fig, ax = plots.new_figure()
     plots.errorbar_by(ax, df, "B", "acc", hue="opt", logx=True)
     labels = ax.get_legend_handles_labels()[1]

@@ -25,8 +25,10 @@ from largebatch.rmsprop_warmup import RMSpropWarmup, alpha_rms, alpha_sgd
 
 def _params(seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_(),
-            torch.randn(4, generator=g, dtype=torch.float64).requires_grad_()]
+    return [
+        torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_(),
+        torch.randn(4, generator=g, dtype=torch.float64).requires_grad_(),
+    ]
 
 
 def _grads(k, params):
@@ -98,8 +100,9 @@ def test_pure_sgd_limit_equals_torch_sgd(wd):
         for p, q in zip(x, y):
             torch.testing.assert_close(p, q, rtol=0, atol=1e-15)
     for p, q in zip(a, b):  # Delta = -u, torch's buffer
-        torch.testing.assert_close(ours.state[p]["delta"], -ref.state[q]["momentum_buffer"],
-                                   rtol=0, atol=1e-15)
+        torch.testing.assert_close(
+            ours.state[p]["delta"], -ref.state[q]["momentum_buffer"], rtol=0, atol=1e-15
+        )
     assert ours.last_alpha_sgd == 1.0 and ours.last_alpha_rms == 0.0
 
 
@@ -116,8 +119,9 @@ def test_default_schedule_far_past_the_blend_is_sgd():
 def test_pure_rmsprop_limit_equals_torch_rmsprop(eps):
     eta, k, rho = 0.5, 0.02, 0.9
     a, b = _params(), _params()
-    ours = RMSpropWarmup(a, lr=eta, momentum=0.0, alpha_rms=k, rms_decay=rho, eps=eps,
-                         alpha_sgd_fn=lambda e: 0.0)
+    ours = RMSpropWarmup(
+        a, lr=eta, momentum=0.0, alpha_rms=k, rms_decay=rho, eps=eps, alpha_sgd_fn=lambda e: 0.0
+    )
     ref = torch.optim.RMSprop(b, lr=eta * k, alpha=rho, eps=eps)
     for x, y in zip(_run(ours, a, 6), _run(ref, b, 6)):
         for p, q in zip(x, y):
@@ -138,8 +142,17 @@ def test_default_rms_lr_is_independent_of_eta():
 
 def test_two_steps_by_hand():
     w = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
-    opt = RMSpropWarmup([w], lr=0.5, momentum=0.9, alpha_rms=0.01, rms_decay=0.99, eps=0.0,
-                        weight_decay=0.1, beta_center=10.0, beta_period=5.0)
+    opt = RMSpropWarmup(
+        [w],
+        lr=0.5,
+        momentum=0.9,
+        alpha_rms=0.01,
+        rms_decay=0.99,
+        eps=0.0,
+        weight_decay=0.1,
+        beta_center=10.0,
+        beta_period=5.0,
+    )
     # step 1 at epoch 10: a_sgd = 1/2, a_rms = 0.005; g = 2 + 0.1*1 = 2.1; m = 0.01*2.1^2 = 0.0441;
     # Delta = -(0.5 + 0.005/0.21) * 2.1 = -1.1; w = 1 + 0.5*(-1.1) = 0.45
     w.grad = torch.tensor([2.0], dtype=torch.float64)
@@ -183,16 +196,20 @@ def test_state_dict_round_trip_continues_identically():
     opt2 = RMSpropWarmup(b, lr=0.5, momentum=0.0)  # constructor values are overwritten by the state
     opt2.load_state_dict(ck["opt"])
     assert opt2.param_groups[0]["momentum"] == 0.9 and opt2.param_groups[0]["epoch"] == epochs[3]
-    for x, y in zip(_run(opt, a, 4, start=4, lrs=lrs, epochs=epochs),
-                    _run(opt2, b, 4, start=4, lrs=lrs, epochs=epochs)):
+    for x, y in zip(
+        _run(opt, a, 4, start=4, lrs=lrs, epochs=epochs), _run(opt2, b, 4, start=4, lrs=lrs, epochs=epochs)
+    ):
         for p, q in zip(x, y):
             assert torch.equal(p, q)
 
 
 def test_param_groups_and_lr_zero():
     a = _params()
-    opt = RMSpropWarmup([{"params": a[:1]}, {"params": a[1:], "weight_decay": 0.0, "beta_center": 0.0}],
-                        lr=0.0, weight_decay=0.1)
+    opt = RMSpropWarmup(
+        [{"params": a[:1]}, {"params": a[1:], "weight_decay": 0.0, "beta_center": 0.0}],
+        lr=0.0,
+        weight_decay=0.1,
+    )
     before = copy.deepcopy([p.detach() for p in a])
     _run(opt, a, 2)
     for p, q in zip(a, before):
@@ -201,8 +218,18 @@ def test_param_groups_and_lr_zero():
     assert opt.last_alpha_sgd == 1.0 - 0.5  # last group: beta_center 0, epoch 0
 
 
-@pytest.mark.parametrize("kw", [{"lr": -1.0}, {"momentum": 1.0}, {"rms_decay": 1.0}, {"eps": -1.0},
-                                {"alpha_rms": -1.0}, {"beta_period": 0.0}, {"sgd_slope": 0.0}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"lr": -1.0},
+        {"momentum": 1.0},
+        {"rms_decay": 1.0},
+        {"eps": -1.0},
+        {"alpha_rms": -1.0},
+        {"beta_period": 0.0},
+        {"sgd_slope": 0.0},
+    ],
+)
 def test_bad_arguments_raise(kw):
     with pytest.raises(ValueError):
         RMSpropWarmup(_params(), **{"lr": 0.1, **kw})
@@ -212,8 +239,9 @@ def _rms_displacement(lrs, momentum=0.9):
     """Total parameter displacement of the pure RMSprop part (a_sgd = 0) under the lr sequence `lrs`, for a
     constant gradient: every step adds rms_lr / eta_t * g / sqrt(m) to the buffer, later multiplied by eta."""
     w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = RMSpropWarmup([w], lr=lrs[0], momentum=momentum, rms_lr=1e-3, rms_decay=0.0,
-                        alpha_sgd_fn=lambda e: 0.0)
+    opt = RMSpropWarmup(
+        [w], lr=lrs[0], momentum=momentum, rms_lr=1e-3, rms_decay=0.0, alpha_sgd_fn=lambda e: 0.0
+    )
     for lr in lrs:
         w.grad = torch.ones(1, dtype=torch.float64)
         opt.param_groups[0]["lr"] = lr
@@ -232,6 +260,7 @@ def test_rms_term_under_an_lr_ramp_is_inflated():
     hand = sum(1e-3 * (1 - 0.9 ** (T - t)) / (1 - 0.9) for t in range(T))
     assert const == pytest.approx(hand, rel=1e-6)
     assert _rms_displacement([0.1 + 0.9 * t / 20 for t in range(T)], momentum=0.0) == pytest.approx(
-        1e-3 * T, rel=1e-6)  # no momentum: no inflation
+        1e-3 * T, rel=1e-6
+    )  # no momentum: no inflation
     ramp = [0.1 + 2.1 * min(t, 20) / 20 for t in range(T)]  # 0.1 -> 2.2 over 20 steps (22x), then flat
     assert _rms_displacement(ramp) > 2 * const  # 2.02x: the buffer is re-scaled by the rising lr

@@ -23,8 +23,17 @@ from largebatch.config import make_config, parse_overrides, run_id
 from largebatch.trainer import CHECKPOINT, run_dir, train
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = ["--dataset=synthetic", "--synthetic_examples=512", "--global_batch=64", "--per_worker_batch=32",
-        "--max_steps=4", "--eval_every_steps=2", "--eval_train_examples=0", "--progress=false", "--wandb=off"]
+BASE = [
+    "--dataset=synthetic",
+    "--synthetic_examples=512",
+    "--global_batch=64",
+    "--per_worker_batch=32",
+    "--max_steps=4",
+    "--eval_every_steps=2",
+    "--eval_train_examples=0",
+    "--progress=false",
+    "--wandb=off",
+]
 
 
 def _args(tmp_path, *extra) -> list[str]:
@@ -47,6 +56,7 @@ def _one_line(err: str) -> str:
 
 
 # --- 1. --force, completeness, final evaluation ---------------------------------------------------------
+
 
 def test_force_on_a_finished_run_trains_it_again_from_scratch(tmp_path, capsys):
     cfg = _cfg(tmp_path)
@@ -92,6 +102,7 @@ def test_truncated_summary_is_not_complete_and_the_rerun_repairs_it(tmp_path, ca
 
 # --- 2. checkpoints are tied to their config and data -----------------------------------------------------
 
+
 def test_checkpoint_of_another_config_is_refused_naming_both(tmp_path, capsys):
     a, b = _cfg(tmp_path), _cfg(tmp_path, "--lr_base=0.2")
     train_until(a, 2)
@@ -108,8 +119,16 @@ def test_checkpoint_of_other_data_is_refused(tmp_path):
     from largebatch.data import make_synthetic
     from largebatch.trainer import CheckpointError
 
-    cfg = make_config(dataset="synthetic", global_batch=64, max_steps=4, eval_every_steps=2, wandb="off",
-                      eval_train_examples=0, progress=False, out_dir=str(tmp_path))
+    cfg = make_config(
+        dataset="synthetic",
+        global_batch=64,
+        max_steps=4,
+        eval_every_steps=2,
+        wandb="off",
+        eval_train_examples=0,
+        progress=False,
+        out_dir=str(tmp_path),
+    )
     train_until(cfg, 2, data=make_synthetic(512, (1, 28, 28), 10, seed=0))
     with pytest.raises(CheckpointError, match="trained on data"):
         train(cfg, data=make_synthetic(512, (1, 28, 28), 10, seed=1))
@@ -117,19 +136,31 @@ def test_checkpoint_of_other_data_is_refused(tmp_path):
 
 # --- 3. a restart resumes every rank's own loss sums ------------------------------------------------------
 
+
 def test_two_rank_restart_logs_the_uninterrupted_train_loss_series(fmnist_small, tmp_path):
     from dist_utils import spawn
     from safety_workers import restart_series
 
-    kw = dict(model="mlp", global_batch=256, per_worker_batch=32, max_steps=8, log_every_steps=4,
-              checkpoint_every_steps=3, eval_every_steps=8, eval_train_examples=0, progress=False,
-              wandb="off", out_dir=str(tmp_path))
+    kw = dict(
+        model="mlp",
+        global_batch=256,
+        per_worker_batch=32,
+        max_steps=8,
+        log_every_steps=4,
+        checkpoint_every_steps=3,
+        eval_every_steps=8,
+        eval_train_examples=0,
+        progress=False,
+        wandb="off",
+        out_dir=str(tmp_path),
+    )
     clean, cut = spawn(2, restart_series, kw, fmnist_small, 3)[0]
     assert [s for s, _ in clean] == [4, 8]
     assert cut == clean  # bitwise: the step-4 loss includes both ranks' steps 1-3 sums from the checkpoint
 
 
 # --- 4. collectors never shrink a committed CSV; --replay never edits its input ----------------------------
+
 
 def test_partial_grid_refused_unless_asked(tmp_path, capsys):
     """The issue's case: a rerun of one noise_scale run would have replaced the 298-row CSV with one row."""
@@ -150,9 +181,19 @@ def test_partial_grid_refused_unless_asked(tmp_path, capsys):
     from largebatch.config import to_dict
 
     (d / "config.json").write_text(json.dumps({"config": to_dict(cfg), "resolved": {"train_examples": 1}}))
-    (d / "summary.json").write_text(json.dumps({
-        "status": "complete", "steps": 1, "examples_seen": 1, "final_train_acc": 0.5, "final_test_acc": 0.5,
-        "target_reached_step": None, "wall_s": 1.0}))
+    (d / "summary.json").write_text(
+        json.dumps(
+            {
+                "status": "complete",
+                "steps": 1,
+                "examples_seen": 1,
+                "final_train_acc": 0.5,
+                "final_test_acc": 0.5,
+                "target_reached_step": None,
+                "wall_s": 1.0,
+            }
+        )
+    )
     (d / "metrics.jsonl").write_text("")
     with pytest.raises(results.ShrinkError, match="298 rows"):
         C.collect("cpu", tmp_path / "runs", data)
@@ -192,20 +233,26 @@ def test_replay_helper_never_edits_the_committed_input(tmp_path):
     old, new = pd.read_csv(committed, comment="#"), pd.read_csv(out, comment="#")
     assert set(old.staleness_dist) <= set(new.staleness_dist)  # no distribution dropped (80 real2ms lines)
     for name in set(old.staleness_dist) - {"sim_async_n16"}:
-        pd.testing.assert_frame_equal(old[old.staleness_dist == name].reset_index(drop=True),
-                                      new[new.staleness_dist == name].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            old[old.staleness_dist == name].reset_index(drop=True),
+            new[new.staleness_dist == name].reset_index(drop=True),
+        )
     with pytest.raises(ValueError, match="committed input"):
         C.write_replay(runs_dir=tmp_path / "runs", path=committed, out=committed)
 
 
 # --- 5. validation and one-line errors ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("arg,field", [
-    ("--micro_batch=-32", "micro_batch"),
-    ("--epochs=inf", "epochs"),
-    ("--log_every_steps=0", "log_every_steps"),
-    ("--lr_base=nan", "lr_base"),
-])
+
+@pytest.mark.parametrize(
+    "arg,field",
+    [
+        ("--micro_batch=-32", "micro_batch"),
+        ("--epochs=inf", "epochs"),
+        ("--log_every_steps=0", "log_every_steps"),
+        ("--lr_base=nan", "lr_base"),
+    ],
+)
 def test_values_that_used_to_pass_validation_exit_2(tmp_path, capsys, arg, field):
     assert main(_args(tmp_path, arg)) == 2
     assert field in _one_line(capsys.readouterr().err)
@@ -255,12 +302,17 @@ def test_sweep_keeps_a_failed_runs_log_and_accepts_no_resume(tmp_path, capsys):
 def test_failure_excerpt_finds_the_rank_error_under_torchruns_summary():
     from largebatch.sweep import failure_excerpt
 
-    text = ("[W] some warning\ndata error: /x/train-images-idx3-ubyte.gz is missing, corrupt or truncated\n"
-            "Traceback (most recent call last):\n  File \"/v/bin/torchrun\", line 8\n"
-            "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n" + "=" * 60 + "\n"
-            + "\n".join(f"summary line {i}" for i in range(40)))
-    assert failure_excerpt(text) == ("data error: /x/train-images-idx3-ubyte.gz is missing, corrupt or "
-                                     "truncated")
+    text = (
+        "[W] some warning\ndata error: /x/train-images-idx3-ubyte.gz is missing, corrupt or truncated\n"
+        'Traceback (most recent call last):\n  File "/v/bin/torchrun", line 8\n'
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n"
+        + "=" * 60
+        + "\n"
+        + "\n".join(f"summary line {i}" for i in range(40))
+    )
+    assert failure_excerpt(text) == (
+        "data error: /x/train-images-idx3-ubyte.gz is missing, corrupt or truncated"
+    )
     text2 = "ZeroDivisionError in rank 1\nTraceback (most recent call last):\n  torchrun\nChildFailedError\n"
     assert failure_excerpt(text2) == "ZeroDivisionError in rank 1"
 
@@ -282,6 +334,7 @@ def test_ctrl_c_ends_with_one_line(tmp_path, capsys, monkeypatch):
 
 # --- 6. the run directory is locked -----------------------------------------------------------------------
 
+
 def test_second_run_on_a_locked_directory_exits_with_a_message(tmp_path, capsys):
     cfg = _cfg(tmp_path)
     with metrics.RunLock(run_dir(cfg)):
@@ -291,6 +344,7 @@ def test_second_run_on_a_locked_directory_exits_with_a_message(tmp_path, capsys)
 
 
 # --- 7. checkpoints load with weights_only=True -------------------------------------------------------------
+
 
 class _Evil:
     def __reduce__(self):
@@ -313,6 +367,7 @@ def test_checkpoint_cannot_run_code_on_load(tmp_path, capsys):
 
 # --- 8. the README's example trains, and the progress bar shows the train loss ----------------------------
 
+
 def test_readme_first_training_example_reaches_sensible_accuracy(tmp_path, capsys):
     text = (ROOT / "README.md").read_text()
     m = re.search(r"^python -m largebatch\.train (.*?)(?<!\\)$", text.replace("\\\n", " "), re.M)
@@ -327,8 +382,11 @@ def test_progress_bar_shows_the_train_loss_between_logs(tmp_path, monkeypatch):
 
     seen = []
     real = tqdm.std.tqdm.set_postfix
-    monkeypatch.setattr(tqdm.std.tqdm, "set_postfix",
-                        lambda self, *a, **k: (seen.append(k.get("loss")), real(self, *a, **k))[1])
+    monkeypatch.setattr(
+        tqdm.std.tqdm,
+        "set_postfix",
+        lambda self, *a, **k: (seen.append(k.get("loss")), real(self, *a, **k))[1],
+    )
     # log at step 2, evaluate at 3 (between logs) and 4
     assert main(_args(tmp_path, "--progress=true", "--log_every_steps=2", "--eval_every_steps=3")) == 0
     assert seen and all(v is not None and v != "nan" for v in seen), seen

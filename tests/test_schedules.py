@@ -35,12 +35,14 @@ def test_step_milestones():
     cfg, res = _cr(epochs=90, decay="step", decay_milestones_epochs=(30, 60, 80))
     at = lambda e: lr_at(int(e * 100), cfg, res)  # noqa: E731
     assert [at(29.99), at(30), at(59.99), at(60), at(80), at(89.99)] == pytest.approx(
-        [3.2, 0.32, 0.32, 0.032, 0.0032, 0.0032])
+        [3.2, 0.32, 0.32, 0.032, 0.0032, 0.0032]
+    )
 
 
 def test_piecewise_and_poly_and_cosine():
-    cfg, res = _cr(epochs=90, decay="piecewise", decay_milestones_epochs=(40, 70, 85),
-                   decay_factors=(0.075, 0.01, 0.001))
+    cfg, res = _cr(
+        epochs=90, decay="piecewise", decay_milestones_epochs=(40, 70, 85), decay_factors=(0.075, 0.01, 0.001)
+    )
     assert lr_at(3999, cfg, res) == pytest.approx(3.2) and lr_at(4000, cfg, res) == pytest.approx(0.24)
     cfg, res = _cr(epochs=10, warmup="gradual", warmup_epochs=2, decay="poly", decay_power=2)
     t = 200 + 400

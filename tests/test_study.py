@@ -41,16 +41,16 @@ def grid(scale="cpu"):
     return [replace(BASE, seed=s) for s in ((0,) if scale == "smoke" else (0, 1))]
 '''
 
-RUN = '''
+RUN = """
 from largebatch.cli import exit_main
 
 from . import config
 
 if __name__ == "__main__":
     exit_main(study=config)
-'''
+"""
 
-COLLECT = '''
+COLLECT = """
 from pathlib import Path
 
 from largebatch.results import load_runs, write_csv_atomic
@@ -67,9 +67,9 @@ def collect(scale="cpu", runs_dir=RUNS, data_dir=DATA):
         return []
     return [write_csv_atomic(df[["run_id", "seed", "final_test_acc"]], Path(data_dir) / "toy_study.csv",
                              sort_by=["run_id"])]
-'''
+"""
 
-CLAIMS = '''
+CLAIMS = """
 from pathlib import Path
 
 import pandas as pd
@@ -81,16 +81,16 @@ def claims(data_dir):
     df = pd.read_csv(Path(data_dir) / "toy_study.csv")
     return [{"id": "trains", "ours": fmt_mean_std(df.final_test_acc * 100, 1) + " %", "result": None,
              "n": len(df)}]
-'''
+"""
 
-CLAIMS_TOML = '''
+CLAIMS_TOML = """
 [[claim]]
 id = "trains"
 claim = "toy: the MLP trains on synthetic data"
 paper = "-"
 test = "exploratory"
 figure = ""
-'''
+"""
 
 
 @pytest.fixture
@@ -143,9 +143,16 @@ def test_every_repository_study_meets_the_contract():
 
 def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch):
     runs, data = tmp_path / "runs", tmp_path / "data"
-    write_study(extra_root, TOY, {"config": CONFIG, "run": RUN,
-                                  "collect": COLLECT.format(runs=str(runs), data=str(data)),
-                                  "claims": CLAIMS})
+    write_study(
+        extra_root,
+        TOY,
+        {
+            "config": CONFIG,
+            "run": RUN,
+            "collect": COLLECT.format(runs=str(runs), data=str(data)),
+            "claims": CLAIMS,
+        },
+    )
     (extra_root / TOY / "claims.toml").write_text(CLAIMS_TOML)
     s = study.get(TOY)
     assert s.runnable and s.nproc == 1 and len(s.grid("cpu")) == 2
@@ -191,11 +198,16 @@ def test_missing_broken_and_incomplete_parts(extra_root):
 
 def test_reproduce_runs_a_study_hook_before_its_grid(extra_root, monkeypatch):
     """`make reproduce` calls collect.before_reproduce(scale) first, then the grid with config.NPROC."""
-    write_study(extra_root, "toy_hook", {
-        "config": "NPROC = 3\n\ndef grid(scale='cpu'):\n    return []\n",
-        "run": "",
-        "collect": "CALLS = []\n\ndef collect(scale='cpu', **kw):\n    return []\n\n"
-                   "def before_reproduce(scale):\n    CALLS.append(scale)\n    return 2\n"})
+    write_study(
+        extra_root,
+        "toy_hook",
+        {
+            "config": "NPROC = 3\n\ndef grid(scale='cpu'):\n    return []\n",
+            "run": "",
+            "collect": "CALLS = []\n\ndef collect(scale='cpu', **kw):\n    return []\n\n"
+            "def before_reproduce(scale):\n    CALLS.append(scale)\n    return 2\n",
+        },
+    )
     calls = []
     monkeypatch.setattr(reproduce, "discover", lambda: [study.get("toy_hook")])
     monkeypatch.setattr(reproduce, "run_sweep", lambda name, scale, nproc: calls.append((name, nproc)) or 0)

@@ -54,18 +54,32 @@ def test_multi_node_command_and_slurm_parameters(tmp_path, monkeypatch):
 
 
 def test_cluster_dry_prints_commands_and_runs_nothing(tmp_path, capsys):
-    assert sweep.main(["seed_mlp", "--scale=smoke", "--cluster=slurm", "--nodes=2", "--nproc=2", "--dry",
-                       f"--out_dir={tmp_path}"]) == 0
+    assert (
+        sweep.main(
+            [
+                "seed_mlp",
+                "--scale=smoke",
+                "--cluster=slurm",
+                "--nodes=2",
+                "--nproc=2",
+                "--dry",
+                f"--out_dir={tmp_path}",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "--nnodes=2" in out and not any(tmp_path.iterdir())
 
 
 def test_streamed_child_output_is_shown_and_kept(capfd):
-    code = ("import sys, time\n"
-            "print('[largebatch] demo-x-s0: resumed at step 4 of 8', flush=True)\n"
-            "sys.stderr.write('\\r 50%|#####     | 4/8'); sys.stderr.flush()\n"
-            "sys.stderr.write('E1127 17:40:01.123000 4242 torch/distributed/x.py:1] launcher noise\\n')\n"
-            "sys.stderr.write('\\r100%|##########| 8/8\\n')\n")
+    code = (
+        "import sys, time\n"
+        "print('[largebatch] demo-x-s0: resumed at step 4 of 8', flush=True)\n"
+        "sys.stderr.write('\\r 50%|#####     | 4/8'); sys.stderr.flush()\n"
+        "sys.stderr.write('E1127 17:40:01.123000 4242 torch/distributed/x.py:1] launcher noise\\n')\n"
+        "sys.stderr.write('\\r100%|##########| 8/8\\n')\n"
+    )
     r = run_streamed([sys.executable, "-c", code])
     out, err = capfd.readouterr()
     assert r.returncode == 0 and "resumed at step 4 of 8" in out and "resumed at step 4" in r.stdout
@@ -87,10 +101,24 @@ def test_subprocess_sweep_streams_the_resumed_line(tmp_path, capfd):
         from interrupt import train_until  # tests/interrupt.py: stop a run after n steps, as if killed
     except ImportError:
         pytest.skip("tests/interrupt.py not available")
-    extra = [f"--out_dir={tmp_path}", "--dataset=synthetic", "--synthetic_examples=1024", "--wandb=off",
-             "--max_steps=4", "--eval_every_steps=2"]
-    cfg = make_config(grid("smoke")[0], out_dir=str(tmp_path), dataset="synthetic", synthetic_examples=1024,
-                      wandb="off", max_steps=4, eval_every_steps=2, progress=False)
+    extra = [
+        f"--out_dir={tmp_path}",
+        "--dataset=synthetic",
+        "--synthetic_examples=1024",
+        "--wandb=off",
+        "--max_steps=4",
+        "--eval_every_steps=2",
+    ]
+    cfg = make_config(
+        grid("smoke")[0],
+        out_dir=str(tmp_path),
+        dataset="synthetic",
+        synthetic_examples=1024,
+        wandb="off",
+        max_steps=4,
+        eval_every_steps=2,
+        progress=False,
+    )
     assert train_until(cfg, 2)["status"] == "interrupted"
     assert sweep.run_sweep("seed_mlp", "smoke", 1, extra=extra, subprocess_runs=True) == 0
     out, err = capfd.readouterr()

@@ -36,8 +36,14 @@ def test_lars_groups_from_config():
 def test_benchmark_script_runs_quick(tmp_path):
     out = tmp_path / "r.json"
     env = {**os.environ, "BENCH_THREADS": "1"}
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_core.py"), "--quick", f"--out={out}"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/bench_core.py"), "--quick", f"--out={out}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["core_mlp_b256"]["ratio"] > 0 and res["noise_per_example_vs_loop"]["speedup"] > 0
@@ -50,8 +56,15 @@ def test_benchmark_table_renders_gpu_check_rows(tmp_path):
 
     readme = tmp_path / "README.md"
     readme.write_text("x\n<!-- results:start -->\n<!-- results:end -->\n")
-    gpu = {"device": "GPU X", "batch": 256, "resnet50_core_img_s": 2400.0, "resnet50_bare_img_s": 2500.0,
-           "resnet50_core_over_bare": 0.96, "mlp_20_epochs_s": 12.5, "mlp_final_test_acc": 0.88}
+    gpu = {
+        "device": "GPU X",
+        "batch": 256,
+        "resnet50_core_img_s": 2400.0,
+        "resnet50_bare_img_s": 2500.0,
+        "resnet50_core_over_bare": 0.96,
+        "mlp_20_epochs_s": 12.5,
+        "mlp_final_test_acc": 0.88,
+    }
     bench_core.render({"torch": "t", "threads": 2}, readme, gpu=gpu)
     text = readme.read_text()
     assert "ResNet-50 training on GPU X" in text and "| 0.960 |" in text and "12.5 s" in text

@@ -19,9 +19,21 @@ from workers import train_params
 from largebatch.config import make_config
 from largebatch.trainer import run_dir, train
 
-BASE = dict(study="t", model="mlp", global_batch=128, per_worker_batch=16, lr_base=0.1,
-            lr_base_batch=128, momentum=0.9, weight_decay=1e-4, epochs=1, max_steps=6,
-            eval_train_examples=0, progress=False, wandb="off")
+BASE = dict(
+    study="t",
+    model="mlp",
+    global_batch=128,
+    per_worker_batch=16,
+    lr_base=0.1,
+    lr_base_batch=128,
+    momentum=0.9,
+    weight_decay=1e-4,
+    epochs=1,
+    max_steps=6,
+    eval_train_examples=0,
+    progress=False,
+    wandb="off",
+)
 
 
 def _params(cfg_kwargs, data):
@@ -102,8 +114,12 @@ def test_recomputed_bn_run_also_scores_the_running_averages(fmnist_small, tmp_pa
     for mode in ("running", "recomputed"):
         d = tmp_path / mode
         s = train(make_config(**kw, bn_eval=mode, out_dir=str(d)), data=fmnist_small)
-        recs = [json.loads(line) for line in (run_dir(make_config(**kw, bn_eval=mode, out_dir=str(d)))
-                                             / "metrics.jsonl").read_text().splitlines()]
+        recs = [
+            json.loads(line)
+            for line in (run_dir(make_config(**kw, bn_eval=mode, out_dir=str(d))) / "metrics.jsonl")
+            .read_text()
+            .splitlines()
+        ]
         logs[mode] = ([r for r in recs if "test/acc" in r], s)
     run_evals, rec_evals = logs["running"][0], logs["recomputed"][0]
     assert [r["step"] for r in run_evals] == [r["step"] for r in rec_evals] == [2, 4, 6]

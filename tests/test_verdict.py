@@ -58,8 +58,12 @@ def test_unpaired_arms_use_welch():
     r = V.difference(a, b, 0.0, ">")
     assert r.method == "Welch t" and r.outcome == V.REPRODUCED
     # arms indexed by different seeds are not paired either
-    r2 = V.difference(pd.Series(a, index=pd.Index(range(10), name="seed")),
-                      pd.Series(b[:10], index=pd.Index(range(5, 15), name="seed")), 0.0, ">")
+    r2 = V.difference(
+        pd.Series(a, index=pd.Index(range(10), name="seed")),
+        pd.Series(b[:10], index=pd.Index(range(5, 15), name="seed")),
+        0.0,
+        ">",
+    )
     assert r2.method == "Welch t"
 
 
@@ -98,8 +102,10 @@ def test_equivalence_is_two_one_sided_tests():
 
     d = exact_sample(0.1, 0.3, 8)
     r = V.equivalence(d, 0.0, margin=0.4)
-    p = max(stats.ttest_1samp(d, -0.4, alternative="greater").pvalue,
-            stats.ttest_1samp(d, 0.4, alternative="less").pvalue)
+    p = max(
+        stats.ttest_1samp(d, -0.4, alternative="greater").pvalue,
+        stats.ttest_1samp(d, 0.4, alternative="less").pvalue,
+    )
     assert (p < 0.05) == (r.outcome == V.REPRODUCED)
 
 
@@ -129,8 +135,7 @@ def test_bootstrap_ratio():
 def test_exact_and_composites():
     assert V.exact(89_610, 100_000, "<").outcome == V.REPRODUCED
     assert V.exact(178_800, 250_000, equivalence_margin=25_000).outcome == V.NOT_REPRODUCED
-    rep, inc, no = (V.exact(1, 0, ">"), V.Result(V.INCONCLUSIVE, 0, -1, 1, 3, "t", ""),
-                    V.exact(-1, 0, ">"))
+    rep, inc, no = (V.exact(1, 0, ">"), V.Result(V.INCONCLUSIVE, 0, -1, 1, 3, "t", ""), V.exact(-1, 0, ">"))
     assert V.all_of([rep, rep]).outcome == V.REPRODUCED
     assert V.all_of([rep, inc]).outcome == V.INCONCLUSIVE
     assert V.all_of([rep, inc, no]).outcome == V.NOT_REPRODUCED

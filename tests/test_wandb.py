@@ -19,9 +19,18 @@ from largebatch.trainer import run_dir, train
 pytest.importorskip("wandb")
 from wandb.proto import wandb_internal_pb2 as pb  # noqa: E402
 
-ARGS = ["--dataset=synthetic", "--synthetic_examples=512", "--global_batch=64", "--per_worker_batch=32",
-        "--max_steps=4", "--eval_every_steps=2", "--eval_train_examples=0", "--progress=false",
-        "--tag=D", "--seed=1"]
+ARGS = [
+    "--dataset=synthetic",
+    "--synthetic_examples=512",
+    "--global_batch=64",
+    "--per_worker_batch=32",
+    "--max_steps=4",
+    "--eval_every_steps=2",
+    "--eval_train_examples=0",
+    "--progress=false",
+    "--tag=D",
+    "--seed=1",
+]
 
 
 def records(path: Path):
@@ -34,10 +43,10 @@ def records(path: Path):
         if left < 7:
             pos += left
             continue
-        _crc, n, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        _crc, n, kind = struct.unpack("<IHB", data[pos : pos + 7])
         if pos + 7 + n > len(data):  # a record still being written
             break
-        chunk, pos = data[pos + 7:pos + 7 + n], pos + 7 + n
+        chunk, pos = data[pos + 7 : pos + 7 + n], pos + 7 + n
         if kind == 0 and n == 0:
             break
         if kind == 1:
@@ -75,8 +84,13 @@ def read_run(folder: Path) -> dict:
     for r in records(_finished_file(folder)):
         kind = r.WhichOneof("record_type")
         if kind == "run":
-            out.update(id=r.run.run_id, name=r.run.display_name, job_type=r.run.job_type,
-                       tags=list(r.run.tags), group=r.run.run_group)
+            out.update(
+                id=r.run.run_id,
+                name=r.run.display_name,
+                job_type=r.run.job_type,
+                tags=list(r.run.tags),
+                group=r.run.run_group,
+            )
         elif kind == "metric":
             out["metrics"][r.metric.name or r.metric.glob_name] = r.metric.step_metric
         elif kind == "history":
@@ -119,8 +133,14 @@ def test_offline_run_has_name_job_type_tags_and_axes(tmp_path, offline):
 def test_study_scale_sets_group_and_tags(tmp_path, offline):
     from experiments.seed_mlp import config as seed_cfg
 
-    over = ["--dataset=synthetic", "--synthetic_examples=1024", "--max_steps=2", "--eval_train_examples=0",
-            "--progress=false", f"--out_dir={tmp_path}"]
+    over = [
+        "--dataset=synthetic",
+        "--synthetic_examples=1024",
+        "--max_steps=2",
+        "--eval_train_examples=0",
+        "--progress=false",
+        f"--out_dir={tmp_path}",
+    ]
     assert main(["--smoke", *over], study=seed_cfg) == 0
     run = read_run(next((tmp_path / "seed_mlp").glob("*/wandb/offline-run-*")))
     assert run["group"] == "seed_mlp-smoke" and "scale:smoke" in run["tags"]
@@ -128,9 +148,19 @@ def test_study_scale_sets_group_and_tags(tmp_path, offline):
 
 
 def test_resumed_run_continues_the_same_wandb_run(tmp_path, offline):
-    cfg = make_config(dataset="synthetic", synthetic_examples=512, global_batch=64, per_worker_batch=32,
-                      max_steps=4, eval_every_steps=2, eval_train_examples=0, progress=False, tag="D",
-                      seed=1, out_dir=str(tmp_path))
+    cfg = make_config(
+        dataset="synthetic",
+        synthetic_examples=512,
+        global_batch=64,
+        per_worker_batch=32,
+        max_steps=4,
+        eval_every_steps=2,
+        eval_train_examples=0,
+        progress=False,
+        tag="D",
+        seed=1,
+        out_dir=str(tmp_path),
+    )
     assert _interrupt(cfg, 2)["status"] == "interrupted"
     import wandb
 

@@ -114,12 +114,15 @@ def estimate_wall_s(cfgs, runs: pd.DataFrame, net_of, opt_of) -> float:
         net, s = net_of(c), c.staleness_max
         exp = "lr_rule" if c.staleness_lr == "inverse" else "sweep"
         dist = "none" if s == 0 else f"uniform{{0..{s}}}"
-        g = runs[(runs.experiment == exp) & (runs.model == net) & (runs.optimizer == opt_of(c))
-                 & (runs.staleness_dist == dist)]
+        g = runs[
+            (runs.experiment == exp)
+            & (runs.model == net)
+            & (runs.optimizer == opt_of(c))
+            & (runs.staleness_dist == dist)
+        ]
         per = ((g.wall_s - g.steps / 25 * COHERENCE_S[net]) / g.steps).median()
         extra = c.max_steps / c.eval_every_steps - c.max_steps / 50
         every = c.log_coherence_every_steps
         coh = c.max_steps / every * COHERENCE_S[net] if every else 0.0
         total += per * c.max_steps + extra * EVAL_S[net] + coh
     return float(total)
-

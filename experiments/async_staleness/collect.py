@@ -101,8 +101,11 @@ def _summary(d: Path) -> dict | None:
     """A complete run's summary (metrics.read_summary); a present but unusable one is skipped loudly."""
     s = read_summary(d)
     if s is None and (d / "summary.json").exists():
-        print(f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; rerun "
-              "the run (it finishes from its last checkpoint)", file=sys.stderr)
+        print(
+            f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; rerun "
+            "the run (it finishes from its last checkpoint)",
+            file=sys.stderr,
+        )
     return s
 
 
@@ -128,8 +131,14 @@ def _dist(cfg) -> str:
 def _hist_rows(dist: str, mechanism: str, rid: str, seed: int, counts: list[int]) -> list[dict]:
     """Rows of the staleness histogram CSV: one per staleness value that occurred."""
     return [
-        {"staleness_dist": dist, "mechanism": mechanism, "run_id": rid, "seed": seed, "staleness": t,
-         "count": c}
+        {
+            "staleness_dist": dist,
+            "mechanism": mechanism,
+            "run_id": rid,
+            "seed": seed,
+            "staleness": t,
+            "count": c,
+        }
         for t, c in enumerate(counts)
         if c
     ]
@@ -284,8 +293,9 @@ def sim_hist() -> pd.DataFrame:
     return df[df["count"] > 0][HIST_COLUMNS]
 
 
-def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT / REPLAY,
-                 out: str | Path | None = None) -> Path:
+def write_replay(
+    runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT / REPLAY, out: str | Path | None = None
+) -> Path:
     """The replay distributions measured here, written to `out` (default runs/async_staleness/replay.csv).
 
     The committed replay.csv (`path`) is an input of the replay runs (their ids hash its content), so this
@@ -307,8 +317,10 @@ def write_replay(runs_dir: str | Path = ROOT / "runs", path: str | Path = ROOT /
         raise ValueError(f"write_replay: out={out} is the committed input {path}; write elsewhere and copy")
     out.parent.mkdir(parents=True, exist_ok=True)
     body = df[["staleness_dist", "staleness", "count"]].to_csv(index=False, lineterminator="\n")
-    head = ("# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
-            "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n")
+    head = (
+        "# written by `python -m experiments.async_staleness.collect --replay`: pooled staleness\n"
+        "# counts of the real async runs (param_server.py) and of the event simulation (analysis.py)\n"
+    )
     atomic_write_text(out, head + body)
     return out
 
@@ -348,21 +360,31 @@ def collect(
         df = merge_committed(df, data_dir / "async_staleness.csv", ("run_id", "experiment"))
         cur = merge_committed(cur, data_dir / "async_staleness_curves.csv", ("run_id", "experiment"))
         hs = merge_committed(hs, data_dir / "async_staleness_staleness_hist.csv", ("run_id",))
-    return write_csvs([
-        (df, data_dir / "async_staleness.csv",
-         ["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"]),
-        (cur, data_dir / "async_staleness_curves.csv", ["run_id", "experiment", "step"]),
-        (hs, data_dir / "async_staleness_staleness_hist.csv",
-         ["staleness_dist", "mechanism", "seed", "run_id", "staleness"]),
-    ])
+    return write_csvs(
+        [
+            (
+                df,
+                data_dir / "async_staleness.csv",
+                ["experiment", "model", "optimizer", "staleness_dist", "seed", "run_id"],
+            ),
+            (cur, data_dir / "async_staleness_curves.csv", ["run_id", "experiment", "step"]),
+            (
+                hs,
+                data_dir / "async_staleness_staleness_hist.csv",
+                ["staleness_dist", "mechanism", "seed", "run_id", "staleness"],
+            ),
+        ]
+    )
 
 
 if __name__ == "__main__":
     if "--replay" in sys.argv[1:]:
         with allow_partial(False):
             out = write_replay()
-        print(f"[collect] wrote {out}; the committed {REPLAY} is unchanged. To adopt it: cp {out} {REPLAY} "
-              "(the replay runs' ids hash it, so they become new runs)")
+        print(
+            f"[collect] wrote {out}; the committed {REPLAY} is unchanged. To adopt it: cp {out} {REPLAY} "
+            "(the replay runs' ids hash it, so they become new runs)"
+        )
     elif "--merge" in sys.argv[1:]:
         argv = [a for a in sys.argv[1:] if a != "--merge"]
         sys.exit(collect_main(lambda scale: collect(scale, merge=True), argv))

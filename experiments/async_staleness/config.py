@@ -203,23 +203,39 @@ ALPHA_ARM = (2500, 10)  # alpha0/max(tau, 1), SGD, MLP, s = 16 (first design at 
 
 
 def _v2(tag: str, net: str, opt: str, s: int, budget: int, every: int, seed: int, **kw) -> TrainConfig:
-    return replace(BASE, tag=tag, **NETS[net], **{**OPTIMIZERS[opt], **kw}, staleness="uniform",
-                   staleness_max=s, max_steps=budget, eval_every_steps=every, log_every_steps=every,
-                   log_coherence_every_steps=0, seed=seed)
+    return replace(
+        BASE,
+        tag=tag,
+        **NETS[net],
+        **{**OPTIMIZERS[opt], **kw},
+        staleness="uniform",
+        staleness_max=s,
+        max_steps=budget,
+        eval_every_steps=every,
+        log_every_steps=every,
+        log_coherence_every_steps=0,
+        seed=seed,
+    )
 
 
 def sweep_v2() -> list[TrainConfig]:
     """The arms of (ii), (iii) and (v) (second design), seeds V2_SEEDS."""
-    return [_v2("sweep_v2", net, opt, s, *V2_ARMS[(net, opt, s)], seed=seed)
-            for (net, opt, s) in V2_ARMS for seed in V2_SEEDS]
+    return [
+        _v2("sweep_v2", net, opt, s, *V2_ARMS[(net, opt, s)], seed=seed)
+        for (net, opt, s) in V2_ARMS
+        for seed in V2_SEEDS
+    ]
 
 
 def alpha_v2() -> list[TrainConfig]:
     """alpha0/max(tau, 1) at s = 16 for every alpha0 of ALPHA_GRID: the calibration seeds (tag calib_alpha,
     where the pick is made) and the judged seeds (tag lr_rule_v2; only the picked alpha0's are judged)."""
-    return [_v2(tag, "mlp", "sgd", 16, *ALPHA_ARM, seed=seed, lr_base=a, staleness_lr="inverse")
-            for tag, seeds in (("calib_alpha", ALPHA_CALIB_SEEDS), ("lr_rule_v2", V2_SEEDS))
-            for a in ALPHA_GRID for seed in seeds]
+    return [
+        _v2(tag, "mlp", "sgd", 16, *ALPHA_ARM, seed=seed, lr_base=a, staleness_lr="inverse")
+        for tag, seeds in (("calib_alpha", ALPHA_CALIB_SEEDS), ("lr_rule_v2", V2_SEEDS))
+        for a in ALPHA_GRID
+        for seed in seeds
+    ]
 
 
 def real_grid(scale: str = "cpu") -> list[tuple[TrainConfig, ServerConfig, int]]:

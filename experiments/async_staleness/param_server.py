@@ -463,11 +463,18 @@ def print_help() -> None:
     from largebatch.cli import help_text
 
     doc = __doc__.split("\n\n")
-    print(help_text("python -m experiments.async_staleness.param_server", doc[0],
-                    groups=(("ServerConfig", ServerConfig), ("TrainConfig", TrainConfig)),
-                    run_flags={"--sweep": "run the study's real runs (config.real_grid), skip finished ones",
-                               "--scale": "with --sweep: smoke | cpu (default)",
-                               "--dry": "with --sweep: list the runs, run nothing"}))
+    print(
+        help_text(
+            "python -m experiments.async_staleness.param_server",
+            doc[0],
+            groups=(("ServerConfig", ServerConfig), ("TrainConfig", TrainConfig)),
+            run_flags={
+                "--sweep": "run the study's real runs (config.real_grid), skip finished ones",
+                "--scale": "with --sweep: smoke | cpu (default)",
+                "--dry": "with --sweep: list the runs, run nothing",
+            },
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -49,13 +49,20 @@ def batch_stats(runs: pd.DataFrame, experiment: str = "batch", col: str = "final
     """One row per global_batch of `experiment`: mean, std, n, diverged (count)."""
     d = runs[runs["experiment"] == experiment].assign(err=lambda r: error_for_stats(r, col))
     g = d.groupby("global_batch")
-    out = pd.DataFrame({"mean": g["err"].mean(), "std": g["err"].std(ddof=1), "n": g["err"].count(),
-                        "diverged": g["status"].apply(lambda s: int((s == "diverged").sum()))})
+    out = pd.DataFrame(
+        {
+            "mean": g["err"].mean(),
+            "std": g["err"].std(ddof=1),
+            "n": g["err"].count(),
+            "diverged": g["status"].apply(lambda s: int((s == "diverged").sum())),
+        }
+    )
     return out.reset_index()
 
 
-def flat_region(stats: pd.DataFrame, baseline: int,
-                tol_pt: float = FLAT_TOL_PT) -> tuple[int | None, pd.DataFrame]:
+def flat_region(
+    stats: pd.DataFrame, baseline: int, tol_pt: float = FLAT_TOL_PT
+) -> tuple[int | None, pd.DataFrame]:
     """B_flat and the table behind it (delta = mean - baseline mean, tol = max(tol_pt, 2 sigma_baseline)).
 
     B_flat is the largest batch such that every batch <= it is within tol of the baseline (|delta| <= tol);
@@ -99,8 +106,14 @@ def mean_curve(curves: pd.DataFrame, run_ids, grid: np.ndarray, col: str = "trai
         return np.nanmean(np.vstack(ys), axis=0)
 
 
-def curve_gaps(runs: pd.DataFrame, curves: pd.DataFrame, baseline: int, experiment: str = "batch",
-               start_frac: float = 1 / 3, points: int = 61) -> pd.DataFrame:
+def curve_gaps(
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    baseline: int,
+    experiment: str = "batch",
+    start_frac: float = 1 / 3,
+    points: int = 61,
+) -> pd.DataFrame:
     """Per global_batch: the largest |mean train error - baseline mean train error| for epochs in
     [start_frac * E, E], on `points` evenly spaced epochs (seed-mean curves, interpolated); also the
     mean and the final (epoch E) signed gap. A batch with a diverged run gets max_abs_gap = inf."""
@@ -115,7 +128,12 @@ def curve_gaps(runs: pd.DataFrame, curves: pd.DataFrame, baseline: int, experime
         mx = float(np.max(np.abs(gap[ok]))) if ok.any() else float("nan")
         if (g["status"] == "diverged").any():  # its curve stops: it does not follow the baseline
             mx = float("inf")
-        rows.append({"global_batch": int(b), "max_abs_gap": mx,
-                     "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan"),
-                     "final_gap": float(gap[-1])})
+        rows.append(
+            {
+                "global_batch": int(b),
+                "max_abs_gap": mx,
+                "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan"),
+                "final_gap": float(gap[-1]),
+            }
+        )
     return pd.DataFrame(rows)

@@ -49,7 +49,12 @@ def probe_cfg() -> TrainConfig:
     base = replace(config.BASE, **config.goyal_schedule(E_PROBE))
     cfg = config.at_batch(base, config.BASELINE_BATCH)
     return replace(
-        cfg, tag="calib_bsimple", seed=SEED, noise_every_steps=10, noise_ema=0.0, eval_every_steps=0,
+        cfg,
+        tag="calib_bsimple",
+        seed=SEED,
+        noise_every_steps=10,
+        noise_ema=0.0,
+        eval_every_steps=0,
         eval_train_examples=0,
     )
 
@@ -78,8 +83,10 @@ def main(argv=None) -> int:
     if path is None:
         return 1
     print(pd.read_csv(path).to_string(index=False))
-    print(f"[calibrate] B_simple = {measured(path):.1f} (proxy.B_SIMPLE = {proxy.B_SIMPLE:g}, "
-          f"provisional = {proxy.B_SIMPLE_PROVISIONAL})")
+    print(
+        f"[calibrate] B_simple = {measured(path):.1f} (proxy.B_SIMPLE = {proxy.B_SIMPLE:g}, "
+        f"provisional = {proxy.B_SIMPLE_PROVISIONAL})"
+    )
     return 0
 
 

@@ -23,11 +23,42 @@ from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_cu
 from .analysis import final_error
 from .config import DESIGN, STUDY, grid
 
-COLUMNS = ["study", "design", "experiment", "run_id", "seed", "global_batch", "per_worker_batch", "lr_peak",
-           "lr_rule", "warmup", "zero_gamma", "epochs", "status", "final_test_err", "final_train_err",
-           "n_final_evals", "last_test_err", "steps", "steps_per_epoch", "warmup_steps", "workers", "lr_base",
-           "lr_base_batch", "model", "width", "depth", "weight_decay", "nesterov", "train_s", "wall_s",
-           "samples_per_s", "meta.device", "meta.torch", "meta.git_sha"]
+COLUMNS = [
+    "study",
+    "design",
+    "experiment",
+    "run_id",
+    "seed",
+    "global_batch",
+    "per_worker_batch",
+    "lr_peak",
+    "lr_rule",
+    "warmup",
+    "zero_gamma",
+    "epochs",
+    "status",
+    "final_test_err",
+    "final_train_err",
+    "n_final_evals",
+    "last_test_err",
+    "steps",
+    "steps_per_epoch",
+    "warmup_steps",
+    "workers",
+    "lr_base",
+    "lr_base_batch",
+    "model",
+    "width",
+    "depth",
+    "weight_decay",
+    "nesterov",
+    "train_s",
+    "wall_s",
+    "samples_per_s",
+    "meta.device",
+    "meta.torch",
+    "meta.git_sha",
+]
 CURVE_COLUMNS = ["run_id", "epoch", "step", "train_err", "test_err"]
 ERR_DIGITS = 4  # errors in percent: accuracies are multiples of 1e-4 (10k examples), so this is exact
 
@@ -42,37 +73,65 @@ def tables(cfgs, runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     cur = load_curves(STUDY, runs_dir)
     cur = cur[cur["run_id"].isin(df["run_id"])]
     ev = cur.dropna(subset=["test/acc"]) if "test/acc" in cur else cur.iloc[0:0]
-    curves = pd.DataFrame({"run_id": ev["run_id"], "epoch": ev["epoch"].round(6), "step": ev["step"],
-                           "train_err": (100 * (1 - ev["train_eval/acc"])).round(ERR_DIGITS),
-                           "test_err": (100 * (1 - ev["test/acc"])).round(ERR_DIGITS)})
+    curves = pd.DataFrame(
+        {
+            "run_id": ev["run_id"],
+            "epoch": ev["epoch"].round(6),
+            "step": ev["step"],
+            "train_err": (100 * (1 - ev["train_eval/acc"])).round(ERR_DIGITS),
+            "test_err": (100 * (1 - ev["test/acc"])).round(ERR_DIGITS),
+        }
+    )
     rows = []
     for _, r in df.iterrows():
         c = curves[curves["run_id"] == r["run_id"]]
         te, n = final_error(c["epoch"], c["test_err"], r["epochs"])
         tr, _ = final_error(c["epoch"], c["train_err"], r["epochs"])
         done = r["status"] != "diverged"
-        rows.append({
-            "study": STUDY, "design": DESIGN, "experiment": r["tag"], "run_id": r["run_id"],
-            "seed": r["seed"], "global_batch": r["global_batch"], "per_worker_batch": r["per_worker_batch"],
-            "lr_peak": r["lr_peak"], "lr_rule": r["lr_scaling"], "warmup": r["warmup"],
-            "zero_gamma": r["zero_gamma"], "epochs": r["epochs"], "status": r["status"],
-            "final_test_err": round(te, ERR_DIGITS) if done else float("nan"),
-            "final_train_err": round(tr, ERR_DIGITS) if done else float("nan"),
-            "n_final_evals": n if done else 0,
-            "last_test_err": round(100 * (1 - r["final_test_acc"]), ERR_DIGITS) if done else float("nan"),
-            "steps": r["steps"], "steps_per_epoch": r["resolved.steps_per_epoch"],
-            "warmup_steps": r["resolved.warmup_steps"], "workers": r["resolved.workers"],
-            "lr_base": r["lr_base"], "lr_base_batch": r["lr_base_batch"], "model": r["model"],
-            "width": r["width"], "depth": r["depth"], "weight_decay": r["weight_decay"],
-            "nesterov": r["nesterov"], "train_s": r["train_s"], "wall_s": r["wall_s"],
-            "samples_per_s": round(r["examples_seen"] / max(r["train_s"], 1e-9), 1),
-            "meta.device": r.get("meta.device"), "meta.torch": r.get("meta.torch"),
-            "meta.git_sha": r.get("meta.git_sha")})
+        rows.append(
+            {
+                "study": STUDY,
+                "design": DESIGN,
+                "experiment": r["tag"],
+                "run_id": r["run_id"],
+                "seed": r["seed"],
+                "global_batch": r["global_batch"],
+                "per_worker_batch": r["per_worker_batch"],
+                "lr_peak": r["lr_peak"],
+                "lr_rule": r["lr_scaling"],
+                "warmup": r["warmup"],
+                "zero_gamma": r["zero_gamma"],
+                "epochs": r["epochs"],
+                "status": r["status"],
+                "final_test_err": round(te, ERR_DIGITS) if done else float("nan"),
+                "final_train_err": round(tr, ERR_DIGITS) if done else float("nan"),
+                "n_final_evals": n if done else 0,
+                "last_test_err": round(100 * (1 - r["final_test_acc"]), ERR_DIGITS) if done else float("nan"),
+                "steps": r["steps"],
+                "steps_per_epoch": r["resolved.steps_per_epoch"],
+                "warmup_steps": r["resolved.warmup_steps"],
+                "workers": r["resolved.workers"],
+                "lr_base": r["lr_base"],
+                "lr_base_batch": r["lr_base_batch"],
+                "model": r["model"],
+                "width": r["width"],
+                "depth": r["depth"],
+                "weight_decay": r["weight_decay"],
+                "nesterov": r["nesterov"],
+                "train_s": r["train_s"],
+                "wall_s": r["wall_s"],
+                "samples_per_s": round(r["examples_seen"] / max(r["train_s"], 1e-9), 1),
+                "meta.device": r.get("meta.device"),
+                "meta.torch": r.get("meta.torch"),
+                "meta.git_sha": r.get("meta.git_sha"),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS), curves[CURVE_COLUMNS]
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
-            data_dir: str | Path = DATA) -> list[Path]:
+def collect(
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+) -> list[Path]:
     """Write the two CSVs from the complete runs of the cpu grid; returns the paths written ([] if none)."""
     if scale != "cpu":  # smoke runs check the code path; paper runs are collected where they ran
         print(f"[collect] {STUDY}: {scale} scale, CSVs unchanged", file=sys.stderr)
@@ -82,8 +141,12 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
         print(f"[collect] {STUDY}: no complete cpu runs under {runs_dir}; CSVs unchanged", file=sys.stderr)
         return []
     data_dir = Path(data_dir)
-    return write_csvs([(runs, data_dir / f"{STUDY}.csv", ["experiment", "global_batch", "run_id"]),
-                       (curves, data_dir / f"{STUDY}_curves.csv", ["run_id", "step"])])
+    return write_csvs(
+        [
+            (runs, data_dir / f"{STUDY}.csv", ["experiment", "global_batch", "run_id"]),
+            (curves, data_dir / f"{STUDY}_curves.csv", ["run_id", "step"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

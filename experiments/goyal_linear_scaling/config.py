@@ -50,17 +50,41 @@ EVALS_PER_EPOCH = 1  # evaluations per epoch: the curves, and 3 in the final 5/9
 
 def goyal_schedule(epochs: float) -> dict:
     """Goyal's 90-epoch schedule mapped to `epochs`: warmup 5/90, lr / 10 at 30/90, 60/90, 80/90."""
-    return {"epochs": epochs, "warmup": "gradual", "warmup_epochs": epochs * 5 / 90, "decay": "step",
-            "decay_milestones_epochs": tuple(epochs * m / 90 for m in (30, 60, 80)), "decay_factor": 0.1}
+    return {
+        "epochs": epochs,
+        "warmup": "gradual",
+        "warmup_epochs": epochs * 5 / 90,
+        "decay": "step",
+        "decay_milestones_epochs": tuple(epochs * m / 90 for m in (30, 60, 80)),
+        "decay_factor": 0.1,
+    }
 
 
-GOYAL = {"per_worker_batch": 32, "lr_base": 0.1, "lr_base_batch": 256, "lr_scaling": "linear",
-         "optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4,
-         "wd_exclude_bn_bias": True, "zero_gamma": True}
+GOYAL = {
+    "per_worker_batch": 32,
+    "lr_base": 0.1,
+    "lr_base_batch": 256,
+    "lr_scaling": "linear",
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "nesterov": True,
+    "weight_decay": 1e-4,
+    "wd_exclude_bn_bias": True,
+    "zero_gamma": True,
+}
 
-BASE = TrainConfig(study=STUDY, dataset="fashion_mnist", model="resmlp_bn", width=WIDTH, depth=DEPTH,
-                   **GOYAL, **goyal_schedule(EPOCHS), eval_train_examples=10000, eval_batch=5000,
-                   log_every_steps=10)
+BASE = TrainConfig(
+    study=STUDY,
+    dataset="fashion_mnist",
+    model="resmlp_bn",
+    width=WIDTH,
+    depth=DEPTH,
+    **GOYAL,
+    **goyal_schedule(EPOCHS),
+    eval_train_examples=10000,
+    eval_batch=5000,
+    log_every_steps=10,
+)
 
 
 def eval_every(b: int, n_train: int = 60000, per_epoch: int = EVALS_PER_EPOCH) -> int:
@@ -89,47 +113,80 @@ def cpu_grid(base: TrainConfig = BASE, seeds=SEEDS) -> list[TrainConfig]:
 
 def ablations(base: TrainConfig, b: int, seed: int) -> list[TrainConfig]:
     """Tables 1, 2a, 2b at kn = b: no/constant warmup, sqrt/no scaling, gamma = 1 (5 runs of one seed)."""
-    return [at_batch(base, b, tag="warmup", warmup="none", seed=seed),
-            at_batch(base, b, tag="warmup", warmup="constant", seed=seed),
-            at_batch(base, b, tag="rule", lr_scaling="sqrt", seed=seed),
-            at_batch(base, b, tag="rule", lr_scaling="none", seed=seed),
-            at_batch(base, b, tag="gamma", zero_gamma=False, seed=seed)]
+    return [
+        at_batch(base, b, tag="warmup", warmup="none", seed=seed),
+        at_batch(base, b, tag="warmup", warmup="constant", seed=seed),
+        at_batch(base, b, tag="rule", lr_scaling="sqrt", seed=seed),
+        at_batch(base, b, tag="rule", lr_scaling="none", seed=seed),
+        at_batch(base, b, tag="gamma", zero_gamma=False, seed=seed),
+    ]
 
 
 # ---- paper scale: ResNet-50 / ImageNet, Goyal et al. §5.1 ------------------------------------------
 PAPER_BATCHES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
 PAPER_B_ABL = 8192
 PAPER_SEEDS = [0]  # Goyal report mean +- std of 5 runs: add seeds 1-4 for the error bars
-PAPER_BASE = replace(BASE, dataset="imagenet", model="resnet50", width=0, depth=0, **goyal_schedule(90),
-                     eval_every_steps=0, eval_train_examples=50000, eval_batch=250,
-                     checkpoint_every_steps=0)
+PAPER_BASE = replace(
+    BASE,
+    dataset="imagenet",
+    model="resnet50",
+    width=0,
+    depth=0,
+    **goyal_schedule(90),
+    eval_every_steps=0,
+    eval_train_examples=50000,
+    eval_batch=250,
+    checkpoint_every_steps=0,
+)
 
 
 def paper_grid(seeds=PAPER_SEEDS) -> list[TrainConfig]:
     """Fig. 1 / Table 3a (kn = 256 ... 32k), Table 1 (warmup), Table 2a (rule), Table 2b (gamma) at 8k."""
     b = PAPER_BASE
-    out = [goyal_warmup(replace(b, tag="batch", global_batch=kn, seed=s))
-           for kn in PAPER_BATCHES for s in seeds]
+    out = [
+        goyal_warmup(replace(b, tag="batch", global_batch=kn, seed=s)) for kn in PAPER_BATCHES for s in seeds
+    ]
     for s in seeds:
-        out += [replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="none", seed=s),
-                replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="constant", seed=s),
-                replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="sqrt", seed=s),
-                replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="none", seed=s),
-                goyal_warmup(replace(b, tag="gamma", global_batch=256, zero_gamma=False, seed=s)),
-                replace(b, tag="gamma", global_batch=PAPER_B_ABL, zero_gamma=False, seed=s)]
+        out += [
+            replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="none", seed=s),
+            replace(b, tag="warmup", global_batch=PAPER_B_ABL, warmup="constant", seed=s),
+            replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="sqrt", seed=s),
+            replace(b, tag="rule", global_batch=PAPER_B_ABL, lr_scaling="none", seed=s),
+            goyal_warmup(replace(b, tag="gamma", global_batch=256, zero_gamma=False, seed=s)),
+            replace(b, tag="gamma", global_batch=PAPER_B_ABL, zero_gamma=False, seed=s),
+        ]
     return out
 
 
 # ---- smoke scale -----------------------------------------------------------------------------------
 def smoke_grid() -> list[TrainConfig]:
     """A few steps of each kind of run on tiny data, and the paper config on 64x64 synthetic ImageNet."""
-    tiny = replace(BASE, train_examples=2048, test_examples=500, eval_train_examples=256,
-                   **goyal_schedule(2), max_steps=6)
+    tiny = replace(
+        BASE,
+        train_examples=2048,
+        test_examples=500,
+        eval_train_examples=256,
+        **goyal_schedule(2),
+        max_steps=6,
+    )
     fm = [goyal_warmup(replace(tiny, tag="batch", global_batch=b, eval_every_steps=2)) for b in (64, 1024)]
     fm += [replace(tiny, tag="warmup", global_batch=1024, warmup="constant", eval_every_steps=2)]
-    img = replace(PAPER_BASE, tag="batch", dataset="synthetic_imagenet", synthetic_examples=128,
-                  image_size=64, num_classes=10, test_examples=32, eval_train_examples=32, eval_batch=32,
-                  global_batch=64, micro_batch=32, max_steps=2, eval_every_steps=2, log_every_steps=1)
+    img = replace(
+        PAPER_BASE,
+        tag="batch",
+        dataset="synthetic_imagenet",
+        synthetic_examples=128,
+        image_size=64,
+        num_classes=10,
+        test_examples=32,
+        eval_train_examples=32,
+        eval_batch=32,
+        global_batch=64,
+        micro_batch=32,
+        max_steps=2,
+        eval_every_steps=2,
+        log_every_steps=1,
+    )
     return fm + [goyal_warmup(img)]
 
 
@@ -156,11 +213,13 @@ def cpu_grid_v2(base: TrainConfig = BASE_V2, seeds=SEEDS_V2) -> list[TrainConfig
     """The batch sweep (seeds innermost), then the five ablations at B_ABL_V2 (seeds outermost)."""
     out = [at_batch_v2(base, b, tag="batch", seed=s) for b in BATCHES_V2 for s in seeds]
     for s in seeds:
-        out += [at_batch_v2(base, B_ABL_V2, tag="warmup", warmup="none", seed=s),
-                at_batch_v2(base, B_ABL_V2, tag="warmup", warmup="constant", seed=s),
-                at_batch_v2(base, B_ABL_V2, tag="rule", lr_scaling="sqrt", seed=s),
-                at_batch_v2(base, B_ABL_V2, tag="rule", lr_scaling="none", seed=s),
-                at_batch_v2(base, B_ABL_V2, tag="gamma", zero_gamma=False, seed=s)]
+        out += [
+            at_batch_v2(base, B_ABL_V2, tag="warmup", warmup="none", seed=s),
+            at_batch_v2(base, B_ABL_V2, tag="warmup", warmup="constant", seed=s),
+            at_batch_v2(base, B_ABL_V2, tag="rule", lr_scaling="sqrt", seed=s),
+            at_batch_v2(base, B_ABL_V2, tag="rule", lr_scaling="none", seed=s),
+            at_batch_v2(base, B_ABL_V2, tag="gamma", zero_gamma=False, seed=s),
+        ]
     return out
 
 

@@ -50,7 +50,12 @@ def probe_cfg() -> TrainConfig:
     base = replace(config.BASE, model=config.NETS["nobn"], epochs=E_PROBE)
     cfg = config.sgd(base, config.BASE_BATCH, config.ETA_REF)
     return replace(
-        cfg, tag="calib_bsimple", seed=SEED, noise_every_steps=10, noise_ema=0.0, eval_every_steps=0,
+        cfg,
+        tag="calib_bsimple",
+        seed=SEED,
+        noise_every_steps=10,
+        noise_ema=0.0,
+        eval_every_steps=0,
         eval_train_examples=0,
     )
 
@@ -79,8 +84,10 @@ def main(argv=None) -> int:
     if path is None:
         return 1
     print(pd.read_csv(path).to_string(index=False))
-    print(f"[calibrate] B_simple = {measured(path):.1f} (proxy.B_SIMPLE = {proxy.B_SIMPLE:g}, "
-          f"provisional = {proxy.B_SIMPLE_PROVISIONAL})")
+    print(
+        f"[calibrate] B_simple = {measured(path):.1f} (proxy.B_SIMPLE = {proxy.B_SIMPLE:g}, "
+        f"provisional = {proxy.B_SIMPLE_PROVISIONAL})"
+    )
     return 0
 
 

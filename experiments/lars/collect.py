@@ -141,11 +141,13 @@ def collect(
         return []
     curves = load_curves("lars", runs_dir)
     curves = curves[curves["run_id"].isin(set(runs["run_id"]))]
-    return write_csvs([
-        (run_table(runs), data_dir / "lars.csv", ["run_id"]),
-        (curve_table(curves), data_dir / "lars_curves.csv", ["run_id", "step"]),
-        (ratio_table(curves), data_dir / "lars_trust_ratios.csv", ["run_id", "step", "layer"]),
-    ])
+    return write_csvs(
+        [
+            (run_table(runs), data_dir / "lars.csv", ["run_id"]),
+            (curve_table(curves), data_dir / "lars_curves.csv", ["run_id", "step"]),
+            (ratio_table(curves), data_dir / "lars_trust_ratios.csv", ["run_id", "step", "layer"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

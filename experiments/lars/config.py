@@ -237,8 +237,10 @@ SGD_MULTS_V2 = {  # peak lr = ETA_REF * mult * B/128 (mult 1 = the linear rule f
 }
 SGD_PEAKS_LADDER = {"nobn": (0.1, 0.2, 0.4), "bn": (0.2, 0.4, 0.8)}  # other rungs: absolute peak lrs
 # LARS: gamma0 = centre x {1/2, 1, 2}; centre = the first design's best gamma0 interpolated in log B
-LARS_BEST_V1 = {"nobn": {128: 4.0, 1024: 20.0, 2048: 20.0, 4096: 40.0, 8192: 40.0},
-                "bn": {128: 4.0, 4096: 10.0, 8192: 14.0}}  # bn 8192: 10 at the grid's edge; 14 = Table 3
+LARS_BEST_V1 = {
+    "nobn": {128: 4.0, 1024: 20.0, 2048: 20.0, 4096: 40.0, 8192: 40.0},
+    "bn": {128: 4.0, 4096: 10.0, 8192: 14.0},
+}  # bn 8192: 10 at the grid's edge; 14 = Table 3
 
 
 def lars_centre(net: str, b: int) -> float:
@@ -274,16 +276,23 @@ def sgd_peaks_v2(net: str, b: int) -> tuple[float, ...]:
 def _v2(net: str, b: int, seed: int, tag: str = "main", epochs: float | None = None) -> TrainConfig:
     e = epochs or E_V2
     spe = proxy.FMNIST_N // b
-    return replace(BASE, tag=tag, model=NETS[net], seed=seed, epochs=e,
-                   warmup_epochs=proxy.WARMUP_EPOCHS[net] * e / E_V2,
-                   eval_every_steps=max(1, int(round(e * spe / EVALS_V2))))
+    return replace(
+        BASE,
+        tag=tag,
+        model=NETS[net],
+        seed=seed,
+        epochs=e,
+        warmup_epochs=proxy.WARMUP_EPOCHS[net] * e / E_V2,
+        eval_every_steps=max(1, int(round(e * spe / EVALS_V2))),
+    )
 
 
 def runs_v2(net: str, b: int, seed: int) -> list[TrainConfig]:
     """SGD (peak lrs of sgd_peaks_v2, warmup from peak * 128/B) and LARS (gammas of lars_gammas_v2) at b."""
     base = _v2(net, b, seed)
-    return ([sgd(base, b, peak * BASE_BATCH / b) for peak in sgd_peaks_v2(net, b)]
-            + [lars(base, b, g) for g in lars_gammas_v2(net, b)])
+    return [sgd(base, b, peak * BASE_BATCH / b) for peak in sgd_peaks_v2(net, b)] + [
+        lars(base, b, g) for g in lars_gammas_v2(net, b)
+    ]
 
 
 def longer_v2(seed: int) -> list[TrainConfig]:
@@ -304,8 +313,13 @@ def table2_v2(net: str, init: str, b: int, seed: int) -> TrainConfig:
 def cpu_grid_v2() -> list[TrainConfig]:
     """Table 2 runs, then per seed and net: B = 128 and B_CLAIM (SEEDS_V2), the other rungs (LADDER_SEEDS),
     then the train-longer runs (SEEDS_V2)."""
-    out = [table2_v2(net, init, b, s) for s in SEEDS_V2 for net in NETS for init in INITS_V2
-           for b in (BASE_BATCH, proxy.B_TOP)]
+    out = [
+        table2_v2(net, init, b, s)
+        for s in SEEDS_V2
+        for net in NETS
+        for init in INITS_V2
+        for b in (BASE_BATCH, proxy.B_TOP)
+    ]
     for s in SEEDS_V2:
         for net in NETS:
             for b in proxy.LADDER:

@@ -73,9 +73,7 @@ B_TOP = 8192  # the issue's largest batch
 B_V1 = 4096  # the first design's claim batch: a rung of the ladder (one seed), for continuity
 
 PROXY = {
-    net: scale(
-        PAPER[net], FMNIST_N, B_SIMPLE, STEPS_LARGEST, multiple=MULTIPLE, pinned={512: B_BASELINE}
-    )
+    net: scale(PAPER[net], FMNIST_N, B_SIMPLE, STEPS_LARGEST, multiple=MULTIPLE, pinned={512: B_BASELINE})
     for net in PAPER
 }
 E_CPU = PROXY["nobn"].epochs  # the same for both nets (same batches, same steps)
@@ -108,19 +106,23 @@ def regime_table(net: str = "bn") -> list[dict]:
         if r["quantity"].startswith("warmup"):
             r["quantity"] = r["quantity"].replace("warmup", "warmup (BN net)")
     nb, nq = PAPER["nobn"], PROXY["nobn"]
-    rows.append({
-        "quantity": "warmup (no-BN net) (steps at the largest batch)",
-        "paper": f"{nb.phase_steps('warmup', nb.largest):,.0f}",
-        "proxy": f"{nq.phase_steps('warmup', nq.largest):,.0f}",
-        "note": "2 of 100 epochs",
-    })
+    rows.append(
+        {
+            "quantity": "warmup (no-BN net) (steps at the largest batch)",
+            "paper": f"{nb.phase_steps('warmup', nb.largest):,.0f}",
+            "proxy": f"{nq.phase_steps('warmup', nq.largest):,.0f}",
+            "note": "2 of 100 epochs",
+        }
+    )
     for b in (x for x in LADDER if x not in nq.batches):
-        rows.append({
-            "quantity": f"batch {b:,} (added rung): B / ref, steps",
-            "paper": f"(≈ {paper_equivalent(b):,.0f}: beyond the paper's ladder)",
-            "proxy": f"{b / B_SIMPLE:.3g}, {nq.steps(b):,}",
-            "note": "the issue asks for B ≥ 8192" if b == B_TOP else "the first design's claim batch",
-        })
+        rows.append(
+            {
+                "quantity": f"batch {b:,} (added rung): B / ref, steps",
+                "paper": f"(≈ {paper_equivalent(b):,.0f}: beyond the paper's ladder)",
+                "proxy": f"{b / B_SIMPLE:.3g}, {nq.steps(b):,}",
+                "note": "the issue asks for B ≥ 8192" if b == B_TOP else "the first design's claim batch",
+            }
+        )
     return rows
 
 

@@ -56,15 +56,20 @@ def _rows(scale: str, runs_dir: Path):
         s = read_summary(d)
         if s is None:
             if (d / "summary.json").exists():
-                print(f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; "
-                      "rerun the run (it finishes from its last checkpoint)", file=sys.stderr)
+                print(
+                    f"[collect] warning: skipping {d}: summary.json is truncated or lacks final metrics; "
+                    "rerun the run (it finishes from its last checkpoint)",
+                    file=sys.stderr,
+                )
             continue
         c = run_config(d)
         if c is None:
             continue
         if run_id(c) != run_id(cfg):
-            print(f"[collect] warning: skipping {d}: its config.json is another config's "
-                  f"({run_id(c)})", file=sys.stderr)
+            print(
+                f"[collect] warning: skipping {d}: its config.json is another config's ({run_id(c)})",
+                file=sys.stderr,
+            )
             continue
         meta = json.loads((d / "config.json").read_text())
         recs = []
@@ -138,10 +143,12 @@ def collect(
     if merge:
         runs = merge_committed(runs, data_dir / "noise_scale.csv")
         cur = merge_committed(cur, data_dir / "noise_scale_curves.csv")
-    return write_csvs([
-        (runs, data_dir / "noise_scale.csv", ["experiment", "N_train", "lr", "global_batch", "seed"]),
-        (cur, data_dir / "noise_scale_curves.csv", ["run_id", "step"]),
-    ])
+    return write_csvs(
+        [
+            (runs, data_dir / "noise_scale.csv", ["experiment", "N_train", "lr", "global_batch", "seed"]),
+            (cur, data_dir / "noise_scale_curves.csv", ["run_id", "step"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,17 @@ from dataclasses import replace
 from largebatch.config import TrainConfig
 
 MLP = dict(dataset="fashion_mnist", model="mlp", width=200, depth=1)
-BASE = TrainConfig(study="noise_scale", **MLP, lr_scaling="none", warmup="none", decay="none",
-                   weight_decay=0.0, eval_every_steps=10**9, eval_train_examples=0, eval_batch=5000)
+BASE = TrainConfig(
+    study="noise_scale",
+    **MLP,
+    lr_scaling="none",
+    warmup="none",
+    decay="none",
+    weight_decay=0.0,
+    eval_every_steps=10**9,
+    eval_train_examples=0,
+    eval_batch=5000,
+)
 
 # optimal_batch: (N, eps) pairs: eps varies at N = 1000, N varies at eps = 0.1
 OPT_PAIRS = [(1000, 0.03), (1000, 0.1), (1000, 0.3), (2000, 0.1), (4000, 0.1)]
@@ -46,8 +55,12 @@ V2_B_PRED = 1448
 V2_SEEDS = list(range(10))  # the power rule hits its cap of 10 at this effect size (README)
 # sqrt(2)-spaced batches round(2^(k + 1/2)) near each optimum: at eps = 0.1 around the measured 168-346 and
 # the predicted (proportional to N from N = 1000) 168, 336, 672; at (4000, 0.3) around 1,038-2,018.
-SQRT2_BATCHES = {(1000, 0.1): [181, 362, 724], (2000, 0.1): [181, 362, 724], (4000, 0.1): [181, 362, 724],
-                 (4000, 0.3): [724, 1448, 2896]}
+SQRT2_BATCHES = {
+    (1000, 0.1): [181, 362, 724],
+    (2000, 0.1): [181, 362, 724],
+    (4000, 0.1): [181, 362, 724],
+    (4000, 0.3): [724, 1448, 2896],
+}
 V2_SLOPE_SEEDS = OPT_SEEDS  # the eps = 0.1 cells: 5 seeds meet the power rule for the slopes (README)
 
 
@@ -72,9 +85,22 @@ def optimal_batch() -> list[TrainConfig]:
         steps = round(U_REF * EPS_REF / eps)
         for b in batches_for(n):
             for s in OPT_SEEDS:
-                out.append(replace(BASE, tag="optimal_batch", train_examples=n, global_batch=b,
-                                   per_worker_batch=b, lr_base=eps, lr_base_batch=b, momentum=0.9,
-                                   epochs=1e6, max_steps=steps, eval_train_examples=n, seed=s))
+                out.append(
+                    replace(
+                        BASE,
+                        tag="optimal_batch",
+                        train_examples=n,
+                        global_batch=b,
+                        per_worker_batch=b,
+                        lr_base=eps,
+                        lr_base_batch=b,
+                        momentum=0.9,
+                        epochs=1e6,
+                        max_steps=steps,
+                        eval_train_examples=n,
+                        seed=s,
+                    )
+                )
     return out
 
 
@@ -82,10 +108,22 @@ def optimal_batch_v2() -> list[TrainConfig]:
     """The second design (tag optimal_batch_v2): the new setting V2_PAIR on the first design's powers of two,
     N and its sqrt(2) points, 10 seeds; and the sqrt(2) points of the eps = 0.1 settings, seeds 0-4 (the
     cells they join keep their first-design runs)."""
+
     def cfg(n, eps, b, s):
-        return replace(BASE, tag="optimal_batch_v2", train_examples=n, global_batch=b, per_worker_batch=b,
-                       lr_base=eps, lr_base_batch=b, momentum=0.9, epochs=1e6,
-                       max_steps=round(U_REF * EPS_REF / eps), eval_train_examples=n, seed=s)
+        return replace(
+            BASE,
+            tag="optimal_batch_v2",
+            train_examples=n,
+            global_batch=b,
+            per_worker_batch=b,
+            lr_base=eps,
+            lr_base_batch=b,
+            momentum=0.9,
+            epochs=1e6,
+            max_steps=round(U_REF * EPS_REF / eps),
+            eval_train_examples=n,
+            seed=s,
+        )
 
     n, eps = V2_PAIR
     out = [cfg(n, eps, b, s) for b in sorted(batches_for(n) + SQRT2_BATCHES[V2_PAIR]) for s in V2_SEEDS]
@@ -100,41 +138,102 @@ def critical_batch() -> list[TrainConfig]:
     for b in CRIT_BATCHES:
         for mult in CRIT_LR_MULTS:
             for s in CRIT_SEEDS:
-                out.append(replace(BASE, tag="critical_batch", global_batch=b, per_worker_batch=b,
-                                   lr_base=round(lr_center(b) * mult, 5), lr_base_batch=b, momentum=0.0,
-                                   epochs=min(40.0, max(2.0, b / 100)), stop_at_train_loss=CRIT_TARGET,
-                                   log_every_steps=max(1, round(256 / b)), seed=s))
+                out.append(
+                    replace(
+                        BASE,
+                        tag="critical_batch",
+                        global_batch=b,
+                        per_worker_batch=b,
+                        lr_base=round(lr_center(b) * mult, 5),
+                        lr_base_batch=b,
+                        momentum=0.0,
+                        epochs=min(40.0, max(2.0, b / 100)),
+                        stop_at_train_loss=CRIT_TARGET,
+                        log_every_steps=max(1, round(256 / b)),
+                        seed=s,
+                    )
+                )
     return out
 
 
 def bsimple() -> list[TrainConfig]:
-    return [replace(BASE, tag="bsimple", global_batch=1024, per_worker_batch=64, momentum=0.0,
-                    lr_base=round(lr_center(1024), 5), lr_base_batch=1024, epochs=20.0, log_every_steps=4,
-                    noise_every_steps=4, eval_every_steps=58, eval_train_examples=10000, seed=s)
-            for s in BSIMPLE_SEEDS]
+    return [
+        replace(
+            BASE,
+            tag="bsimple",
+            global_batch=1024,
+            per_worker_batch=64,
+            momentum=0.0,
+            lr_base=round(lr_center(1024), 5),
+            lr_base_batch=1024,
+            epochs=20.0,
+            log_every_steps=4,
+            noise_every_steps=4,
+            eval_every_steps=58,
+            eval_train_examples=10000,
+            seed=s,
+        )
+        for s in BSIMPLE_SEEDS
+    ]
 
 
 def paper() -> list[TrainConfig]:
     """ResNet-50/ImageNet batch sweep, 90 epochs, noise module on (run with multi-node torchrun)."""
-    base = replace(BASE, tag="paper", dataset="imagenet", model="resnet50", width=0, depth=0,
-                   per_worker_batch=32, lr_base=0.1, lr_base_batch=256, lr_scaling="linear",
-                   momentum=0.9, nesterov=True, weight_decay=1e-4, zero_gamma=True, epochs=90,
-                   warmup="gradual", warmup_epochs=5, decay="step", decay_milestones_epochs=(30, 60, 80),
-                   eval_every_steps=0, eval_train_examples=0, noise_every_steps=50, noise_ema=0.99,
-                   eval_batch=250)
+    base = replace(
+        BASE,
+        tag="paper",
+        dataset="imagenet",
+        model="resnet50",
+        width=0,
+        depth=0,
+        per_worker_batch=32,
+        lr_base=0.1,
+        lr_base_batch=256,
+        lr_scaling="linear",
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=1e-4,
+        zero_gamma=True,
+        epochs=90,
+        warmup="gradual",
+        warmup_epochs=5,
+        decay="step",
+        decay_milestones_epochs=(30, 60, 80),
+        eval_every_steps=0,
+        eval_train_examples=0,
+        noise_every_steps=50,
+        noise_ema=0.99,
+        eval_batch=250,
+    )
     return [replace(base, global_batch=b) for b in (256, 1024, 4096, 8192, 16384, 32768)]
 
 
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """A few steps of the same configuration on tiny data."""
     if cfg.dataset == "imagenet":
-        return replace(cfg, dataset="synthetic_imagenet", synthetic_examples=64, image_size=64,
-                       global_batch=32, per_worker_batch=16, max_steps=2, noise_every_steps=1,
-                       eval_batch=16, test_examples=16, num_classes=10)
-    return replace(cfg, train_examples=min(cfg.train_examples or 2048, 2048), max_steps=3,
-                   test_examples=500, eval_train_examples=min(cfg.eval_train_examples, 256),
-                   global_batch=min(cfg.global_batch, 256), per_worker_batch=min(cfg.per_worker_batch, 256)
-                   if cfg.tag != "bsimple" else 64, noise_every_steps=min(cfg.noise_every_steps, 1))
+        return replace(
+            cfg,
+            dataset="synthetic_imagenet",
+            synthetic_examples=64,
+            image_size=64,
+            global_batch=32,
+            per_worker_batch=16,
+            max_steps=2,
+            noise_every_steps=1,
+            eval_batch=16,
+            test_examples=16,
+            num_classes=10,
+        )
+    return replace(
+        cfg,
+        train_examples=min(cfg.train_examples or 2048, 2048),
+        max_steps=3,
+        test_examples=500,
+        eval_train_examples=min(cfg.eval_train_examples, 256),
+        global_batch=min(cfg.global_batch, 256),
+        per_worker_batch=min(cfg.per_worker_batch, 256) if cfg.tag != "bsimple" else 64,
+        noise_every_steps=min(cfg.noise_every_steps, 1),
+    )
 
 
 def grid(scale: str = "cpu") -> list[TrainConfig]:

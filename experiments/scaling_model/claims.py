@@ -299,7 +299,8 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     # writes it from perfmodel.PUBLISHED)
     pfn = "Preferred Networks (Deep Learning Summit San Francisco 2017)"
     article = article.assign(
-        quantity=article.quantity.str.replace("(unattributed in article)", pfn, regex=False))
+        quantity=article.quantity.str.replace("(unattributed in article)", pfn, regex=False)
+    )
     order = {"counted": 0, "measured": 1, "modelled": 2, "published": 3}
     table = article.assign(
         order=article.kind.map(order),

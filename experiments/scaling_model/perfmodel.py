@@ -82,15 +82,29 @@ P100_2017_ETHERNET50 = Hardware("P100 + 50GbE (Goyal)", 230.0, 8, 5e-6, 1 / 40e9
 # Akiba et al. on PFN's MN-1: 128 nodes x 8 P100, two 56 Gb/s FDR InfiniBand links per node, ring allreduce
 # (PFN's MN-1 blog). ASSUMPTIONS: 230 img/s as above; PCIe P100s (the blog's 4.7 TFLOP/s fp64 is the PCIe
 # part), so 9.3 TFLOP/s fp32 peak and ~10 GB/s PCIe 3.0 x16 intra-node, 5 us; 2 us InfiniBand latency.
-P100_2017_IB_FDR = Hardware("P100 + IB FDR (Akiba 2017)", 230.0, 8, 5e-6, 1 / 10e9, 2e-6, 8 / 56e9, 9.3e12,
-                            inter_links_per_node=2, inter_algorithm="ring")
+P100_2017_IB_FDR = Hardware(
+    "P100 + IB FDR (Akiba 2017)",
+    230.0,
+    8,
+    5e-6,
+    1 / 10e9,
+    2e-6,
+    8 / 56e9,
+    9.3e12,
+    inter_links_per_node=2,
+    inter_algorithm="ring",
+)
 # ASSUMPTIONS: ~3000 img/s mixed-precision ResNet-50 training per H100 SXM; NVLink 4 (900 GB/s bidirectional
 # spec) as ~360 GB/s effective allreduce bandwidth, 3 us; one 400 Gb/s NIC per GPU (8 rails per node, DGX
 # H100 layout), 3 us; 989 TFLOP/s dense bf16 peak (H100 SXM spec sheet, no sparsity).
-H100_2025 = Hardware("H100 + NVLink + 400G (2025)", 3000.0, 8, 3e-6, 1 / 360e9, 3e-6, 8 / 400e9, 989e12,
-                     inter_links_per_node=8)
-PRESETS = {"P100_2017_ETHERNET50": P100_2017_ETHERNET50, "P100_2017_IB_FDR": P100_2017_IB_FDR,
-           "H100_2025": H100_2025}
+H100_2025 = Hardware(
+    "H100 + NVLink + 400G (2025)", 3000.0, 8, 3e-6, 1 / 360e9, 3e-6, 8 / 400e9, 989e12, inter_links_per_node=8
+)
+PRESETS = {
+    "P100_2017_ETHERNET50": P100_2017_ETHERNET50,
+    "P100_2017_IB_FDR": P100_2017_IB_FDR,
+    "H100_2025": H100_2025,
+}
 
 
 def ring_allreduce_time(n: float, p: int, alpha: float, beta: float) -> float:
@@ -108,9 +122,17 @@ def halving_doubling_time(n: float, p: int, alpha: float, beta: float) -> float:
     return 2 * math.log2(q) * alpha + 2 * (q - 1) / q * n * beta + (2 * (alpha + n * beta) if p > q else 0.0)
 
 
-def hierarchical_time(n: float, p: int, gpus_per_node: int, intra_alpha: float, intra_beta: float,
-                      inter_alpha: float, inter_beta: float, algorithm: str = "halving_doubling",
-                      inter_links: int = 1) -> float:
+def hierarchical_time(
+    n: float,
+    p: int,
+    gpus_per_node: int,
+    intra_alpha: float,
+    intra_beta: float,
+    inter_alpha: float,
+    inter_beta: float,
+    algorithm: str = "halving_doubling",
+    inter_links: int = 1,
+) -> float:
     """Intra-node reduce over g GPUs, inter-node allreduce over ceil(p/g) nodes, intra-node broadcast.
 
     Pipelined reduce and broadcast over g GPUs each cost (g-1) alpha + ((g-1)/g) n beta, so one node gives
@@ -125,13 +147,27 @@ def hierarchical_time(n: float, p: int, gpus_per_node: int, intra_alpha: float, 
 
 def allreduce_time(gpus: int, hw: Hardware, model: ModelSpec = RESNET50) -> float:
     """Hierarchical allreduce time of one gradient of `model` on `gpus` GPUs of `hw`."""
-    return hierarchical_time(model.params * model.bytes_per_grad, gpus, hw.gpus_per_node, hw.intra_alpha,
-                             hw.intra_beta, hw.inter_alpha, hw.inter_beta, hw.inter_algorithm,
-                             hw.inter_links_per_node)
+    return hierarchical_time(
+        model.params * model.bytes_per_grad,
+        gpus,
+        hw.gpus_per_node,
+        hw.intra_alpha,
+        hw.intra_beta,
+        hw.inter_alpha,
+        hw.inter_beta,
+        hw.inter_algorithm,
+        hw.inter_links_per_node,
+    )
 
 
-def iteration_time(gpus: int, per_gpu_batch: int, hw: Hardware, model: ModelSpec = RESNET50,
-                   overlap: float = 0.0, efficiency: float = 1.0) -> float:
+def iteration_time(
+    gpus: int,
+    per_gpu_batch: int,
+    hw: Hardware,
+    model: ModelSpec = RESNET50,
+    overlap: float = 0.0,
+    efficiency: float = 1.0,
+) -> float:
     """Seconds per SGD iteration: compute plus the allreduce not hidden behind backward.
 
     Compute = per_gpu_batch / (hw.images_per_s_per_gpu * efficiency), rescaled by `model`'s training
@@ -143,18 +179,37 @@ def iteration_time(gpus: int, per_gpu_batch: int, hw: Hardware, model: ModelSpec
     return compute + comm - min(overlap * comm, compute * (1 - 1 / model.train_to_forward))
 
 
-def speedup(gpus: int, per_gpu_batch: int, hw: Hardware, model: ModelSpec = RESNET50, overlap: float = 0.0,
-            efficiency: float = 1.0, baseline_gpus: int = 8) -> float:
+def speedup(
+    gpus: int,
+    per_gpu_batch: int,
+    hw: Hardware,
+    model: ModelSpec = RESNET50,
+    overlap: float = 0.0,
+    efficiency: float = 1.0,
+    baseline_gpus: int = 8,
+) -> float:
     """Images/s of `gpus` GPUs over that of `baseline_gpus` GPUs at the same per-GPU batch."""
     t0, t = (iteration_time(g, per_gpu_batch, hw, model, overlap, efficiency) for g in (baseline_gpus, gpus))
     return gpus / baseline_gpus * t0 / t
 
 
-def time_to_train(gpus: int, epochs: float, dataset_size: int, per_gpu_batch: int, hw: Hardware,
-                  model: ModelSpec = RESNET50, overlap: float = 0.0, efficiency: float = 1.0) -> float:
+def time_to_train(
+    gpus: int,
+    epochs: float,
+    dataset_size: int,
+    per_gpu_batch: int,
+    hw: Hardware,
+    model: ModelSpec = RESNET50,
+    overlap: float = 0.0,
+    efficiency: float = 1.0,
+) -> float:
     """Seconds for `epochs` passes; iterations = epochs * dataset_size / global batch (not rounded)."""
-    return epochs * dataset_size / (gpus * per_gpu_batch) * iteration_time(gpus, per_gpu_batch, hw, model,
-                                                                            overlap, efficiency)
+    return (
+        epochs
+        * dataset_size
+        / (gpus * per_gpu_batch)
+        * iteration_time(gpus, per_gpu_batch, hw, model, overlap, efficiency)
+    )
 
 
 def lower_bound_seconds(total_train_flops: float, gpus: int, peak_flops: float) -> float:
@@ -168,31 +223,108 @@ def utilisation(record_seconds: float, total_train_flops: float, gpus: int, peak
 
 
 _O = "Okanohara, Nikkei Robotics, Jan 2018"
-_GS = {"kind": "scaling", "who": "Goyal et al.", "arxiv": "1706.02677", "source": "arXiv:1706.02677",
-       "hardware": "Tesla P100, 8/server, 50 Gbit Ethernet", "preset": "P100_2017_ETHERNET50",
-       "per_gpu_batch": 32}
+_GS = {
+    "kind": "scaling",
+    "who": "Goyal et al.",
+    "arxiv": "1706.02677",
+    "source": "arXiv:1706.02677",
+    "hardware": "Tesla P100, 8/server, 50 Gbit Ethernet",
+    "preset": "P100_2017_ETHERNET50",
+    "per_gpu_batch": 32,
+}
 # PUBLISHED INPUTS: values stated by the article/papers, not measurements. kind "record": the article's
 # timeline; kind "scaling": Goyal et al.'s statements. Rows with a preset and FIT_METRICS metric: FIT_POINTS.
 PUBLISHED = [
-    {"kind": "record", "date": "2017-01", "who": "(unattributed in article)", "arxiv": "", "hardware": "GPUs",
-     "gpus_or_cpus": 100, "batch": None, "minutes": 240.0, "top1": None, "source": _O},
-    {**_GS, "kind": "record", "date": "2017-06", "who": "Goyal et al. (Facebook)", "gpus_or_cpus": 256,
-     "batch": 8192, "minutes": 60.0, "top1": 76.26, "epochs": 90, "metric": "minutes", "value": 60.0,
-     "source": f"{_O}; arXiv:1706.02677 (top-1 = 100 - 23.74% error at kn=8k)"},
-    {"kind": "record", "date": "2017-09", "who": "You et al.", "arxiv": "1709.05011", "hardware": "CPUs",
-     "gpus_or_cpus": 1600, "batch": None, "minutes": 30.0, "top1": None, "source": f"{_O}; arXiv:1709.05011"},
-    {"kind": "record", "date": "2017-11", "who": "Akiba et al. (PFN)", "arxiv": "1711.04325", "epochs": 90,
-     "hardware": "Tesla P100, MN-1, InfiniBand FDR", "gpus_or_cpus": 1024, "batch": 32768, "minutes": 15.0,
-     "top1": 74.9, "source": f"{_O}; arXiv:1711.04325", "preset": "P100_2017_IB_FDR", "per_gpu_batch": 32,
-     "metric": "minutes", "value": 15.0},
-    {**_GS, "label": "8-GPU baseline, 29 h", "gpus_or_cpus": 8, "batch": 256, "epochs": 90,
-     "minutes": 29 * 60.0, "metric": "minutes", "value": 29 * 60.0},
-    {**_GS, "label": "time/iter +12% from kn=256 to 11264", "gpus_or_cpus": 352, "batch": 11264,
-     "metric": "iter_time_ratio", "value": 1.12},
-    {**_GS, "label": "~90% scaling efficiency 8->256 GPUs", "gpus_or_cpus": 256, "batch": 8192,
-     "metric": "scaling_efficiency", "value": 0.90},
-    {**_GS, "label": "backprop ~120 ms per P100 at 32 images", "gpus_or_cpus": 1, "batch": 32,
-     "metric": "backprop_seconds", "value": 0.120, "preset": None},
+    {
+        "kind": "record",
+        "date": "2017-01",
+        "who": "(unattributed in article)",
+        "arxiv": "",
+        "hardware": "GPUs",
+        "gpus_or_cpus": 100,
+        "batch": None,
+        "minutes": 240.0,
+        "top1": None,
+        "source": _O,
+    },
+    {
+        **_GS,
+        "kind": "record",
+        "date": "2017-06",
+        "who": "Goyal et al. (Facebook)",
+        "gpus_or_cpus": 256,
+        "batch": 8192,
+        "minutes": 60.0,
+        "top1": 76.26,
+        "epochs": 90,
+        "metric": "minutes",
+        "value": 60.0,
+        "source": f"{_O}; arXiv:1706.02677 (top-1 = 100 - 23.74% error at kn=8k)",
+    },
+    {
+        "kind": "record",
+        "date": "2017-09",
+        "who": "You et al.",
+        "arxiv": "1709.05011",
+        "hardware": "CPUs",
+        "gpus_or_cpus": 1600,
+        "batch": None,
+        "minutes": 30.0,
+        "top1": None,
+        "source": f"{_O}; arXiv:1709.05011",
+    },
+    {
+        "kind": "record",
+        "date": "2017-11",
+        "who": "Akiba et al. (PFN)",
+        "arxiv": "1711.04325",
+        "epochs": 90,
+        "hardware": "Tesla P100, MN-1, InfiniBand FDR",
+        "gpus_or_cpus": 1024,
+        "batch": 32768,
+        "minutes": 15.0,
+        "top1": 74.9,
+        "source": f"{_O}; arXiv:1711.04325",
+        "preset": "P100_2017_IB_FDR",
+        "per_gpu_batch": 32,
+        "metric": "minutes",
+        "value": 15.0,
+    },
+    {
+        **_GS,
+        "label": "8-GPU baseline, 29 h",
+        "gpus_or_cpus": 8,
+        "batch": 256,
+        "epochs": 90,
+        "minutes": 29 * 60.0,
+        "metric": "minutes",
+        "value": 29 * 60.0,
+    },
+    {
+        **_GS,
+        "label": "time/iter +12% from kn=256 to 11264",
+        "gpus_or_cpus": 352,
+        "batch": 11264,
+        "metric": "iter_time_ratio",
+        "value": 1.12,
+    },
+    {
+        **_GS,
+        "label": "~90% scaling efficiency 8->256 GPUs",
+        "gpus_or_cpus": 256,
+        "batch": 8192,
+        "metric": "scaling_efficiency",
+        "value": 0.90,
+    },
+    {
+        **_GS,
+        "label": "backprop ~120 ms per P100 at 32 images",
+        "gpus_or_cpus": 1,
+        "batch": 32,
+        "metric": "backprop_seconds",
+        "value": 0.120,
+        "preset": None,
+    },
 ]
 FIT_METRICS = ("minutes", "iter_time_ratio", "scaling_efficiency")
 FIT_POINTS = [r for r in PUBLISHED if r.get("preset") and r.get("metric") in FIT_METRICS]  # default targets
@@ -213,12 +345,17 @@ def predict(point: dict, overlap: float, efficiency: float = 1.0, model: ModelSp
     raise ValueError(f"unknown metric {m!r}")
 
 
-FitResult = namedtuple("FitResult", "overlap efficiency labels published predicted log_residuals rel_errors "
-                       "rms_log_error")
+FitResult = namedtuple(
+    "FitResult", "overlap efficiency labels published predicted log_residuals rel_errors rms_log_error"
+)
 
 
-def fit_overlap(points: list[dict] | None = None, model: ModelSpec = RESNET50, fit_efficiency: bool = True,
-                efficiency: float = 1.0) -> FitResult:
+def fit_overlap(
+    points: list[dict] | None = None,
+    model: ModelSpec = RESNET50,
+    fit_efficiency: bool = True,
+    efficiency: float = 1.0,
+) -> FitResult:
     """Least squares on log values over overlap in [0, 1] and efficiency in [0.05, 2] (refined grid search).
 
     Args:
@@ -246,5 +383,13 @@ def fit_overlap(points: list[dict] | None = None, model: ModelSpec = RESNET50, f
     pred = [predict(p, o, math.exp(le), model) for p in pts]
     res = [math.log(q) - v for q, v in zip(pred, logv)]
     labels, pub = [p.get("label") or p.get("who", "") for p in pts], [p["value"] for p in pts]
-    return FitResult(o, math.exp(le), labels, pub, pred, res, [q / v - 1 for q, v in zip(pred, pub)],
-                     math.sqrt(sum(r * r for r in res) / len(res)))
+    return FitResult(
+        o,
+        math.exp(le),
+        labels,
+        pub,
+        pred,
+        res,
+        [q / v - 1 for q, v in zip(pred, pub)],
+        math.sqrt(sum(r * r for r in res) / len(res)),
+    )

@@ -15,15 +15,37 @@ from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_ru
 
 from .config import grid
 
-COLUMNS = ["run_id", "seed", "dataset", "model", "width", "depth", "optimizer", "lr_base", "global_batch",
-           "per_worker_batch", "epochs", "world_size", "status", "steps", "examples_seen", "wall_s",
-           "train_s",
-           "final_test_acc", "final_test_loss", "final_train_acc", "final_train_loss", "meta.device",
-           "meta.torch", "meta.git_sha"]
+COLUMNS = [
+    "run_id",
+    "seed",
+    "dataset",
+    "model",
+    "width",
+    "depth",
+    "optimizer",
+    "lr_base",
+    "global_batch",
+    "per_worker_batch",
+    "epochs",
+    "world_size",
+    "status",
+    "steps",
+    "examples_seen",
+    "wall_s",
+    "train_s",
+    "final_test_acc",
+    "final_test_loss",
+    "final_train_acc",
+    "final_train_loss",
+    "meta.device",
+    "meta.torch",
+    "meta.git_sha",
+]
 
 
-def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
-            data_dir: str | Path = DATA) -> list[Path]:
+def collect(
+    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
+) -> list[Path]:
     """Write seed_mlp.csv from the complete runs of `grid(scale)`; returns the paths written ([] if none)."""
     if scale == "smoke":  # smoke runs check the code path; they must not replace the committed results
         print("[collect] seed_mlp: smoke scale, CSV unchanged", file=sys.stderr)
@@ -34,8 +56,9 @@ def collect(scale: str = "cpu", runs_dir: str | Path = ROOT / "runs",
     df = load_runs("seed_mlp", runs_dir)
     df = df[df["run_id"].isin(mine)] if len(df) else df
     if not len(df):
-        print(f"[collect] seed_mlp: no complete {scale} runs under {runs_dir}; CSV unchanged",
-              file=sys.stderr)
+        print(
+            f"[collect] seed_mlp: no complete {scale} runs under {runs_dir}; CSV unchanged", file=sys.stderr
+        )
         return []
     cols = [c for c in COLUMNS if c in df.columns]
     return write_csvs([(df[cols], Path(data_dir) / "seed_mlp.csv", ["run_id"])])

@@ -9,9 +9,21 @@ from dataclasses import replace
 
 from largebatch.config import TrainConfig
 
-BASE = TrainConfig(study="seed_mlp", dataset="fashion_mnist", model="mlp", width=100, depth=2,
-                   optimizer="adam", lr_base=1e-3, lr_base_batch=100, lr_scaling="none",
-                   global_batch=100, per_worker_batch=50, epochs=20, eval_every_steps=600)
+BASE = TrainConfig(
+    study="seed_mlp",
+    dataset="fashion_mnist",
+    model="mlp",
+    width=100,
+    depth=2,
+    optimizer="adam",
+    lr_base=1e-3,
+    lr_base_batch=100,
+    lr_scaling="none",
+    global_batch=100,
+    per_worker_batch=50,
+    epochs=20,
+    eval_every_steps=600,
+)
 SEEDS = [0]
 NPROC = 2  # processes per run in `make reproduce`: a 2-process torchrun checks the distributed path
 

@@ -29,8 +29,9 @@ def _input(batch):
 
 
 @torch.no_grad()
-def recompute_bn_stats(model: nn.Module, batches: Iterable,
-                       reduce_fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> int:
+def recompute_bn_stats(
+    model: nn.Module, batches: Iterable, reduce_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> int:
     """Replace the running statistics of every BN layer by averages over `batches` (and ranks).
 
     GhostBatchNorm layers are measured by their own training forward (the `_acc` sums that
@@ -49,16 +50,27 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable,
     Returns:
         The number of batches run on this rank.
     """
-    bns = [m for m in model.modules()
-           if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-           and m.running_mean is not None]
+    bns = [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        and m.track_running_stats
+        and m.running_mean is not None
+    ]
     if not bns:
         return 0
     modes = [(m, m.training) for m in model.modules()]
     # restored on the way out: counters and pending sums always, running stats if we fail midway
     # (torch BN overwrites them in every training forward)
-    saved = {m: (m.num_batches_tracked.clone(), m.running_mean.clone(), m.running_var.clone(),
-                 m._acc if isinstance(m, GhostBatchNorm) else None) for m in bns}
+    saved = {
+        m: (
+            m.num_batches_tracked.clone(),
+            m.running_mean.clone(),
+            m.running_var.clone(),
+            m._acc if isinstance(m, GhostBatchNorm) else None,
+        )
+        for m in bns
+    }
     sums = {}  # other BN: module -> [sum of batch means, sum of unbiased batch vars, number of batches]
 
     def hook(mod, args):
@@ -85,8 +97,11 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable,
             if acc is None:
                 raise RuntimeError(f"recompute_bn_stats: a {type(m).__name__} saw no input (no batches?)")
             s_m, s_v, cnt = acc
-            parts += [s_m.double().flatten(), s_v.double().flatten(),
-                      torch.tensor([float(cnt)], dtype=torch.float64, device=s_m.device)]
+            parts += [
+                s_m.double().flatten(),
+                s_v.double().flatten(),
+                torch.tensor([float(cnt)], dtype=torch.float64, device=s_m.device),
+            ]
         # one flat float64 tensor, one collective: sums of group means and variances, and group counts
         flat = torch.cat([t.to(bns[0].running_mean.device) for t in parts])
         if reduce_fn is not None:
@@ -95,8 +110,8 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable,
         for m in bns:
             c = m.running_mean.numel()
             cnt = flat[off + 2 * c]
-            m.running_mean.copy_(flat[off:off + c] / cnt)
-            m.running_var.copy_(flat[off + c:off + 2 * c] / cnt)
+            m.running_mean.copy_(flat[off : off + c] / cnt)
+            m.running_var.copy_(flat[off + c : off + 2 * c] / cnt)
             off += 2 * c + 1
         ok = True
     finally:

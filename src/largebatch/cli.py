@@ -59,8 +59,7 @@ def did_you_mean(key: str, names) -> str:
 
 
 def unknown_key(key: str) -> ConfigError:
-    return ConfigError(f"unknown config key {key!r}{did_you_mean(key, _FIELDS)} "
-                       "(`--help` lists every field)")
+    return ConfigError(f"unknown config key {key!r}{did_you_mean(key, _FIELDS)} (`--help` lists every field)")
 
 
 def _is_option(tok: str) -> bool:
@@ -136,30 +135,38 @@ def _split(argv: list[str]) -> tuple[dict, list[str]]:
     return flags, rest
 
 
-def build_parser(prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),),
-                 run_flags: dict | None = None):
+def build_parser(
+    prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),), run_flags: dict | None = None
+):
     """An argparse parser generated from dataclasses by simple_parsing: one option per field, its
     comment as help. Used for `--help` (values are converted by largebatch.config)."""
     import simple_parsing as sp
 
-    p = sp.ArgumentParser(prog=prog, description=description, add_help=True, allow_abbrev=False,
-                          add_config_path_arg=False,
-                          usage=f"{prog} [--key=value | --key value ...] [--dry] [-h]")
+    p = sp.ArgumentParser(
+        prog=prog,
+        description=description,
+        add_help=True,
+        allow_abbrev=False,
+        add_config_path_arg=False,
+        usage=f"{prog} [--key=value | --key value ...] [--dry] [-h]",
+    )
     for title, cls in groups:
         p.add_arguments(cls, dest=title)
     if run_flags:
         g = p.add_argument_group("run selection and control")
         for flag, text in run_flags.items():
             if flag in VALUED:
-                g.add_argument(flag, metavar={"--index": "I", "--scale": "S"}[flag], help=text,
-                               default=argparse.SUPPRESS)
+                g.add_argument(
+                    flag, metavar={"--index": "I", "--scale": "S"}[flag], help=text, default=argparse.SUPPRESS
+                )
             else:
                 g.add_argument(flag, action="store_true", help=text, default=argparse.SUPPRESS)
     return p
 
 
-def help_text(prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),),
-              run_flags: dict | None = None) -> str:
+def help_text(
+    prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),), run_flags: dict | None = None
+) -> str:
     p = build_parser(prog, description, groups, run_flags)
     p._preprocessing()  # simple_parsing adds the dataclass options lazily
     kinds = {f.name: f.default for _, cls in groups for f in fields(cls)}
@@ -180,14 +187,18 @@ def help_text(prog: str, description: str = "", groups=(("TrainConfig", TrainCon
 def _help(study=None) -> str:
     if study is None:
         prog = "python -m largebatch.train"
-        desc = ("One training run from TrainConfig overrides (under torchrun too). Study grids: "
-                "`python -m experiments.<study>.run --list`.")
+        desc = (
+            "One training run from TrainConfig overrides (under torchrun too). Study grids: "
+            "`python -m experiments.<study>.run --list`."
+        )
         flags = {k: v for k, v in RUN_FLAG_HELP.items() if k in ("--dry", "--no-resume", "--force")}
     else:
         name = study.__name__.rsplit(".", 1)[0]
         prog = f"python -m {name}.run"
-        desc = (f"One run of the {name.split('.')[-1]} grid: --index=i picks the entry, --key=value "
-                "overrides its fields.")
+        desc = (
+            f"One run of the {name.split('.')[-1]} grid: --index=i picks the entry, --key=value "
+            "overrides its fields."
+        )
         flags = RUN_FLAG_HELP
     return help_text(prog, desc, run_flags=flags)
 
@@ -206,9 +217,11 @@ def select(argv: list[str], study=None) -> tuple[dict, TrainConfig | None]:
     if study is None:
         grid_flags = [f"--{k}" for k in ("list", "index", "scale", "smoke") if k in flags]
         if grid_flags:
-            raise ConfigError(f"{grid_flags[0]} selects from a study's grid; use "
-                              f"`python -m experiments.<study>.run {grid_flags[0]}...` (largebatch.train "
-                              "runs the one config its --key=value overrides give)")
+            raise ConfigError(
+                f"{grid_flags[0]} selects from a study's grid; use "
+                f"`python -m experiments.<study>.run {grid_flags[0]}...` (largebatch.train "
+                "runs the one config its --key=value overrides give)"
+            )
         cfg = make_config(TrainConfig(), **over)
         return {**flags, "scale_used": "adhoc"}, cfg
     if scale not in ("smoke", "cpu", "paper"):
@@ -235,12 +248,19 @@ def _checkpoint_step(rdir) -> int | None:
 def dry_report(cfg: TrainConfig, res) -> str:
     """What `--dry` prints: the run id and directory state, B = P x v x n, peak lr, steps."""
     rdir = run_dir(cfg)
-    state = ("complete (skipped unless --force)" if read_summary(rdir) is not None
-             else f"resumes at step {_checkpoint_step(rdir)}" if _checkpoint_step(rdir) is not None
-             else "new")
+    state = (
+        "complete (skipped unless --force)"
+        if read_summary(rdir) is not None
+        else f"resumes at step {_checkpoint_step(rdir)}"
+        if _checkpoint_step(rdir) is not None
+        else "new"
+    )
     rule = {"linear": "1", "sqrt": "1/2", "none": "0"}[cfg.lr_scaling]
-    warm = (f"{cfg.warmup} warmup over {res.warmup_steps} steps ({cfg.warmup_epochs:g} epochs)"
-            if res.warmup_steps else "no warmup")
+    warm = (
+        f"{cfg.warmup} warmup over {res.warmup_steps} steps ({cfg.warmup_epochs:g} epochs)"
+        if res.warmup_steps
+        else "no warmup"
+    )
     lines = [
         f"run        {run_id(cfg)} -> {rdir} ({state})",
         f"batch      B = {cfg.global_batch} examples/step = {res.world_size} process(es) x "
@@ -256,8 +276,10 @@ def dry_report(cfg: TrainConfig, res) -> str:
         f"model      {cfg.model} on {cfg.dataset}, {cfg.optimizer}, seed {cfg.seed}",
     ]
     if res.world_size == 1:
-        lines.append("           (1 process; under torchrun --nproc_per_node=P, or WORLD_SIZE=P with --dry, "
-                     "B is split over P processes)")
+        lines.append(
+            "           (1 process; under torchrun --nproc_per_node=P, or WORLD_SIZE=P with --dry, "
+            "B is split over P processes)"
+        )
     return "\n".join(lines)
 
 
@@ -269,9 +291,13 @@ def _fail(rank0: bool, kind: str, msg: str, code: int) -> int:
 
 def _oserror(e: OSError) -> str:
     where = f" {e.filename}" if getattr(e, "filename", None) else " a run file"
-    fix = {28: "free disk space", 30: "use a writable --out_dir", 13: "use a writable --out_dir",
-           1: "use a writable --out_dir", 20: "use a directory for --out_dir"}.get(e.errno or 0,
-                                                                                    "check the path")
+    fix = {
+        28: "free disk space",
+        30: "use a writable --out_dir",
+        13: "use a writable --out_dir",
+        1: "use a writable --out_dir",
+        20: "use a directory for --out_dir",
+    }.get(e.errno or 0, "check the path")
     return f"cannot write{where}: {e.strerror or e}; {fix}, then rerun the same command (it resumes)"
 
 
@@ -324,12 +350,15 @@ def main(argv: list[str] | None = None, study=None) -> int:
         if rank0:
             print(dry_report(cfg, res))
         return 0
-    M.set_run_context(scale=flags.get("scale_used", "adhoc"), resume=not (flags.get("no-resume")
-                                                                           or flags.get("force")))
+    M.set_run_context(
+        scale=flags.get("scale_used", "adhoc"), resume=not (flags.get("no-resume") or flags.get("force"))
+    )
     if read_summary(rdir) is not None and not flags.get("force"):
         if rank0:
-            print(f"{run_id(cfg)}: complete (summary.json holds its final metrics), skipping; "
-                  "--force trains it again from scratch")
+            print(
+                f"{run_id(cfg)}: complete (summary.json holds its final metrics), skipping; "
+                "--force trains it again from scratch"
+            )
         return 0
     dist, code, lock = None, 0, None
     created = [p for p in (rdir, rdir.parent, rdir.parent.parent) if not p.exists()]
@@ -341,17 +370,24 @@ def main(argv: list[str] | None = None, study=None) -> int:
         fresh = bool(flags.get("no-resume") or flags.get("force"))
         summary = train(cfg, data=data, dist=dist, resume=not fresh)
         if rank0:
-            print(f"{summary['run_id']}: {summary['status']} after {summary['steps']} steps, "
-                  f"test acc {summary['final_test_acc']}, {summary['wall_s']:.1f}s")
+            print(
+                f"{summary['run_id']}: {summary['status']} after {summary['steps']} steps, "
+                f"test acc {summary['final_test_acc']}, {summary['wall_s']:.1f}s"
+            )
     except RunBusy as e:
         code = _fail(rank0, "run", str(e), 3)
     except (ConfigError, DataError, CheckpointError) as e:
-        kind = ("config" if isinstance(e, ConfigError) else "data" if isinstance(e, DataError)
-                else "checkpoint")
+        kind = (
+            "config" if isinstance(e, ConfigError) else "data" if isinstance(e, DataError) else "checkpoint"
+        )
         code = _fail(rank0, kind, str(e), 2)
     except KeyboardInterrupt:
-        code = _fail(rank0, "run", f"{run_id(cfg)} interrupted; rerun the same command to resume from "
-                     "its last checkpoint", 130)
+        code = _fail(
+            rank0,
+            "run",
+            f"{run_id(cfg)} interrupted; rerun the same command to resume from its last checkpoint",
+            130,
+        )
     except OSError as e:
         code = _fail(rank0, "run", _oserror(e), 2)
     except Exception as e:  # a bug, not bad input: keep the traceback, print one line pointing at it
@@ -359,8 +395,12 @@ def main(argv: list[str] | None = None, study=None) -> int:
         where = _save_traceback(rdir, traceback.format_exc(), rank)
         first = (str(e).strip().splitlines() or [""])[0][:200]
         who = f" (rank {rank})" if rank else ""
-        code = _fail(True, "run", f"{type(e).__name__}{who}: {first}" + (f" (traceback in {where})" if where
-                                                                         else ""), 1)
+        code = _fail(
+            True,
+            "run",
+            f"{type(e).__name__}{who}: {first}" + (f" (traceback in {where})" if where else ""),
+            1,
+        )
     finally:
         if lock is not None:
             lock.release()

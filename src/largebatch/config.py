@@ -198,9 +198,20 @@ def _check(cond: bool, msg: str) -> None:
 
 
 # Per-field ranges beyond "finite" (floats) and ">= 0" (integers), the defaults of _check_ranges.
-_POSITIVE = ("epochs", "log_every_steps", "eval_batch", "per_worker_batch", "global_batch", "lr_base_batch",
-             "mnist1d_examples", "synthetic_examples", "image_size", "divergence_loss", "rms_eps",
-             "rms_beta_period_epochs")
+_POSITIVE = (
+    "epochs",
+    "log_every_steps",
+    "eval_batch",
+    "per_worker_batch",
+    "global_batch",
+    "lr_base_batch",
+    "mnist1d_examples",
+    "synthetic_examples",
+    "image_size",
+    "divergence_loss",
+    "rms_eps",
+    "rms_beta_period_epochs",
+)
 _UNIT_INTERVAL = ("rms_decay", "noise_ema")  # in [0, 1)
 
 
@@ -219,22 +230,34 @@ def _check_ranges(cfg: TrainConfig) -> None:
             _check(isinstance(v, int), f"{name}={v!r}: must be an integer")
             _check(v >= 0, f"{name}={v}: must be >= 0")
         elif isinstance(f.default, tuple):
-            _check(all(isinstance(x, (int, float)) and math.isfinite(x) for x in v),
-                   f"{name}={v}: every entry must be a finite number")
+            _check(
+                all(isinstance(x, (int, float)) and math.isfinite(x) for x in v),
+                f"{name}={v}: every entry must be a finite number",
+            )
     for name in _POSITIVE:
         _check(getattr(cfg, name) > 0, f"{name}={getattr(cfg, name)}: must be > 0")
     for name in _UNIT_INTERVAL:
         _check(0 <= getattr(cfg, name) < 1, f"{name}={getattr(cfg, name)}: must be in [0, 1)")
-    _check(cfg.warmup_lr_init == -1.0 or cfg.warmup_lr_init >= 0,
-           f"warmup_lr_init={cfg.warmup_lr_init}: must be >= 0 (or -1 = lr_base)")
-    _check(len(cfg.adam_betas) == 2 and all(0 <= b < 1 for b in cfg.adam_betas),
-           f"adam_betas={cfg.adam_betas}: give two numbers in [0, 1), e.g. --adam_betas=0.9,0.999")
-    _check(all(m >= 0 for m in cfg.decay_milestones_epochs),
-           f"decay_milestones_epochs={cfg.decay_milestones_epochs}: must be >= 0")
-    _check(bool(cfg.study) and cfg.study not in (".", "..") and "/" not in cfg.study
-           and "\\" not in cfg.study, f"study={cfg.study!r}: must be a plain directory name")
-    _check(cfg.bn_eval != "recomputed" or cfg.bn_recompute_batches > 0,
-           f"bn_recompute_batches={cfg.bn_recompute_batches}: must be > 0 with bn_eval=recomputed")
+    _check(
+        cfg.warmup_lr_init == -1.0 or cfg.warmup_lr_init >= 0,
+        f"warmup_lr_init={cfg.warmup_lr_init}: must be >= 0 (or -1 = lr_base)",
+    )
+    _check(
+        len(cfg.adam_betas) == 2 and all(0 <= b < 1 for b in cfg.adam_betas),
+        f"adam_betas={cfg.adam_betas}: give two numbers in [0, 1), e.g. --adam_betas=0.9,0.999",
+    )
+    _check(
+        all(m >= 0 for m in cfg.decay_milestones_epochs),
+        f"decay_milestones_epochs={cfg.decay_milestones_epochs}: must be >= 0",
+    )
+    _check(
+        bool(cfg.study) and cfg.study not in (".", "..") and "/" not in cfg.study and "\\" not in cfg.study,
+        f"study={cfg.study!r}: must be a plain directory name",
+    )
+    _check(
+        cfg.bn_eval != "recomputed" or cfg.bn_recompute_batches > 0,
+        f"bn_recompute_batches={cfg.bn_recompute_batches}: must be > 0 with bn_eval=recomputed",
+    )
 
 
 def validate(cfg: TrainConfig, world_size: int = 1) -> Resolved:
@@ -253,8 +276,10 @@ def validate(cfg: TrainConfig, world_size: int = 1) -> Resolved:
     if cfg.device == "cuda":
         import torch
 
-        _check(torch.cuda.is_available(),
-               "device='cuda': no CUDA GPU is available here; use --device=cpu (or auto)")
+        _check(
+            torch.cuda.is_available(),
+            "device='cuda': no CUDA GPU is available here; use --device=cpu (or auto)",
+        )
     return res
 
 
@@ -296,30 +321,48 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
     rule = {"linear": 1.0, "sqrt": 0.5, "none": 0.0}[cfg.lr_scaling]
     lr_peak = cfg.lr_base * (B / cfg.lr_base_batch) ** rule
     warm = int(round(cfg.warmup_epochs * spe)) if cfg.warmup != "none" else 0
-    _check(cfg.warmup == "none" or cfg.warmup_epochs > 0,
-           f"warmup={cfg.warmup!r} needs warmup_epochs > 0")
+    _check(cfg.warmup == "none" or cfg.warmup_epochs > 0, f"warmup={cfg.warmup!r} needs warmup_epochs > 0")
     if cfg.decay in ("step", "piecewise"):
-        _check(len(cfg.decay_milestones_epochs) > 0,
-               f"decay={cfg.decay!r} needs decay_milestones_epochs, e.g. --decay_milestones_epochs=30,60,80")
+        _check(
+            len(cfg.decay_milestones_epochs) > 0,
+            f"decay={cfg.decay!r} needs decay_milestones_epochs, e.g. --decay_milestones_epochs=30,60,80",
+        )
         ms = list(cfg.decay_milestones_epochs)
         _check(ms == sorted(ms), f"decay_milestones_epochs={cfg.decay_milestones_epochs}: must increase")
     if cfg.decay == "piecewise":
-        _check(len(cfg.decay_factors) == len(cfg.decay_milestones_epochs),
-               "decay_factors: give one factor per entry of decay_milestones_epochs")
+        _check(
+            len(cfg.decay_factors) == len(cfg.decay_milestones_epochs),
+            "decay_factors: give one factor per entry of decay_milestones_epochs",
+        )
     _check(cfg.divergence_loss > 0, f"divergence_loss={cfg.divergence_loss}: must be > 0")
     _check(cfg.noise_every_steps >= 0, "noise_every_steps: must be >= 0 (0 = off)")
-    _check(cfg.noise_estimator != "two_batch" or cfg.noise_every_steps == 0 or P * v > 1,
-           "noise_every_steps with noise_estimator=two_batch needs >1 worker (B_small < B_big): "
-           "raise global_batch/per_worker_batch or use noise_estimator=per_example")
-    _check(cfg.staleness_max >= 0 and cfg.log_coherence_every_steps >= 0,
-           "staleness_max, log_coherence_every_steps: must be >= 0")
-    _check(cfg.staleness != "replay" or bool(cfg.staleness_replay),
-           "staleness=replay needs --staleness_replay=PATH.csv[#name] (columns staleness,count)")
+    _check(
+        cfg.noise_estimator != "two_batch" or cfg.noise_every_steps == 0 or P * v > 1,
+        "noise_every_steps with noise_estimator=two_batch needs >1 worker (B_small < B_big): "
+        "raise global_batch/per_worker_batch or use noise_estimator=per_example",
+    )
+    _check(
+        cfg.staleness_max >= 0 and cfg.log_coherence_every_steps >= 0,
+        "staleness_max, log_coherence_every_steps: must be >= 0",
+    )
+    _check(
+        cfg.staleness != "replay" or bool(cfg.staleness_replay),
+        "staleness=replay needs --staleness_replay=PATH.csv[#name] (columns staleness,count)",
+    )
     every = cfg.eval_every_steps or spe
     return Resolved(
-        world_size=P, workers_per_process=v, workers=P * v, per_process_batch=per_proc,
-        micro_batch=micro, accum_steps=per_proc // micro, lr_peak=lr_peak, train_examples=N,
-        steps_per_epoch=spe, total_steps=total, warmup_steps=warm, eval_every_steps=every,
+        world_size=P,
+        workers_per_process=v,
+        workers=P * v,
+        per_process_batch=per_proc,
+        micro_batch=micro,
+        accum_steps=per_proc // micro,
+        lr_peak=lr_peak,
+        train_examples=N,
+        steps_per_epoch=spe,
+        total_steps=total,
+        warmup_steps=warm,
+        eval_every_steps=every,
         checkpoint_every_steps=cfg.checkpoint_every_steps or every,
     )
 
@@ -334,5 +377,16 @@ def from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**kw)
 
 
-__all__ = ["TrainConfig", "Resolved", "ConfigError", "resolve", "validate", "parse_overrides", "make_config",
-           "run_id", "to_dict", "from_dict", "dataset_size"]
+__all__ = [
+    "TrainConfig",
+    "Resolved",
+    "ConfigError",
+    "resolve",
+    "validate",
+    "parse_overrides",
+    "make_config",
+    "run_id",
+    "to_dict",
+    "from_dict",
+    "dataset_size",
+]

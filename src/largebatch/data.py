@@ -122,8 +122,10 @@ def load_fashion_mnist(data_dir: str = "", download: bool = True) -> TensorData:
     )
     for split, x, y in (("train", d.x_train, d.y_train), ("t10k", d.x_test, d.y_test)):
         if len(x) != len(y) or (len(y) and int(y.max()) >= 10):
-            raise DataError(f"{root}: the {split} images ({len(x)}) and labels ({len(y)}) do not match; "
-                            "reinstall the dataset or pass --data_dir=DIR with an intact copy")
+            raise DataError(
+                f"{root}: the {split} images ({len(x)}) and labels ({len(y)}) do not match; "
+                "reinstall the dataset or pass --data_dir=DIR with an intact copy"
+            )
     return d
 
 

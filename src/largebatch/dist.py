@@ -54,8 +54,14 @@ def init(device: str = "auto", timeout_s: float = 300.0) -> Dist:
         backend = "nccl" if use_cuda else "gloo"
         kw = {"device_id": dev} if use_cuda else {}
         timeout = datetime.timedelta(seconds=timeout_s)
-        tdist.init_process_group(backend, timeout=timeout, store=_attempt_store(rank, world, timeout),
-                                 rank=rank, world_size=world, **kw)
+        tdist.init_process_group(
+            backend,
+            timeout=timeout,
+            store=_attempt_store(rank, world, timeout),
+            rank=rank,
+            world_size=world,
+            **kw,
+        )
     return Dist(rank, local_rank, world, local_world, dev, rank == 0)
 
 
@@ -67,9 +73,14 @@ def _attempt_store(rank: int, world: int, timeout) -> tdist.Store:
     with "connectFullMesh ... Connection refused" (seen here with torch 2.14; cf. pytorch issue 167288).
     """
     agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
-    store = tdist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
-                           is_master=(rank == 0 and not agent), timeout=timeout,
-                           multi_tenant=not agent)
+    store = tdist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world,
+        is_master=(rank == 0 and not agent),
+        timeout=timeout,
+        multi_tenant=not agent,
+    )
     return tdist.PrefixStore(f"largebatch/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
@@ -145,7 +156,7 @@ def average_buffers_(module: torch.nn.Module) -> None:
         all_reduce_mean_(flat)
         offset = 0
         for b in bufs:
-            b.copy_(flat[offset:offset + b.numel()].view_as(b))
+            b.copy_(flat[offset : offset + b.numel()].view_as(b))
             offset += b.numel()
 
 
@@ -159,8 +170,12 @@ def wrap_ddp(model: torch.nn.Module, dist: Dist, comm_hook=None, hook_state=None
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    ddp = DDP(model, device_ids=[dist.device] if dist.device.type == "cuda" else None,
-              forward_sync_buffers=False, gradient_as_bucket_view=True)
+    ddp = DDP(
+        model,
+        device_ids=[dist.device] if dist.device.type == "cuda" else None,
+        forward_sync_buffers=False,
+        gradient_as_bucket_view=True,
+    )
     if comm_hook is not None:
         ddp.register_comm_hook(hook_state, comm_hook)
     return ddp

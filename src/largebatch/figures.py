@@ -41,8 +41,12 @@ def kernel_manager():
         (spec / "kernel.json").write_text(json.dumps(get_kernel_dict()))
         ksm = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
         # IPC sockets in the private directory: no TCP ports, and no plain-text-over-TCP warning.
-        yield AsyncKernelManager(kernel_name="largebatch-python", kernel_spec_manager=ksm, transport="ipc",
-                                 ip=str(Path(tmp) / "kernel"))
+        yield AsyncKernelManager(
+            kernel_name="largebatch-python",
+            kernel_spec_manager=ksm,
+            transport="ipc",
+            ip=str(Path(tmp) / "kernel"),
+        )
 
 
 def execute(path: str | Path, timeout: int = TIMEOUT_S) -> float:
@@ -109,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         near = [k for k in known if k.startswith(unknown[0])]
         near += [k for k in difflib.get_close_matches(unknown[0], known, n=2, cutoff=0.5) if k not in near]
         hint = f"did you mean {' or '.join(near[:2])}? " if near else ""
-        print(f"figures error: --only={unknown[0]!r}: no notebooks/{unknown[0]}.ipynb; {hint}"
-              f"(notebooks: {', '.join(known)})", file=sys.stderr)
+        print(
+            f"figures error: --only={unknown[0]!r}: no notebooks/{unknown[0]}.ipynb; {hint}"
+            f"(notebooks: {', '.join(known)})",
+            file=sys.stderr,
+        )
         return 2
     paths = notebooks(only or None)
     if a.strip:
@@ -130,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[figures] {p.relative_to(ROOT)}: {execute(p, a.timeout):.1f} s", flush=True)
         except Exception as e:  # noqa: BLE001 - report every broken notebook, not just the first
             failed.append(p.name)
-            print(f"[figures] {p.relative_to(ROOT)} FAILED: {type(e).__name__}: {str(e)[-2000:]}",
-                  file=sys.stderr)
+            print(
+                f"[figures] {p.relative_to(ROOT)} FAILED: {type(e).__name__}: {str(e)[-2000:]}",
+                file=sys.stderr,
+            )
     if not paths:
         print(f"[figures] no notebooks in {NOTEBOOKS}")
     return 1 if failed else 0

@@ -64,8 +64,15 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], train: bool = Fa
     with torch.no_grad(), FlopCounterMode(display=False) as fwd:
         model(x)
     f = int(fwd.get_total_flops())
-    out = {"batch": batch, "forward_flops": f, "forward_macs": f / 2, "forward_flops_per_sample": f / batch,
-           "by_op": _by_op(fwd), "flops": f, "macs": f / 2}
+    out = {
+        "batch": batch,
+        "forward_flops": f,
+        "forward_macs": f / 2,
+        "forward_flops_per_sample": f / batch,
+        "by_op": _by_op(fwd),
+        "flops": f,
+        "macs": f / 2,
+    }
     if train:
         params = [q for q in model.parameters() if q.requires_grad]
         with torch.enable_grad(), FlopCounterMode(display=False) as tr:
@@ -73,6 +80,12 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], train: bool = Fa
             y = y if isinstance(y, torch.Tensor) else torch.cat([t.flatten() for t in y])
             torch.autograd.grad(y.sum(), params, allow_unused=True)
         t = int(tr.get_total_flops())
-        out.update(train_flops=t, train_macs=t / 2, train_flops_per_sample=t / batch,
-                   train_to_forward=t / f if f else float("nan"), flops=t, macs=t / 2)
+        out.update(
+            train_flops=t,
+            train_macs=t / 2,
+            train_flops_per_sample=t / batch,
+            train_to_forward=t / f if f else float("nan"),
+            flops=t,
+            macs=t / 2,
+        )
     return out

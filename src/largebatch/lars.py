@@ -38,8 +38,10 @@ def _fe(op: str, xs, *args, **kw):
     fn = getattr(torch, "_foreach_" + op, None) if _USE_FOREACH else None
     if fn is not None:
         return fn(xs, *args, **kw)
-    out = [getattr(x, op)(*(a[i] if isinstance(a, (list, tuple)) else a for a in args), **kw)
-           for i, x in enumerate(xs)]
+    out = [
+        getattr(x, op)(*(a[i] if isinstance(a, (list, tuple)) else a for a in args), **kw)
+        for i, x in enumerate(xs)
+    ]
     return None if op.endswith("_") else out
 
 
@@ -62,18 +64,38 @@ class LARS(torch.optim.Optimizer):
         denom: "paper" for ||g|| + beta ||w|| + eps, "sum_grad" for ||g + beta w|| + eps.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
-                 trust_coef: float = 0.001, eps: float = 0.0, nesterov: bool = False,
-                 trust_clip: bool = False, denom: str = "paper"):
+    def __init__(
+        self,
+        params,
+        lr: float,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        trust_coef: float = 0.001,
+        eps: float = 0.0,
+        nesterov: bool = False,
+        trust_clip: bool = False,
+        denom: str = "paper",
+    ):
         if lr < 0 or momentum < 0 or weight_decay < 0 or eps < 0 or trust_coef <= 0:
-            raise ValueError(f"LARS: invalid lr={lr}, momentum={momentum}, weight_decay={weight_decay}, "
-                             f"eps={eps} or trust_coef={trust_coef}")
+            raise ValueError(
+                f"LARS: invalid lr={lr}, momentum={momentum}, weight_decay={weight_decay}, "
+                f"eps={eps} or trust_coef={trust_coef}"
+            )
         if denom not in ("paper", "sum_grad"):
             raise ValueError(f"LARS: denom={denom!r}, choose 'paper' or 'sum_grad'")
         if nesterov and momentum == 0:
             raise ValueError("LARS: nesterov needs momentum > 0")
-        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coef=trust_coef,
-                        eps=eps, nesterov=nesterov, trust_clip=trust_clip, denom=denom, lars_exclude=False)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            trust_coef=trust_coef,
+            eps=eps,
+            nesterov=nesterov,
+            trust_clip=trust_clip,
+            denom=denom,
+            lars_exclude=False,
+        )
         self._stats: list = []
         super().__init__(params, defaults)
 

@@ -28,8 +28,19 @@ WANDB_PROJECT = "largebatch"
 # What a run's config does not hold but its W&B identity needs; set by largebatch.cli before a run
 # (scale: smoke | cpu | paper, or adhoc for `largebatch.train`).
 _CONTEXT = {"scale": "adhoc"}
-METRIC_PREFIXES = ("train", "test", "train_eval", "test_running", "opt", "time", "noise", "noise_layer",
-                   "lars", "lars_layer", "stale")  # logged series: plotted against examples_seen
+METRIC_PREFIXES = (
+    "train",
+    "test",
+    "train_eval",
+    "test_running",
+    "opt",
+    "time",
+    "noise",
+    "noise_layer",
+    "lars",
+    "lars_layer",
+    "stale",
+)  # logged series: plotted against examples_seen
 
 
 def set_run_context(**kw) -> None:
@@ -47,11 +58,20 @@ def wandb_identity(config: dict, resumed: bool = False) -> dict:
     c = config.get("config", {})
     scale = str(_CONTEXT.get("scale") or "adhoc")
     arm, study, batch = c.get("tag") or "default", c.get("study", "demo"), c.get("global_batch", "?")
-    tags = [f"scale:{scale}", f"batch:{batch}", f"world:{config.get('world_size', 1)}",
-            f"model:{c.get('model', '?')}", f"dataset:{c.get('dataset', '?')}"]
+    tags = [
+        f"scale:{scale}",
+        f"batch:{batch}",
+        f"world:{config.get('world_size', 1)}",
+        f"model:{c.get('model', '?')}",
+        f"dataset:{c.get('dataset', '?')}",
+    ]
     tags += ["resumed"] if resumed else []
-    return {"name": f"{study}/{arm}/B{batch}/s{c.get('seed', 0)}", "group": f"{study}-{scale}",
-            "job_type": arm, "tags": [t[:64] for t in tags]}
+    return {
+        "name": f"{study}/{arm}/B{batch}/s{c.get('seed', 0)}",
+        "group": f"{study}-{scale}",
+        "job_type": arm,
+        "tags": [t[:64] for t in tags],
+    }
 
 
 def define_axes(run) -> None:
@@ -129,8 +149,10 @@ class RunLock:
                 holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
             finally:
                 os.close(fd)
-            raise RunBusy(f"run directory {self.path.parent} is in use by another run (pid {holder}); wait "
-                          "for it to finish, or stop it first") from None
+            raise RunBusy(
+                f"run directory {self.path.parent} is in use by another run (pid {holder}); wait "
+                "for it to finish, or stop it first"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -157,10 +179,14 @@ def _clean(v):
 def git_info() -> dict:
     root = Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=root,
-                                    capture_output=True, text=True, timeout=5).stdout.strip())
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "-uno"], cwd=root, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+        )
         return {"git_sha": sha or None, "git_dirty": dirty}
     except Exception:
         return {"git_sha": None, "git_dirty": None}
@@ -181,8 +207,11 @@ class RunSink:
         atomic_write_text(self.dir / "config.json", json.dumps(config, indent=1, default=str))
         path = self.dir / "metrics.jsonl"
         if resume_step is not None and path.exists():
-            keep = [ln for ln in path.read_text().splitlines()
-                    if ln.strip() and _parse(ln) is not None and _parse(ln).get("step", 0) <= resume_step]
+            keep = [
+                ln
+                for ln in path.read_text().splitlines()
+                if ln.strip() and _parse(ln) is not None and _parse(ln).get("step", 0) <= resume_step
+            ]
             atomic_write_text(path, "".join(ln + "\n" for ln in keep))
         else:  # a fresh start (or --force): the old series and summary go, so none outlives its run
             path.unlink(missing_ok=True)
@@ -198,11 +227,16 @@ class RunSink:
             import wandb
 
             ident = wandb_identity(config, resumed=resume_step is not None)
-            self._wandb = wandb.init(project=WANDB_PROJECT, id=self.dir.name, resume="allow",
-                                     config={**config, "scale": _CONTEXT.get("scale", "adhoc"),
-                                             "resumed_at_step": resume_step},
-                                     dir=str(self.dir), mode=mode, **ident,
-                                     settings=wandb.Settings(silent=True, console="off"))
+            self._wandb = wandb.init(
+                project=WANDB_PROJECT,
+                id=self.dir.name,
+                resume="allow",
+                config={**config, "scale": _CONTEXT.get("scale", "adhoc"), "resumed_at_step": resume_step},
+                dir=str(self.dir),
+                mode=mode,
+                **ident,
+                settings=wandb.Settings(silent=True, console="off"),
+            )
             define_axes(self._wandb)
         except Exception as e:  # never let W&B stop training
             warnings.warn(f"W&B disabled for this run: {type(e).__name__}: {e}", stacklevel=2)
@@ -231,8 +265,9 @@ class RunSink:
             return
         if self._f is not None:
             self._f.close()
-        atomic_write_text(self.dir / "summary.json",
-                          json.dumps({k: _clean(v) for k, v in summary.items()}, indent=1))
+        atomic_write_text(
+            self.dir / "summary.json", json.dumps({k: _clean(v) for k, v in summary.items()}, indent=1)
+        )
         if self._wandb is not None:
             try:
                 for k, v in summary.items():

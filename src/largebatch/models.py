@@ -30,8 +30,9 @@ class GhostBatchNorm(nn.modules.batchnorm._BatchNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                False, 0.0, self.eps)
+            return F.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
         n = x.shape[0]
         g = self.group if 0 < self.group < n else n
         if n % g:
@@ -125,8 +126,13 @@ class MLP(nn.Sequential):
 class ResBlockMLP(nn.Module):
     def __init__(self, w: int):
         super().__init__()
-        self.f = nn.Sequential(nn.Linear(w, w, bias=False), GhostBatchNorm(w), nn.ReLU(inplace=True),
-                               nn.Linear(w, w, bias=False), GhostBatchNorm(w))
+        self.f = nn.Sequential(
+            nn.Linear(w, w, bias=False),
+            GhostBatchNorm(w),
+            nn.ReLU(inplace=True),
+            nn.Linear(w, w, bias=False),
+            GhostBatchNorm(w),
+        )
 
     def forward(self, x):
         return F.relu(x + self.f(x))
@@ -136,9 +142,14 @@ class ResMLP(nn.Sequential):
     """MLP with BatchNorm and residual blocks (Goyal-style zero-gamma target on the last BN)."""
 
     def __init__(self, in_shape, classes, width=256, depth=2):
-        super().__init__(nn.Flatten(), nn.Linear(_flat(in_shape), width, bias=False),
-                         GhostBatchNorm(width), nn.ReLU(inplace=True),
-                         *[ResBlockMLP(width) for _ in range(depth)], nn.Linear(width, classes))
+        super().__init__(
+            nn.Flatten(),
+            nn.Linear(_flat(in_shape), width, bias=False),
+            GhostBatchNorm(width),
+            nn.ReLU(inplace=True),
+            *[ResBlockMLP(width) for _ in range(depth)],
+            nn.Linear(width, classes),
+        )
 
 
 class BasicBlock(nn.Module):
@@ -163,8 +174,9 @@ class ResNetSmall(nn.Module):
     def __init__(self, in_shape, classes, width=16, depth=1):
         super().__init__()
         c = in_shape[0]
-        self.stem = nn.Sequential(nn.Conv2d(c, width, 3, 1, 1, bias=False), GhostBatchNorm(width),
-                                  nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(c, width, 3, 1, 1, bias=False), GhostBatchNorm(width), nn.ReLU(inplace=True)
+        )
         blocks, cin = [], width
         for i, w in enumerate((width, 2 * width, 4 * width)):
             for j in range(depth):
@@ -214,8 +226,15 @@ MODELS = {
 }
 
 
-def build_model(name: str, in_shape, classes: int, width: int = 0, depth: int = 0,
-                zero_gamma: bool = False, bn_group: int = 0) -> nn.Module:
+def build_model(
+    name: str,
+    in_shape,
+    classes: int,
+    width: int = 0,
+    depth: int = 0,
+    zero_gamma: bool = False,
+    bn_group: int = 0,
+) -> nn.Module:
     """Build a model by name; every BN becomes ghost BN with groups of `bn_group` examples.
 
     Args:

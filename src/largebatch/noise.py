@@ -38,8 +38,10 @@ from .models import has_batchnorm
 def two_batch_estimate(g2_small, g2_big, b_small: float, b_big: float):
     """(|G|^2, tr(Sigma)) from mean squared norms at two batch sizes (McCandlish App. A)."""
     if not b_small < b_big:
-        raise ValueError(f"two-batch estimator needs B_small < B_big, got B_small={b_small}, "
-                         f"B_big={b_big}: use more workers (or micro-batches) per step")
+        raise ValueError(
+            f"two-batch estimator needs B_small < B_big, got B_small={b_small}, "
+            f"B_big={b_big}: use more workers (or micro-batches) per step"
+        )
     g2 = (b_big * g2_big - b_small * g2_small) / (b_big - b_small)
     trace_sigma = (g2_small - g2_big) / (1.0 / b_small - 1.0 / b_big)
     return g2, trace_sigma
@@ -67,8 +69,10 @@ def per_example_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_f
     from torch.func import functional_call, grad, vmap
 
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) and model.training:
-        raise ValueError("per-example gradients need a BN-free model: BatchNorm in train mode couples "
-                         "the examples of a batch; use noise_estimator=two_batch instead")
+        raise ValueError(
+            "per-example gradients need a BN-free model: BatchNorm in train mode couples "
+            "the examples of a batch; use noise_estimator=two_batch instead"
+        )
     loss_fn = loss_fn or (lambda out, t: nn.functional.cross_entropy(out, t))
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
@@ -104,6 +108,7 @@ def per_example_estimate_linear(model: nn.Module, x: torch.Tensor, y: torch.Tens
             sq[mod.weight] = (d2 * a2).sum()
             if mod.bias is not None:
                 sq[mod.bias] = d2.sum()
+
         out.register_hook(grad_hook)
         return out.clone()  # an in-place op after the layer (ReLU) must not touch the hooked tensor
 
@@ -161,7 +166,7 @@ class NoiseEMA:
         self.t += 1
         self.s_g2 = d * self.s_g2 + (1 - d) * g2
         self.s_tr = d * self.s_tr + (1 - d) * trace_sigma
-        corr = 1 - d ** self.t if d > 0 else 1.0
+        corr = 1 - d**self.t if d > 0 else 1.0
         g2c, trc = self.s_g2 / corr, self.s_tr / corr
         return {"g2": g2c, "trace_sigma": trc, "b_simple": b_simple(trc, g2c)}
 
@@ -206,10 +211,10 @@ def _measuring_hook(state: _HookState, bucket):
     def unpack(fut):
         out = fut.value()[0]
         buf.copy_(out[:n])
-        for name, v in zip(names, out[n:n + k]):
+        for name, v in zip(names, out[n : n + k]):
             state.sq[name] = v  # already the mean over ranks of |g_local|^2
         if extra is not None:
-            state.extra_out = out[n + k:].double() * ws
+            state.extra_out = out[n + k :].double() * ws
         return buf
 
     return tdist.all_reduce(flat, async_op=True).get_future().then(unpack)
@@ -235,8 +240,10 @@ class NoiseMeter:
         self._carried = None
         if cfg.noise_estimator == "per_example":
             if has_batchnorm(model):
-                raise ConfigError(f"noise_estimator=per_example: model={cfg.model!r} has BatchNorm; "
-                                  "per-example gradients need a BN-free model, use noise_estimator=two_batch")
+                raise ConfigError(
+                    f"noise_estimator=per_example: model={cfg.model!r} has BatchNorm; "
+                    "per-example gradients need a BN-free model, use noise_estimator=two_batch"
+                )
 
     def comm_hook(self, inner):
         piggy = inner is None and self.cfg.noise_estimator == "two_batch"
@@ -301,8 +308,8 @@ class NoiseMeter:
             if extra is None:
                 return D.all_reduce_mean_(vec)
             both = D.all_reduce_sum_(torch.cat([vec.double(), extra.double().to(vec.device)]))
-            extra = both[vec.numel():]
-            return both[:vec.numel()] / D.world_size()
+            extra = both[vec.numel() :]
+            return both[: vec.numel()] / D.world_size()
 
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         params = dict(model.named_parameters())
@@ -310,8 +317,8 @@ class NoiseMeter:
             with torch.enable_grad():
                 g2_l, tr_l = self._per_example(model, *batch)
             vec = reduce_mean(torch.stack([g2_l[n] for n in names] + [tr_l[n] for n in names]))
-            g2_l = dict(zip(names, vec[:len(names)].tolist()))
-            tr_l = dict(zip(names, vec[len(names):].tolist()))
+            g2_l = dict(zip(names, vec[: len(names)].tolist()))
+            tr_l = dict(zip(names, vec[len(names) :].tolist()))
         else:
             st = self.hook_state
             if st is not None and st.piggyback:  # DDP: reduced with the gradients already
@@ -326,17 +333,23 @@ class NoiseMeter:
             else:
                 b_small = res.per_process_batch // self.k
                 vec = reduce_mean(
-                    torch.stack([torch.as_tensor(self._sq[n], dtype=torch.float64) for n in names]) / self.k)
+                    torch.stack([torch.as_tensor(self._sq[n], dtype=torch.float64) for n in names]) / self.k
+                )
             big = torch.stack(torch._foreach_norm([params[n].grad for n in names])).double().pow(2)
             g2v, trv = two_batch_estimate(vec.cpu(), big.cpu(), b_small, cfg.global_batch)
             g2_l, tr_l = dict(zip(names, g2v.tolist())), dict(zip(names, trv.tolist()))
         g2, tr = sum(g2_l.values()), sum(tr_l.values())
         sm = self.ema.update(g2, tr)
-        rec = {"noise/g2": sm["g2"], "noise/trace_sigma": sm["trace_sigma"],
-               "noise/b_simple": sm["b_simple"], "noise/g2_raw": g2, "noise/trace_sigma_raw": tr,
-               "noise/temperature_g": temperature_g(
-                   lr, res.train_examples, cfg.global_batch,
-                   cfg.momentum if cfg.optimizer == "sgd" else 0.0)}
+        rec = {
+            "noise/g2": sm["g2"],
+            "noise/trace_sigma": sm["trace_sigma"],
+            "noise/b_simple": sm["b_simple"],
+            "noise/g2_raw": g2,
+            "noise/trace_sigma_raw": tr,
+            "noise/temperature_g": temperature_g(
+                lr, res.train_examples, cfg.global_batch, cfg.momentum if cfg.optimizer == "sgd" else 0.0
+            ),
+        }
         for n in names:
             rec[f"noise_layer/{n}/b_simple"] = b_simple(tr_l[n], g2_l[n])
         self._carried = None

@@ -20,19 +20,36 @@ def param_groups(model: nn.Module, weight_decay: float, exclude_bn_bias: bool = 
     """Two groups: decayed weights, and (if excluding) BN/bias tensors with weight_decay 0."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not exclude_bn_bias:
-        return [{"params": [p for _, p in named], "names": [n for n, _ in named],
-                 "weight_decay": weight_decay, "name": "all"}]
+        return [
+            {
+                "params": [p for _, p in named],
+                "names": [n for n, _ in named],
+                "weight_decay": weight_decay,
+                "name": "all",
+            }
+        ]
     decay = [(n, p) for n, p in named if p.ndim > 1]
     no_decay = [(n, p) for n, p in named if p.ndim <= 1]
-    return [{"params": [p for _, p in decay], "names": [n for n, _ in decay],
-             "weight_decay": weight_decay, "name": "decay"},
-            {"params": [p for _, p in no_decay], "names": [n for n, _ in no_decay],
-             "weight_decay": 0.0, "name": "no_decay"}]
+    return [
+        {
+            "params": [p for _, p in decay],
+            "names": [n for n, _ in decay],
+            "weight_decay": weight_decay,
+            "name": "decay",
+        },
+        {
+            "params": [p for _, p in no_decay],
+            "names": [n for n, _ in no_decay],
+            "weight_decay": 0.0,
+            "name": "no_decay",
+        },
+    ]
 
 
 def _sgd(groups, cfg):
-    return torch.optim.SGD(groups, lr=cfg.lr_base, momentum=cfg.momentum,
-                           nesterov=cfg.nesterov and cfg.momentum > 0)
+    return torch.optim.SGD(
+        groups, lr=cfg.lr_base, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0
+    )
 
 
 def _adam(groups, cfg):
@@ -42,14 +59,28 @@ def _adam(groups, cfg):
 def _lars(groups, cfg):
     for g in groups:  # skipping the trust ratio and skipping weight decay are separate switches
         g["lars_exclude"] = cfg.lars_exclude_bn_bias and g["name"] == "no_decay"
-    return LARS(groups, lr=cfg.lr_base, momentum=cfg.momentum, trust_coef=cfg.trust_coef,
-                nesterov=cfg.nesterov, trust_clip=cfg.lars_trust_clip, denom=cfg.lars_denom)
+    return LARS(
+        groups,
+        lr=cfg.lr_base,
+        momentum=cfg.momentum,
+        trust_coef=cfg.trust_coef,
+        nesterov=cfg.nesterov,
+        trust_clip=cfg.lars_trust_clip,
+        denom=cfg.lars_denom,
+    )
 
 
 def _rmsprop_warmup(groups, cfg):
-    return RMSpropWarmup(groups, lr=cfg.lr_base, momentum=cfg.momentum, rms_lr=cfg.rms_lr,
-                         rms_decay=cfg.rms_decay, eps=cfg.rms_eps, beta_center=cfg.rms_beta_center_epochs,
-                         beta_period=cfg.rms_beta_period_epochs)
+    return RMSpropWarmup(
+        groups,
+        lr=cfg.lr_base,
+        momentum=cfg.momentum,
+        rms_lr=cfg.rms_lr,
+        rms_decay=cfg.rms_decay,
+        eps=cfg.rms_eps,
+        beta_center=cfg.rms_beta_center_epochs,
+        beta_period=cfg.rms_beta_period_epochs,
+    )
 
 
 OPTIMIZERS = {"sgd": _sgd, "adam": _adam, "lars": _lars, "rmsprop_warmup": _rmsprop_warmup}

@@ -30,18 +30,45 @@ import seaborn as sns
 from .results import FIGURES, mean_std_n
 
 # Sized for a one-column figure (~3.5 in) in print: 9-10 pt text, 1.5 pt lines, fonts embedded as TrueType.
-_RC = {"figure.figsize": (4.8, 3.4), "savefig.dpi": 300, "savefig.bbox": "tight", "pdf.fonttype": 42,
-       "ps.fonttype": 42, "lines.linewidth": 1.5, "lines.markersize": 5, "errorbar.capsize": 3,
-       "legend.frameon": False, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
-       "xtick.labelsize": 9, "ytick.labelsize": 9, "grid.linewidth": 0.5, "svg.hashsalt": "largebatch"}
+_RC = {
+    "figure.figsize": (4.8, 3.4),
+    "savefig.dpi": 300,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 5,
+    "errorbar.capsize": 3,
+    "legend.frameon": False,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "grid.linewidth": 0.5,
+    "svg.hashsalt": "largebatch",
+}
 
 
 _MARKERS = "DosP^vX*<>" * 3
 BARS = {"std": "±1 standard deviation over seeds", "se": "±1 standard error of the mean over seeds"}
 # readable legend names of hue columns: "B=256" rather than "global_batch=256"; "" = the value alone
-_HUE_NAMES = {"global_batch": "B", "per_worker_batch": "n", "lr": "lr", "s": "s", "seed": "seed",
-              "setting": "", "optimizer": "", "arm": "", "layer": "", "series": "", "label": "",
-              "model": "", "experiment": "", "net": ""}
+_HUE_NAMES = {
+    "global_batch": "B",
+    "per_worker_batch": "n",
+    "lr": "lr",
+    "s": "s",
+    "seed": "seed",
+    "setting": "",
+    "optimizer": "",
+    "arm": "",
+    "layer": "",
+    "series": "",
+    "label": "",
+    "model": "",
+    "experiment": "",
+    "net": "",
+}
 
 
 def hue_label(hue: str | None, value) -> str:
@@ -64,12 +91,15 @@ def caption(fig: mpl.figure.Figure, note: str | None = None) -> str:
     bars = sorted(getattr(fig, "_largebatch_bars", set()))
     parts = [note.strip()] if note else []
     if bars:
-        parts.append("Error bars: " + " / ".join(BARS[b] for b in bars) + "; n = runs per point (legend); "
-                     "runs without a value (diverged, never reached) are labelled at their point, "
-                     "not averaged.")
+        parts.append(
+            "Error bars: " + " / ".join(BARS[b] for b in bars) + "; n = runs per point (legend); "
+            "runs without a value (diverged, never reached) are labelled at their point, "
+            "not averaged."
+        )
     if not parts:
-        raise ValueError("say what the figure's lines or bars are and over how many runs: "
-                         "save(..., note=...)")
+        raise ValueError(
+            "say what the figure's lines or bars are and over how many runs: save(..., note=...)"
+        )
     return " ".join(parts)
 
 
@@ -99,8 +129,11 @@ def mark_off_scale(ax) -> int:
         if line.get_gid() == "off-scale":
             continue
         xs, ys = (pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(float) for v in line.get_data())
-        out = [(x, y) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y) and x0 <= x <= x1
-               and not lo <= y <= hi]
+        out = [
+            (x, y)
+            for x, y in zip(xs, ys)
+            if math.isfinite(x) and math.isfinite(y) and x0 <= x <= x1 and not lo <= y <= hi
+        ]
         if not out:
             continue
         if len(xs) > 40:  # a curve: say where it leaves the axes
@@ -110,21 +143,38 @@ def mark_off_scale(ax) -> int:
             top = y > hi
             k = _next_slot(ax, "top" if top else "bottom")
             ha, dx = _side(ax, x)
-            ax.plot([x], [hi if top else lo], marker="^" if top else "v", color=line.get_color(),
-                    markerfacecolor="none", clip_on=False, zorder=6, gid="off-scale", linestyle="none")
+            ax.plot(
+                [x],
+                [hi if top else lo],
+                marker="^" if top else "v",
+                color=line.get_color(),
+                markerfacecolor="none",
+                clip_on=False,
+                zorder=6,
+                gid="off-scale",
+                linestyle="none",
+            )
             name = line.get_label() if len(xs) > 40 and not line.get_label().startswith("_") else ""
             text = f"{name}: off scale" if name else f"{y:.3g}"
             if x in notes:
                 text += f", {notes[x]}"
-            ax.annotate(text, (x, hi if top else lo), textcoords="offset points", ha=ha,
-                        xytext=(dx, -9 - 8 * k if top else 4 + 8 * k), fontsize=6, color=line.get_color(),
-                        annotation_clip=False)
+            ax.annotate(
+                text,
+                (x, hi if top else lo),
+                textcoords="offset points",
+                ha=ha,
+                xytext=(dx, -9 - 8 * k if top else 4 + 8 * k),
+                fontsize=6,
+                color=line.get_color(),
+                annotation_clip=False,
+            )
             marks += 1
     return marks
 
 
-def save(fig: mpl.figure.Figure, stem: str, out_dir: str | Path = FIGURES, note: str | None = None
-         ) -> list[Path]:
+def save(
+    fig: mpl.figure.Figure, stem: str, out_dir: str | Path = FIGURES, note: str | None = None
+) -> list[Path]:
     """Write `fig` as <out_dir>/<stem>.png and .pdf (no timestamps in the metadata, so reruns are stable),
     with points beyond the axes marked at the edge and a caption under it (`caption`).
 
@@ -146,8 +196,15 @@ def save(fig: mpl.figure.Figure, stem: str, out_dir: str | Path = FIGURES, note:
         if ax.has_data():
             mark_off_scale(ax)
     width_in = fig.get_size_inches()[0]
-    fig.text(0.01, 0.0, textwrap.fill(text, max(40, int(width_in * 16))), ha="left", va="top", fontsize=7,
-             color="#333333")
+    fig.text(
+        0.01,
+        0.0,
+        textwrap.fill(text, max(40, int(width_in * 16))),
+        ha="left",
+        va="top",
+        fontsize=7,
+        color="#333333",
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
@@ -168,9 +225,21 @@ def _groups(df: pd.DataFrame, hue: str | None):
     return [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
 
 
-def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, logx: bool = False,
-                logy: bool = False, marker: str = "o", label: str | None = None, err: str = "std",
-                flag: str | None = None, flag_text: str = "diverged", missing_text: str = "no value") -> None:
+def errorbar_by(
+    ax,
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    marker: str = "o",
+    label: str | None = None,
+    err: str = "std",
+    flag: str | None = None,
+    flag_text: str = "diverged",
+    missing_text: str = "no value",
+) -> None:
     """Mean of `y` per `x` (per `hue` group) with error bars over the rows (seeds); n in the legend.
 
     Runs whose `y` is NaN or infinite (diverged, never reached the target) are not averaged: each point
@@ -206,43 +275,89 @@ def errorbar_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lo
         ns = [p[3] for p in drawn] or [0]
         ns_txt = f"n={min(ns)}" if min(ns) == max(ns) else f"n={min(ns)}–{max(ns)}"
         name = label if hue is None else hue_label(hue, h)
-        cont = ax.errorbar([p[0] for p in drawn], [p[1] for p in drawn],
-                           yerr=[0.0 if math.isnan(p[2]) else p[2] for p in drawn], marker=marker,
-                           label=f"{name} ({ns_txt})" if name else ns_txt)
+        cont = ax.errorbar(
+            [p[0] for p in drawn],
+            [p[1] for p in drawn],
+            yerr=[0.0 if math.isnan(p[2]) else p[2] for p in drawn],
+            marker=marker,
+            label=f"{name} ({ns_txt})" if name else ns_txt,
+        )
         color = cont[0].get_color()
         cont[0]._largebatch_notes = {}  # x -> "k/n diverged": mark_off_scale repeats it at the edge
         dy = 4 + 9 * ((len(ax.containers) - 1) % 3)  # labels of several lines at one x do not overlap
         for xv, m, _, n, miss, k_flag, total in pts:
             notes = ([f"{miss}/{total} {missing_text}"] if miss else []) + (
-                [f"{k_flag}/{total} {flag_text}"] if k_flag else [])
+                [f"{k_flag}/{total} {flag_text}"] if k_flag else []
+            )
             if not notes:
                 continue
             if n and k_flag == total and not miss:  # every run flagged: a cross, explained once in the legend
                 first = not ax.__dict__.get("_largebatch_cross")
                 ax._largebatch_cross = True
-                ax.plot([xv], [m], marker="x", markersize=7, color=color, linestyle="none", zorder=6,
-                        label=f"× all runs {flag_text}" if first else "_nolegend_")
+                ax.plot(
+                    [xv],
+                    [m],
+                    marker="x",
+                    markersize=7,
+                    color=color,
+                    linestyle="none",
+                    zorder=6,
+                    label=f"× all runs {flag_text}" if first else "_nolegend_",
+                )
                 cont[0]._largebatch_notes[xv] = f"all {flag_text}"
                 continue
             if n:
                 cont[0]._largebatch_notes[xv] = ", ".join(notes)
             if n == 0:  # nothing to average: an open marker on the top edge says the runs exist
-                ax.plot([xv], [1.0], transform=ax.get_xaxis_transform(), marker="^", markerfacecolor="none",
-                        color=color, clip_on=False, linestyle="none", zorder=6)
+                ax.plot(
+                    [xv],
+                    [1.0],
+                    transform=ax.get_xaxis_transform(),
+                    marker="^",
+                    markerfacecolor="none",
+                    color=color,
+                    clip_on=False,
+                    linestyle="none",
+                    zorder=6,
+                )
                 ha, dx = _side(ax, xv)
-                ax.annotate(", ".join(notes), (xv, 1.0), xycoords=ax.get_xaxis_transform(), ha=ha,
-                            textcoords="offset points", xytext=(dx, -10 - 8 * _next_slot(ax, "top")),
-                            fontsize=6, color=color, annotation_clip=False)
+                ax.annotate(
+                    ", ".join(notes),
+                    (xv, 1.0),
+                    xycoords=ax.get_xaxis_transform(),
+                    ha=ha,
+                    textcoords="offset points",
+                    xytext=(dx, -10 - 8 * _next_slot(ax, "top")),
+                    fontsize=6,
+                    color=color,
+                    annotation_clip=False,
+                )
             else:
                 ha, dx = _side(ax, xv)
-                ax.annotate(", ".join(notes), (xv, m), textcoords="offset points", xytext=(dx, dy), ha=ha,
-                            fontsize=6, color=color)
+                ax.annotate(
+                    ", ".join(notes),
+                    (xv, m),
+                    textcoords="offset points",
+                    xytext=(dx, dy),
+                    ha=ha,
+                    fontsize=6,
+                    color=color,
+                )
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)
 
 
-def lines_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, linestyle: str = "-",
-             logx: bool = False, logy: bool = False, color: str | None = None) -> None:
+def lines_by(
+    ax,
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    linestyle: str = "-",
+    logx: bool = False,
+    logy: bool = False,
+    color: str | None = None,
+) -> None:
     """One line of `y` against `x` per `hue` value (model curves); the hue value is the legend label."""
     for h, g in _groups(df, hue):
         g = g.sort_values(x)
@@ -251,15 +366,24 @@ def lines_by(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, lines
     set_log(ax, False, logy)
 
 
-def points(ax, df: pd.DataFrame, x: str, y: str, hue: str | None = None, annotate: str | None = None,
-           color: str = "black", label: str | None = None) -> None:
+def points(
+    ax,
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    annotate: str | None = None,
+    color: str = "black",
+    label: str | None = None,
+) -> None:
     """Published points as black markers: one marker shape per `hue` value (its legend label), optionally
     annotated with the text of column `annotate`."""
     for (h, g), marker in zip(_groups(df, hue), _MARKERS):
         ax.scatter(g[x], g[y], marker=marker, color=color, zorder=5, s=30, label=label if h is None else h)
         for _, r in g.iterrows() if annotate else ():
-            ax.annotate(str(r[annotate]), (r[x], r[y]), textcoords="offset points", xytext=(4, -10),
-                        fontsize=7)
+            ax.annotate(
+                str(r[annotate]), (r[x], r[y]), textcoords="offset points", xytext=(4, -10), fontsize=7
+            )
 
 
 def perfect_scaling(ax, x0: float, x1: float, y0: float = 1.0, label: str = "ideal (linear)") -> None:

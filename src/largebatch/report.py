@@ -203,12 +203,14 @@ def render_study_counts(rows: list[dict]) -> str:
     c = counts(rows)[rows[0]["study"]] if rows else {}
     if not c:
         return "No claims judged yet."
-    return (f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
-            f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive"
-            f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. Each row's "
-            "interval, n and the commit that fixed it are in the claims table; where the prose of this "
-            "README speaks of a criterion passing or failing, it reads the seed means, and the table's "
-            "verdict governs.")
+    return (
+        f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
+        f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive"
+        f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. Each row's "
+        "interval, n and the commit that fixed it are in the claims table; where the prose of this "
+        "README speaks of a criterion passing or failing, it reads the seed means, and the table's "
+        "verdict governs."
+    )
 
 
 def render_rows(rows: list[dict], with_study: bool = False) -> str:
@@ -264,10 +266,23 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
             plan = need
         wall = r["wall_per_seed"]
         extra = max((plan if plan is not None else V.SEED_CAP) - n, 0)
-        out.append({"study": r["study"], "id": r["id"], "outcome": r["outcome"], "n": n, "need": need,
-                    "obs": obs, "plan": plan, "target": r["target"], "why": r["target_why"],
-                    "half_width": res.half_width, "extra": extra, "wall": wall,
-                    "minutes": extra * wall / 60 if wall is not None else math.nan})
+        out.append(
+            {
+                "study": r["study"],
+                "id": r["id"],
+                "outcome": r["outcome"],
+                "n": n,
+                "need": need,
+                "obs": obs,
+                "plan": plan,
+                "target": r["target"],
+                "why": r["target_why"],
+                "half_width": res.half_width,
+                "extra": extra,
+                "wall": wall,
+                "minutes": extra * wall / 60 if wall is not None else math.nan,
+            }
+        )
     by_study: dict[str, float] = {}
     for p in out:
         if p["outcome"] == V.INCONCLUSIVE and p["plan"] is not None and p["extra"] > 0 and p["wall"]:
@@ -306,11 +321,15 @@ def render_seeds(rows: list[dict]) -> str:
             if p["need"] is None:
                 plan_txt += "; the power rule is not met even at 10"
         else:
-            plan_txt = (f"not cheap: {p['plan']} seeds (study's extra runs {p['study_minutes']:.1f} min > "
-                        f"{CHEAP_MIN:g})")
+            plan_txt = (
+                f"not cheap: {p['plan']} seeds (study's extra runs {p['study_minutes']:.1f} min > "
+                f"{CHEAP_MIN:g})"
+            )
         mins = f"{p['minutes']:.1f}" if p["wall"] is not None and p["outcome"] == V.INCONCLUSIVE else ""
-        lines.append(f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → "
-                     f"{n_txt(p['need'])} | {obs} | {mins} | {plan_txt} |")
+        lines.append(
+            f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → "
+            f"{n_txt(p['need'])} | {obs} | {mins} | {plan_txt} |"
+        )
     return "\n".join(lines)
 
 
@@ -320,8 +339,9 @@ def current_table(text: str) -> str | None:
     return None if i < 0 or j < i else text[i + len(START) : j].strip("\n")
 
 
-def blocks(data_dir: Path = DATA, root: Path = ROOT, readme: Path | None = None
-           ) -> dict[Path, dict[str, str]]:
+def blocks(
+    data_dir: Path = DATA, root: Path = ROOT, readme: Path | None = None
+) -> dict[Path, dict[str, str]]:
     """Every generated block: {file: {block name: markdown}} (README: `readme`, default root/README.md)."""
     rows = collect_claims(data_dir, root)
     out: dict[Path, dict[str, str]] = {
@@ -372,8 +392,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 new = replace_block(text, block, name)
             except ValueError:
-                print(f"[report] {path} has no '<!-- {name}:start -->' / '<!-- {name}:end -->' markers",
-                      file=sys.stderr)
+                print(
+                    f"[report] {path} has no '<!-- {name}:start -->' / '<!-- {name}:end -->' markers",
+                    file=sys.stderr,
+                )
                 return 1
             if new != text:
                 stale.append(f"{_rel(path)}:{name}")
@@ -383,8 +405,10 @@ def main(argv: list[str] | None = None) -> int:
                 text = new
     if a.check:
         if stale:
-            print("[report] out of date (run `python -m largebatch.report`): " + ", ".join(stale),
-                  file=sys.stderr)
+            print(
+                "[report] out of date (run `python -m largebatch.report`): " + ", ".join(stale),
+                file=sys.stderr,
+            )
             return 1
         print("[report] every generated README block is up to date")
         return 0

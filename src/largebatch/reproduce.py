@@ -18,8 +18,11 @@ from .sweep import run_sweep
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m largebatch.reproduce", description=__doc__.split("\n\n")[0],
-                                 epilog="Takes no options: it runs every study's cpu grid (hours).")
+    ap = argparse.ArgumentParser(
+        prog="python -m largebatch.reproduce",
+        description=__doc__.split("\n\n")[0],
+        epilog="Takes no options: it runs every study's cpu grid (hours).",
+    )
     ap.parse_args(sys.argv[1:] if argv is None else argv)  # --help prints and exits 0; anything else exits 2
     studies = [s for s in discover() if s.runnable]
     print(f"[reproduce] studies: {', '.join(s.name for s in studies)}")

@@ -43,8 +43,10 @@ def run_config(d: str | Path):
     try:
         return from_dict(json.loads(path.read_text())["config"])
     except (OSError, ValueError, KeyError, TypeError) as e:
-        _warn(f"skipping {Path(d)}: {path.name} is unreadable ({type(e).__name__}); rerun that run with "
-              "--force, or delete its directory")
+        _warn(
+            f"skipping {Path(d)}: {path.name} is unreadable ({type(e).__name__}); rerun that run with "
+            "--force, or delete its directory"
+        )
         return None
 
 
@@ -52,8 +54,9 @@ def grid_run_names(study: str, cfgs, runs_dir: str | Path = "runs") -> list[str]
     """Names of the run directories of `study` whose config (re-hashed now) is one of `cfgs`; a run whose
     config.json is unreadable is skipped with a warning."""
     ids = {run_id(c) for c in cfgs}
-    return [d.name for d in run_dirs(study, runs_dir)
-            if (c := run_config(d)) is not None and run_id(c) in ids]
+    return [
+        d.name for d in run_dirs(study, runs_dir) if (c := run_config(d)) is not None and run_id(c) in ids
+    ]
 
 
 class ShrinkError(RuntimeError):
@@ -87,8 +90,9 @@ def flatten_run(config: dict, summary: dict | None) -> dict:
     row = {"run_id": config.get("run_id") or (summary or {}).get("run_id")}
     row.update({k: _scalar(v) for k, v in config.get("config", {}).items()})
     row.update({f"resolved.{k}": _scalar(v) for k, v in config.get("resolved", {}).items()})
-    row.update({f"meta.{k}": _scalar(v) for k, v in config.items()
-                if k not in ("config", "resolved", "run_id")})
+    row.update(
+        {f"meta.{k}": _scalar(v) for k, v in config.items() if k not in ("config", "resolved", "run_id")}
+    )
     for k, v in (summary or {}).items():
         v = _scalar(v)
         if k not in row:
@@ -126,8 +130,10 @@ def load_runs(study: str, runs_dir: str | Path = "runs", complete_only: bool = T
             continue
         if complete_only and summary is None:
             if (d / "summary.json").exists():
-                _warn(f"skipping {d}: summary.json is truncated or lacks final metrics; rerun the run (it "
-                      "finishes from its last checkpoint)")
+                _warn(
+                    f"skipping {d}: summary.json is truncated or lacks final metrics; rerun the run (it "
+                    "finishes from its last checkpoint)"
+                )
             continue
         config.setdefault("run_id", d.name)
         rows.append(flatten_run(config, summary))
@@ -165,8 +171,9 @@ def load_curves(study: str, runs_dir: str | Path = "runs", config_cols: tuple[st
     df = pd.concat(frames, ignore_index=True)
     df = df[["run_id", *[c for c in df.columns if c != "run_id"]]]
     if config_cols:
-        df = df.merge(load_runs(study, runs_dir, complete_only=False)[["run_id", *config_cols]],
-                      on="run_id", how="left")
+        df = df.merge(
+            load_runs(study, runs_dir, complete_only=False)[["run_id", *config_cols]], on="run_id", how="left"
+        )
     keys = ["run_id", "step"] if "step" in df.columns else ["run_id"]
     return df.sort_values(keys, kind="stable").reset_index(drop=True)
 
@@ -183,8 +190,9 @@ def _data_rows(path: Path) -> int:
         return 0
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | Path, sort_by: list[str] | None = None,
-                     allow_shrink: bool = False) -> Path:
+def write_csv_atomic(
+    df: pd.DataFrame, path: str | Path, sort_by: list[str] | None = None, allow_shrink: bool = False
+) -> Path:
     """Write `df` as CSV deterministically and atomically (temporary file + os.replace).
 
     Duplicate rows are dropped, rows are sorted by `sort_by` (default: every column, left to right;
@@ -213,7 +221,8 @@ def write_csv_atomic(df: pd.DataFrame, path: str | Path, sort_by: list[str] | No
             raise ShrinkError(
                 f"refusing to replace {path} ({old} rows) with {len(out)} rows: the runs found here do "
                 "not cover what it holds (a partial grid or rerun?); finish the grid, or pass --partial "
-                "to write it anyway")
+                "to write it anyway"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     if len(out) and len(out.columns):
         out = out.sort_values(sort_by or list(out.columns), key=_sort_key, kind="stable", na_position="last")
@@ -238,7 +247,8 @@ def write_csvs(items) -> list[Path]:
                 raise ShrinkError(
                     f"refusing to replace {path} ({old} rows) with {n} rows: the runs found here do not "
                     "cover what it holds (a partial grid or rerun?); finish the grid, or pass --partial to "
-                    "write it anyway (no CSV of this study was changed)")
+                    "write it anyway (no CSV of this study was changed)"
+                )
     return [write_csv_atomic(df, path, *rest) for df, path, *rest in items]
 
 
@@ -274,8 +284,9 @@ def collect_main(collect, argv: list[str] | None = None) -> int:
     return 0
 
 
-def steps_to_result(curves: pd.DataFrame, col: str, target: float, higher_is_better: bool = True,
-                    step_col: str = "step") -> pd.Series:
+def steps_to_result(
+    curves: pd.DataFrame, col: str, target: float, higher_is_better: bool = True, step_col: str = "step"
+) -> pd.Series:
     """First step at which each run's `col` reaches `target` (batch_science `compute_steps_to_result`).
 
     Args:
@@ -333,6 +344,7 @@ def fmt_num(v, digits: int = 4) -> str:
 
 def markdown_table(df: pd.DataFrame) -> str:
     """`df` as a GitHub markdown table (cells as text, '|' escaped); no dependency on tabulate."""
+
     def cell(v) -> str:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).replace("|", "\\|")
 

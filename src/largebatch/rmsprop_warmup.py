@@ -52,8 +52,9 @@ def alpha_sgd(epoch: float, beta_center: float = 10.0, beta_period: float = 5.0,
     return min(1.0, 0.5 + slope * x)
 
 
-def alpha_rms(epoch: float, coef: float, beta_center: float = 10.0, beta_period: float = 5.0,
-              slope: float = 1.0) -> float:
+def alpha_rms(
+    epoch: float, coef: float, beta_center: float = 10.0, beta_period: float = 5.0, slope: float = 1.0
+) -> float:
     """The RMSprop weight a_rms(epoch) = (1 - a_sgd(epoch)) * coef (coef = k in the module docstring)."""
     return (1.0 - alpha_sgd(epoch, beta_center, beta_period, slope)) * coef
 
@@ -81,21 +82,44 @@ class RMSpropWarmup(torch.optim.Optimizer):
             kept out of the param groups so that state_dict stays picklable.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.9, alpha_rms: float | None = None,
-                 rms_lr: float = 3e-4, rms_decay: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                 beta_center: float = 10.0, beta_period: float = 5.0, sgd_slope: float = 1.0,
-                 alpha_sgd_fn: Callable[[float], float] | None = None):
+    def __init__(
+        self,
+        params,
+        lr: float,
+        momentum: float = 0.9,
+        alpha_rms: float | None = None,
+        rms_lr: float = 3e-4,
+        rms_decay: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        beta_center: float = 10.0,
+        beta_period: float = 5.0,
+        sgd_slope: float = 1.0,
+        alpha_sgd_fn: Callable[[float], float] | None = None,
+    ):
         if lr < 0 or not 0 <= momentum < 1 or not 0 <= rms_decay < 1 or eps < 0 or weight_decay < 0:
-            raise ValueError(f"RMSpropWarmup: invalid lr={lr}, momentum={momentum}, rms_decay={rms_decay}, "
-                             f"eps={eps} or weight_decay={weight_decay}")
+            raise ValueError(
+                f"RMSpropWarmup: invalid lr={lr}, momentum={momentum}, rms_decay={rms_decay}, "
+                f"eps={eps} or weight_decay={weight_decay}"
+            )
         if (alpha_rms is not None and alpha_rms < 0) or rms_lr < 0:
             raise ValueError(f"RMSpropWarmup: alpha_rms={alpha_rms} and rms_lr={rms_lr} must be >= 0")
         if beta_period <= 0 or sgd_slope <= 0:
             raise ValueError(
-                f"RMSpropWarmup: beta_period={beta_period} and sgd_slope={sgd_slope} must be > 0")
-        defaults = {"lr": lr, "momentum": momentum, "alpha_rms": alpha_rms, "rms_lr": rms_lr,
-                    "rms_decay": rms_decay, "eps": eps, "weight_decay": weight_decay,
-                    "beta_center": beta_center, "beta_period": beta_period, "sgd_slope": sgd_slope}
+                f"RMSpropWarmup: beta_period={beta_period} and sgd_slope={sgd_slope} must be > 0"
+            )
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "alpha_rms": alpha_rms,
+            "rms_lr": rms_lr,
+            "rms_decay": rms_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "beta_center": beta_center,
+            "beta_period": beta_period,
+            "sgd_slope": sgd_slope,
+        }
         super().__init__(params, defaults)
         self.alpha_sgd_fn = alpha_sgd_fn
         self.last_alpha_sgd: float | None = None

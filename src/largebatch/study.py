@@ -53,8 +53,9 @@ class GridModule(Protocol):
 class CollectModule(Protocol):
     """experiments/<name>/collect.py. Optional: `before_reproduce(scale) -> int` (failed runs)."""
 
-    def collect(self, scale: str = "cpu", runs_dir: str | Path = ..., data_dir: str | Path = ...
-                ) -> list[Path]: ...
+    def collect(
+        self, scale: str = "cpu", runs_dir: str | Path = ..., data_dir: str | Path = ...
+    ) -> list[Path]: ...
 
 
 @runtime_checkable
@@ -200,5 +201,18 @@ def skip_scale(study: str, scale: str, writes: tuple[str, ...] = ("cpu",)) -> bo
     return True
 
 
-__all__ = ["SCALES", "PARTS", "CHANCE_ACC", "GridModule", "CollectModule", "ClaimsModule", "Study",
-           "StudyError", "discover", "find", "get", "check_scale", "skip_scale"]
+__all__ = [
+    "SCALES",
+    "PARTS",
+    "CHANCE_ACC",
+    "GridModule",
+    "CollectModule",
+    "ClaimsModule",
+    "Study",
+    "StudyError",
+    "discover",
+    "find",
+    "get",
+    "check_scale",
+    "skip_scale",
+]

@@ -55,25 +55,38 @@ def study_module(name: str, part: str = "config"):
     return get_study(name).module(part)
 
 
-def launch_cmd(name: str, index: int, scale: str, nproc: int, extra: list[str], nodes: int = 1,
-               rdzv: str = "") -> list[str]:
+def launch_cmd(
+    name: str, index: int, scale: str, nproc: int, extra: list[str], nodes: int = 1, rdzv: str = ""
+) -> list[str]:
     """The command of one run: python -m <study>.run (nproc 1), a standalone torchrun, or with nodes > 1
     one node's part of a multi-node torchrun that meets at `rdzv` (host:port)."""
     args = ["-m", get_study(name).run_module, f"--index={index}", f"--scale={scale}"]
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     if nodes > 1:
-        return [torchrun, f"--nnodes={nodes}", f"--nproc_per_node={nproc}", "--rdzv-backend=c10d",
-                f"--rdzv-endpoint={rdzv}", f"--rdzv-id={name}-{index}", *args, *extra]
+        return [
+            torchrun,
+            f"--nnodes={nodes}",
+            f"--nproc_per_node={nproc}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={rdzv}",
+            f"--rdzv-id={name}-{index}",
+            *args,
+            *extra,
+        ]
     if nproc > 1:
         return [torchrun, "--standalone", f"--nproc_per_node={nproc}", *args, *extra]
     return [sys.executable, *args, *extra]
 
 
 # torchrun's own report lines: its logger ("E1127 17:40:01.123 4242 torch/...") and the failure summary.
-_LAUNCHER_LINE = re.compile(r"[EWI]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ |^\*{20,}$|^(WARNING|ERROR|INFO):torch\."
-                            r"|^Setting OMP_NUM_THREADS")  # (the logger's lines may follow a \r bar update)
-_LAUNCHER_FAILURE = re.compile(r"ChildFailedError|^Traceback \(most recent call last\)"
-                               r"|torch\.distributed\.elastic")
+_LAUNCHER_LINE = re.compile(
+    r"[EWI]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ |^\*{20,}$|^(WARNING|ERROR|INFO):torch\."
+    r"|^Setting OMP_NUM_THREADS"
+)  # (the logger's lines may follow a \r bar update)
+_LAUNCHER_FAILURE = re.compile(
+    r"ChildFailedError|^Traceback \(most recent call last\)"
+    r"|torch\.distributed\.elastic"
+)
 
 
 class _Forward:
@@ -94,7 +107,7 @@ class _Forward:
             return
         m = _LAUNCHER_LINE.search(line)
         if m:  # show what came before it on the line (a progress update), drop the launcher's text
-            piece = piece[:m.start()]
+            piece = piece[: m.start()]
             if not piece:
                 return
         try:
@@ -197,9 +210,16 @@ def _keep_log(cfg, text: str) -> Path | None:
         return None
 
 
-def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | None = None,
-              extra: list[str] | None = None, dry: bool = False, subprocess_runs: bool = False,
-              partial: bool = False) -> int:
+def run_sweep(
+    name: str,
+    scale: str = "cpu",
+    nproc: int = 1,
+    only: list[int] | None = None,
+    extra: list[str] | None = None,
+    dry: bool = False,
+    subprocess_runs: bool = False,
+    partial: bool = False,
+) -> int:
     """Run every missing entry of the study's grid; returns the number of failed runs.
 
     A run is complete when `metrics.read_summary` finds its final metrics. A failed run's full output is
@@ -222,7 +242,7 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
         t = time.time()
         if nproc == 1 and not subprocess_runs:
             with _Tee("stdout") as out, _Tee("stderr") as err:
-                code = run_one(cmd[cmd.index("-m") + 2:], study=study_module(name))
+                code = run_one(cmd[cmd.index("-m") + 2 :], study=study_module(name))
             r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
         else:
             print(f"[sweep] run {k + 1}/{len(todo)}: index {i}, {run_id(cfgs[i])}", flush=True)
@@ -236,8 +256,10 @@ def run_sweep(name: str, scale: str = "cpu", nproc: int = 1, only: list[int] | N
             tb = run_dir(cfgs[i]) / "error.log"
             where = log or (tb if tb.exists() else None)
             why = failure_excerpt(out) if out else "(no output)"
-            tqdm.write(f"[sweep] run {i} ({run_id(cfgs[i])}) failed rc={r.returncode} after "
-                       f"{time.time() - t:.0f}s:\n{why}" + (f"\n[sweep] full log: {where}" if where else ""))
+            tqdm.write(
+                f"[sweep] run {i} ({run_id(cfgs[i])}) failed rc={r.returncode} after "
+                f"{time.time() - t:.0f}s:\n{why}" + (f"\n[sweep] full log: {where}" if where else "")
+            )
     if not dry:
         collect_study(name, scale, Path(cfgs[0].out_dir) if cfgs else ROOT / "runs", partial)
     if failed:
@@ -252,8 +274,11 @@ def plan(name: str, scale: str, only: list[int] | None, extra: list[str]) -> tup
     chosen = [i for i in range(len(cfgs)) if only is None or i in only]
     todo = [i for i in chosen if not is_complete(run_dir(cfgs[i]))]
     sel = f", {len(chosen)} selected" if only is not None else ""
-    print(f"[sweep] {name} ({scale}): {len(cfgs)} runs{sel}, {len(chosen) - len(todo)} already complete, "
-          f"{len(todo)} to run", flush=True)
+    print(
+        f"[sweep] {name} ({scale}): {len(cfgs)} runs{sel}, {len(chosen) - len(todo)} already complete, "
+        f"{len(todo)} to run",
+        flush=True,
+    )
     return cfgs, todo
 
 
@@ -262,8 +287,9 @@ class ClusterRun:
     part of a multi-node torchrun (rendezvous at the job's first node). Requeued on preemption or
     timeout; the rerun resumes from the run's checkpoint."""
 
-    def __init__(self, name: str, index: int, scale: str, nproc: int, nodes: int, extra: list[str],
-                 port: int = 29500):
+    def __init__(
+        self, name: str, index: int, scale: str, nproc: int, nodes: int, extra: list[str], port: int = 29500
+    ):
         self.name, self.index, self.scale, self.nproc, self.nodes = name, index, scale, nproc, nodes
         self.extra, self.port = list(extra), port
 
@@ -280,16 +306,19 @@ class ClusterRun:
     def __call__(self) -> int:
         r = run_streamed(self.command(), cwd=ROOT)
         if r.returncode != 0:
-            raise RuntimeError(f"run {self.index} of {self.name} failed rc={r.returncode}:\n"
-                               f"{failure_excerpt((r.stdout or '') + (r.stderr or ''))}")
+            raise RuntimeError(
+                f"run {self.index} of {self.name} failed rc={r.returncode}:\n"
+                f"{failure_excerpt((r.stdout or '') + (r.stderr or ''))}"
+            )
         return r.returncode
 
     def checkpoint(self, *args, **kwargs):
         """submitit's preemption/timeout hook: requeue the same run (it resumes from its checkpoint)."""
         import submitit
 
-        return submitit.helpers.DelayedSubmission(ClusterRun(self.name, self.index, self.scale, self.nproc,
-                                                             self.nodes, self.extra, self.port))
+        return submitit.helpers.DelayedSubmission(
+            ClusterRun(self.name, self.index, self.scale, self.nproc, self.nodes, self.extra, self.port)
+        )
 
 
 def auto_nodes(cfg, nproc: int, max_nodes: int = 128) -> int:
@@ -302,8 +331,17 @@ def auto_nodes(cfg, nproc: int, max_nodes: int = 128) -> int:
     return n
 
 
-def executor(cluster: str, folder: Path, nodes: int = 1, nproc: int = 1, gpus_per_node: int = 0,
-             partition: str = "", account: str = "", timeout_min: int = 24 * 60, cpus_per_task: int = 0):
+def executor(
+    cluster: str,
+    folder: Path,
+    nodes: int = 1,
+    nproc: int = 1,
+    gpus_per_node: int = 0,
+    partition: str = "",
+    account: str = "",
+    timeout_min: int = 24 * 60,
+    cpus_per_task: int = 0,
+):
     """A submitit executor: SLURM (one task per node, each starting torchrun --nproc_per_node) or local."""
     import submitit
 
@@ -312,8 +350,13 @@ def executor(cluster: str, folder: Path, nodes: int = 1, nproc: int = 1, gpus_pe
         ex.update_parameters(timeout_min=timeout_min)
         return ex
     ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
-    params = {"nodes": nodes, "tasks_per_node": 1, "timeout_min": timeout_min,
-              "cpus_per_task": cpus_per_task or max(1, nproc) * 4, "slurm_signal_delay_s": 120}
+    params = {
+        "nodes": nodes,
+        "tasks_per_node": 1,
+        "timeout_min": timeout_min,
+        "cpus_per_task": cpus_per_task or max(1, nproc) * 4,
+        "slurm_signal_delay_s": 120,
+    }
     if gpus_per_node:
         params["gpus_per_node"] = gpus_per_node
     if partition:
@@ -324,10 +367,20 @@ def executor(cluster: str, folder: Path, nodes: int = 1, nproc: int = 1, gpus_pe
     return ex
 
 
-def run_cluster(name: str, scale: str = "paper", nproc: int = 1, nodes: int = 1,
-                only: list[int] | None = None, extra: list[str] | None = None, cluster: str = "slurm",
-                wait: bool = True, dry: bool = False, partial: bool = False, max_nodes: int = 128,
-                **executor_kw) -> int:
+def run_cluster(
+    name: str,
+    scale: str = "paper",
+    nproc: int = 1,
+    nodes: int = 1,
+    only: list[int] | None = None,
+    extra: list[str] | None = None,
+    cluster: str = "slurm",
+    wait: bool = True,
+    dry: bool = False,
+    partial: bool = False,
+    max_nodes: int = 128,
+    **executor_kw,
+) -> int:
     """Submit every missing run of the grid as one submitit job; returns the number of failed jobs (0 when
     not waiting). The same completeness rule as run_sweep decides what is missing. nodes=0: each run gets
     `auto_nodes` (one process per worker, as the papers ran)."""
@@ -336,8 +389,14 @@ def run_cluster(name: str, scale: str = "paper", nproc: int = 1, nodes: int = 1,
     if dry or not todo:
         for i in todo:
             n_i = nodes or auto_nodes(cfgs[i], nproc, max_nodes)
-            print(f"[{n_i} node(s)] " + " ".join(ClusterRun(name, i, scale, nproc, n_i, extra).command(
-                env=type("E", (), {"hostnames": ["$HEAD_NODE"]})())))
+            print(
+                f"[{n_i} node(s)] "
+                + " ".join(
+                    ClusterRun(name, i, scale, nproc, n_i, extra).command(
+                        env=type("E", (), {"hostnames": ["$HEAD_NODE"]})()
+                    )
+                )
+            )
         if not dry and todo == [] and cfgs:
             collect_study(name, scale, Path(cfgs[0].out_dir), partial)
         return 0
@@ -351,8 +410,10 @@ def run_cluster(name: str, scale: str = "paper", nproc: int = 1, nodes: int = 1,
         jobs.append((i, job))
         print(f"[sweep] submitted run {i} ({run_id(cfgs[i])}) as job {job.job_id}", flush=True)
     if not wait:
-        print(f"[sweep] {len(jobs)} job(s) submitted; logs in {folder}; rerun the same command to collect "
-              "(finished runs are skipped)")
+        print(
+            f"[sweep] {len(jobs)} job(s) submitted; logs in {folder}; rerun the same command to collect "
+            "(finished runs are skipped)"
+        )
         return 0
     failed = []
     for i, job in jobs:
@@ -361,8 +422,11 @@ def run_cluster(name: str, scale: str = "paper", nproc: int = 1, nodes: int = 1,
         except Exception as e:  # a failed job: its own error, not the executor's wrapping
             failed.append(i)
             text = str(e).strip().splitlines()
-            print(f"[sweep] run {i} ({run_id(cfgs[i])}) failed (job {job.job_id}): "
-                  f"{text[-1] if text else type(e).__name__}; logs in {folder}", flush=True)
+            print(
+                f"[sweep] run {i} ({run_id(cfgs[i])}) failed (job {job.job_id}): "
+                f"{text[-1] if text else type(e).__name__}; logs in {folder}",
+                flush=True,
+            )
     collect_study(name, scale, Path(cfgs[0].out_dir), partial)
     if failed:
         print(f"[sweep] {len(failed)} job(s) failed: {failed}; rerun the same command to retry them")
@@ -394,13 +458,24 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma-separated grid indices")
     ap.add_argument("--dry", action="store_true", help="print the commands only")
     ap.add_argument("--subprocess", action="store_true", help="one interpreter per run (nproc=1)")
-    ap.add_argument("--partial", action="store_true",
-                    help="let collect() write CSVs with fewer rows than the committed ones")
+    ap.add_argument(
+        "--partial",
+        action="store_true",
+        help="let collect() write CSVs with fewer rows than the committed ones",
+    )
     c = ap.add_argument_group("cluster (submitit): one job per run")
-    c.add_argument("--cluster", choices=("slurm", "local"), default="",
-                   help="submit the missing runs as jobs (slurm; local = submitit's local executor)")
-    c.add_argument("--nodes", default="1", help="nodes per run (multi-node torchrun when > 1); auto = "
-                   "global_batch / (nproc x per_worker_batch), at most --max_nodes")
+    c.add_argument(
+        "--cluster",
+        choices=("slurm", "local"),
+        default="",
+        help="submit the missing runs as jobs (slurm; local = submitit's local executor)",
+    )
+    c.add_argument(
+        "--nodes",
+        default="1",
+        help="nodes per run (multi-node torchrun when > 1); auto = "
+        "global_batch / (nproc x per_worker_batch), at most --max_nodes",
+    )
     c.add_argument("--max_nodes", type=int, default=128, help="cap for --nodes=auto")
     c.add_argument("--gpus_per_node", type=int, default=0, help="GPUs per node to request (0 = none)")
     c.add_argument("--partition", default="", help="SLURM partition")
@@ -411,8 +486,10 @@ def main(argv=None) -> int:
     try:
         only = [int(i) for i in a.only.split(",") if i] or None
     except ValueError:
-        print(f"sweep error: --only={a.only!r}: give comma-separated grid indices, e.g. --only=0,3",
-              file=sys.stderr)
+        print(
+            f"sweep error: --only={a.only!r}: give comma-separated grid indices, e.g. --only=0,3",
+            file=sys.stderr,
+        )
         return 2
     if a.nproc < 1:
         print(f"sweep error: --nproc={a.nproc}: must be >= 1", file=sys.stderr)
@@ -423,22 +500,35 @@ def main(argv=None) -> int:
         return 2
     nodes = 0 if a.nodes == "auto" else int(a.nodes) if a.nodes.isdigit() else -1
     if nodes < 0 or (nodes != 1 and not a.cluster):
-        print(f"sweep error: --nodes={a.nodes}: give a number >= 1 or auto, and other than 1 only with "
-              "--cluster=slurm", file=sys.stderr)
+        print(
+            f"sweep error: --nodes={a.nodes}: give a number >= 1 or auto, and other than 1 only with "
+            "--cluster=slurm",
+            file=sys.stderr,
+        )
         return 2
     try:
         if a.cluster:
-            kw = {k: getattr(a, k) for k in ("gpus_per_node", "partition", "account", "timeout_min",
-                                             "max_nodes")}
-            return 1 if run_cluster(a.study, a.scale, a.nproc, nodes, only, extra, a.cluster, a.wait, a.dry,
-                                    a.partial, **kw) else 0
+            kw = {
+                k: getattr(a, k)
+                for k in ("gpus_per_node", "partition", "account", "timeout_min", "max_nodes")
+            }
+            return (
+                1
+                if run_cluster(
+                    a.study, a.scale, a.nproc, nodes, only, extra, a.cluster, a.wait, a.dry, a.partial, **kw
+                )
+                else 0
+            )
         return 1 if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry, a.subprocess, a.partial) else 0
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("[sweep] interrupted; rerun the same command to continue (finished runs are skipped, the "
-              "interrupted one resumes from its checkpoint)", file=sys.stderr)
+        print(
+            "[sweep] interrupted; rerun the same command to continue (finished runs are skipped, the "
+            "interrupted one resumes from its checkpoint)",
+            file=sys.stderr,
+        )
         return 130
 
 

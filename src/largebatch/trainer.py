@@ -117,24 +117,28 @@ def load_checkpoint(path: Path, device, cfg: TrainConfig, dhash: str) -> tuple[d
     except Exception as e:  # noqa: BLE001 - any failure to read it gets the same one-line advice
         why = (str(e).strip().splitlines() or [""])[0][:160]
         raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(e).__name__}: {why}); {fix}") from None
+            f"checkpoint {path} cannot be read ({type(e).__name__}: {why}); {fix}"
+        ) from None
     want = config_hash(cfg)
     if meta is None:  # written before checkpoints carried their config: trust the run's config.json
         try:
             old = json.loads((path.parent / "config.json").read_text())["config"]
             meta = {"config_hash": config_hash(from_dict(old)), "run_id": run_id(from_dict(old))}
         except Exception:  # noqa: BLE001
-            raise CheckpointError(f"checkpoint {path} carries no config hash and its config.json is "
-                                  f"unreadable; {fix}") from None
+            raise CheckpointError(
+                f"checkpoint {path} carries no config hash and its config.json is unreadable; {fix}"
+            ) from None
     if meta.get("config_hash") != want or meta.get("run_id") != run_id(cfg):
         raise CheckpointError(
             f"checkpoint {path} was written under config {meta.get('config_hash')} (run "
             f"{meta.get('run_id')}), but this run's config is {want} (run {run_id(cfg)}); use another "
-            f"--out_dir, or {fix}")
+            f"--out_dir, or {fix}"
+        )
     if meta.get("data_hash") not in (None, dhash):
         raise CheckpointError(
             f"checkpoint {path} was trained on data {meta['data_hash'][:12]}, but this run's data is "
-            f"{dhash[:12]} (the dataset files or subset changed); {fix}")
+            f"{dhash[:12]} (the dataset files or subset changed); {fix}"
+        )
     return ck, meta
 
 
@@ -193,8 +197,15 @@ class RunState:
         return torch.stack([self.flush(), n_])
 
 
-def train(cfg: TrainConfig, data: TensorData | None = None, dist: D.Dist | None = None, resume: bool = True,
-          *, on_step: Callable[[Run, RunState], None] | None = None, return_model: bool = False):
+def train(
+    cfg: TrainConfig,
+    data: TensorData | None = None,
+    dist: D.Dist | None = None,
+    resume: bool = True,
+    *,
+    on_step: Callable[[Run, RunState], None] | None = None,
+    return_model: bool = False,
+):
     """Train one run and return its summary (also written to runs/<study>/<run_id>/summary.json).
 
     Args:
@@ -230,8 +241,9 @@ def _due(run: Run, st: RunState, every: int) -> bool:
     return st.step % every == 0 or st.step == run.res.total_steps
 
 
-def _setup(cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None,
-           resume: bool) -> tuple[Run, RunState]:
+def _setup(
+    cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None, resume: bool
+) -> tuple[Run, RunState]:
     """Build the run (data, model, DDP, optimizer, noise meter, staleness), resume it from its checkpoint
     or clear an old one, open its files and say what it runs."""
     dist = dist or D.init(cfg.device)
@@ -242,8 +254,15 @@ def _setup(cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None,
     dev = dist.device
     data = data.to(dev)
     torch.manual_seed(cfg.seed)  # same init on every rank
-    model = build_model(cfg.model, data.in_shape, cfg.num_classes or data.num_classes, cfg.width,
-                        cfg.depth, cfg.zero_gamma, cfg.per_worker_batch).to(dev)
+    model = build_model(
+        cfg.model,
+        data.in_shape,
+        cfg.num_classes or data.num_classes,
+        cfg.width,
+        cfg.depth,
+        cfg.zero_gamma,
+        cfg.per_worker_batch,
+    ).to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     amp = torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp == "bf16" else contextlib.nullcontext()
@@ -256,8 +275,12 @@ def _setup(cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None,
     stale = build_staleness(cfg, model)  # None unless cfg.staleness / coherence logging is on
     sampler = EpochSampler(len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed)
     rdir = run_dir(cfg)
-    st = RunState(start=0, loss_sum=torch.zeros((), dtype=torch.float64, device=dev), n_loss=0,
-                  recent=collections.deque(maxlen=cfg.bn_recompute_batches))  # bn_eval=recomputed (Akiba)
+    st = RunState(
+        start=0,
+        loss_sum=torch.zeros((), dtype=torch.float64, device=dev),
+        n_loss=0,
+        recent=collections.deque(maxlen=cfg.bn_recompute_batches),
+    )  # bn_eval=recomputed (Akiba)
     dhash = data_hash(data)
     if resume and (rdir / CHECKPOINT).exists():
         _resume(cfg, dist, model, opt, noise, stale, sampler, rdir, dhash, st)
@@ -265,23 +288,60 @@ def _setup(cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None,
         for name in (CHECKPOINT, CHECKPOINT_META):
             (rdir / name).unlink(missing_ok=True)
     sink = RunSink(rdir, dist.is_main, cfg.wandb)
-    sink.start({"config": to_dict(cfg), "resolved": to_dict(res), "run_id": run_id(cfg),
-                "world_size": dist.world_size, "device": str(dev), "torch": torch.__version__,
-                "cuda": torch.version.cuda, **git_info()}, resume_step=st.start or None)
+    sink.start(
+        {
+            "config": to_dict(cfg),
+            "resolved": to_dict(res),
+            "run_id": run_id(cfg),
+            "world_size": dist.world_size,
+            "device": str(dev),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            **git_info(),
+        },
+        resume_step=st.start or None,
+    )
     bar = None
     if dist.is_main and cfg.progress:
         if st.start:
             print(f"[largebatch] {run_id(cfg)}: resumed at step {st.start} of {res.total_steps}", flush=True)
         else:
-            print(f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
-                  f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
-                  f"{res.total_steps} steps", flush=True)
+            print(
+                f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
+                f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
+                f"{res.total_steps} steps",
+                flush=True,
+            )
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=res.total_steps, initial=st.start, desc=cfg.study, unit="step", leave=False,
-                   dynamic_ncols=True, mininterval=1.0)
-    run = Run(cfg, res, dist, data, model, ddp, opt, noise, stale, sampler, amp, ghost_bns(model), rdir,
-              dhash, sink, bar, min(cfg.eval_train_examples, len(data.y_train)))
+        bar = tqdm(
+            total=res.total_steps,
+            initial=st.start,
+            desc=cfg.study,
+            unit="step",
+            leave=False,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
+    run = Run(
+        cfg,
+        res,
+        dist,
+        data,
+        model,
+        ddp,
+        opt,
+        noise,
+        stale,
+        sampler,
+        amp,
+        ghost_bns(model),
+        rdir,
+        dhash,
+        sink,
+        bar,
+        min(cfg.eval_train_examples, len(data.y_train)),
+    )
     st.t0 = time.perf_counter()
     return run, st
 
@@ -339,8 +399,9 @@ def _train_step(run: Run, st: RunState) -> tuple[dict, float, torch.Tensor | Non
                 loss = F.cross_entropy(run.ddp(x).float(), y)
                 st.pending.append((loss.detach(), b))
             else:
-                loss = F.cross_entropy(run.ddp(x[i * mm:(i + 1) * mm]).float(), y[i * mm:(i + 1) * mm],
-                                       reduction="sum")
+                loss = F.cross_entropy(
+                    run.ddp(x[i * mm : (i + 1) * mm]).float(), y[i * mm : (i + 1) * mm], reduction="sum"
+                )
                 st.pending.append((loss.detach(), 1))
                 loss = loss / b
             if measure and last:  # the train-loss totals share the noise reduction: no collective of theirs
@@ -378,8 +439,13 @@ def _log(run: Run, st: RunState, rec: dict, lr: float, totals: torch.Tensor | No
     st.last_loss = tr_loss
     st.loss_sum.zero_()
     st.n_loss = 0
-    rec.update({"train/loss": tr_loss, "opt/lr": lr, "time/samples_per_s":
-                done * cfg.global_batch / max(st.t_train, 1e-9) if st.start == 0 else None})
+    rec.update(
+        {
+            "train/loss": tr_loss,
+            "opt/lr": lr,
+            "time/samples_per_s": done * cfg.global_batch / max(st.t_train, 1e-9) if st.start == 0 else None,
+        }
+    )
     if not math.isfinite(tr_loss) or tr_loss > cfg.divergence_loss:
         st.status, st.diverged_at = "diverged", done
     elif cfg.stop_at_train_loss and tr_loss < cfg.stop_at_train_loss:
@@ -392,7 +458,7 @@ def _scores(run: Run) -> dict:
     te = evaluate(run.model, data.x_test, data.y_test, cfg.eval_batch, run.dist)
     out = {"test/acc": te["acc"], "test/loss": te["loss"]}
     if run.n_tr:
-        tr = evaluate(run.model, data.x_train[:run.n_tr], data.y_train[:run.n_tr], cfg.eval_batch, run.dist)
+        tr = evaluate(run.model, data.x_train[: run.n_tr], data.y_train[: run.n_tr], cfg.eval_batch, run.dist)
         out.update({"train_eval/acc": tr["acc"], "train_eval/loss": tr["loss"]})
     return out
 
@@ -424,15 +490,24 @@ def _evaluate(run: Run, st: RunState, rec: dict) -> None:
             m.running_var.copy_(var)
     st.last_eval = rec
     if run.bar is not None:
-        run.bar.set_postfix(loss=f"{st.last_loss if st.last_loss is not None else float('nan'):.3f}",
-                            acc=f"{rec['test/acc']:.4f}", refresh=False)
+        run.bar.set_postfix(
+            loss=f"{st.last_loss if st.last_loss is not None else float('nan'):.3f}",
+            acc=f"{rec['test/acc']:.4f}",
+            refresh=False,
+        )
 
 
 def _write(run: Run, st: RunState, rec: dict) -> None:
     """The step's record (if any) to metrics.jsonl and W&B; the progress bar moves on."""
     if rec:
-        run.sink.log({"step": st.step, "examples_seen": st.step * run.cfg.global_batch,
-                      "epoch": st.step / run.res.steps_per_epoch, **rec})
+        run.sink.log(
+            {
+                "step": st.step,
+                "examples_seen": st.step * run.cfg.global_batch,
+                "epoch": st.step / run.res.steps_per_epoch,
+                **rec,
+            }
+        )
     if run.bar is not None:
         run.bar.update(1)
 
@@ -445,18 +520,37 @@ def _checkpoint(run: Run, st: RunState) -> None:
     sums = D.all_gather_tensor(st.flush().reshape(1))  # every rank's own partial loss sum
     if dist.is_main:
         run.rdir.mkdir(parents=True, exist_ok=True)
-        meta = {"run_id": run_id(cfg), "config_hash": config_hash(cfg), "data_hash": run.dhash,
-                "step": done, "world_size": dist.world_size, "sampler": run.sampler.state_dict(done),
-                "last_train_loss": st.last_loss,
-                # the final evaluation rides in the last checkpoint: a run killed before its
-                # summary finishes from here instead of reporting no metrics
-                "final_eval": ({k: v for k, v in st.last_eval.items() if isinstance(v, (int, float))}
-                               if done == run.res.total_steps else None)}
-        _save(run.rdir / CHECKPOINT, {
-            "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "rng": torch.get_rng_state(),
-            "step": done, "loss_acc": st.loss_sum, "loss_acc_ranks": torch.cat(sums).cpu(),
-            "n_acc": st.n_loss, "noise": run.noise.state_dict() if run.noise is not None else None,
-            "staleness": run.stale.state_dict() if run.stale is not None else None}, meta)
+        meta = {
+            "run_id": run_id(cfg),
+            "config_hash": config_hash(cfg),
+            "data_hash": run.dhash,
+            "step": done,
+            "world_size": dist.world_size,
+            "sampler": run.sampler.state_dict(done),
+            "last_train_loss": st.last_loss,
+            # the final evaluation rides in the last checkpoint: a run killed before its
+            # summary finishes from here instead of reporting no metrics
+            "final_eval": (
+                {k: v for k, v in st.last_eval.items() if isinstance(v, (int, float))}
+                if done == run.res.total_steps
+                else None
+            ),
+        }
+        _save(
+            run.rdir / CHECKPOINT,
+            {
+                "model": run.model.state_dict(),
+                "optimizer": run.opt.state_dict(),
+                "rng": torch.get_rng_state(),
+                "step": done,
+                "loss_acc": st.loss_sum,
+                "loss_acc_ranks": torch.cat(sums).cpu(),
+                "n_acc": st.n_loss,
+                "noise": run.noise.state_dict() if run.noise is not None else None,
+                "staleness": run.stale.state_dict() if run.stale is not None else None,
+            },
+            meta,
+        )
     D.barrier()
 
 
@@ -471,14 +565,25 @@ def _finish(run: Run, st: RunState) -> dict:
             st.last_eval.update({**_scores(run), "train/loss": st.last_loss})
     status = "complete" if st.status in ("running", "reached") else st.status
     last = {} if status == "diverged" else st.last_eval
-    summary = {"run_id": run_id(cfg), "study": cfg.study, "status": status, "steps": st.step,
-               "diverged_step": st.diverged_at, "target_reached_step": st.reached_at,
-               "examples_seen": st.step * cfg.global_batch,
-               "wall_s": time.perf_counter() - st.t0, "train_s": st.t_train,
-               "lr_peak": res.lr_peak, "world_size": run.dist.world_size, "has_bn": has_batchnorm(run.model),
-               "final_test_acc": last.get("test/acc"), "final_test_loss": last.get("test/loss"),
-               "final_train_acc": last.get("train_eval/acc"), "final_train_loss": last.get("train/loss"),
-               **({"final_test_running_acc": last["test_running/acc"]} if "test_running/acc" in last else {}),
-               **(run.stale.summary() if run.stale is not None else {})}
+    summary = {
+        "run_id": run_id(cfg),
+        "study": cfg.study,
+        "status": status,
+        "steps": st.step,
+        "diverged_step": st.diverged_at,
+        "target_reached_step": st.reached_at,
+        "examples_seen": st.step * cfg.global_batch,
+        "wall_s": time.perf_counter() - st.t0,
+        "train_s": st.t_train,
+        "lr_peak": res.lr_peak,
+        "world_size": run.dist.world_size,
+        "has_bn": has_batchnorm(run.model),
+        "final_test_acc": last.get("test/acc"),
+        "final_test_loss": last.get("test/loss"),
+        "final_train_acc": last.get("train_eval/acc"),
+        "final_train_loss": last.get("train/loss"),
+        **({"final_test_running_acc": last["test_running/acc"]} if "test_running/acc" in last else {}),
+        **(run.stale.summary() if run.stale is not None else {}),
+    }
     run.sink.finish(summary)
     return summary
