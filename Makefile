@@ -40,3 +40,4 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check src tests experiments benchmarks
+	$(VENV)/bin/ruff format --check src tests experiments benchmarks
