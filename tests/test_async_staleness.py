@@ -354,7 +354,8 @@ def test_second_design_appended_resolved_and_within_budget():
     core = df[df.mechanism == "simulated"]
     assert set(core[~core.experiment.isin(["calib_alpha", "lr_rule_v2", "sweep_v2"])].run_id) <= first
     assert set(core[core.experiment.isin(["calib_alpha", "lr_rule_v2", "sweep_v2"])].run_id) <= {
-        run_id(c) for c in v2}
+        run_id(c) for c in v2
+    }
     sw = df[df.experiment == "sweep"]
     for (net, opt, s), (budget, every) in config.V2_ARMS.items():
         steps = claims._steps_by_seed(sw, config.SEEDS, model=net, optimizer=opt, s=s)
