@@ -204,6 +204,7 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
         max_steps=3,
         global_batch=min(cfg.global_batch, 512),
         eval_every_steps=2,
+        log_every_steps=1,
     )
 
 
