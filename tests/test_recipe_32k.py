@@ -319,7 +319,6 @@ def test_claims_bn_first_half_from_curves():
             for e, v in zip(ep, vals)
         ]
     )
-    curves.loc[curves.arm == "D_running", "run_id"] = curves.loc[curves.arm == "D_running", "run_id"]
     runs.loc[runs.arm == "D_running", "run_id"] = runs.loc[runs.arm == "D_running", "run_id"].str.replace(
         "D_running", "D"
     )
