@@ -52,10 +52,10 @@ def test_second_design_appended_predicted_inside_and_within_budget():
     runs = pd.read_csv(DATA / "noise_scale.csv")
     first = config.optimal_batch() + config.critical_batch() + config.bsimple()
     cfgs = config.grid("cpu")
-    assert cfgs[: len(first)] == first and cfgs[len(first) :] == config.optimal_batch_v2()
+    v2 = config.optimal_batch_v2()
+    assert cfgs[: len(first)] == first and cfgs[len(first) : len(first) + len(v2)] == v2
     assert set(runs.run_id) <= {run_id(c) for c in cfgs}  # first design's runs, then the v2 runs (committed)
     n, eps = config.V2_PAIR
-    v2 = config.optimal_batch_v2()
     bs = sorted({c.global_batch for c in v2 if (c.train_examples, c.lr_base) == (n, eps)})
     lo, hi = config.V2_PREDICTED
     assert bs[0] < lo and hi < bs[-1] == n and bs[-2] > hi and config.V2_B_PRED in bs
@@ -114,6 +114,72 @@ def test_second_design_claims(tmp_path, gap_pt, outcome):
         assert np.isfinite(rows[cid]["result"].estimate) and rows[cid]["result"].level == 0.9
     # the first design's rows are judged on its own runs only
     assert rows["a_interior"]["runs"].experiment.eq("optimal_batch").all()
+
+
+def test_third_design_fresh_seeds_windows_and_budget():
+    """Issue 17: the v3 runs are appended after v2, use seeds no earlier design used (so no judged run
+    predates its claim), every window reaches 1.5 doublings either side of each optimum measured so far (or
+    N), and the 290 runs fit 20 minutes by the committed wall times."""
+    from largebatch.results import DATA
+
+    runs = pd.read_csv(DATA / "noise_scale.csv")
+    cfgs, v3 = config.grid("cpu"), config.optimal_batch_v3()
+    assert cfgs[-len(v3) :] == v3 and len(v3) == 290
+    earlier = {c.seed for c in cfgs[: -len(v3)] if c.tag.startswith("optimal_batch")}
+    assert not earlier & set(config.V3_SEEDS) and {c.tag for c in v3} == {"optimal_batch_v3"}
+    measured = {(1000, 0.1): 168, (2000, 0.1): 249, (4000, 0.1): 346, (4000, 0.3): 1471}  # README, v2 row
+    for (n, eps), b_opt in measured.items():
+        w = config.V3_WINDOWS[(n, eps)]
+        assert w[0] <= b_opt / 2**1.5 * 1.1 and (w[-1] >= b_opt * 2**1.5 * 0.97 or w[-1] == n), (n, eps)
+    assert analysis.estimate_wall_s(v3, runs) / 60 < 20.5 + 0.05
+
+
+def _fake_v3(tmp_path):
+    """The committed CSVs plus made-up v3 rows whose optimum is exactly proportional to eps N."""
+    import shutil
+
+    from largebatch.config import run_id
+    from largebatch.results import DATA
+
+    for name in ("noise_scale.csv", "noise_scale_curves.csv"):
+        shutil.copy(DATA / name, tmp_path / name)
+    runs = pd.read_csv(tmp_path / "noise_scale.csv")
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in config.optimal_batch_v3():
+        peak = np.log2(1.28 * c.lr_base * c.train_examples)  # 128 at (1000, 0.1) ... 1536 at (4000, 0.3)
+        acc = 0.84 - 0.01 * (np.log2(c.global_batch) - peak) ** 2 + rng.normal(0, 0.0002)
+        rows.append(
+            {
+                "study": "noise_scale",
+                "experiment": c.tag,
+                "run_id": run_id(c),
+                "seed": c.seed,
+                "N_train": c.train_examples,
+                "global_batch": c.global_batch,
+                "lr": c.lr_base,
+                "momentum": 0.9,
+                "steps": c.max_steps,
+                "status": "complete",
+                "final_train_acc": 1.0,
+                "final_test_acc": acc,
+                "wall_s": 1.0,
+            }
+        )
+    pd.concat([runs, pd.DataFrame(rows)]).to_csv(tmp_path / "noise_scale.csv", index=False)
+    return tmp_path
+
+
+def test_third_design_claims_judge_only_their_runs(tmp_path):
+    from experiments.noise_scale import claims
+
+    rows = {r["id"]: r for r in claims.claims(_fake_v3(tmp_path))}
+    for cid in ("b3_slope_eps", "c3_slope_n"):
+        r = rows[cid]
+        assert r["runs"].experiment.eq("optimal_batch_v3").all()
+        assert set(r["runs"].seed) == set(config.V3_SEEDS)
+        assert r["result"].estimate == pytest.approx(1.0, abs=0.05) and r["result"].outcome == "reproduced"
+    assert rows["b2_slope_eps"]["runs"].experiment.isin(["optimal_batch", "optimal_batch_v2"]).all()
 
 
 def test_collect_merge_keeps_committed_rows(tmp_path):

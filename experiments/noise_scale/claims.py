@@ -197,6 +197,8 @@ def claims(data_dir: Path) -> list[dict]:
 
     if (runs.experiment == "optimal_batch_v2").any():
         rows += _v2_rows(spec, runs)
+    if (runs.experiment == "optimal_batch_v3").any():
+        rows += _slope_rows(spec, runs, "b3_slope_eps", "c3_slope_n")
 
     # (d) Pareto fit and B_simple / B_crit
     c = spec["d_pareto"]
@@ -298,11 +300,27 @@ def _v2_rows(spec: dict, runs: pd.DataFrame) -> list[dict]:
         )
     d = sub({(n, lr)}, c["seeds"])
     rows.append(_row("a2_interior", txt, res, d, wall(d)))
+    return rows + _slope_rows(spec, runs, "b2_slope_eps", "c2_slope_n")
 
-    # (b2) eps-slope at N = 4000 from two interior optima; the settings' seeds resampled independently
-    c = spec["b2_slope_eps"]
+
+def _slope_rows(spec: dict, runs: pd.DataFrame, b_id: str, c_id: str) -> list[dict]:
+    """The slope rows of the second (b2, c2) and third (b3, c3) designs; a claim's `experiments` (default: the
+    first and second designs' tags) names the runs it judges."""
+    rows = []
+
+    def sub(exps, pairs, seeds):
+        o = runs[runs.experiment.isin(exps) & runs.seed.isin(seeds)]
+        keep = [(int(n), round(float(lr), 6)) in pairs for n, lr in zip(o.N_train, o.lr)]
+        return o[np.asarray(keep, bool)]
+
+    def wall(d):
+        return float(d.groupby(["N_train", "lr", "global_batch"]).wall_s.mean().sum())
+
+    # (b) eps-slope at N = 4000 from two interior optima; the settings' seeds resampled independently
+    c = spec[b_id]
+    exps = tuple(c.get("experiments", V2))
     groups = [(tuple(g["setting"]), g["seeds"]) for g in c["cells"]]
-    cells = [_cells(runs, p[0], p[1], sd, V2) for p, sd in groups]
+    cells = [_cells(runs, p[0], p[1], sd, exps) for p, sd in groups]
     xs = [p[1] for p, _ in groups]
 
     def stat_b(*idx, cells=cells, xs=xs):
@@ -310,10 +328,10 @@ def _v2_rows(spec: dict, runs: pd.DataFrame) -> list[dict]:
 
     res = V.bootstrap([np.arange(len(sd)) for _, sd in groups], stat_b, band=tuple(c["band"]), what="slope")
     b_opts = [_b_opt(bs, acc, dv, range(len(sd))) for (bs, acc, _, dv), (_, sd) in zip(cells, groups)]
-    d = pd.concat([sub({p}, sd) for p, sd in groups])
+    d = pd.concat([sub(exps, {p}, sd) for p, sd in groups])
     rows.append(
         _row(
-            "b2_slope_eps",
+            b_id,
             f"slope {res.estimate:.2f}; B_opt (N={groups[0][0][0]}) "
             + ", ".join(f"ε={x:g}: {b:.0f}" for x, b in zip(xs, b_opts)),
             res,
@@ -322,10 +340,11 @@ def _v2_rows(spec: dict, runs: pd.DataFrame) -> list[dict]:
         )
     )
 
-    # (c2) N-slope at eps = 0.1 on the sqrt(2)-refined grid; seeds resampled together
-    c = spec["c2_slope_n"]
+    # (c) N-slope at eps = 0.1; seeds resampled together
+    c = spec[c_id]
+    exps = tuple(c.get("experiments", V2))
     pairs = [tuple(p) for p in c["settings"]]
-    cells = [_cells(runs, n, lr, c["seeds"], V2) for n, lr in pairs]
+    cells = [_cells(runs, n, lr, c["seeds"], exps) for n, lr in pairs]
     xs = [p[0] for p in pairs]
 
     def stat_c(idx, cells=cells, xs=xs):
@@ -333,10 +352,10 @@ def _v2_rows(spec: dict, runs: pd.DataFrame) -> list[dict]:
 
     res = V.bootstrap([np.arange(len(c["seeds"]))], stat_c, band=tuple(c["band"]), what="slope")
     b_opts = [_b_opt(bs, acc, dv, range(len(c["seeds"]))) for bs, acc, _, dv in cells]
-    d = sub(set(pairs), c["seeds"])
+    d = sub(exps, set(pairs), c["seeds"])
     rows.append(
         _row(
-            "c2_slope_n",
+            c_id,
             f"slope {res.estimate:.2f}; B_opt " + ", ".join(f"N={x}: {b:.0f}" for x, b in zip(xs, b_opts)),
             res,
             d,
