@@ -419,8 +419,13 @@ def test_v2_readme_blocks_and_v1_dispatch(tmp_path):
     assert "second design" in b["timing"] and "cpu proxy v2" in b["regime"]
     from largebatch.results import DATA
 
-    v1 = {r["id"] for r in C.claims(DATA)}  # the committed first-design CSV: the first claims, as before
-    assert "a_flat" in v1 and not any(k.startswith("v2_") for k in v1)
+    committed = pd.read_csv(DATA / f"{G.STUDY}.csv")  # the rerun replaced the first design's CSV (issue 16)
+    assert C.is_v2(committed) and (committed.design == "v2").all() and len(committed) == len(G.grid("cpu"))
+    assert all(r["id"].startswith("v2_") for r in C.claims(DATA))
+    assert not C.is_v2(committed.drop(columns="design"))  # a first-design CSV (no column): the first claims
+    # no run of the warm-down (kn <= 256 warmed from 0.1 down to its own lr) is left in the committed CSV
+    assert (committed.global_batch >= 256).all()
+    assert (committed.loc[committed.global_batch <= 256, "warmup"] == "none").all()
 
 
 def test_v2_claims_toml_batches_are_the_configs():

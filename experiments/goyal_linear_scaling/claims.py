@@ -640,7 +640,7 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
         eta = batch.loc[batch.global_batch == b, "lr_peak"].iloc[0]
         sd = abl.loc[abl.kn == b, "std"].max()
         return (
-            f"- At kn = {b} ({b // BASELINE_BATCH}× the baseline, η = {eta:g}) the change of the mean "
+            f"- At kn = {b} ({b / BASELINE_BATCH:.3g}× the baseline, η = {eta:g}) the change of the mean "
             f"test error against the same-kn run with gradual warmup, the linear rule and γ = 0 is: "
             f"no warmup {c['warmup: none']:+.2f} pt, constant warmup {c['warmup: constant']:+.2f} pt, "
             f"sqrt scaling {c['rule: sqrt']:+.2f} pt, no scaling {c['rule: none']:+.2f} pt, "
@@ -692,9 +692,17 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
         findings = "\n".join(
             [
                 f"- The flat region (by the means) ends at B_flat = {b_flat} = {b_flat / proxy.B_SIMPLE:.2g} "
-                f"B_simple; the elbow (≥ 1 pt by the means) is at kn = {b_elbow}."
+                f"B_simple; the elbow (≥ 1 pt by the means) is at kn = {b_elbow}"
+                + (f" = {b_elbow / proxy.B_SIMPLE:.2g} B_simple." if b_elbow else ".")
                 if b_flat
                 else f"- B_flat = {b_flat}, elbow = {b_elbow}.",
+                "- Train error at the end against the baseline's (seed means): "
+                + ", ".join(
+                    f"kn = {b}: {gaps.loc[b, 'final_gap']:+.2f} pt ({int(steps[b]):,} steps)"
+                    for b in gaps.index
+                    if b != BASELINE_BATCH
+                )
+                + ".",
                 *[abl_bullet(b) for b in abl_batches],
             ]
         )
