@@ -66,7 +66,7 @@ def test_grid_resolves():
     for cfg in config.grid("paper"):
         resolve(cfg, 1)
         resolve(cfg, 8)  # 8 ranks x 1 worker x 32
-    assert len({c.tag for c in cfgs}) == 10 and all(c.staleness_max in config.STALENESS for c in cfgs)
+    assert len({c.tag for c in cfgs}) == 11 and all(c.staleness_max in config.STALENESS for c in cfgs)
     for cfg, sc, k in config.real_grid("cpu"):
         ps.check(cfg, sc, k)
 
@@ -348,6 +348,7 @@ def test_second_design_appended_resolved_and_within_budget():
 
     df = pd.read_csv(DATA / "async_staleness.csv")
     cfgs = config.grid("cpu")
+    cfgs = cfgs[: len(cfgs) - len(config.validation_v3())]  # the third design comes after the second
     v2 = config.alpha_v2() + config.sweep_v2()
     assert cfgs[len(cfgs) - len(v2) :] == v2
     first = {run_id(c) for c in cfgs[: len(cfgs) - len(v2)]}
@@ -458,3 +459,176 @@ def test_second_design_claims(slow_adam, slow_deep_adam, ii, iii):
     assert rows["v2_ii_optimizer"]["result"].outcome == ii and "≤ " in rows["v2_ii_optimizer"]["ours"]
     assert rows["v2_iii_adam"]["result"].outcome == iii
     assert rows["v2_iii_sgd"]["result"].outcome == "reproduced"  # 6.0x vs 4.4x
+
+
+# ---- third design (issue 17): validation_v3 and vi_real_v3 on fresh seeds 10-19 ---------------------------
+V3_CLAIMS = ("validation_v3", "vi_real_v3")
+
+
+def test_third_design_appended_with_fresh_seeds():
+    """The v3 entries come after every earlier one (grid indices 183-192, real_grid entries 36-65), the
+    earlier designs' run ids all stay, the v3 runs are the 10 ms design's configurations on seeds 10-19
+    (disjoint from every earlier seed), the smoke grids are unchanged, and the 40 runs fit 20 min by the
+    committed wall times."""
+    from largebatch.config import run_id
+    from largebatch.prereg import load_spec
+    from largebatch.results import DATA
+
+    df = pd.read_csv(DATA / "async_staleness.csv")
+    cfgs, v3 = config.grid("cpu"), config.validation_v3()
+    assert len(cfgs) == 193 and cfgs[183:] == v3 and [c.seed for c in v3] == config.V3_SEEDS
+    assert {c.tag for c in cfgs[:183]} == {c.tag for c in cfgs} - {"validation_v3"}
+    core = df[df.mechanism == "simulated"]
+    assert set(core.run_id) <= {run_id(c) for c in cfgs[:183]}  # every committed core run keeps its index
+    ten_ms = [c for c in config.validation() if c.tag == "validation"]
+    assert all(replace(c, tag="validation", seed=0) == ten_ms[0] for c in v3)
+    assert ten_ms[0].staleness_replay == f"{config.REPLAY}#real_async_k8"
+
+    rg = config.real_grid("cpu")
+    assert len(rg) == 66 and rg[36:] == config.real_grid("v3")
+    assert {ps.run_id(*e) for e in rg[:36]} == set(df[df.mechanism == "real"].run_id)  # order and ids stay
+    first_10ms = [e for e in rg[:36] if e[1].delay_ms == config.REAL.delay_ms and e[0].seed == 0]
+    assert [e[1].mode for e in first_10ms] == ["async", "sync", "backup"]
+    for i, (cfg, sc, k) in enumerate(rg[36:]):
+        c0, sc0, k0 = first_10ms[i % 3]
+        assert cfg.seed == config.V3_SEEDS[i // 3] and (replace(cfg, seed=0), sc, k) == (c0, sc0, k0)
+    for cfg, sc, k in rg[36:]:
+        ps.check(cfg, sc, k)
+
+    earlier = (
+        set(config.SEEDS) | set(config.REAL_SEEDS) | set(config.V2_SEEDS) | set(config.ALPHA_CALIB_SEEDS)
+    )
+    earlier |= {c.seed for c in cfgs[:183]} | set(df.seed)
+    assert not earlier & set(config.V3_SEEDS) and len(config.V3_SEEDS) == 10
+    spec = load_spec("async_staleness")
+    assert all(spec[cid]["seeds"] == config.V3_SEEDS for cid in V3_CLAIMS)
+    assert spec["validation_v3"]["test"] == "equivalence" and spec["validation_v3"]["margin"] == 1.0
+    assert (spec["vi_real_v3"]["test"], spec["vi_real_v3"]["direction"]) == ("difference", ">")
+
+    smoke = config.grid("smoke")
+    assert len(smoke) == 11 and "validation_v3" not in {c.tag for c in smoke}
+    assert len(config.real_grid("smoke")) == 1
+    wall = df.groupby("experiment").wall_s.mean()
+    per_seed = wall[["real_async", "real_sync", "real_backup", "validation"]].sum()
+    assert 10 * per_seed / 60 < 20  # ~17.7 min
+
+
+def _fake_v3(replay_shift: float, async_lead: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Made-up v3 runs (seeds 10-19): real async and replay runs whose late accuracy (after update 4000)
+    differs by `replay_shift` (a fraction) plus noise, and sync / backup runs where the backups reach 80 %
+    ~1.5 s before sync and are 0.01 − `async_lead` more accurate than async over (0.8 T_eq, T_eq]."""
+    rng = np.random.default_rng(17)
+    rows, cur = [], []
+
+    def run(exp, seed, steps, times, acc, **kw):
+        rid = f"fake_{exp}_{seed}"
+        rows.append(
+            {
+                "study": "async_staleness",
+                "experiment": exp,
+                "mechanism": "simulated" if exp == "validation_v3" else "real",
+                "run_id": rid,
+                "seed": seed,
+                "model": "mlp",
+                "optimizer": "momentum",
+                "staleness_dist": "replay:real_async_k8" if exp == "validation_v3" else exp + "_k8",
+                "staleness_mean": 7.0 if exp in ("validation_v3", "real_async") else 0.0,
+                "lr_rule": "constant",
+                "status": "complete",
+                "final_test_acc": acc[-1],
+                "steps": steps[-1],
+                "time_unit": "steps" if exp == "validation_v3" else "s",
+                "wall_s": 10.0,
+                **kw,
+            }
+        )
+        cur.append(
+            pd.DataFrame({"run_id": rid, "experiment": exp, "step": steps, "test_acc": acc, "time": times})
+        )
+
+    for seed in config.V3_SEEDS:
+        late = 0.85 + rng.normal(0, 0.005)
+        # final accuracy far noisier than the late mean: only the late mean can decide
+        for exp, every, shift in (("real_async", 100, 0.0), ("validation_v3", 50, replay_shift)):
+            steps = np.r_[np.arange(every, 6001, every), [6007] if exp == "real_async" else []]
+            acc = np.where(steps > 4000, late + shift + rng.normal(0, 0.001, len(steps)), 0.7)
+            acc[-1] += rng.normal(0, 0.03)
+            times = steps / steps[-1] * 14.0 if exp == "real_async" else np.full(len(steps), np.nan)
+            kw = {"time_to_target": 4.3, "time_end": 14.0} if exp == "real_async" else {}
+            run(exp, seed, steps, times, acc, **kw)
+        a = late + 0.01 - async_lead  # async's window (times > 11.2 s, updates > 4800) is at `late` + noise
+        for exp, t_end, ttt in (("real_sync", 50.0, 4.5), ("real_backup", 30.0, 3.0)):
+            steps = np.arange(12, 751, 12)
+            times = steps / 750 * t_end
+            acc = a + rng.normal(0, 0.002, len(steps))
+            run(exp, seed, steps, times, acc, time_to_target=ttt + rng.normal(0, 0.3), time_end=t_end)
+    return pd.DataFrame(rows), pd.concat(cur, ignore_index=True)
+
+
+def _with_fake(tmp_path, replay_shift, async_lead):
+    from largebatch.results import DATA
+
+    df, cur = _fake_v3(replay_shift, async_lead)
+    old, old_cur = pd.read_csv(DATA / "async_staleness.csv"), pd.read_csv(DATA / "async_staleness_curves.csv")
+    pd.concat([old, df], ignore_index=True).to_csv(tmp_path / "async_staleness.csv", index=False)
+    pd.concat([old_cur, cur], ignore_index=True).to_csv(tmp_path / "async_staleness_curves.csv", index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "replay_shift, async_lead, outcome",
+    [(0.0, 0.0, "reproduced"), (-0.03, 0.03, "not reproduced")],
+)
+def test_third_design_claims(tmp_path, replay_shift, async_lead, outcome):
+    """On made-up v3 runs the v3 rows come out as their data say, judge seeds 10-19 only, and leave the first
+    design's `validation` and `vi_real` rows exactly as they are on the committed CSVs."""
+    from experiments.async_staleness import claims
+    from largebatch.results import DATA
+
+    rows = {r["id"]: r for r in claims.claims(_with_fake(tmp_path, replay_shift, async_lead))}
+    committed = {r["id"]: r for r in claims.claims(DATA)}
+    assert not set(V3_CLAIMS) & set(committed)  # no v3 runs committed yet: no v3 rows
+    for cid in V3_CLAIMS:
+        r = rows[cid]
+        assert set(r["runs"].seed) == set(config.V3_SEEDS), cid
+        assert r["result"].n == 10, cid
+        if outcome == "reproduced":
+            assert r["result"].outcome == "reproduced", (cid, r["result"])
+        else:
+            assert r["result"].outcome in ("not reproduced", "inconclusive"), (cid, r["result"])
+    assert set(rows["validation_v3"]["runs"].experiment) == {"real_async", "validation_v3"}
+    assert set(rows["vi_real_v3"]["runs"].experiment) == {"real_async", "real_sync", "real_backup"}
+    assert rows["validation_v3"]["ours"].startswith("mean test accuracy over the last 1,000 updates")
+    if outcome == "not reproduced":  # the replay 3 pt low; async 2 pt above backup late in the window
+        assert rows["validation_v3"]["result"].outcome == "not reproduced"
+        acc_part = rows["vi_real_v3"]["result"].parts[1]
+        assert acc_part.outcome == "not reproduced" and acc_part.estimate == pytest.approx(-2.0, abs=0.5)
+        assert rows["vi_real_v3"]["result"].parts[0].outcome == "reproduced"  # time: backups still faster
+    for cid in committed:  # every other row, the first design's validation and vi_real included, unchanged
+        a, b = committed[cid], rows[cid]
+        assert a["ours"] == b["ours"] and repr(a["result"]) == repr(b["result"]), cid
+        assert list(a["runs"].run_id) == list(b["runs"].run_id), cid
+    assert set(rows["validation"]["runs"].seed) == set(rows["vi_real"]["runs"].seed) == set(config.REAL_SEEDS)
+
+
+def test_third_design_statistics():
+    """late_acc: the mean over evaluations with step > 5000 (a run that did not complete: 10 %); acc_window:
+    the mean over (0.8 T_eq, T_eq], times within 1e-6 equal, else the last evaluation at or before T_eq."""
+    from experiments.async_staleness import claims
+
+    runs = pd.DataFrame(
+        {"run_id": ["a", "b"], "experiment": "x", "seed": [11, 10], "status": ["complete", "diverged"]}
+    )
+    cur = pd.DataFrame(
+        {
+            "run_id": ["a"] * 4,
+            "experiment": "x",
+            "step": [4900, 5000, 5500, 6007],
+            "test_acc": [0.1, 0.2, 0.8, 0.9],
+        }
+    )
+    got = claims.late_acc(runs, cur)
+    assert list(got.index) == [10, 11] and got[10] == pytest.approx(10.0) and got[11] == pytest.approx(85.0)
+    c = pd.DataFrame({"time": [7.0, 8.0, 9.0, 10.0000004, 11.0], "test_acc": [0.1, 0.2, 0.4, 0.6, 0.9]})
+    assert claims.acc_window(c, 10.0) == pytest.approx(0.5)  # 9.0 and 10.0000004; 8.0 is not > 8.0
+    assert claims.acc_window(c[c.time < 8.5], 10.0) == 0.2  # none in the window: the last one before

@@ -14,6 +14,10 @@ The claims are data in claims.toml (issue 20). Readings of the criteria first co
   * (vii) each run's mean coherence decreasing at every step of s, every optimizer, MLP;
   * validation: equivalence within 1 pt (the first reading, "within 2 SE", grew easier with noisier data;
     the margin is new: post hoc).
+The third design (issue 17; claims.toml validation_v3, vi_real_v3) judges the same two comparisons on
+fresh seeds 10-19 only, with the statistics `late_acc` and `acc_window` fixed before its runs; the first
+design's rows keep selecting their own seeds (0-5), so the new runs, which share the experiment names
+real_*, leave them as they were.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from largebatch.prereg import load_spec
 from largebatch.results import fmt_mean_std, fmt_num, markdown_table
 
 from . import analysis as A
-from .config import ALPHA_ARM, OPTIMIZERS, V2_ARMS
+from .config import ALPHA_ARM, BUDGET, LATE, OPTIMIZERS, V2_ARMS
 
 FIG = {
     "steps": "paper_figures/async_staleness_steps.png",
@@ -368,7 +372,37 @@ def claims(data_dir: Path) -> list[dict]:
     rows.append(_calib_claim(df))
     if df.experiment.isin(["sweep_v2", "lr_rule_v2", "calib_alpha"]).any():
         rows += _v2_rows(df, cur, spec)
+    v3_seeds = set(spec["validation_v3"]["seeds"]) | set(spec["vi_real_v3"]["seeds"])
+    if (df.experiment.isin(V3_EXPERIMENTS) & df.seed.isin(v3_seeds)).any():
+        rows += _v3_rows(df, cur, spec)
     return rows
+
+
+V3_EXPERIMENTS = ("validation_v3", "real_async", "real_sync", "real_backup")  # with seeds of the v3 claims
+
+
+def _v3_rows(df: pd.DataFrame, cur: pd.DataFrame, spec: dict) -> list[dict]:
+    """The third design's rows (claims.toml validation_v3, vi_real_v3; issue 17): the first design's two
+    comparisons with lower-variance statistics, on the claims' seeds only."""
+    return [
+        _validation_claim(
+            df,
+            spec["validation_v3"],
+            "real_async",
+            "validation_v3",
+            acc=late_acc,
+            cur=cur,
+            what=f"mean test accuracy over the last {LATE:,} updates: ",
+        ),
+        _backup_claim(
+            df,
+            cur,
+            "real",
+            spec["vi_real_v3"],
+            acc=acc_window,
+            what="mean accuracy over (0.8·T_eq, T_eq], T_eq",
+        ),
+    ]
 
 
 V2_EXPERIMENTS = ("calib_alpha", "lr_rule_v2", "sweep_v2")
@@ -576,11 +610,28 @@ def _calib_claim(df: pd.DataFrame) -> dict:
     return _row("calib", ours, None, df[df.experiment == "calib"])
 
 
-def backup_table(df: pd.DataFrame, cur: pd.DataFrame, kind: str = "sim") -> pd.DataFrame:
-    """Per seed: time to target of <kind>_{sync, backup, async}; accuracy at T_eq = min(the backup run's end,
-    the async run's end)."""
+def acc_at(curve: pd.DataFrame, t_eq: float) -> float:
+    """Test accuracy at the last evaluation at or before t_eq (vi_sim, vi_real)."""
+    return A.value_at(curve, "test_acc", t_eq)
+
+
+def acc_window(curve: pd.DataFrame, t_eq: float, frac: float = 0.8) -> float:
+    """Mean test accuracy of the evaluations with time in (frac·t_eq, t_eq] (vi_real_v3; times within 1e-6
+    count as equal, as in analysis.value_at); none there: the last evaluation at or before t_eq."""
+    d = curve.dropna(subset=["test_acc"])
+    d = d[(d.time > frac * t_eq + 1e-6) & (d.time <= t_eq + 1e-6)]
+    return float(d.test_acc.mean()) if len(d) else acc_at(curve, t_eq)
+
+
+def backup_table(
+    df: pd.DataFrame, cur: pd.DataFrame, kind: str = "sim", acc=acc_at, seeds=None
+) -> pd.DataFrame:
+    """Per seed (of `seeds`, default all): time to target of <kind>_{sync, backup, async}; accuracy
+    `acc(curve, T_eq)` with T_eq = min(the backup run's end, the async run's end) (a run that did not
+    complete: CHANCE)."""
     out = []
-    for seed in sorted(df[df.experiment == f"{kind}_backup"].seed):
+    backups = df[df.experiment == f"{kind}_backup"]
+    for seed in sorted(backups.seed if seeds is None else backups[backups.seed.isin(seeds)].seed):
         b = df[(df.experiment == f"{kind}_backup") & (df.seed == seed)].iloc[0]
         a = df[(df.experiment == f"{kind}_async") & (df.seed == seed)]
         t_eq = min(b.time_end, a.time_end.iloc[0]) if len(a) and pd.notna(a.time_end.iloc[0]) else b.time_end
@@ -591,18 +642,19 @@ def backup_table(df: pd.DataFrame, cur: pd.DataFrame, kind: str = "sim") -> pd.D
                 continue
             c = cur[(cur.run_id == r.run_id.iloc[0]) & (cur.experiment == f"{kind}_{m}")]
             row[f"{m}_ttt"] = r.time_to_target.iloc[0]
-            row[f"{m}_acc_teq"] = (
-                A.value_at(c, "test_acc", t_eq) if r.status.iloc[0] == "complete" else CHANCE
-            )
+            row[f"{m}_acc_teq"] = acc(c, t_eq) if r.status.iloc[0] == "complete" else CHANCE
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _backup_claim(df: pd.DataFrame, cur: pd.DataFrame, kind: str, c: dict) -> dict:
+def _backup_claim(
+    df: pd.DataFrame, cur: pd.DataFrame, kind: str, c: dict, acc=acc_at, what: str = "accuracy at T_eq"
+) -> dict:
+    """(vi) on the claim's seeds: time to target sync − backup > 0 and accuracy backup − async > 0, the
+    accuracy being `acc(curve, T_eq)` (acc_at: vi_sim, vi_real; acc_window: vi_real_v3)."""
     unit = "units" if kind == "sim" else "s"
-    cid = "vi_sim" if kind == "sim" else "vi_real"
-    bt = backup_table(df, cur, kind)
-    bt = bt[bt.seed.isin(c["seeds"])] if len(bt) else bt
+    cid = c["id"]
+    bt = backup_table(df, cur, kind, acc=acc, seeds=c["seeds"])
     runs = df[
         df.experiment.isin([f"{kind}_sync", f"{kind}_backup", f"{kind}_async"]) & df.seed.isin(c["seeds"])
     ]
@@ -624,19 +676,43 @@ def _backup_claim(df: pd.DataFrame, cur: pd.DataFrame, kind: str, c: dict) -> di
     return _row(
         cid,
         f"time to target: backup {fmt_mean_std(bt.backup_ttt, 1)} vs sync "
-        f"{fmt_mean_std(bt.sync_ttt, 1)} {unit}; accuracy at T_eq = {end}'s end ({bt.t_eq.mean():.1f} "
+        f"{fmt_mean_std(bt.sync_ttt, 1)} {unit}; {what} = {end}'s end ({bt.t_eq.mean():.1f} "
         f"{unit}): backup {fmt_mean_std(back_a, 2)} vs async {fmt_mean_std(asyn_a, 2)} %",
         res,
         runs,
     )
 
 
+def final_acc(runs: pd.DataFrame, cur: pd.DataFrame | None = None) -> pd.Series:
+    """Final test accuracy (%) per seed (validation, validation_2ms)."""
+    return _col_by_seed(runs, "final_test_acc", sorted(runs.seed)) * 100
+
+
+def late_acc(runs: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
+    """Mean test accuracy (%) per seed over each run's evaluations with step > BUDGET − LATE (validation_v3);
+    a run that did not complete counts CHANCE."""
+    out = {}
+    for r in runs.itertuples():
+        c = cur[(cur.run_id == r.run_id) & (cur.experiment == r.experiment) & (cur.step > BUDGET - LATE)]
+        acc = c.test_acc.dropna()
+        out[r.seed] = CHANCE if r.status != "complete" else float(acc.mean()) if len(acc) else math.nan
+    return (pd.Series(out, dtype=float) * 100).rename_axis("seed").sort_index()
+
+
 def _validation_claim(
-    df: pd.DataFrame, c: dict, real_exp: str = "real_async", val_exp: str = "validation"
+    df: pd.DataFrame,
+    c: dict,
+    real_exp: str = "real_async",
+    val_exp: str = "validation",
+    acc=final_acc,
+    cur: pd.DataFrame | None = None,
+    what: str = "",
 ) -> dict:
+    """Real async runs vs the core replaying their staleness, on the claim's seeds: `acc(runs, cur)` per seed
+    (final_acc: validation, validation_2ms; late_acc: validation_v3), TOST at the claim's margin."""
     seeds = c["seeds"]
-    real = _col_by_seed(df[df.experiment == real_exp], "final_test_acc", seeds) * 100
-    rep = _col_by_seed(df[df.experiment == val_exp], "final_test_acc", seeds) * 100
+    real = acc(_runs(df[df.experiment == real_exp], seeds), cur)
+    rep = acc(_runs(df[df.experiment == val_exp], seeds), cur)
     base = df[
         (df.experiment == "sweep")
         & (df.model == "mlp")
@@ -644,13 +720,16 @@ def _validation_claim(
         & (df.staleness_dist == "none")
     ].final_test_acc
     runs = df[df.experiment.isin([real_exp, val_exp]) & df.seed.isin(seeds)]
-    mr = df[df.experiment == real_exp].staleness_mean.mean()
+    mr = _runs(df[df.experiment == real_exp], seeds).staleness_mean.mean()
+    res = None if c["test"] == "exploratory" else V.equivalence(real, rep, c["margin"])
+    if not len(real) or not len(rep):
+        return _row(c["id"], f"runs missing (real n={len(real)}, replay n={len(rep)})", res, runs)
     return _row(
         c["id"],
-        f"real {fmt_mean_std(real, 2)} vs replay {fmt_mean_std(rep, 2)} % "
+        f"{what}real {fmt_mean_std(real, 2)} vs replay {fmt_mean_std(rep, 2)} % "
         f"(diff {real.mean() - rep.mean():+.2f} pt); mean staleness {mr:.1f}; no staleness: "
         f"{fmt_mean_std(base * 100, 2)} %",
-        None if c["test"] == "exploratory" else V.equivalence(real, rep, c["margin"]),
+        res,
         runs,
     )
 
