@@ -475,5 +475,8 @@ def test_v2_readme_blocks_and_v1_dispatch(tmp_path):
     assert "no-BN, caffe" in b["results"] and "cpu proxy v2" in b["regime"]
     from largebatch.results import DATA
 
-    v1 = claims.claims(DATA)  # the committed first-design CSV is still judged by the first claims
-    assert {r["id"] for r in v1} and not any(r["id"].startswith("v2_") for r in v1)
+    committed = pd.read_csv(DATA / "lars.csv")  # the rerun replaced the first design's CSV (issue 16)
+    assert claims.is_v2(committed) and (committed.design == "v2").all()
+    assert len(committed) == len(config.grid("cpu"))
+    assert all(r["id"].startswith("v2_") for r in claims.claims(DATA))
+    assert not claims.is_v2(committed.drop(columns="design"))  # a first-design CSV (no column): first claims

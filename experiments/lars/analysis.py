@@ -105,12 +105,14 @@ def batch_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def step1(ratios: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """The step-1 table: per (net, B, layer) mean over seeds of ||w||, ||g|| and ||w||/||g|| (table2 runs)."""
-    t2 = runs[runs.experiment == "table2"][["run_id", "net", "global_batch", "seed"]]
-    r = ratios[ratios.step == 1].merge(t2, on="run_id")
+    """The step-1 table: per (net, init, B, layer) mean over seeds of ||w||, ||g|| and ||w||/||g|| (table2
+    runs; init is "default" where the CSV has no init column)."""
+    t2 = runs[runs.experiment == "table2"]
+    t2 = t2.assign(init=t2["init"].fillna("default") if "init" in t2 else "default")  # v2: two inits
+    r = ratios[ratios.step == 1].merge(t2[["run_id", "net", "init", "global_batch", "seed"]], on="run_id")
     r = r.assign(w_over_g=r.w_norm / r.g_norm)
     out = (
-        r.groupby(["net", "global_batch", "layer"])
+        r.groupby(["net", "init", "global_batch", "layer"])
         .agg(
             w_norm=("w_norm", "mean"),
             g_norm=("g_norm", "mean"),
@@ -122,7 +124,9 @@ def step1(ratios: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     )
     order = {name: i for i, name in enumerate(LAYER_ORDER)}
     return (
-        out.assign(pos=out.layer.map(order)).sort_values(["net", "global_batch", "pos"]).drop(columns="pos")
+        out.assign(pos=out.layer.map(order))
+        .sort_values(["net", "init", "global_batch", "pos"])
+        .drop(columns="pos")
     )
 
 
