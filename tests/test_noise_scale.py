@@ -63,11 +63,31 @@ def test_second_design_appended_predicted_inside_and_within_budget():
     assert analysis.estimate_wall_s(config.optimal_batch_v2(), runs) / 60 < 20 / 1.18 * 0.9
 
 
+def _fake_row(c, acc: float, ok: bool) -> dict:
+    """A made-up CSV row of the optimal-batch run `c` (diverged when not ok)."""
+    from largebatch.config import run_id
+
+    return {
+        "study": "noise_scale",
+        "experiment": c.tag,
+        "run_id": run_id(c),
+        "seed": c.seed,
+        "N_train": c.train_examples,
+        "global_batch": c.global_batch,
+        "lr": c.lr_base,
+        "momentum": 0.9,
+        "steps": c.max_steps,
+        "status": "complete" if ok else "diverged",
+        "final_train_acc": 1.0 if ok else np.nan,
+        "final_test_acc": acc if ok else np.nan,
+        "wall_s": 1.0,
+    }
+
+
 def _fake_v2(tmp_path, gap_pt: float):
     """The committed CSVs plus made-up v2 rows: accuracy peaking at log2 B = 10.5 (N = 4000, eps = 0.3)."""
     import shutil
 
-    from largebatch.config import run_id
     from largebatch.results import DATA
 
     for name in ("noise_scale.csv", "noise_scale_curves.csv"):
@@ -81,23 +101,7 @@ def _fake_v2(tmp_path, gap_pt: float):
         peak = 10.5 if c.lr_base == 0.3 else np.log2(c.train_examples) - 3.7
         ok = c.global_batch >= 64
         acc = 0.84 - gap_pt / 100 * ((x - peak) / 1.5) ** 2 + rng.normal(0, 0.0005)
-        rows.append(
-            {
-                "study": "noise_scale",
-                "experiment": c.tag,
-                "run_id": run_id(c),
-                "seed": c.seed,
-                "N_train": c.train_examples,
-                "global_batch": c.global_batch,
-                "lr": c.lr_base,
-                "momentum": 0.9,
-                "steps": c.max_steps,
-                "status": "complete" if ok else "diverged",
-                "final_train_acc": 1.0 if ok else np.nan,
-                "final_test_acc": acc if ok else np.nan,
-                "wall_s": 1.0,
-            }
-        )
+        rows.append(_fake_row(c, acc, ok))
     pd.concat([runs, pd.DataFrame(rows)]).to_csv(tmp_path / "noise_scale.csv", index=False)
     return tmp_path
 
@@ -138,7 +142,6 @@ def _fake_v3(tmp_path):
     """The committed CSVs plus made-up v3 rows whose optimum is exactly proportional to eps N."""
     import shutil
 
-    from largebatch.config import run_id
     from largebatch.results import DATA
 
     for name in ("noise_scale.csv", "noise_scale_curves.csv"):
@@ -149,23 +152,7 @@ def _fake_v3(tmp_path):
     for c in config.optimal_batch_v3():
         peak = np.log2(1.28 * c.lr_base * c.train_examples)  # 128 at (1000, 0.1) ... 1536 at (4000, 0.3)
         acc = 0.84 - 0.01 * (np.log2(c.global_batch) - peak) ** 2 + rng.normal(0, 0.0002)
-        rows.append(
-            {
-                "study": "noise_scale",
-                "experiment": c.tag,
-                "run_id": run_id(c),
-                "seed": c.seed,
-                "N_train": c.train_examples,
-                "global_batch": c.global_batch,
-                "lr": c.lr_base,
-                "momentum": 0.9,
-                "steps": c.max_steps,
-                "status": "complete",
-                "final_train_acc": 1.0,
-                "final_test_acc": acc,
-                "wall_s": 1.0,
-            }
-        )
+        rows.append(_fake_row(c, acc, True))
     pd.concat([runs, pd.DataFrame(rows)]).to_csv(tmp_path / "noise_scale.csv", index=False)
     return tmp_path
 

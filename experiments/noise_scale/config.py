@@ -97,74 +97,12 @@ def lr_center(b: int) -> float:
     return 0.8 * b / (b + 300)
 
 
-def optimal_batch() -> list[TrainConfig]:
-    out = []
-    for n, eps in OPT_PAIRS:
-        steps = round(U_REF * EPS_REF / eps)
-        for b in batches_for(n):
-            for s in OPT_SEEDS:
-                out.append(
-                    replace(
-                        BASE,
-                        tag="optimal_batch",
-                        train_examples=n,
-                        global_batch=b,
-                        per_worker_batch=b,
-                        lr_base=eps,
-                        lr_base_batch=b,
-                        momentum=0.9,
-                        epochs=1e6,
-                        max_steps=steps,
-                        eval_train_examples=n,
-                        seed=s,
-                    )
-                )
-    return out
-
-
-def optimal_batch_v2() -> list[TrainConfig]:
-    """The second design (tag optimal_batch_v2): the new setting V2_PAIR on the first design's powers of two,
-    N and its sqrt(2) points, 10 seeds; and the sqrt(2) points of the eps = 0.1 settings, seeds 0-4 (the
-    cells they join keep their first-design runs)."""
-
-    def cfg(n, eps, b, s):
-        return replace(
-            BASE,
-            tag="optimal_batch_v2",
-            train_examples=n,
-            global_batch=b,
-            per_worker_batch=b,
-            lr_base=eps,
-            lr_base_batch=b,
-            momentum=0.9,
-            epochs=1e6,
-            max_steps=round(U_REF * EPS_REF / eps),
-            eval_train_examples=n,
-            seed=s,
-        )
-
-    n, eps = V2_PAIR
-    out = [cfg(n, eps, b, s) for b in sorted(batches_for(n) + SQRT2_BATCHES[V2_PAIR]) for s in V2_SEEDS]
-    for (n, eps), bs in SQRT2_BATCHES.items():
-        if (n, eps) != V2_PAIR:
-            out += [cfg(n, eps, b, s) for b in bs for s in V2_SLOPE_SEEDS]
-    return out
-
-
-def optimal_batch_v3() -> list[TrainConfig]:
-    """The third design (tag optimal_batch_v3): V3_WINDOWS x V3_SEEDS, the slopes' runs alone."""
-    return [
-        replace(_opt_cfg(n, eps, b, s), tag="optimal_batch_v3")
-        for (n, eps), bs in V3_WINDOWS.items()
-        for b in bs
-        for s in V3_SEEDS
-    ]
-
-
-def _opt_cfg(n: int, eps: float, b: int, seed: int) -> TrainConfig:
+def _opt_cfg(n: int, eps: float, b: int, seed: int, tag: str = "optimal_batch") -> TrainConfig:
+    """One optimal-batch run: N = n training examples, constant lr eps at batch b, U = U_REF * EPS_REF / eps
+    updates, momentum 0.9."""
     return replace(
         BASE,
-        tag="optimal_batch",
+        tag=tag,
         train_examples=n,
         global_batch=b,
         per_worker_batch=b,
@@ -176,6 +114,31 @@ def _opt_cfg(n: int, eps: float, b: int, seed: int) -> TrainConfig:
         eval_train_examples=n,
         seed=seed,
     )
+
+
+def optimal_batch() -> list[TrainConfig]:
+    return [_opt_cfg(n, eps, b, s) for n, eps in OPT_PAIRS for b in batches_for(n) for s in OPT_SEEDS]
+
+
+def optimal_batch_v2() -> list[TrainConfig]:
+    """The second design (tag optimal_batch_v2): the new setting V2_PAIR on the first design's powers of two,
+    N and its sqrt(2) points, 10 seeds; and the sqrt(2) points of the eps = 0.1 settings, seeds 0-4 (the
+    cells they join keep their first-design runs)."""
+    tag = "optimal_batch_v2"
+    n, eps = V2_PAIR
+    out = [
+        _opt_cfg(n, eps, b, s, tag) for b in sorted(batches_for(n) + SQRT2_BATCHES[V2_PAIR]) for s in V2_SEEDS
+    ]
+    for (n, eps), bs in SQRT2_BATCHES.items():
+        if (n, eps) != V2_PAIR:
+            out += [_opt_cfg(n, eps, b, s, tag) for b in bs for s in V2_SLOPE_SEEDS]
+    return out
+
+
+def optimal_batch_v3() -> list[TrainConfig]:
+    """The third design (tag optimal_batch_v3): V3_WINDOWS x V3_SEEDS, the slopes' runs alone."""
+    tag = "optimal_batch_v3"
+    return [_opt_cfg(n, eps, b, s, tag) for (n, eps), bs in V3_WINDOWS.items() for b in bs for s in V3_SEEDS]
 
 
 def critical_batch() -> list[TrainConfig]:
