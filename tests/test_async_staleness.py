@@ -352,7 +352,7 @@ def test_second_design_appended_resolved_and_within_budget():
     v2 = config.alpha_v2() + config.sweep_v2()
     assert cfgs[len(cfgs) - len(v2) :] == v2
     first = {run_id(c) for c in cfgs[: len(cfgs) - len(v2)]}
-    core = df[df.mechanism == "simulated"]
+    core = df[(df.mechanism == "simulated") & (df.experiment != "validation_v3")]  # v3: its own test
     assert set(core[~core.experiment.isin(["calib_alpha", "lr_rule_v2", "sweep_v2"])].run_id) <= first
     assert set(core[core.experiment.isin(["calib_alpha", "lr_rule_v2", "sweep_v2"])].run_id) <= {
         run_id(c) for c in v2
@@ -479,14 +479,20 @@ def test_third_design_appended_with_fresh_seeds():
     assert len(cfgs) == 193 and cfgs[183:] == v3 and [c.seed for c in v3] == config.V3_SEEDS
     assert {c.tag for c in cfgs[:183]} == {c.tag for c in cfgs} - {"validation_v3"}
     core = df[df.mechanism == "simulated"]
-    assert set(core.run_id) <= {run_id(c) for c in cfgs[:183]}  # every committed core run keeps its index
+    old = core.experiment != "validation_v3"
+    assert set(core[old].run_id) <= {
+        run_id(c) for c in cfgs[:183]
+    }  # every committed core run keeps its index
+    assert set(core[~old].run_id) == {run_id(c) for c in v3}  # the third design's replays, run and committed
     ten_ms = [c for c in config.validation() if c.tag == "validation"]
     assert all(replace(c, tag="validation", seed=0) == ten_ms[0] for c in v3)
     assert ten_ms[0].staleness_replay == f"{config.REPLAY}#real_async_k8"
 
     rg = config.real_grid("cpu")
     assert len(rg) == 66 and rg[36:] == config.real_grid("v3")
-    assert {ps.run_id(*e) for e in rg[:36]} == set(df[df.mechanism == "real"].run_id)  # order and ids stay
+    real = df[df.mechanism == "real"]
+    assert {ps.run_id(*e) for e in rg[:36]} == set(real[~real.seed.isin(config.V3_SEEDS)].run_id)  # ids stay
+    assert {ps.run_id(*e) for e in rg[36:]} == set(real[real.seed.isin(config.V3_SEEDS)].run_id)
     first_10ms = [e for e in rg[:36] if e[1].delay_ms == config.REAL.delay_ms and e[0].seed == 0]
     assert [e[1].mode for e in first_10ms] == ["async", "sync", "backup"]
     for i, (cfg, sc, k) in enumerate(rg[36:]):
@@ -498,7 +504,9 @@ def test_third_design_appended_with_fresh_seeds():
     earlier = (
         set(config.SEEDS) | set(config.REAL_SEEDS) | set(config.V2_SEEDS) | set(config.ALPHA_CALIB_SEEDS)
     )
-    earlier |= {c.seed for c in cfgs[:183]} | set(df.seed)
+    earlier |= {c.seed for c in cfgs[:183]} | set(
+        df[~df.run_id.isin(set(real[real.seed.isin(config.V3_SEEDS)].run_id) | {run_id(c) for c in v3})].seed
+    )
     assert not earlier & set(config.V3_SEEDS) and len(config.V3_SEEDS) == 10
     spec = load_spec("async_staleness")
     assert all(spec[cid]["seeds"] == config.V3_SEEDS for cid in V3_CLAIMS)
@@ -570,6 +578,8 @@ def _with_fake(tmp_path, replay_shift, async_lead):
 
     df, cur = _fake_v3(replay_shift, async_lead)
     old, old_cur = pd.read_csv(DATA / "async_staleness.csv"), pd.read_csv(DATA / "async_staleness_curves.csv")
+    v3_ids = set(old[old.seed.isin(config.V3_SEEDS)].run_id)  # the committed v3 runs give way to made-up ones
+    old, old_cur = old[~old.run_id.isin(v3_ids)], old_cur[~old_cur.run_id.isin(v3_ids)]
     pd.concat([old, df], ignore_index=True).to_csv(tmp_path / "async_staleness.csv", index=False)
     pd.concat([old_cur, cur], ignore_index=True).to_csv(tmp_path / "async_staleness_curves.csv", index=False)
     return tmp_path
@@ -587,7 +597,7 @@ def test_third_design_claims(tmp_path, replay_shift, async_lead, outcome):
 
     rows = {r["id"]: r for r in claims.claims(_with_fake(tmp_path, replay_shift, async_lead))}
     committed = {r["id"]: r for r in claims.claims(DATA)}
-    assert not set(V3_CLAIMS) & set(committed)  # no v3 runs committed yet: no v3 rows
+    assert set(V3_CLAIMS) <= set(committed)  # the committed v3 runs give the v3 rows
     for cid in V3_CLAIMS:
         r = rows[cid]
         assert set(r["runs"].seed) == set(config.V3_SEEDS), cid
@@ -604,7 +614,7 @@ def test_third_design_claims(tmp_path, replay_shift, async_lead, outcome):
         acc_part = rows["vi_real_v3"]["result"].parts[1]
         assert acc_part.outcome == "not reproduced" and acc_part.estimate == pytest.approx(-2.0, abs=0.5)
         assert rows["vi_real_v3"]["result"].parts[0].outcome == "reproduced"  # time: backups still faster
-    for cid in committed:  # every other row, the first design's validation and vi_real included, unchanged
+    for cid in set(committed) - set(V3_CLAIMS):  # every other row, the first design's included, unchanged
         a, b = committed[cid], rows[cid]
         assert a["ours"] == b["ours"] and repr(a["result"]) == repr(b["result"]), cid
         assert list(a["runs"].run_id) == list(b["runs"].run_id), cid
@@ -632,3 +642,14 @@ def test_third_design_statistics():
     c = pd.DataFrame({"time": [7.0, 8.0, 9.0, 10.0000004, 11.0], "test_acc": [0.1, 0.2, 0.4, 0.6, 0.9]})
     assert claims.acc_window(c, 10.0) == pytest.approx(0.5)  # 9.0 and 10.0000004; 8.0 is not > 8.0
     assert claims.acc_window(c[c.time < 8.5], 10.0) == 0.2  # none in the window: the last one before
+
+
+def test_third_design_real_rows_record_their_commit():
+    """The real parameter-server runs write git_sha into config.json; collect carries it into the CSV, so the
+    third design's rows are dated by their runs' commit (pre-registration), not left unverified."""
+    from largebatch.results import DATA
+
+    runs = pd.read_csv(DATA / "async_staleness.csv")
+    v3 = runs[runs.seed.isin(config.V3_SEEDS)]
+    assert len(v3) == 40 and set(v3.experiment) == {"real_async", "real_sync", "real_backup", "validation_v3"}
+    assert v3["meta.git_sha"].notna().all() and v3["meta.git_sha"].str.fullmatch("[0-9a-f]{40}").all()

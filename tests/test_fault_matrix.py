@@ -402,8 +402,9 @@ def test_second_process_on_a_locked_run_directory(template, tmp_path):
 
 def test_sigint_to_a_running_process_ends_with_one_line(template, tmp_path):
     out = tmp_path / "out"
-    p = _launch(out, None, "--max_steps=400", "--eval_every_steps=1")
-    ck = run_dir(cfg_of(out, "--max_steps=400", "--eval_every_steps=1")) / "checkpoint.json"
+    long = ("--max_steps=400", "--eval_every_steps=1", "--epochs=100")  # 400 steps: no race with the end
+    p = _launch(out, None, *long)
+    ck = run_dir(cfg_of(out, *long)) / "checkpoint.json"
     t0 = time.time()
     while not ck.exists() and time.time() - t0 < 60 and p.poll() is None:
         time.sleep(0.05)

@@ -274,6 +274,7 @@ def _real_rows(runs_dir: Path):
             "time_unit": "s",
             "dropped": s["dropped"],
             "wall_s": s["wall_s"],
+            "meta.git_sha": _git_sha(d),  # param_server writes it into config.json, as the core does
         }
         hist = _hist_rows(name, "real", rid, cfg.seed, s["staleness_counts"])
         yield [row], [cur], hist
