@@ -358,6 +358,9 @@ def _launch(out: Path, env_extra: dict | None = None, *extra: str) -> subprocess
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a suite started in the background (`make test &`) inherits SIGINT ignored, and a Python child that
+        # starts with SIGINT ignored installs no KeyboardInterrupt handler: restore the default disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -402,9 +405,8 @@ def test_second_process_on_a_locked_run_directory(template, tmp_path):
 
 def test_sigint_to_a_running_process_ends_with_one_line(template, tmp_path):
     out = tmp_path / "out"
-    long = ("--max_steps=400", "--eval_every_steps=1", "--epochs=100")  # 400 steps: no race with the end
-    p = _launch(out, None, *long)
-    ck = run_dir(cfg_of(out, *long)) / "checkpoint.json"
+    p = _launch(out, None, "--max_steps=400", "--eval_every_steps=1")
+    ck = run_dir(cfg_of(out, "--max_steps=400", "--eval_every_steps=1")) / "checkpoint.json"
     t0 = time.time()
     while not ck.exists() and time.time() - t0 < 60 and p.poll() is None:
         time.sleep(0.05)
