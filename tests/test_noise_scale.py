@@ -84,8 +84,8 @@ def _fake_row(c, acc: float, ok: bool) -> dict:
     }
 
 
-def _fake_v2(tmp_path, gap_pt: float):
-    """The committed CSVs plus made-up v2 rows: accuracy peaking at log2 B = 10.5 (N = 4000, eps = 0.3)."""
+def _committed_without(tmp_path, tag: str) -> pd.DataFrame:
+    """Copy the committed CSVs into tmp_path; the runs without those of `tag` (made-up ones replace them)."""
     import shutil
 
     from largebatch.results import DATA
@@ -93,7 +93,12 @@ def _fake_v2(tmp_path, gap_pt: float):
     for name in ("noise_scale.csv", "noise_scale_curves.csv"):
         shutil.copy(DATA / name, tmp_path / name)
     runs = pd.read_csv(tmp_path / "noise_scale.csv")
-    runs = runs[runs.experiment != "optimal_batch_v2"]  # the committed v2 runs give way to made-up ones
+    return runs[runs.experiment != tag]
+
+
+def _fake_v2(tmp_path, gap_pt: float):
+    """The committed CSVs plus made-up v2 rows: accuracy peaking at log2 B = 10.5 (N = 4000, eps = 0.3)."""
+    runs = _committed_without(tmp_path, "optimal_batch_v2")
     rng = np.random.default_rng(0)
     rows = []
     for c in config.optimal_batch_v2():
@@ -140,14 +145,7 @@ def test_third_design_fresh_seeds_windows_and_budget():
 
 def _fake_v3(tmp_path):
     """The committed CSVs plus made-up v3 rows whose optimum is exactly proportional to eps N."""
-    import shutil
-
-    from largebatch.results import DATA
-
-    for name in ("noise_scale.csv", "noise_scale_curves.csv"):
-        shutil.copy(DATA / name, tmp_path / name)
-    runs = pd.read_csv(tmp_path / "noise_scale.csv")
-    runs = runs[runs.experiment != "optimal_batch_v3"]  # the committed v3 runs give way to made-up ones
+    runs = _committed_without(tmp_path, "optimal_batch_v3")
     rng = np.random.default_rng(1)
     rows = []
     for c in config.optimal_batch_v3():
