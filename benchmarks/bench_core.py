@@ -273,6 +273,14 @@ def render(res: dict, readme: Path, gpu: dict | None = None) -> None:
             f"{r['two_procs']['samples_per_s']:,.0f} | {r['one_proc']['samples_per_s']:,.0f} | "
             f"{r['samples_per_s_ratio']:.3f} |"
         )
+    r = res.get("jobs_small_mlp_grid")
+    if r:
+        rows.append(
+            f"| sweep of {len(r['grid_indices'].split(','))} {r['study']} runs ({r['max_steps']} steps "
+            f"each): 2 one-thread runs at a time (--jobs=2) vs one {r['jobs1_threads']}-thread run "
+            f"(--jobs=1), wall time | {r['jobs2_s']:.1f} s | {r['jobs1_s']:.1f} s | "
+            f"{r['ratio']:.2f}x (pairs {r['pair_ratio_min']:.2f}–{r['pair_ratio_max']:.2f}) |"
+        )
     rows += gpu_rows(gpu or {})
     table = "\n".join(rows) + f"\n\n(torch {res.get('torch')}, {res.get('threads')} threads)\n"
     text = readme.read_text()

@@ -70,3 +70,17 @@ def test_run_id_is_deterministic_and_ignores_paths():
     a = make_config(seed=3)
     assert run_id(a) == run_id(make_config(seed=3, out_dir="/elsewhere")) != run_id(make_config(seed=4))
     assert run_id(a).endswith("-s3") and run_id(TrainConfig()) != run_id(make_config(lr_base=0.2))
+
+
+def test_equal_examples_counts_steps_by_examples():
+    """With drop_last a batch of 22,784 on 60,000 examples gets 2 steps an epoch (24 % fewer examples);
+    equal_examples gives every batch E N / B steps, and warmup and milestones in examples too."""
+    from largebatch.config import resolve
+
+    kw = dict(global_batch=22784, per_worker_batch=32, epochs=65, warmup="gradual", warmup_epochs=65 * 5 / 90)
+    plain = resolve(make_config(**kw), n_train=60000)
+    equal = resolve(make_config(**kw, equal_examples=True), n_train=60000)
+    assert plain.total_steps == 130 and plain.total_steps * 22784 < 0.77 * 65 * 60000
+    assert equal.total_steps == round(65 * 60000 / 22784) == 171
+    assert equal.steps_per_epoch == 60000 / 22784 and equal.warmup_steps == round(65 * 5 / 90 * 60000 / 22784)
+    assert equal.eval_every_steps == 2

@@ -76,3 +76,22 @@ def test_imagenet_folder_path_trains(tmp_path):
     )
     s = train(cfg)
     assert s["status"] == "complete" and s["steps"] == 2 and 0 <= s["final_test_acc"] <= 1
+
+
+def test_stream_sampler_sees_every_example_once_per_epoch_of_examples():
+    """equal_examples: a batch that crosses an epoch's end continues into the next permutation, so
+    round(E N / B) steps see exactly E N examples, each example E times (E whole)."""
+    n, B, P = 1000, 300, 2  # 1000 / 300: 3.33 steps an epoch; the plain sampler drops 100 an epoch
+    ss = [EpochSampler(n, B, r, P, seed=3, stream=True) for r in range(P)]
+    steps = round(3 * n / B)  # 3 epochs of examples: 10 steps
+    seen = torch.cat([torch.cat([s.indices(t) for s in ss]) for t in range(steps)])
+    assert len(seen) == 3000 and torch.bincount(seen, minlength=n).tolist() == [3] * n
+    plain = EpochSampler(n, B, 0, 1, seed=3)
+    # the first epoch's full batches are the plain sampler's, and the 4th batch spans epochs 0 and 1
+    for t in range(3):
+        assert torch.equal(ss[0].global_indices(t), plain.global_indices(t))
+    g3 = ss[0].global_indices(3)
+    assert torch.equal(g3[:100], plain.permutation(0)[900:]) and torch.equal(
+        g3[100:], plain.permutation(1)[:200]
+    )
+    assert ss[0].state_dict(4) == {"seed": 3, "epoch": 1, "position": 200, "n": n, "global_batch": B}

@@ -68,7 +68,7 @@ BASE = TrainConfig(
     log_every_steps=EVAL,
     log_coherence_every_steps=25,
     checkpoint_every_steps=10**6,
-    threads=2,
+    threads=0,  # sweeps set it: every core alone, cores // jobs side by side (not in the run id)
 )
 
 

@@ -56,6 +56,7 @@ class TrainConfig:
     global_batch: int = 256  # B = kn: examples per optimizer step, all workers together
     micro_batch: int = 0  # examples per forward/backward in a process (memory cap); 0 = all
     epochs: float = 10.0  # training length in epochs of the training set
+    equal_examples: bool = False  # true: batches run across epoch ends, every B sees E·N examples
     max_steps: int = 0  # stop after this many steps (smoke runs); 0 = no cap
     lr_base: float = 0.1  # learning rate (per step, on the batch-mean loss) at lr_base_batch
     lr_base_batch: int = 256  # the reference batch of lr_base, in examples
@@ -103,7 +104,8 @@ class TrainConfig:
     log_coherence_every_steps: int = 0  # cosine of stale vs fresh gradient every k steps; 0 = off
     seed: int = 0  # random seed (integer) of the model init (same on all ranks) and data order
     device: str = "auto"  # auto | cpu | cuda; auto = cuda when available
-    threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes
+    threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes (not in the run id)
+    exclusive: bool = False  # the run must run alone (its wall-clock time is a result): sweeps never pool it
     amp: str = "none"  # none | bf16 (autocast of forward/backward; the loss is taken in fp32)
     channels_last: bool = False  # NHWC memory format for conv nets on GPU (true/false)
     out_dir: str = "runs"  # directory (path): runs go to out_dir/<study>/<run_id>/
@@ -126,7 +128,7 @@ class Resolved:
     accum_steps: int  # micro-steps per optimizer step in each process
     lr_peak: float  # lr after scaling, reached at the end of warmup
     train_examples: int  # N actually used
-    steps_per_epoch: int  # floor(N / B): the last partial batch of an epoch is dropped
+    steps_per_epoch: int | float  # floor(N / B), the last partial batch dropped; N / B with equal_examples
     total_steps: int
     warmup_steps: int
     eval_every_steps: int
@@ -313,7 +315,9 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
     )
     N = n_train if n_train is not None else dataset_size(cfg)
     _check(B <= N, f"global_batch={B} exceeds the training set (N={N}); lower global_batch")
-    spe = N // B
+    # equal_examples: the batch stream runs across epoch ends, so an "epoch" is N/B steps (fractional) and
+    # every batch size sees E·N examples; otherwise an epoch is floor(N/B) steps (the partial batch dropped)
+    spe = N / B if cfg.equal_examples else N // B
     total = int(round(cfg.epochs * spe))
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
@@ -349,7 +353,7 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
         cfg.staleness != "replay" or bool(cfg.staleness_replay),
         "staleness=replay needs --staleness_replay=PATH.csv[#name] (columns staleness,count)",
     )
-    every = cfg.eval_every_steps or spe
+    every = cfg.eval_every_steps or max(1, int(spe))
     return Resolved(
         world_size=P,
         workers_per_process=v,

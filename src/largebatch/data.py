@@ -250,21 +250,34 @@ class EpochSampler:
     Step t of epoch e = t // S takes positions [(t mod S)·B, (t mod S + 1)·B) of permutation e as the
     global batch; rank r takes its contiguous share [r·b, (r+1)·b) with b = B / P, and inside a rank
     virtual worker j takes [j·n, (j+1)·n). So the same B examples form step t for any P.
+    With `stream` (TrainConfig.equal_examples) the permutations are read as one stream instead: step t
+    takes stream positions [t·B, (t+1)·B), a batch that crosses an epoch's end continuing into the next
+    permutation, so no example of an epoch is dropped and every batch size sees the same examples per epoch.
     """
 
-    def __init__(self, n: int, global_batch: int, rank: int, world_size: int, seed: int):
+    def __init__(
+        self, n: int, global_batch: int, rank: int, world_size: int, seed: int, stream: bool = False
+    ):
         self.n, self.B, self.rank, self.P, self.seed = n, global_batch, rank, world_size, seed
+        self.stream = stream
         self.steps_per_epoch = n // global_batch
         self.b = global_batch // world_size
-        self._epoch, self._perm = -1, None
+        self._perms: dict[int, torch.Tensor] = {}
 
     def permutation(self, epoch: int) -> torch.Tensor:
-        if epoch != self._epoch:
+        if epoch not in self._perms:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm, self._epoch = torch.randperm(self.n, generator=g), epoch
-        return self._perm
+            self._perms = {e: p for e, p in self._perms.items() if e == epoch - 1}  # keep at most two
+            self._perms[epoch] = torch.randperm(self.n, generator=g)
+        return self._perms[epoch]
 
     def global_indices(self, step: int) -> torch.Tensor:
+        if self.stream:
+            e, off = divmod(step * self.B, self.n)
+            head = self.permutation(e)[off : off + self.B]
+            if len(head) == self.B:
+                return head
+            return torch.cat([head, self.permutation(e + 1)[: self.B - len(head)]])
         e, i = divmod(step, self.steps_per_epoch)
         return self.permutation(e)[i * self.B : (i + 1) * self.B]
 
@@ -273,6 +286,9 @@ class EpochSampler:
         return self.global_indices(step)[self.rank * self.b : (self.rank + 1) * self.b]
 
     def state_dict(self, step: int) -> dict:
+        if self.stream:  # position in examples of the epoch's permutation
+            e, off = divmod(step * self.B, self.n)
+            return {"seed": self.seed, "epoch": e, "position": off, "n": self.n, "global_batch": self.B}
         return {
             "seed": self.seed,
             "epoch": step // self.steps_per_epoch,

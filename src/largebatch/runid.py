@@ -17,7 +17,18 @@ from dataclasses import fields
 from .replay import replay_digest
 
 # TrainConfig fields that do not change the trajectory of a run, so they do not enter its id.
-NOT_HASHED = ("out_dir", "data_dir", "device", "wandb", "progress", "checkpoint_every_steps")
+# `threads` and `exclusive` say how a run shares the machine, not what it computes: the same run is the
+# same run (one id) whether it ran alone on every core or beside others (largebatch.jobs).
+NOT_HASHED = (
+    "out_dir",
+    "data_dir",
+    "device",
+    "wandb",
+    "progress",
+    "checkpoint_every_steps",
+    "threads",
+    "exclusive",
+)
 
 
 def nondefault(obj, skip: tuple[str, ...] = ()) -> dict:

@@ -1,11 +1,13 @@
 """Run a study's grid, one process (or one torchrun) per entry, skipping completed runs.
 
-    python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--only=0,3,5] [--dry]
+    python -m largebatch.sweep noise_scale [--scale=cpu] [--nproc=1] [--jobs=0] [--only=0,3,5] [--dry]
                                            [--subprocess] [--partial] [--no-resume] [--key=value ...]
     python -m largebatch.sweep lars --scale=paper --cluster=slurm --nodes=auto --nproc=8 --gpus_per_node=8 \
         [--partition=P] [--account=A] [--timeout_min=2880] [--no-wait] --data_dir=/data/imagenet
 
-With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess;
+With --nproc=1 runs execute in this process (no interpreter start per run) unless --subprocess; with
+--jobs=N (default: one per core) N of them train at a time in N worker processes, cores // N threads each
+(largebatch.jobs; a run's id and numbers do not depend on N at a given thread count);
 with --nproc > 1 each run is its own torchrun, whose output is streamed as it comes (rank 0's progress
 bar and its "resumed at step N" line; torchrun's own failure report is kept in the log, not shown). A run
 is complete when its summary.json holds its final metrics (metrics.read_summary), so an interrupted sweep
@@ -40,6 +42,7 @@ from pathlib import Path
 from .cli import main as run_one
 from .cli import normalize
 from .config import ConfigError, make_config, parse_overrides, run_id
+from .jobs import default_jobs
 from .metrics import is_complete
 from .results import ShrinkError, allow_partial
 from .study import SCALES, discover
@@ -219,20 +222,29 @@ def run_sweep(
     dry: bool = False,
     subprocess_runs: bool = False,
     partial: bool = False,
+    jobs: int = 1,
 ) -> int:
     """Run every missing entry of the study's grid; returns the number of failed runs.
 
     A run is complete when `metrics.read_summary` finds its final metrics. A failed run's full output is
     kept in its run directory (sweep_run.log; an in-process run's traceback in error.log) and its cause is
     printed. The study's collect() then refuses to shrink a committed CSV unless `partial`.
+    With `jobs` > 1 (single-process, in-process runs only), up to `jobs` runs train at a time, each with
+    cores // jobs threads (largebatch.jobs); runs marked `exclusive` then run alone, one at a time.
     """
     from tqdm.auto import tqdm
 
     extra = normalize(list(extra or []), RUN_FLAGS)
     cfgs, todo = plan(name, scale, only, extra)
     failed = []
+    pooled = (
+        [] if dry or nproc > 1 or subprocess_runs or jobs <= 1 else [i for i in todo if not cfgs[i].exclusive]
+    )
+    if len(pooled) > 1:
+        failed += _run_pooled(name, scale, cfgs, pooled, extra, min(jobs, len(pooled)))
+        todo = [i for i in todo if i not in pooled]
     streamed = nproc > 1 or subprocess_runs  # the child draws its own progress bar: ours would fight it
-    bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True, disable=streamed or dry)
+    bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True, disable=streamed or dry or not todo)
     for k, i in enumerate(bar):
         bar.set_postfix_str(run_id(cfgs[i]))
         cmd = launch_cmd(name, i, scale, nproc, extra)
@@ -251,20 +263,70 @@ def run_sweep(
             raise KeyboardInterrupt
         if r.returncode != 0:
             failed.append(i)
-            out = (r.stdout or "") + (r.stderr or "")
-            log = _keep_log(cfgs[i], out) if out else None
-            tb = run_dir(cfgs[i]) / "error.log"
-            where = log or (tb if tb.exists() else None)
-            why = failure_excerpt(out) if out else "(no output)"
             tqdm.write(
-                f"[sweep] run {i} ({run_id(cfgs[i])}) failed rc={r.returncode} after "
-                f"{time.time() - t:.0f}s:\n{why}" + (f"\n[sweep] full log: {where}" if where else "")
+                _failure_report(
+                    cfgs[i], i, r.returncode, (r.stdout or "") + (r.stderr or ""), time.time() - t
+                )
             )
     if not dry:
         collect_study(name, scale, Path(cfgs[0].out_dir) if cfgs else ROOT / "runs", partial)
     if failed:
         print(f"[sweep] {len(failed)} run(s) failed: {failed}; rerun the same command to retry them")
     return len(failed)
+
+
+def _failure_report(cfg, i: int, code: int, out: str, seconds: float) -> str:
+    """The lines a failed run gets: its cause, and where its full output is kept."""
+    log = _keep_log(cfg, out) if out else None
+    tb = run_dir(cfg) / "error.log"
+    where = log or (tb if tb.exists() else None)
+    why = failure_excerpt(out) if out else "(no output)"
+    return f"[sweep] run {i} ({run_id(cfg)}) failed rc={code} after {seconds:.0f}s:\n{why}" + (
+        f"\n[sweep] full log: {where}" if where else ""
+    )
+
+
+def _run_pooled(name: str, scale: str, cfgs: list, todo: list[int], extra: list[str], jobs: int) -> list[int]:
+    """Run `todo` on a pool of `jobs` in-process workers (largebatch.jobs): one line per finished run, an
+    overall bar on a terminal only; returns the failed indices. Ctrl-C stops every running run (they exit
+    as interrupted runs do, resumable) and raises KeyboardInterrupt."""
+    from tqdm.auto import tqdm
+
+    from .jobs import Pool, Task, threads_per_job
+
+    threads = threads_per_job(jobs)
+    own = [a for a in extra if a not in RUN_FLAGS]
+    set_threads = not any(a.startswith("--threads=") for a in own)
+    tasks = []
+    for i in todo:
+        argv = ["--index=" + str(i), f"--scale={scale}", *extra, "--progress=false"]
+        if set_threads and cfgs[i].threads == 0:
+            argv.append(f"--threads={threads}")
+        tasks.append(Task(i, name, tuple(argv)))
+    print(f"[sweep] {len(todo)} run(s), {jobs} at a time, {threads} thread(s) each", flush=True)
+    failed: list[int] = []
+    bar = tqdm(total=len(todo), desc=name, unit="run", dynamic_ncols=True, disable=not sys.stderr.isatty())
+    finished = 0
+
+    def on_done(d) -> None:
+        nonlocal finished
+        finished += 1
+        bar.update(1)
+        if d.code == 130:
+            tqdm.write(f"[sweep] run {d.index} ({run_id(cfgs[d.index])}) interrupted after {d.seconds:.0f}s")
+        elif d.code != 0:
+            failed.append(d.index)
+            tqdm.write(_failure_report(cfgs[d.index], d.index, d.code, d.output, d.seconds))
+        else:
+            last = (d.output.strip().splitlines() or [""])[-1]
+            tqdm.write(f"[sweep] {finished}/{len(todo)} index {d.index}: {last}")
+
+    try:
+        with Pool(jobs, threads) as pool:
+            pool.run(tasks, on_done)
+    finally:
+        bar.close()
+    return failed
 
 
 def plan(name: str, scale: str, only: list[int] | None, extra: list[str]) -> tuple[list, list[int]]:
@@ -459,6 +521,14 @@ def main(argv=None) -> int:
     ap.add_argument("--dry", action="store_true", help="print the commands only")
     ap.add_argument("--subprocess", action="store_true", help="one interpreter per run (nproc=1)")
     ap.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="runs at a time for single-process runs, each with cores // jobs threads "
+        f"(0 = auto: {default_jobs()} on this machine, one per core; measured faster than one run on "
+        "every core); ignored with --nproc > 1 and --subprocess",
+    )
+    ap.add_argument(
         "--partial",
         action="store_true",
         help="let collect() write CSVs with fewer rows than the committed ones",
@@ -494,6 +564,9 @@ def main(argv=None) -> int:
     if a.nproc < 1:
         print(f"sweep error: --nproc={a.nproc}: must be >= 1", file=sys.stderr)
         return 2
+    if a.jobs < 0:
+        print(f"sweep error: --jobs={a.jobs}: give 0 (auto) or a number of runs at a time", file=sys.stderr)
+        return 2
     if find_study(a.study) is None or not find_study(a.study).has("config"):
         known = [s.name for s in discover() if s.has("config")]
         print(f"sweep error: unknown study {a.study!r}; choose one of {', '.join(known)}", file=sys.stderr)
@@ -519,7 +592,12 @@ def main(argv=None) -> int:
                 )
                 else 0
             )
-        return 1 if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry, a.subprocess, a.partial) else 0
+        jobs = a.jobs or default_jobs()
+        return (
+            1
+            if run_sweep(a.study, a.scale, a.nproc, only, extra, a.dry, a.subprocess, a.partial, jobs)
+            else 0
+        )
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2

@@ -273,7 +273,9 @@ def _setup(
     ddp = D.wrap_ddp(model, dist, hook, hook_state)
     opt = build_optimizer(model, cfg)
     stale = build_staleness(cfg, model)  # None unless cfg.staleness / coherence logging is on
-    sampler = EpochSampler(len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed)
+    sampler = EpochSampler(
+        len(data.y_train), cfg.global_batch, dist.rank, dist.world_size, cfg.seed, stream=cfg.equal_examples
+    )
     rdir = run_dir(cfg)
     st = RunState(
         start=0,

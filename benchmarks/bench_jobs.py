@@ -1,0 +1,97 @@
+"""Runs side by side: one grid slice swept with --jobs=1 (one run on both cores) and --jobs=2 (two one-thread
+runs at a time), alternated in one process.
+
+    python benchmarks/bench_jobs.py [--quick] [--pairs=3]     (adds `jobs_small_mlp_grid` to results.json)
+
+The slice is the first 8 entries of the Goyal study's cpu grid (residual BN-MLP on Fashion-MNIST, kn = 256
+and the image of 4k, 4 seeds each), every run cut to --max_steps so a pair takes about a minute; each
+sweep writes fresh runs into its own temporary directory, and the worker pool's start (two spawned
+interpreters importing torch) is part of the measured time. The ratio is the median of the per-pair ratios
+of wall times (jobs=1 / jobs=2), the order flipping every pair, as in bench_core.py.
+`largebatch.reproduce` divides the pooled studies' measured times by this ratio for its estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+KEY = "jobs_small_mlp_grid"
+STUDY, SLICE = "goyal_linear_scaling", "0,1,2,3,4,5,6,7"
+
+
+def sweep_seconds(jobs: int, max_steps: int) -> float:
+    """Wall seconds of one sweep of the slice at `jobs` (jobs=1: torch on every core)."""
+    from largebatch.jobs import cores
+    from largebatch.sweep import run_sweep
+
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = [f"--out_dir={tmp}", "--wandb=off", f"--max_steps={max_steps}", "--progress=false"]
+        if jobs == 1:
+            extra.append(f"--threads={cores()}")
+        only = [int(i) for i in SLICE.split(",")]
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            failed = run_sweep(STUDY, "cpu", 1, only=only, extra=extra, jobs=jobs)
+        dt = time.perf_counter() - t
+    if failed:
+        raise SystemExit(f"bench_jobs: {failed} run(s) failed at jobs={jobs}")
+    return dt
+
+
+def measure(pairs: int, max_steps: int) -> dict:
+    ratios, one, two = [], [], []
+    for p in range(pairs):
+        order = (1, 2) if p % 2 == 0 else (2, 1)
+        t = {j: sweep_seconds(j, max_steps) for j in order}
+        one.append(t[1])
+        two.append(t[2])
+        ratios.append(t[1] / t[2])
+        print(f"pair {p}: jobs=1 {t[1]:.1f}s, jobs=2 {t[2]:.1f}s, ratio {t[1] / t[2]:.3f}", flush=True)
+    return {
+        "study": STUDY,
+        "grid_indices": SLICE,
+        "max_steps": max_steps,
+        "pairs": pairs,
+        "jobs1_threads": os.cpu_count(),
+        "jobs2_threads_each": max(1, (os.cpu_count() or 1) // 2),
+        "jobs1_s": statistics.median(one),
+        "jobs2_s": statistics.median(two),
+        "ratio": statistics.median(ratios),
+        "pair_ratio_min": min(ratios),
+        "pair_ratio_max": max(ratios),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one pair of 20-step runs (the test suite)")
+    ap.add_argument("--pairs", type=int, default=3, help="alternated pairs (jobs=1, jobs=2)")
+    ap.add_argument("--max_steps", type=int, default=400, help="steps of each run in the slice")
+    ap.add_argument("--out", default=str(HERE / "results.json"))
+    a = ap.parse_args()
+    res = measure(1, 20) if a.quick else measure(a.pairs, a.max_steps)
+    print(KEY, json.dumps(res), flush=True)
+    if a.quick:
+        return
+    out = Path(a.out)
+    allres = json.loads(out.read_text()) if out.exists() else {}
+    allres[KEY] = res
+    out.write_text(json.dumps(allres, indent=1))
+    import bench_core
+
+    bench_core.render(allres, HERE / "README.md")
+
+
+if __name__ == "__main__":
+    main()
