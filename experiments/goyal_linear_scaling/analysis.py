@@ -18,25 +18,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from largebatch.recipes import FINAL_WINDOW as WINDOW  # noqa: F401 (re-exported)
+from largebatch.recipes import final_error  # noqa: F401 (re-exported: collect.py, tests)
 from largebatch.study import CHANCE_ACC
 
-WINDOW = 5 / 90  # Goyal §5.1: "the median error of the final 5 epochs" of 90
 FLAT_TOL_PT, ELBOW_PT, CURVE_TOL_PT, WARMUP_TOL_PT = 0.3, 1.0, 1.0, 0.3
 CHANCE_ERR = 100 * (1 - CHANCE_ACC)  # percent: a diverged 10-class run
-
-
-def final_error(epoch, err, epochs: float, window: float = WINDOW) -> tuple[float, int]:
-    """Median of the errors evaluated at epoch >= epochs * (1 - window); (NaN, 0) if there are none.
-
-    Args:
-        epoch: Epoch of each evaluation (fractional).
-        err: Error at each evaluation (NaN entries are ignored).
-        epochs: Length of the run in epochs.
-        window: Fraction of training at the end whose evaluations count.
-    """
-    e, v = np.asarray(epoch, dtype=float), np.asarray(err, dtype=float)
-    keep = (e >= epochs * (1 - window) - 1e-9) & np.isfinite(v)
-    return (float(np.median(v[keep])), int(keep.sum())) if keep.any() else (float("nan"), 0)
 
 
 def error_for_stats(runs: pd.DataFrame, col: str = "final_test_err") -> pd.Series:

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from largebatch.config import TrainConfig
+from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup
 
 from . import proxy
 
@@ -47,31 +48,6 @@ ABL_BATCHES = (B_ABL, B_ABL_FLAT)
 SEEDS = [0, 1, 2]
 EVALS_PER_EPOCH = 1  # evaluations per epoch: the curves, and 3 in the final 5/90 (analysis.final_error)
 
-
-def goyal_schedule(epochs: float) -> dict:
-    """Goyal's 90-epoch schedule mapped to `epochs`: warmup 5/90, lr / 10 at 30/90, 60/90, 80/90."""
-    return {
-        "epochs": epochs,
-        "warmup": "gradual",
-        "warmup_epochs": epochs * 5 / 90,
-        "decay": "step",
-        "decay_milestones_epochs": tuple(epochs * m / 90 for m in (30, 60, 80)),
-        "decay_factor": 0.1,
-    }
-
-
-GOYAL = {
-    "per_worker_batch": 32,
-    "lr_base": 0.1,
-    "lr_base_batch": 256,
-    "lr_scaling": "linear",
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "nesterov": True,
-    "weight_decay": 1e-4,
-    "wd_exclude_bn_bias": True,
-    "zero_gamma": True,
-}
 
 BASE = TrainConfig(
     study=STUDY,
@@ -90,13 +66,6 @@ BASE = TrainConfig(
 def eval_every(b: int, n_train: int = 60000, per_epoch: int = EVALS_PER_EPOCH) -> int:
     """Steps between evaluations so that every batch size is evaluated `per_epoch` times per epoch."""
     return max(1, (n_train // b) // per_epoch)
-
-
-def goyal_warmup(cfg: TrainConfig) -> TrainConfig:
-    """Goyal §5.1: gradual warmup only for kn > 256; kn <= 256 trains at its own eta from step 0."""
-    if cfg.global_batch <= BASELINE_BATCH and cfg.warmup != "none":
-        return replace(cfg, warmup="none", warmup_epochs=0.0)
-    return cfg
 
 
 def at_batch(base: TrainConfig, b: int, **kw) -> TrainConfig:
