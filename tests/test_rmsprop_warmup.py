@@ -264,3 +264,38 @@ def test_rms_term_under_an_lr_ramp_is_inflated():
     )  # no momentum: no inflation
     ramp = [0.1 + 2.1 * min(t, 20) / 20 for t in range(T)]  # 0.1 -> 2.2 over 20 steps (22x), then flat
     assert _rms_displacement(ramp) > 2 * const  # 2.02x: the buffer is re-scaled by the rising lr
+
+
+@pytest.mark.parametrize("wd", [0.0, 1e-2])
+def test_nesterov_pure_sgd_limit_equals_torch_nesterov_sgd(wd):
+    """nesterov=True: with a_sgd = 1 the update is torch.optim.SGD(nesterov=True) step by step (Goyal's
+    SGD), so the recipe's RMSprop warm-up arms hand over to exactly the Goyal arm's optimizer."""
+    lrs = [0.1, 0.1, 0.3, 0.05, 0.2, 0.0, 0.1]
+    a, b = _params(), _params()
+    ours = RMSpropWarmup(
+        a, lr=0.1, momentum=0.9, alpha_rms=0.0, weight_decay=wd, nesterov=True, alpha_sgd_fn=lambda e: 1.0
+    )
+    ref = torch.optim.SGD(b, lr=0.1, momentum=0.9, weight_decay=wd, nesterov=True)
+    for x, y in zip(_run(ours, a, 7, lrs=lrs), _run(ref, b, 7, lrs=lrs)):
+        for p, q in zip(x, y):
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-14)
+
+
+def test_nesterov_two_steps_by_hand():
+    w = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    opt = RMSpropWarmup(
+        [w], lr=0.5, momentum=0.9, alpha_rms=0.01, rms_decay=0.99, eps=0.0, weight_decay=0.1, nesterov=True
+    )
+    # step 1 at epoch 10: u = (0.5 + 0.005/0.21) * 2.1 = 1.1; Delta = -1.1; w = 1 + 0.5*(0.9*(-1.1) - 1.1)
+    #   = 1 - 0.5 * 2.09 = -0.045
+    w.grad = torch.tensor([2.0], dtype=torch.float64)
+    opt.param_groups[0]["epoch"] = 10.0
+    opt.step()
+    assert w.item() == pytest.approx(-0.045, abs=1e-14)
+    # step 2 at epoch 15: g = 1 + 0.1*(-0.045) = 0.9955 = u; Delta = -0.99 - 0.9955 = -1.9855;
+    #   w = -0.045 + 0.5*(0.9*(-1.9855) - 0.9955) = -0.045 - 0.5*2.78245 = -1.436225
+    w.grad = torch.tensor([1.0], dtype=torch.float64)
+    opt.param_groups[0]["epoch"] = 15.0
+    opt.step()
+    assert opt.state[w]["delta"].item() == pytest.approx(-1.9855, abs=1e-14)
+    assert w.item() == pytest.approx(-1.436225, abs=1e-14)

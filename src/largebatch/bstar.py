@@ -169,7 +169,7 @@ def bootstrap(
         for k in ("s_min", "b_crit", "b_star"):
             draws[k].append(getattr(a["fit"], k))
     out = {
-        k: tuple(np.nanpercentile(v, [2.5, 97.5])) if len(v) else (math.nan, math.nan)
+        k: tuple(np.nanpercentile(v, [2.5, 97.5], method="inverted_cdf")) if len(v) else (math.nan, math.nan)
         for k, v in draws.items()
     }
     out["no_fit"] = no_fit / n_boot

@@ -92,8 +92,14 @@ def _worker(wid: int, threads: int, tasks, results) -> None:
     from .study import get as get_study
 
     torch.set_num_threads(threads)
+    parent = os.getppid()
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=2.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the sweep was killed: no orphan waits on its queue forever
+                return
+            continue
         if task is _STOP:
             return
         out, err = sys.stdout, sys.stderr

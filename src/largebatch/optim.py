@@ -80,6 +80,7 @@ def _rmsprop_warmup(groups, cfg):
         eps=cfg.rms_eps,
         beta_center=cfg.rms_beta_center_epochs,
         beta_period=cfg.rms_beta_period_epochs,
+        nesterov=cfg.nesterov,
     )
 
 

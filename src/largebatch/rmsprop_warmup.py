@@ -6,8 +6,9 @@ For each parameter w with gradient g, eta = group["lr"], mu1 = momentum, mu2 = r
 
     g     <- g + weight_decay * w                                  (p.grad itself is never modified)
     m     <- mu2 m + (1 - mu2) g^2                                 elementwise
-    Delta <- mu1 Delta - (a_sgd(e) + a_rms(e) / (sqrt(m) + eps)) g
-    w     <- w + eta Delta
+    u     <- (a_sgd(e) + a_rms(e) / (sqrt(m) + eps)) g
+    Delta <- mu1 Delta - u
+    w     <- w + eta Delta                                         (nesterov: w + eta (mu1 Delta - u))
 
     a_sgd(e) = 1/2 exp(2 (e - beta_center) / beta_period)          e <  beta_center
              = min(1, 1/2 + c (e - beta_center) / beta_period)     e >= beta_center
@@ -78,6 +79,8 @@ class RMSpropWarmup(torch.optim.Optimizer):
         beta_center: Epoch where a_sgd = 1/2.
         beta_period: Width of the transition in epochs.
         sgd_slope: c, slope of a_sgd's linear segment in units of 1/beta_period.
+        nesterov: Nesterov's look-ahead, w <- w + eta (mu1 Delta - u): with a_sgd = 1 exactly
+            torch.optim.SGD(nesterov=True), so that the blend's SGD limit is Goyal's Nesterov SGD.
         alpha_sgd_fn: Optional callable epoch -> a_sgd replacing the schedule above (tests, ablations);
             kept out of the param groups so that state_dict stays picklable.
     """
@@ -95,6 +98,7 @@ class RMSpropWarmup(torch.optim.Optimizer):
         beta_center: float = 10.0,
         beta_period: float = 5.0,
         sgd_slope: float = 1.0,
+        nesterov: bool = False,
         alpha_sgd_fn: Callable[[float], float] | None = None,
     ):
         if lr < 0 or not 0 <= momentum < 1 or not 0 <= rms_decay < 1 or eps < 0 or weight_decay < 0:
@@ -119,6 +123,7 @@ class RMSpropWarmup(torch.optim.Optimizer):
             "beta_center": beta_center,
             "beta_period": beta_period,
             "sgd_slope": sgd_slope,
+            "nesterov": nesterov,
         }
         super().__init__(params, defaults)
         self.alpha_sgd_fn = alpha_sgd_fn
@@ -170,8 +175,15 @@ class RMSpropWarmup(torch.optim.Optimizer):
                 m, d = st["square_avg"], st["delta"]
                 # m is kept up to date even after a_rms reaches 0 so the state never depends on the schedule
                 m.mul_(mu2).addcmul_(g, g, value=1 - mu2)
-                d.mul_(group["momentum"]).add_(g, alpha=-a_sgd)
+                if not group.get("nesterov", False):  # the original order of operations, bit for bit
+                    d.mul_(group["momentum"]).add_(g, alpha=-a_sgd)
+                    if a_rms != 0:
+                        d.addcdiv_(g, m.sqrt().add_(group["eps"]), value=-a_rms)
+                    p.add_(d, alpha=group["lr"])
+                    continue
+                u = g.mul(a_sgd)
                 if a_rms != 0:
-                    d.addcdiv_(g, m.sqrt().add_(group["eps"]), value=-a_rms)
-                p.add_(d, alpha=group["lr"])
+                    u.addcdiv_(g, m.sqrt().add_(group["eps"]), value=a_rms)
+                d.mul_(group["momentum"]).sub_(u)
+                p.add_(d.mul(group["momentum"]).sub_(u), alpha=group["lr"])
         return loss
