@@ -1,4 +1,4 @@
-"""The cpu-scale "AlexNet-like" networks of the LARS study, registered into largebatch.models.MODELS.
+"""The cpu-scale "AlexNet-like" networks of the LARS study, registered with largebatch.models.register_model.
 
 AlexNet (Krizhevsky et al. 2012) is five convolutions followed by three fully connected layers fc6-fc8,
 where the FC layers hold most of the weights; AlexNet-BN (You et al., arXiv 1708.03888 §3) replaces LRN by
@@ -14,7 +14,8 @@ deviations stated in the study README.
 
 The paper scale adds `alexnet_bn`, BVLC AlexNet (torchvision's layer sizes, 224x224 ImageNet) with LRN
 replaced by BatchNorm after conv1-conv5 and fc6-fc7 (You et al. §3: "AlexNet-BN"); dropout 0.5 before fc6
-and fc7 is kept as in BVLC AlexNet. Importing this module registers all three names.
+and fc7 is kept as in BVLC AlexNet. Importing this module registers every name below; the core imports it
+on the first lookup of a name it lacks, so `python -m largebatch.train --model=alexnet_mlp` works too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from largebatch.models import MODELS, GhostBatchNorm
+from largebatch.models import GhostBatchNorm, register_model
 
 
 class AlexNetFM(nn.Sequential):
@@ -111,11 +112,29 @@ class AlexNetMLP(nn.Sequential):
         super().__init__(layers)
 
 
-MODELS["alexnet_mlp"] = lambda s, c, w, d: AlexNetMLP(s, c, w or 256, bn=False)
-MODELS["alexnet_mlp_bn"] = lambda s, c, w, d: AlexNetMLP(s, c, w or 256, bn=True)
-MODELS["alexnet_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=False)
-MODELS["alexnet_bn_fm"] = lambda s, c, w, d: AlexNetFM(s, c, w or 128, d or 8, bn=True)
-MODELS["alexnet_bn"] = lambda s, c, w, d: AlexNetBN(s, c)
+@register_model()
+def alexnet_mlp(in_shape, classes, width, depth):
+    return AlexNetMLP(in_shape, classes, width or 256, bn=False)
+
+
+@register_model()
+def alexnet_mlp_bn(in_shape, classes, width, depth):
+    return AlexNetMLP(in_shape, classes, width or 256, bn=True)
+
+
+@register_model()
+def alexnet_fm(in_shape, classes, width, depth):
+    return AlexNetFM(in_shape, classes, width or 128, depth or 8, bn=False)
+
+
+@register_model()
+def alexnet_bn_fm(in_shape, classes, width, depth):
+    return AlexNetFM(in_shape, classes, width or 128, depth or 8, bn=True)
+
+
+@register_model()
+def alexnet_bn(in_shape, classes, width, depth):
+    return AlexNetBN(in_shape, classes)
 
 
 def caffe_init(model: nn.Module) -> nn.Module:
@@ -134,5 +153,11 @@ def caffe_init(model: nn.Module) -> nn.Module:
 
 
 # the same nets with the paper's (Caffe) initialisation: claim (e) of the second design, Table 2's ratios
-MODELS["alexnet_mlp_caffe"] = lambda s, c, w, d: caffe_init(AlexNetMLP(s, c, w or 256, bn=False))
-MODELS["alexnet_mlp_bn_caffe"] = lambda s, c, w, d: caffe_init(AlexNetMLP(s, c, w or 256, bn=True))
+@register_model()
+def alexnet_mlp_caffe(in_shape, classes, width, depth):
+    return caffe_init(alexnet_mlp(in_shape, classes, width, depth))
+
+
+@register_model()
+def alexnet_mlp_bn_caffe(in_shape, classes, width, depth):
+    return caffe_init(alexnet_mlp_bn(in_shape, classes, width, depth))

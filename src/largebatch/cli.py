@@ -1,8 +1,11 @@
 """Command line for one run: `python -m largebatch.train --key=value ...` and every study's run.py.
 
 Every TrainConfig field is an option, `--key=value` or `--key value` (a bool alone means true; a tuple
-takes comma-separated or space-separated numbers); `--help` is generated from the dataclass by
-simple_parsing (each field's comment, with its unit, is its help). Besides the fields:
+takes comma-separated or space-separated numbers); `--help` is generated from the dataclass in
+largebatch.cmdline's style (each field's comment, with its unit, is its help; fields grouped by SECTIONS;
+`--model`/`--dataset` choices from the registries, studies' own included). Besides the fields:
+  --config=FILE     start from a JSON or TOML file of TrainConfig fields (overrides apply on top)
+  --from_run=DIR    rerun exactly from a run directory's config.json
   --list            print the study's grid (index, run id, the fields that vary) and exit
   --index=i         run entry i of the study's grid (sweeps launch one torchrun per index)
   --scale=S         smoke | cpu (default) | paper: which grid
@@ -18,44 +21,39 @@ any file is written; see main() for the exit codes. A run directory is locked wh
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import json
 import os
 import sys
 import traceback
 from dataclasses import fields
+from pathlib import Path
 
 from . import dist as D
 from . import metrics as M
 from .config import CHOICES, ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
 from .data import DataError, load
 from .metrics import LOCK, RunBusy, RunLock, read_summary
+from .registry import did_you_mean
 from .trainer import CheckpointError, run_dir, train
 
 FLAGS = ("--list", "--smoke", "--no-resume", "--force", "--dry")
-VALUED = ("--index", "--scale")  # run-selection flags that take a value
+VALUED = ("--index", "--scale", "--config", "--from_run")  # run-selection flags that take a value
 HELP = ("-h", "--help")
+STUDY_MODULE_HINT = "experiments.<study>"  # how a study's run module is named from a checkout
 ERROR_LOG = "error.log"  # an unexpected error's traceback, kept in the run directory
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 _BOOL_WORDS = ("1", "0", "true", "false", "yes", "no")
 RUN_FLAG_HELP = {
+    "--config": "start from a .json or .toml file of TrainConfig fields (--key=value overrides apply on top)",
+    "--from_run": "rerun exactly from a run directory's config.json (runs/<study>/<run_id>)",
     "--list": "print the study's grid (index, run id, the fields that vary) and exit",
-    "--index": "run entry i of the study's grid (default 0)",
-    "--scale": "which grid: smoke (seconds) | cpu (default) | paper",
+    "--index": "run entry i of the study's grid",
+    "--scale": "which grid: smoke (seconds), cpu, paper (the papers' settings)",
     "--smoke": "shorthand for --scale=smoke",
     "--dry": "print the run id, batch accounting (B = P x v x n), peak lr and step count; run nothing",
     "--no-resume": "ignore (and replace) an existing checkpoint: start over",
     "--force": "train again from scratch even if the run is complete (implies --no-resume)",
 }
-
-
-def did_you_mean(key: str, names) -> str:
-    """'; did you mean a, b?' for the names closest to `key` ('' when none is close)."""
-    names = list(names)
-    near = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
-    near += [n for n in names if key[:4] and key[:4] in n and n not in near]
-    return f"; did you mean {', '.join(near[:3])}?" if near else ""
 
 
 def unknown_key(key: str) -> ConfigError:
@@ -135,53 +133,135 @@ def _split(argv: list[str]) -> tuple[dict, list[str]]:
     return flags, rest
 
 
-def build_parser(
-    prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),), run_flags: dict | None = None
-):
-    """An argparse parser generated from dataclasses by simple_parsing: one option per field, its
-    comment as help. Used for `--help` (values are converted by largebatch.config)."""
-    import simple_parsing as sp
+# The train help's sections (torchtitan groups its options by config section); a field in none of them is
+# listed under "other" (a test keeps this table complete).
+SECTIONS = {
+    "data": (
+        "dataset",
+        "data_dir",
+        "train_examples",
+        "test_examples",
+        "mnist1d_examples",
+        "synthetic_examples",
+        "image_size",
+        "num_classes",
+    ),
+    "model": ("model", "width", "depth", "zero_gamma"),
+    "batch (B = P processes x v virtual workers x n)": ("global_batch", "per_worker_batch", "micro_batch"),
+    "length": ("epochs", "max_steps", "stop_at_train_loss"),
+    "learning rate and schedule": (
+        "lr_base",
+        "lr_base_batch",
+        "lr_scaling",
+        "warmup",
+        "warmup_epochs",
+        "warmup_lr_init",
+        "decay",
+        "decay_milestones_epochs",
+        "decay_factor",
+        "decay_factors",
+        "decay_power",
+    ),
+    "optimizer": (
+        "optimizer",
+        "momentum",
+        "nesterov",
+        "weight_decay",
+        "wd_exclude_bn_bias",
+        "adam_betas",
+        "trust_coef",
+        "lars_denom",
+        "lars_trust_clip",
+        "lars_exclude_bn_bias",
+        "rms_lr",
+        "rms_decay",
+        "rms_eps",
+        "rms_beta_center_epochs",
+        "rms_beta_period_epochs",
+    ),
+    "batch norm and communication": ("bn_eval", "bn_recompute_batches", "comm_dtype", "amp", "channels_last"),
+    "evaluation, logging and checkpoints": (
+        "eval_every_steps",
+        "eval_train_examples",
+        "eval_batch",
+        "log_every_steps",
+        "checkpoint_every_steps",
+        "divergence_loss",
+    ),
+    "gradient noise (McCandlish et al., arXiv 1812.06162)": (
+        "noise_every_steps",
+        "noise_estimator",
+        "noise_ema",
+    ),
+    "staleness (asynchronous SGD)": (
+        "staleness",
+        "staleness_max",
+        "staleness_replay",
+        "staleness_lr",
+        "log_coherence_every_steps",
+    ),
+    "run": ("study", "tag", "seed", "out_dir", "device", "threads", "wandb", "progress"),
+}
 
-    p = sp.ArgumentParser(
-        prog=prog,
-        description=description,
-        add_help=True,
-        allow_abbrev=False,
-        add_config_path_arg=False,
-        usage=f"{prog} [--key=value | --key value ...] [--dry] [-h]",
-    )
-    for title, cls in groups:
-        p.add_arguments(cls, dest=title)
-    if run_flags:
-        g = p.add_argument_group("run selection and control")
-        for flag, text in run_flags.items():
-            if flag in VALUED:
-                g.add_argument(
-                    flag, metavar={"--index": "I", "--scale": "S"}[flag], help=text, default=argparse.SUPPRESS
-                )
-            else:
-                g.add_argument(flag, action="store_true", help=text, default=argparse.SUPPRESS)
-    return p
+
+def train_choices() -> dict:
+    """Choices of the TrainConfig fields: the fixed ones and the registries' names (studies' included)."""
+    from .data import DATASETS
+    from .models import MODELS
+    from .optim import OPTIMIZERS
+
+    return {
+        **CHOICES,
+        "model": MODELS.names,
+        "dataset": DATASETS.names,
+        "optimizer": lambda: tuple(OPTIMIZERS),
+    }
+
+
+def _run_flag_opt(flag: str, text: str):
+    from .cmdline import Opt
+
+    if flag == "--index":
+        return Opt("index", 0, text)
+    if flag == "--scale":
+        return Opt("scale", "cpu", text, ("smoke", "cpu", "paper"))
+    if flag in ("--config", "--from_run"):
+        return Opt(flag[2:], "", text, meta="FILE" if flag == "--config" else "RUN_DIR", show_default=False)
+    return Opt(flag[2:], False, text, switch=True)  # --dry, --no-resume, --force ...
 
 
 def help_text(
     prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),), run_flags: dict | None = None
 ) -> str:
-    p = build_parser(prog, description, groups, run_flags)
-    p._preprocessing()  # simple_parsing adds the dataclass options lazily
-    kinds = {f.name: f.default for _, cls in groups for f in fields(cls)}
-    for g in p._action_groups:  # a dataclass without a docstring: no auto-generated signature as text
-        if g.description and any(g.description.startswith(f"{cls.__name__}(") for _, cls in groups):
-            g.description = None
-    for action in p._actions:
-        name = action.dest.rsplit(".", 1)[-1]
-        if name not in kinds:
+    """The help page of a run's command line (largebatch.cmdline's style): the run flags, then each
+    dataclass's fields, TrainConfig's grouped by SECTIONS, each with its comment, choices and default."""
+    from .cmdline import options_of, render_help
+
+    sections = []
+    if run_flags:
+        sections.append(
+            (
+                "run selection and control",
+                [_run_flag_opt(flag, text) for flag, text in run_flags.items()],
+            )
+        )
+    for title, cls in groups:
+        opts = options_of(cls, train_choices() if cls is TrainConfig else {})
+        if cls is not TrainConfig:
+            sections.append((title, opts))
             continue
-        if isinstance(kinds[name], tuple):
-            action.metavar = "X,Y,..."
-        if name in CHOICES and action.help:
-            action.help = f"{action.help} [{' | '.join(CHOICES[name])}]"
-    return p.format_help()
+        by_name = {o.name: o for o in opts}
+        for sec, names in SECTIONS.items():
+            sections.append((sec, [by_name[n] for n in names if n in by_name]))
+        placed = {n for names in SECTIONS.values() for n in names}
+        sections.append(("other", [o for o in opts if o.name not in placed]))
+    epilog = (
+        "Options are --key=value or --key value; a bool alone means true (--no-KEY false), a list takes "
+        "comma-separated numbers. Bad values exit 2 with one line naming the field, before anything is "
+        "written."
+    )
+    usage = f"{prog} [--key=value | --key value ...] [--dry] [-h]"
+    return render_help(usage, description, sections, epilog, valued_bools=True)
 
 
 def _help(study=None) -> str:
@@ -189,9 +269,13 @@ def _help(study=None) -> str:
         prog = "python -m largebatch.train"
         desc = (
             "One training run from TrainConfig overrides (under torchrun too). Study grids: "
-            "`python -m experiments.<study>.run --list`."
+            f"`python -m {STUDY_MODULE_HINT}.run --list`."
         )
-        flags = {k: v for k, v in RUN_FLAG_HELP.items() if k in ("--dry", "--no-resume", "--force")}
+        flags = {
+            k: v
+            for k, v in RUN_FLAG_HELP.items()
+            if k in ("--config", "--from_run", "--dry", "--no-resume", "--force")
+        }
     else:
         name = study.__name__.rsplit(".", 1)[0]
         prog = f"python -m {name}.run"
@@ -209,11 +293,78 @@ def varying(cfgs: list[TrainConfig]) -> list[str]:
     return [k for k in ds[0] if any(d[k] != ds[0][k] for d in ds)] if ds else []
 
 
+def _typed(name: str, value, where: str):
+    """A config file's value for field `name`, as the field's type (JSON/TOML numbers, lists as tuples)."""
+    default = _FIELDS[name].default
+    ok = (
+        isinstance(value, bool)
+        if isinstance(default, bool)
+        else isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(default, int)
+        else isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, float)
+        else isinstance(value, (list, tuple))
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if isinstance(default, tuple)
+        else isinstance(value, str)
+    )
+    if not ok:
+        kinds = {bool: "true or false", int: "an integer", float: "a number", tuple: "a list of numbers"}
+        raise ConfigError(f"{where}: {name}={value!r}: expected {kinds.get(type(default), 'a string')}")
+    if isinstance(default, tuple):
+        return tuple(float(v) for v in value)
+    return float(value) if isinstance(default, float) else value
+
+
+def load_config_file(path: str, run: bool = False) -> TrainConfig:
+    """A TrainConfig from a JSON or TOML file of TrainConfig fields (`--config`), or from a run directory's
+    config.json (`--from_run`: the exact configuration that run trained with). Fields left out keep their
+    defaults; an unknown field or a value of the wrong type is a ConfigError naming it."""
+    import tomllib
+
+    flag = "--from_run" if run else "--config"
+    p = Path(path).expanduser()
+    if run:
+        p = p / "config.json"
+        if not p.is_file():
+            raise ConfigError(
+                f"--from_run={path}: no config.json there; give a run directory, e.g. runs/<study>/<run_id>"
+            )
+    elif not p.is_file():
+        raise ConfigError(f"--config={path}: no such file; give a .json or .toml file of TrainConfig fields")
+    try:
+        text = p.read_text()
+        d = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+    except (OSError, ValueError) as e:  # tomllib.TOMLDecodeError and json's errors are ValueErrors
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise ConfigError(f"{flag}={path}: cannot read {p.name} ({why})") from None
+    if isinstance(d, dict) and isinstance(d.get("config"), dict):  # a run's config.json (RunSink.start)
+        d = d["config"]
+    elif run or not isinstance(d, dict):
+        raise ConfigError(f"{flag}={path}: {p.name} holds no TrainConfig fields")
+    for key in d:
+        if key not in _FIELDS:
+            raise ConfigError(
+                f"{flag}={path}: unknown config key {key!r}{did_you_mean(key, _FIELDS)} "
+                "(`--help` lists every field)"
+            )
+    return TrainConfig(**{k: _typed(k, v, f"{flag}={path}") for k, v in d.items()})
+
+
 def select(argv: list[str], study=None) -> tuple[dict, TrainConfig | None]:
     """Turn argv into (flags, config); `study` is a module with grid(scale) and optionally smoke()."""
     flags, rest = _split(argv)
     over = parse_overrides(rest)
     scale = "smoke" if flags.get("smoke") else flags.get("scale", "cpu")
+    if "config" in flags or "from_run" in flags:
+        if "config" in flags and "from_run" in flags:
+            raise ConfigError("--config and --from_run both give the whole configuration; use one of them")
+        flag = "config" if "config" in flags else "from_run"
+        grid_flags = [f"--{k}" for k in ("list", "index", "scale", "smoke") if k in flags]
+        if grid_flags:
+            raise ConfigError(f"--{flag} gives the whole configuration; drop {grid_flags[0]} (a grid entry)")
+        base = load_config_file(flags[flag], run=flag == "from_run")
+        return {**flags, "scale_used": "adhoc"}, make_config(base, **over)
     if study is None:
         grid_flags = [f"--{k}" for k in ("list", "index", "scale", "smoke") if k in flags]
         if grid_flags:
@@ -421,7 +572,12 @@ def exit_main(argv=None, study=None) -> None:
     ("terminate called without an active exception", ~1 run in 5 here); every file is closed and
     the group destroyed by now, so os._exit makes the exit code the run's own, every time.
     """
-    code = main(argv, study)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    from .cmdline import quiet_stdout, run_main
+
+    code = run_main(main, argv, study, name="run")  # `--help | head`, Ctrl-C before training: one line
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            quiet_stdout()
     os._exit(code)

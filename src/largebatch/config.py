@@ -19,8 +19,9 @@ from dataclasses import dataclass, fields, replace
 from .errors import ConfigError
 from .runid import NOT_HASHED, run_id  # noqa: F401  (re-exported: the names predate runid.py)
 
+# Fixed choices; `model` and `dataset` are names in the registries (largebatch.models.MODELS,
+# largebatch.data.DATASETS), which studies extend, and `optimizer` one of largebatch.optim.OPTIMIZERS.
 CHOICES = {
-    "dataset": ("fashion_mnist", "mnist1d", "synthetic", "synthetic_imagenet", "imagenet"),
     "lr_scaling": ("linear", "sqrt", "none"),
     "warmup": ("none", "constant", "gradual"),
     "decay": ("none", "step", "poly", "cosine", "piecewise"),
@@ -43,7 +44,7 @@ class TrainConfig:
 
     study: str = "demo"  # study name: runs go to out_dir/<study>/; W&B group <study>-<scale>
     tag: str = ""  # the arm / experiment within a study (W&B job_type); enters the run id
-    dataset: str = "fashion_mnist"  # dataset name
+    dataset: str = "fashion_mnist"  # dataset name (largebatch.data.DATASETS)
     data_dir: str = ""  # dataset directory (path); "" = the default search path (largebatch.data)
     train_examples: int = 0  # N, training-set size in examples: 0 = all, else a fixed nested subset
     test_examples: int = 0  # test examples scored; 0 = the whole test set
@@ -183,14 +184,10 @@ def make_config(base: TrainConfig | None = None, **overrides) -> TrainConfig:
 
 
 def dataset_size(cfg: TrainConfig) -> int:
-    """Training-set size before any subset, without loading the data."""
-    full = {
-        "fashion_mnist": 60000,
-        "mnist1d": int(cfg.mnist1d_examples * 0.8),
-        "synthetic": cfg.synthetic_examples,
-        "synthetic_imagenet": cfg.synthetic_examples,
-        "imagenet": 1281167,
-    }[cfg.dataset]
+    """Training-set size (after the train_examples subset), without loading the data."""
+    from .data import DATASETS
+
+    full = DATASETS[cfg.dataset].train_size(cfg)
     return min(cfg.train_examples, full) if cfg.train_examples > 0 else full
 
 
@@ -273,7 +270,7 @@ def validate(cfg: TrainConfig, world_size: int = 1) -> Resolved:
     from .models import MODELS
     from .optim import OPTIMIZERS
 
-    _check(cfg.model in MODELS, f"model={cfg.model!r}: choose one of {tuple(MODELS)}")
+    MODELS[cfg.model]  # an unknown name raises ConfigError with the choices (studies' models included)
     _check(cfg.optimizer in OPTIMIZERS, f"optimizer={cfg.optimizer!r}: choose one of {tuple(OPTIMIZERS)}")
     if cfg.device == "cuda":
         import torch
@@ -293,6 +290,9 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
     """
     for name, allowed in CHOICES.items():
         _check(getattr(cfg, name) in allowed, f"{name}={getattr(cfg, name)!r}: choose one of {allowed}")
+    from .data import DATASETS
+
+    DATASETS[cfg.dataset]  # an unknown name raises ConfigError with the choices (studies' datasets included)
     _check_ranges(cfg)
     for name in ("lr_base", "momentum", "weight_decay", "epochs", "decay_power"):
         _check(getattr(cfg, name) >= 0, f"{name}={getattr(cfg, name)}: must be >= 0")

@@ -12,11 +12,14 @@ import functools
 import gzip
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .registry import Registry
 
 FMNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.cache/largebatch/fashion-mnist")
 FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530
@@ -145,6 +148,70 @@ def load_mnist1d(num_samples: int = 10000, seed: int = 42) -> TensorData:
     return TensorData(f(d["x"]), i(d["y"]), f(d["x_test"]), i(d["y_test"]), 10)
 
 
+CIFAR10_DIRS = ("~/.cache/largebatch/cifar10", "/usr/share/datasets/cifar10")
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+
+def find_cifar10(data_dir: str = "") -> Path | None:
+    """The directory holding CIFAR-10's python batches (data_batch_1..5, test_batch), or None."""
+    cands = [data_dir] if data_dir else [os.environ.get("LARGEBATCH_DATA", "")] + list(CIFAR10_DIRS)
+    for c in filter(None, cands):
+        for d in (Path(c).expanduser(), Path(c).expanduser() / "cifar-10-batches-py"):
+            if (d / "test_batch").is_file():
+                return d
+    return None
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled CIFAR batch: images (n, 3, 32, 32) uint8 and labels (n,)."""
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+        x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        y = np.asarray(d[b"labels"], dtype=np.int64)
+        if len(x) != len(y) or (len(y) and (y.min() < 0 or y.max() >= 10)):
+            raise ValueError(f"{len(x)} images, {len(y)} labels")
+        return x, y
+    except (OSError, EOFError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise DataError(
+            f"{path} is missing, corrupt or truncated ({why}); unpack cifar-10-python.tar.gz again into "
+            "--data_dir=DIR"
+        ) from None
+
+
+@functools.lru_cache(maxsize=2)
+def load_cifar10(data_dir: str = "") -> TensorData:
+    """CIFAR-10 50k/10k from its python batches (data_batch_1..5, test_batch), normalised per channel.
+
+    Looks in `data_dir` (or its cifar-10-batches-py/), else $LARGEBATCH_DATA and ~/.cache/largebatch/cifar10;
+    never downloads (unpack CIFAR-10's python version, cifar-10-python.tar.gz, there yourself).
+    """
+    root = find_cifar10(data_dir)
+    if root is None:
+        raise DataError(
+            f"CIFAR-10 not found (looked in {data_dir or CIFAR10_DIRS[0]}); unpack cifar-10-python.tar.gz "
+            "and pass --data_dir=DIR holding data_batch_1..5 and test_batch"
+        )
+    parts = [_cifar_batch(root / name) for name in CIFAR10_FILES]
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+
+    def img(arrays):
+        return torch.from_numpy(np.concatenate(arrays)).float().div_(255).sub_(mean).div_(std)
+
+    return TensorData(
+        img([x for x, _ in parts[:5]]),
+        torch.from_numpy(np.concatenate([y for _, y in parts[:5]])),
+        img([parts[5][0]]),
+        torch.from_numpy(parts[5][1]),
+        10,
+    )
+
+
 def make_synthetic(n: int, shape: tuple, num_classes: int, seed: int = 0) -> TensorData:
     """Random inputs with random labels, for throughput and smoke tests."""
     g = torch.Generator().manual_seed(seed)
@@ -227,20 +294,69 @@ def folder_data(train_ds, val_ds) -> TensorData:
     )
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: `load(cfg)` -> TensorData (the whole set; `load` below takes subsets) and
+    `train_size(cfg)`, its training-set size in examples without loading it (for --dry and resolve)."""
+
+    load: Callable
+    train_size: Callable
+
+
+# name -> DatasetSpec; a study adds its own with @register_dataset in experiments/<study>/data.py
+DATASETS = Registry("dataset", "data")
+
+
+def register_dataset(name: str, train_size: int | Callable) -> Callable[[Callable], Callable]:
+    """Decorator: register `fn(cfg) -> TensorData` as dataset `name` with `train_size` examples (an int, or a
+    function of the config)."""
+
+    def deco(fn: Callable) -> Callable:
+        size = train_size if callable(train_size) else (lambda cfg, n=train_size: n)
+        DATASETS[name] = DatasetSpec(fn, size)
+        return fn
+
+    return deco
+
+
+@register_dataset("fashion_mnist", 60000)
+def _fashion_mnist(cfg) -> TensorData:
+    return load_fashion_mnist(cfg.data_dir)
+
+
+@register_dataset("mnist1d", lambda cfg: int(cfg.mnist1d_examples * 0.8))
+def _mnist1d(cfg) -> TensorData:
+    return load_mnist1d(cfg.mnist1d_examples)
+
+
+@register_dataset("synthetic", lambda cfg: cfg.synthetic_examples)
+def _synthetic(cfg) -> TensorData:
+    return make_synthetic(cfg.synthetic_examples, (1, 28, 28), cfg.num_classes or 10)
+
+
+@register_dataset("synthetic_imagenet", lambda cfg: cfg.synthetic_examples)
+def _synthetic_imagenet(cfg) -> TensorData:
+    return make_synthetic(
+        cfg.synthetic_examples, (3, cfg.image_size, cfg.image_size), cfg.num_classes or 1000
+    )
+
+
+@register_dataset("imagenet", 1281167)
+def _imagenet(cfg) -> TensorData:
+    return folder_data(imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False))
+
+
+@register_dataset("cifar10", 50000)
+def _cifar10(cfg) -> TensorData:
+    return load_cifar10(cfg.data_dir)
+
+
 def load(cfg) -> TensorData:
-    """The dataset named by cfg.dataset (ImageNet as a folder dataset with lazily decoded images)."""
-    if cfg.dataset == "fashion_mnist":
-        d = load_fashion_mnist(cfg.data_dir)
-    elif cfg.dataset == "mnist1d":
-        d = load_mnist1d(cfg.mnist1d_examples)
-    elif cfg.dataset == "synthetic":
-        d = make_synthetic(cfg.synthetic_examples, (1, 28, 28), cfg.num_classes or 10)
-    elif cfg.dataset == "synthetic_imagenet":
-        d = make_synthetic(
-            cfg.synthetic_examples, (3, cfg.image_size, cfg.image_size), cfg.num_classes or 1000
-        )
-    else:
-        return folder_data(imagenet_folder(cfg.data_dir, True), imagenet_folder(cfg.data_dir, False))
+    """The dataset named by cfg.dataset (DATASETS), with the config's train/test subsets; folder data
+    (ImageNet, lazily decoded images) is used whole."""
+    d = DATASETS[cfg.dataset].load(cfg)
+    if isinstance(d.x_train, FolderImages):
+        return d
     return subset(d, cfg.train_examples, cfg.test_examples)
 
 

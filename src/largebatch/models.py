@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
+from .registry import Registry
 
 
 class GhostBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -217,13 +218,15 @@ def _last_bns(model: nn.Module) -> list:
     return out
 
 
-MODELS = {
-    "mlp": lambda s, c, w, d: MLP(s, c, w or 100, d or 2),
-    "mlp_bn": lambda s, c, w, d: MLP(s, c, w or 100, d or 2, bn=True),
-    "resmlp_bn": lambda s, c, w, d: ResMLP(s, c, w or 256, d or 2),
-    "resnet_small": lambda s, c, w, d: ResNetSmall(s, c, w or 16, d or 1),
-    "resnet50": lambda s, c, w, d: resnet50(c),
-}
+# name -> builder(in_shape, classes, width, depth); a study adds its own with @register_model in
+# experiments/<study>/models.py (found on first lookup, largebatch.registry)
+MODELS = Registry("model", "models")
+register_model = MODELS.register
+MODELS["mlp"] = lambda s, c, w, d: MLP(s, c, w or 100, d or 2)
+MODELS["mlp_bn"] = lambda s, c, w, d: MLP(s, c, w or 100, d or 2, bn=True)
+MODELS["resmlp_bn"] = lambda s, c, w, d: ResMLP(s, c, w or 256, d or 2)
+MODELS["resnet_small"] = lambda s, c, w, d: ResNetSmall(s, c, w or 16, d or 1)
+MODELS["resnet50"] = lambda s, c, w, d: resnet50(c)
 
 
 def build_model(
@@ -241,8 +244,6 @@ def build_model(
         zero_gamma: gamma = 0 in the last BN of every residual block (Goyal §5.1); an error for
             models without residual BN blocks.
     """
-    if name not in MODELS:
-        raise ConfigError(f"model={name!r}: choose one of {tuple(MODELS)}")
     model = convert_ghost_bn(MODELS[name](tuple(in_shape), classes, width, depth), bn_group)
     for bn in ghost_bns(model):
         bn.group = bn_group

@@ -13,6 +13,9 @@ files, each optional, each with the protocol below (experiments/README.md, "Addi
                 runs outside the core grid that `make reproduce` starts first
     claims.py   claims(data_dir) -> list[dict] (ClaimsModule): one row per claim of claims.toml (the
                 claims as data), keys id, ours, result (largebatch.report judges them into the README)
+    models.py   the study's own models, registered with largebatch.models.register_model
+    data.py     the study's own datasets, registered with largebatch.data.register_dataset
+                (both imported by largebatch.registry on the first lookup of a name the core lacks)
 
 The core asks for a study by name (`get`, `find`) and for all of them (`discover`). A part whose file is
 missing is None (and contributes nothing: no grid, no CSVs, no claims); an error inside a part's file is
@@ -38,7 +41,7 @@ from .results import DATA
 
 PACKAGE = "experiments"  # the installed package whose subpackages are the studies
 SCALES = ("smoke", "cpu", "paper")  # smoke: seconds (a code-path check); cpu: the default; paper: the papers'
-PARTS = ("config", "run", "collect", "claims")
+PARTS = ("config", "run", "collect", "claims", "models", "data")
 CHANCE_ACC = 0.10  # test accuracy of a diverged run on a 10-class dataset (Fashion-MNIST, MNIST-1D)
 
 
