@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,15 @@ import pandas as pd
 
 from largebatch.config import run_id
 from largebatch.metrics import atomic_write_text, read_summary
-from largebatch.results import DATA, ROOT, allow_partial, collect_main, merge_committed, write_csvs
+from largebatch.results import (
+    DATA,
+    ROOT,
+    CollectOptions,
+    allow_partial,
+    collect_main,
+    merge_committed,
+    write_csvs,
+)
 
 from . import analysis as A
 from .config import (
@@ -378,16 +387,23 @@ def collect(
     )
 
 
+@dataclass
+class Options(CollectOptions):
+    merge: bool = False  # add the runs in runs/ to the committed CSVs' rows (a new design's runs alone)
+    replay: bool = False  # instead: write the real runs' staleness histograms next to replay.csv (a copy)
+
+
+def _collect_or_replay(scale: str = "cpu", merge: bool = False, replay: bool = False) -> list[Path]:
+    if not replay:
+        return collect(scale, merge=merge)
+    with allow_partial(False):
+        out = write_replay()
+    print(
+        f"[collect] the committed {REPLAY} is unchanged. To adopt the new one: cp {out} {REPLAY} "
+        "(the replay runs' ids hash it, so they become new runs)"
+    )
+    return [out]
+
+
 if __name__ == "__main__":
-    if "--replay" in sys.argv[1:]:
-        with allow_partial(False):
-            out = write_replay()
-        print(
-            f"[collect] wrote {out}; the committed {REPLAY} is unchanged. To adopt it: cp {out} {REPLAY} "
-            "(the replay runs' ids hash it, so they become new runs)"
-        )
-    elif "--merge" in sys.argv[1:]:
-        argv = [a for a in sys.argv[1:] if a != "--merge"]
-        sys.exit(collect_main(lambda scale: collect(scale, merge=True), argv))
-    else:
-        sys.exit(collect_main(collect))
+    sys.exit(collect_main(_collect_or_replay, options=Options))

@@ -24,7 +24,6 @@ Runs go to runs/goyal_linear_scaling/ like the sweep's (resumable: a complete pr
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from largebatch import calibration
-from largebatch.calibration import probe_row, run_if_missing
+from largebatch.calibration import probe_command, probe_row, run_if_missing
+from largebatch.cmdline import exit_with
 from largebatch.config import TrainConfig
 from largebatch.results import DATA, write_csv_atomic
 from largebatch.trainer import run_dir
@@ -74,9 +74,7 @@ def measured(path: Path = CSV) -> float | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--collect", action="store_true", help="only write the CSV from an existing probe run")
-    a = ap.parse_args(argv)
+    a, _ = probe_command("goyal_linear_scaling", __doc__).parse(sys.argv[1:] if argv is None else argv)
     if not a.collect:
         run_if_missing(probe_cfg())
     path = collect()
@@ -91,4 +89,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main, name="calibrate")

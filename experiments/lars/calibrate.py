@@ -25,7 +25,6 @@ Runs go to runs/lars/ like the sweep's (resumable: a complete probe is not rerun
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from largebatch import calibration
-from largebatch.calibration import probe_row, run_if_missing
+from largebatch.calibration import probe_command, probe_row, run_if_missing
+from largebatch.cmdline import exit_with
 from largebatch.config import TrainConfig
 from largebatch.results import DATA, write_csv_atomic
 from largebatch.trainer import run_dir
@@ -75,9 +75,7 @@ def measured(path: Path = CSV) -> float | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--collect", action="store_true", help="only write the CSV from an existing probe run")
-    a = ap.parse_args(argv)
+    a, _ = probe_command("lars", __doc__).parse(sys.argv[1:] if argv is None else argv)
     if not a.collect:
         run_if_missing(probe_cfg())
     path = collect()
@@ -92,4 +90,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main, name="calibrate")

@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from largebatch.config import run_id
 from largebatch.metrics import read_summary
-from largebatch.results import DATA, ROOT, collect_main, merge_committed, run_config, write_csvs
+from largebatch.results import (
+    DATA,
+    ROOT,
+    CollectOptions,
+    collect_main,
+    merge_committed,
+    run_config,
+    write_csvs,
+)
 
 from .config import grid
 
@@ -151,8 +160,10 @@ def collect(
     )
 
 
+@dataclass
+class Options(CollectOptions):
+    merge: bool = False  # add the runs in runs/ to the committed CSV's rows (a new design's runs alone)
+
+
 if __name__ == "__main__":
-    if "--merge" in sys.argv[1:]:
-        argv = [a for a in sys.argv[1:] if a != "--merge"]
-        sys.exit(collect_main(lambda scale: collect(scale, merge=True), argv))
-    sys.exit(collect_main(collect))
+    sys.exit(collect_main(collect, options=Options))

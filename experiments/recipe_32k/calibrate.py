@@ -17,15 +17,16 @@ Runs go to runs/recipe_32k/ like the sweep's (resumable: complete runs are not r
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
 from largebatch.calibration import probe_row, run_if_missing
+from largebatch.cmdline import Command, exit_with
 from largebatch.config import TrainConfig
 from largebatch.metrics import read_summary
 from largebatch.results import DATA, write_csv_atomic
@@ -118,10 +119,22 @@ def pick_rms_lr(df: pd.DataFrame) -> float:
     return best if r[RMS_DEFAULT] - r[best] > RMS_MARGIN else RMS_DEFAULT
 
 
+@dataclass
+class Options:
+    part: Literal["probe", "rms", "all", "collect"] = "all"  # which runs: probe, rms or both; collect = none
+
+
+CLI = Command(
+    "python -m experiments.recipe_32k.calibrate",
+    __doc__.split("\n\n")[0],
+    Options,
+    epilog="probe: the B_simple probe run; rms: the eta_RMS grid; collect: only rewrite the CSV from runs "
+    "that exist. Complete runs are never rerun.",
+)
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", default="all", choices=("probe", "rms", "all", "collect"))
-    a = ap.parse_args(argv)
+    a, _ = CLI.parse(sys.argv[1:] if argv is None else argv)
     if a.part in ("probe", "all"):
         run_if_missing(probe_cfg())
     if a.part in ("rms", "all"):
@@ -141,4 +154,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main, name="calibrate")

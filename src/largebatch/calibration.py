@@ -9,14 +9,28 @@ al., arXiv 1812.06162, App. A: numerator and denominator averaged separately, th
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from .cmdline import Command
 from .config import TrainConfig
 from .metrics import read_summary
 from .runid import run_id
 from .trainer import run_dir, train
+
+
+@dataclass
+class ProbeOptions:
+    """A B_simple probe's command line (experiments/<study>/calibrate.py)."""
+
+    collect: bool = False  # train nothing: only write the CSV from an existing (complete) probe run
+
+
+def probe_command(study: str, doc: str) -> Command:
+    """`python -m experiments.<study>.calibrate [--collect]`, described by the first line of `doc`."""
+    return Command(f"python -m experiments.{study}.calibrate", doc.split("\n\n")[0], ProbeOptions)
 
 
 def run_if_missing(cfg: TrainConfig) -> dict:

@@ -46,16 +46,19 @@ class UsageError(ConfigError):
 
 @cache
 def field_comments(cls: type) -> dict[str, str]:
-    """{field: its trailing comment} of a dataclass's body (the help of each option)."""
+    """{field: its trailing comment} of a dataclass's body and its bases' (the help of each option)."""
+    out = {}
+    for base in cls.__mro__[1:]:
+        if base is not object and "__dataclass_fields__" in vars(base):
+            out.update(field_comments(base))
     try:
         src = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
-        return {}
+        return out
     comments = {}
     for tok in tokenize.generate_tokens(io.StringIO(src).readline):
         if tok.type == tokenize.COMMENT:
             comments[tok.start[0]] = tok.string.lstrip("#").strip()
-    out = {}
     for node in ast.parse(src).body[0].body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             text = comments.get(node.end_lineno) or comments.get(node.lineno)

@@ -12,15 +12,17 @@ study CSVs with each `experiments/<study>/collect.py` (studies without runs keep
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import difflib
 import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from .cmdline import Command, exit_with
 from .results import ROOT
 from .study import discover
 
@@ -98,14 +100,27 @@ def run_collectors(scale: str = "cpu") -> list[Path]:
     return written
 
 
+@dataclass
+class Options:
+    only: str = ""  # comma-separated notebook stems (notebooks/<stem>.ipynb, e.g. lars,noise_scale); "" = all
+    timeout: int = TIMEOUT_S  # seconds per notebook cell
+    collect: bool = False  # first rebuild the study CSVs from runs/ (each study's collect.py)
+    scale: Literal["smoke", "cpu", "paper"] = "cpu"  # with --collect: the scale whose runs are collected
+    strip: bool = False  # remove outputs left in the notebooks by an interactive session, and exit
+
+
+CLI = Command(
+    "python -m largebatch.figures",
+    "Execute every notebooks/*.ipynb headless (nbclient, this interpreter), regenerating paper_figures/ "
+    "from the committed CSVs in paper_figures/data/.",
+    Options,
+    sections={"which figures": ("only", "timeout"), "before and instead": ("collect", "scale", "strip")},
+    epilog="Nothing is written into the notebooks; the figures go to paper_figures/.",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--collect", action="store_true", help="rebuild the CSVs from runs/ first")
-    ap.add_argument("--scale", default="cpu", help="scale passed to collect()")
-    ap.add_argument("--only", default="", help="comma-separated notebook stems")
-    ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds per cell")
-    ap.add_argument("--strip", action="store_true", help="strip outputs from the notebooks and exit")
-    a = ap.parse_args(argv)
+    a, _ = CLI.parse(sys.argv[1:] if argv is None else argv)
     only = [s for s in a.only.split(",") if s]
     known = [p.stem for p in notebooks()]
     unknown = [s for s in only if s not in known]
@@ -146,5 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def cli() -> None:
+    """The console script `largebatch-figures`."""
+    exit_with(main, name="figures")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -16,12 +16,13 @@ hand.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import prereg
+from .cmdline import Command, exit_with
 from . import verdict as V
 from .results import DATA, ROOT, replace_block, write_block
 from .study import find as find_study
@@ -372,16 +373,32 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+@dataclass
+class Options:
+    check: bool = False  # write nothing; exit 1 if any generated block differs from what the CSVs give
+    root: str = (
+        ""  # repository root: claims.toml files, docs/, READMEs ("" = $LARGEBATCH_ROOT or the checkout)
+    )
+    data_dir: str = ""  # directory of the committed CSVs ("" = <root>/paper_figures/data)
+    readme: str = ""  # the README holding the report block ("" = <root>/README.md)
+
+
+CLI = Command(
+    "python -m largebatch.report",
+    "Write every generated README block (results tables, study READMEs, docs/seeds.md) from the committed "
+    "CSVs in paper_figures/data/; --check only compares.",
+    Options,
+    sections={"what": ("check",), "where (paths)": ("root", "data_dir", "readme")},
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 if any generated block is out of date")
-    ap.add_argument("--data_dir", default=str(DATA))
-    ap.add_argument("--root", default=str(ROOT), help="repository root (claims.toml files, docs/, READMEs)")
-    ap.add_argument("--readme", default=None, help="the README holding the report block (default: root's)")
-    a = ap.parse_args(argv)
-    readme = Path(a.readme) if a.readme else Path(a.root) / "README.md"
+    a, _ = CLI.parse(sys.argv[1:] if argv is None else argv)
+    root = Path(a.root) if a.root else ROOT
+    data_dir = Path(a.data_dir) if a.data_dir else (root / "paper_figures" / "data" if a.root else DATA)
+    readme = Path(a.readme) if a.readme else root / "README.md"
     stale, wrote = [], []
-    for path, bl in blocks(Path(a.data_dir), Path(a.root), readme).items():
+    for path, bl in blocks(data_dir, root, readme).items():
         if not path.is_file():
             if path == readme:
                 print(f"[report] no {path}", file=sys.stderr)
@@ -416,5 +433,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> None:
+    """The console script `largebatch-report`."""
+    exit_with(main, name="report")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

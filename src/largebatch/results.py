@@ -13,7 +13,9 @@ import json
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
@@ -269,14 +271,45 @@ def merge_committed(new: pd.DataFrame, path: str | Path, keys=("run_id",)) -> pd
     return pd.concat(parts, ignore_index=True).reindex(columns=list(new.columns)).infer_objects()
 
 
-def collect_main(collect, argv: list[str] | None = None) -> int:
+@dataclass
+class CollectOptions:
+    """`python -m experiments.<study>.collect`'s options; a study with more subclasses it (each extra field
+    is passed to its collect() as a keyword)."""
+
+    scale: Literal["smoke", "cpu", "paper"] = "cpu"  # whose runs: only the cpu scale rewrites committed CSVs
+    partial: bool = False  # allow a CSV with fewer rows than the committed one (largebatch.results)
+
+
+def collect_command(module: str, options: type = CollectOptions):
+    """The collect command line (largebatch.cmdline's style) of the study module `module`."""
+    from .cmdline import Command
+
+    return Command(
+        f"python -m {module}",
+        "Rewrite the study's CSVs under paper_figures/data/ from its runs in runs/<study>/ (atomically; never "
+        "with fewer rows than the committed ones unless --partial).",
+        options,
+    )
+
+
+def collect_main(collect, argv: list[str] | None = None, options: type = CollectOptions) -> int:
     """`python -m experiments.<study>.collect [--scale=S] [--partial]`: run `collect(scale)`, print what was
     written; a refusal to shrink a committed CSV is one line and exit code 1."""
-    argv = sys.argv[1:] if argv is None else argv
-    scale = next((a.split("=", 1)[1] for a in argv if a.startswith("--scale=")), "cpu")
+    from .cmdline import run_main
+
+    return run_main(_collect_main, collect, argv, options, name="collect")
+
+
+def _collect_main(collect, argv: list[str] | None, options: type) -> int:
+    module = collect.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else "experiments.<study>.collect"
+    a, _ = collect_command(module, options).parse(sys.argv[1:] if argv is None else argv)
+    extra = {k: v for k, v in vars(a).items() if k not in ("scale", "partial")}
     try:
-        with allow_partial("--partial" in argv):
-            for path in collect(scale):
+        with allow_partial(a.partial):
+            for path in collect(a.scale, **extra):
                 print(f"[collect] wrote {path}")
     except ShrinkError as e:
         print(f"[collect] {e}", file=sys.stderr)
