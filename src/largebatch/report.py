@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import prereg
-from .cmdline import Command, exit_with
 from . import verdict as V
+from .cmdline import Command, exit_with
 from .results import DATA, ROOT, replace_block, write_block
 from .study import find as find_study
 

@@ -286,8 +286,8 @@ def collect_command(module: str, options: type = CollectOptions):
 
     return Command(
         f"python -m {module}",
-        "Rewrite the study's CSVs under paper_figures/data/ from its runs in runs/<study>/ (atomically; never "
-        "with fewer rows than the committed ones unless --partial).",
+        "Rewrite the study's CSVs under paper_figures/data/ from its runs in runs/<study>/ (atomically; "
+        "never with fewer rows than the committed ones unless --partial).",
         options,
     )
 
