@@ -1,10 +1,13 @@
-"""Shared fixtures: W&B off, deterministic CPU, a small real Fashion-MNIST subset."""
+"""Shared fixtures: W&B off, deterministic CPU, a small real Fashion-MNIST subset; figures saved by any test
+go to a temporary directory (LARGEBATCH_FIGURES), never over the committed paper_figures/."""
 
 import os
+import tempfile
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("LARGEBATCH_OFFLINE", "1")
+os.environ["LARGEBATCH_FIGURES"] = tempfile.mkdtemp(prefix="largebatch-test-figures-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -2,7 +2,8 @@
 
 What is checked: each notebooks/*.ipynb executes with nbclient on this interpreter (as `make figures`
 does, `largebatch.figures.execute`) in under 60 s, is committed without outputs and is not modified by
-running it; a failing cell fails the run; the report table is generated from paper_figures/data/*.csv
+running it, and saves its figures into a temporary directory (LARGEBATCH_FIGURES), never over the committed
+ones; a failing cell fails the run; the report table is generated from paper_figures/data/*.csv
 with every claims module's rows well formed and every generated README block is up to date
 (`python -m largebatch.report --check`); no notebook writes a README block.
 
@@ -19,7 +20,10 @@ NOTEBOOKS = figures.notebooks()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_headless_and_stays_stripped(path):
+def test_notebook_runs_headless_and_stays_stripped(path, tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "LARGEBATCH_FIGURES", str(tmp_path)
+    )  # the kernel saves there: committed figures untouched
     if not (DATA / f"{path.stem}.csv").exists():
         pytest.skip(f"no committed results for {path.stem} yet: run `python -m largebatch.sweep {path.stem}`")
     before = path.read_bytes()
@@ -27,6 +31,7 @@ def test_notebook_runs_headless_and_stays_stripped(path):
     seconds = figures.execute(path, timeout=60)
     assert seconds < 60, f"{path.name} took {seconds:.0f} s"
     assert path.read_bytes() == before
+    assert sorted(tmp_path.glob("*.png")), "the notebook saved no figure"
 
 
 def test_failing_cell_fails(tmp_path):

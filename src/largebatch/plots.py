@@ -19,6 +19,7 @@ here so that no notebook can forget them:
 from __future__ import annotations
 
 import math
+import os
 import textwrap
 from pathlib import Path
 
@@ -82,8 +83,20 @@ def hue_label(hue: str | None, value) -> str:
 
 
 def use_style() -> None:
-    """Set the shared seaborn theme (paper context, white grid, colour-blind palette)."""
+    """Set the shared seaborn theme (paper context, white grid, colour-blind palette), with matplotlib's own
+    font files preferred over system copies of the same family."""
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", rc=_RC)
+    _own_fonts_first()
+
+
+def _own_fonts_first() -> None:
+    """Byte-identical PDFs on every machine: a system DejaVu Sans (Debian's fonts-dejavu) scores the same as
+    matplotlib's bundled copy, and which one is embedded then depends on the font cache's order."""
+    from matplotlib import font_manager
+
+    own = str(Path(mpl.get_data_path()))
+    font_manager.fontManager.ttflist.sort(key=lambda f: not f.fname.startswith(own))  # stable
+    font_manager.fontManager._findfont_cached.cache_clear()
 
 
 def caption(fig: mpl.figure.Figure, note: str | None = None) -> str:
@@ -173,7 +186,7 @@ def mark_off_scale(ax) -> int:
 
 
 def save(
-    fig: mpl.figure.Figure, stem: str, out_dir: str | Path = FIGURES, note: str | None = None
+    fig: mpl.figure.Figure, stem: str, out_dir: str | Path | None = None, note: str | None = None
 ) -> list[Path]:
     """Write `fig` as <out_dir>/<stem>.png and .pdf (no timestamps in the metadata, so reruns are stable),
     with points beyond the axes marked at the edge and a caption under it (`caption`).
@@ -181,7 +194,8 @@ def save(
     Args:
         fig: The figure.
         stem: File name without extension, e.g. "seed_article_fig1".
-        out_dir: Destination directory (default paper_figures/).
+        out_dir: Destination directory (default: $LARGEBATCH_FIGURES, else paper_figures/; the tests
+            point the variable at a temporary directory so that they never rewrite committed figures).
         note: What the lines and points are and over how many runs (seeds); needed unless the figure only
             has `errorbar_by` panels, whose bars and n are stated automatically.
 
@@ -205,7 +219,7 @@ def save(
         fontsize=7,
         color="#333333",
     )
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir or os.environ.get("LARGEBATCH_FIGURES") or FIGURES)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     fig.savefig(paths[0], metadata={"Software": None})

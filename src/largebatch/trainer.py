@@ -161,7 +161,7 @@ class Run:
     rdir: Path
     dhash: str  # data_hash(data): a checkpoint names its data
     sink: RunSink
-    bar: Any  # tqdm progress bar on rank 0 with cfg.progress, else None
+    bar: Any  # progress on rank 0 with cfg.progress (largebatch.progress: a bar or lines), else None
     n_tr: int  # training examples scored at each evaluation
 
 
@@ -314,16 +314,10 @@ def _setup(
                 f"{res.total_steps} steps",
                 flush=True,
             )
-        from tqdm.auto import tqdm
+        from .progress import progress  # a bar on a terminal, plain periodic lines in a log
 
-        bar = tqdm(
-            total=res.total_steps,
-            initial=st.start,
-            desc=cfg.study,
-            unit="step",
-            leave=False,
-            dynamic_ncols=True,
-            mininterval=1.0,
+        bar = progress(
+            res.total_steps, st.start, cfg.study, "step", leave=False, dynamic_ncols=True, mininterval=1.0
         )
     run = Run(
         cfg,
@@ -492,11 +486,8 @@ def _evaluate(run: Run, st: RunState, rec: dict) -> None:
             m.running_var.copy_(var)
     st.last_eval = rec
     if run.bar is not None:
-        run.bar.set_postfix(
-            loss=f"{st.last_loss if st.last_loss is not None else float('nan'):.3f}",
-            acc=f"{rec['test/acc']:.4f}",
-            refresh=False,
-        )
+        loss = {"loss": f"{st.last_loss:.3f}"} if st.last_loss is not None else {}  # none before the first
+        run.bar.set_postfix(**loss, acc=f"{rec['test/acc']:.4f}", refresh=False)
 
 
 def _write(run: Run, st: RunState, rec: dict) -> None:
