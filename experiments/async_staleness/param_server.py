@@ -401,7 +401,8 @@ def launch(
     cfg: TrainConfig, sc: ServerConfig, workers: int, timeout: float = 600, env_extra: dict | None = None
 ) -> subprocess.CompletedProcess:
     """One real run as `torchrun --nproc_per_node=workers+1` (used by the sweep and the tests)."""
-    root = Path(__file__).resolve().parents[2]
+    from largebatch.paths import ROOT
+
     over = {k: v for k, v in to_dict(cfg).items() if v != TrainConfig.__dataclass_fields__[k].default}
     args = [f"--{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in over.items()]
     args += [f"--{k}={v}" for k, v in to_dict(sc).items() if v != SERVER_FIELDS[k].default]
@@ -411,7 +412,7 @@ def launch(
         "--standalone",
         f"--nproc_per_node={workers + 1}",
         "-m",
-        "experiments.async_staleness.param_server",
+        __spec__.name if __spec__ is not None else __name__,  # experiments. or largebatch_experiments.
         *args,
     ]
     env = {
@@ -419,7 +420,7 @@ def launch(
         "OMP_NUM_THREADS": "1",
         **(env_extra or {}),
     }
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def sweep(scale: str = "cpu", dry: bool = False) -> int:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from . import dist as D
 from . import metrics as M
+from . import study as _study  # noqa: F401  (lets --model/--dataset find the studies' own names)
 from .config import CHOICES, ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
 from .data import DataError, load
 from .metrics import LOCK, RunBusy, RunLock, read_summary

@@ -177,7 +177,9 @@ def _clean(v):
 
 
 def git_info() -> dict:
-    root = Path(__file__).resolve().parents[2]
+    from .paths import ROOT, source_checkout
+
+    root = source_checkout() or ROOT  # the code's checkout; for a wheel, the repository it runs in
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5

@@ -9,9 +9,10 @@ own in `experiments/<study>/models.py` or `data.py` with the same decorator:
     def alexnet_mlp(in_shape, classes, width, depth):
         return AlexNetMLP(in_shape, classes, width or 256)
 
-A name the core lacks is looked up in every study's part of that kind (largebatch.study finds them), imported
-on first need, so `python -m largebatch.train --model=alexnet_mlp` works without naming the study. An
-unknown name is a ConfigError listing the choices, with the closest ones first.
+A name the core lacks is looked up in every study's part of that kind, imported on first need, so
+`python -m largebatch.train --model=alexnet_mlp` works without naming the study. largebatch.study, which
+finds the studies, installs that loader when it is imported (the command lines import it; a lookup before
+that sees the core's names only). An unknown name is a ConfigError listing the choices, closest first.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def did_you_mean(key: str, names) -> str:
     near = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     near += [n for n in names if key[:4] and key[:4] in n and n not in near]
     return f"; did you mean {', '.join(near[:3])}?" if near else ""
+
+
+_study_loader: Callable[[str], None] | None = None  # imports every study's <part>.py (largebatch.study)
+
+
+def set_study_loader(fn: Callable[[str], None]) -> None:
+    """Called by largebatch.study at import: how a registry imports the studies' parts of its kind."""
+    global _study_loader
+    _study_loader = fn
 
 
 def _origin(fn: Callable) -> tuple:
@@ -61,14 +71,10 @@ class Registry:
 
     def load_studies(self) -> None:
         """Import every study's `<part>.py` once (each registers its entries)."""
-        if self._studies_loaded:
+        if self._studies_loaded or _study_loader is None:
             return
         self._studies_loaded = True
-        from .study import discover  # here: study imports config, which looks names up in registries
-
-        for s in discover():
-            if s.has(self.part):
-                s.module(self.part)
+        _study_loader(self.part)
 
     def __contains__(self, name: object) -> bool:
         if name in self._items:

@@ -2,7 +2,8 @@
 
 `staleness=replay` draws tau i.i.d. from a measured histogram (largebatch.staleness); the run id hashes the
 histogram's content (`replay_digest`), so runs that replayed different distributions never share an id.
-A relative path is looked up from the working directory, then from the repository root.
+A relative path is looked up from the working directory, then from the repository root, then (a path under
+experiments/) in the installed studies' package, which ships the committed replay.csv.
 """
 
 from __future__ import annotations
@@ -12,16 +13,27 @@ import hashlib
 from pathlib import Path
 
 from .errors import ConfigError
+from .paths import ROOT, installed_studies
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def resolve_path(path: str) -> Path:
+    """A replay CSV's path: as given, else under the repository root, else (`experiments/...`) inside the
+    installed studies' package."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    if (ROOT / p).exists():
+        return ROOT / p
+    studies = installed_studies()
+    if studies is not None and p.parts[:1] == ("experiments",) and (studies.joinpath(*p.parts[1:])).exists():
+        return studies.joinpath(*p.parts[1:])
+    return ROOT / p
 
 
 def load_replay(spec: str) -> dict[int, float]:
     """{tau: count} from `path[#name]` (CSV with columns staleness, count[, staleness_dist])."""
     path, _, name = spec.partition("#")
-    p = Path(path)
-    if not p.is_absolute() and not p.exists():
-        p = ROOT / p
+    p = resolve_path(path)
     if not p.is_file():
         raise ConfigError(f"staleness_replay={spec!r}: no file {p}; give a CSV with columns staleness,count")
     out: dict[int, float] = {}

@@ -22,8 +22,8 @@ from pandas.api.types import is_numeric_dtype
 
 from .config import from_dict, run_id
 from .metrics import atomic_write_text, read_summary
+from .paths import ROOT  # repository root: a checkout, $LARGEBATCH_ROOT or the working directory
 
-ROOT = Path(__file__).resolve().parents[2]  # repository root (editable install)
 FIGURES = ROOT / "paper_figures"
 DATA = FIGURES / "data"
 

@@ -1,7 +1,8 @@
 """The study contract: what a directory under experiments/ provides, and the one place the core finds it.
 
 A study is a package `experiments/<name>/` (a valid module name). It is found by looking at the
-directories of the installed `experiments` package: no list of studies is kept anywhere. Its parts are
+directories of the studies' package (`experiments` in a checkout, `largebatch_experiments` from a wheel;
+`package()`): no list of studies is kept anywhere. Its parts are
 files, each optional, each with the protocol below (experiments/README.md, "Adding a study"):
 
     config.py   grid(scale) -> list[TrainConfig] for scale in SCALES (GridModule); NPROC = processes
@@ -36,10 +37,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Protocol, runtime_checkable
 
+from . import registry
 from .config import TrainConfig
+from .paths import find_root, is_checkout
 from .results import DATA
 
-PACKAGE = "experiments"  # the installed package whose subpackages are the studies
+CHECKOUT_PACKAGE = "experiments"  # the studies in a checkout (python -m experiments.<study>.run)
+INSTALLED_PACKAGE = "largebatch_experiments"  # the same directory as a wheel installs it (pyproject.toml)
 SCALES = ("smoke", "cpu", "paper")  # smoke: seconds (a code-path check); cpu: the default; paper: the papers'
 PARTS = ("config", "run", "collect", "claims", "models", "data")
 CHANCE_ACC = 0.10  # test accuracy of a diverged run on a 10-class dataset (Fashion-MNIST, MNIST-1D)
@@ -97,7 +101,7 @@ class Study:
             raise StudyError(f"{part!r}: a study's parts are {PARTS}")
         if not self.has(part):
             return None
-        mod = importlib.import_module(f"{PACKAGE}.{self.name}.{part}")
+        mod = importlib.import_module(f"{package()}.{self.name}.{part}")
         proto = PROTOCOLS.get(part)
         if proto is not None and not isinstance(mod, proto):
             raise StudyError(f"{self.path / part}.py must define {REQUIRED[part]}() (experiments/README.md)")
@@ -106,7 +110,7 @@ class Study:
     @property
     def run_module(self) -> str:
         """The module a launcher runs (`python -m` / `torchrun -m`) for one entry of the grid."""
-        return f"{PACKAGE}.{self.name}.run"
+        return f"{package()}.{self.name}.run"
 
     @property
     def runnable(self) -> bool:
@@ -155,9 +159,21 @@ def check_scale(scale: str) -> str:
     return scale
 
 
+def package() -> str:
+    """The studies' package: `experiments` when the repository root (largebatch.paths) is a checkout (its
+    directory goes on sys.path, so console scripts find it too), else the installed
+    `largebatch_experiments`."""
+    root = find_root()
+    if root is None or not is_checkout(root):
+        return INSTALLED_PACKAGE
+    if str(root) not in sys.path and not any(Path(p or ".").resolve() == root for p in sys.path):
+        sys.path.insert(0, str(root))
+    return CHECKOUT_PACKAGE
+
+
 def _roots() -> list[Path]:
-    """The directories of the `experiments` package (one for a normal install; tests may add one)."""
-    pkg = importlib.import_module(PACKAGE)
+    """The directories of the studies' package (one for a normal install; tests may add one)."""
+    pkg = importlib.import_module(package())
     return [Path(p) for p in pkg.__path__]
 
 
@@ -187,6 +203,16 @@ def get(name: str) -> Study:
         known = ", ".join(s.name for s in discover()) or "none"
         raise StudyError(f"no study {name!r} under {', '.join(map(str, _roots()))} (studies: {known})")
     return s
+
+
+def import_parts(part: str) -> None:
+    """Import every study's `<part>.py` (models, data): each registers its entries (largebatch.registry)."""
+    for s in discover():
+        if s.has(part):
+            s.module(part)
+
+
+registry.set_study_loader(import_parts)
 
 
 # ---- shared plumbing for study code -----------------------------------------------------------------
