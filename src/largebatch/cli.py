@@ -149,7 +149,7 @@ SECTIONS = {
     ),
     "model": ("model", "width", "depth", "zero_gamma"),
     "batch (B = P processes x v virtual workers x n)": ("global_batch", "per_worker_batch", "micro_batch"),
-    "length": ("epochs", "max_steps", "stop_at_train_loss"),
+    "length": ("epochs", "equal_examples", "max_steps", "stop_at_train_loss"),
     "learning rate and schedule": (
         "lr_base",
         "lr_base_batch",
@@ -201,7 +201,7 @@ SECTIONS = {
         "staleness_lr",
         "log_coherence_every_steps",
     ),
-    "run": ("study", "tag", "seed", "out_dir", "device", "threads", "wandb", "progress"),
+    "run": ("study", "tag", "seed", "out_dir", "device", "threads", "exclusive", "wandb", "progress"),
 }
 
 

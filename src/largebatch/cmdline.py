@@ -112,9 +112,8 @@ class Opt:
         said = all(str(c) in self.help for c in self.choices)  # the comment lists them already
         if self.choices and (self.positional or not self.short_choices) and not said:
             parts.append("[" + " | ".join(map(str, self.choices)) + "]")
-        shown_bool = valued_bools or not isinstance(self.default, bool)
-        if self.show_default and not self.switch and not self.positional and shown_bool:
-            d = self.default
+        shown_bool, d = valued_bools or not isinstance(self.default, bool), self.default
+        if self.show_default and not self.switch and not self.positional and shown_bool and d != "":
             shown = (
                 "empty"
                 if d == ()

@@ -18,7 +18,6 @@ studies by the measured gain of running `jobs` runs side by side (benchmarks/res
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -26,13 +25,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cmdline import Command, UsageError, exit_with
 from .jobs import default_jobs
 from .metrics import is_complete
+from .paths import ROOT
+from .registry import did_you_mean
 from .results import DATA
 from .study import Study, discover
 from .trainer import run_dir
 
-ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks" / "results.json"
 JOBS_KEY = "jobs_small_mlp_grid"  # benchmarks/bench_jobs.py: the same grid slice at jobs=2 vs jobs=1
 
@@ -110,29 +111,39 @@ def print_plan(steps: list[Step], jobs: int) -> None:
     )
 
 
+@dataclass
+class Options:
+    only: str = ""  # comma-separated studies to run ("" = every study with a grid)
+    jobs: int = 0  # runs at a time for single-process studies (0 = auto: one per core, at most 8)
+    dry: bool = False  # print the plan and the estimated time; run nothing
+    list: bool = False  # print the studies it would run, one a line
+
+
+def command() -> Command:
+    names = [s.name for s in discover() if s.runnable]
+    return Command(
+        "python -m largebatch.reproduce",
+        "The cpu scale of every study, in order, resumable (completed runs are skipped), then every figure "
+        f"and README block. Studies: {', '.join(names)}. It prints its plan with an overall time estimate "
+        "first.",
+        Options,
+        sections={"what to run": ("only", "jobs"), "instead of running": ("dry", "list")},
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     names = [s.name for s in discover() if s.runnable]
-    ap = argparse.ArgumentParser(
-        prog="python -m largebatch.reproduce",
-        description=__doc__.split("\n\n")[0],
-    )
-    ap.add_argument("--dry", action="store_true", help="print the plan and the estimated time; run nothing")
-    ap.add_argument("--list", action="store_true", help="print the studies it would run, one a line")
-    ap.add_argument(
-        "--only", default="", help=f"comma-separated studies (default: all of {', '.join(names)})"
-    )
-    ap.add_argument(
-        "--jobs",
-        type=int,
-        default=0,
-        help=f"runs at a time for single-process studies (0 = auto: {default_jobs()} here)",
-    )
-    a = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        a, _ = command().parse(sys.argv[1:] if argv is None else argv)
+    except UsageError as e:
+        print(f"reproduce error: {e}", file=sys.stderr)
+        return 2
     only = [x for x in a.only.split(",") if x]
     bad = [x for x in only if x not in names]
     if bad:
         print(
-            f"reproduce error: --only={a.only}: unknown study {bad[0]!r}; choose from {', '.join(names)}",
+            f"reproduce error: --only={a.only}: unknown study {bad[0]!r}{did_you_mean(bad[0], names)} "
+            f"(studies: {', '.join(names)})",
             file=sys.stderr,
         )
         return 2
@@ -182,5 +193,10 @@ def _run(steps: list[Step], jobs: int, all_studies: bool) -> int:
     return 1 if failed else 0
 
 
+def cli() -> None:
+    """The console script `largebatch-reproduce`."""
+    exit_with(main, name="reproduce")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -27,7 +27,6 @@ but never with fewer rows than the committed ones unless --partial.
 
 from __future__ import annotations
 
-import argparse
 import codecs
 import inspect
 import io
@@ -37,20 +36,22 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .cli import main as run_one
 from .cli import normalize
+from .cmdline import Command, UsageError, exit_with
 from .config import ConfigError, make_config, parse_overrides, run_id
 from .jobs import default_jobs
 from .metrics import is_complete
+from .paths import ROOT
+from .progress import is_tty  # the repository root: runs/ and the working directory of launched runs
 from .results import ShrinkError, allow_partial
-from .study import SCALES, discover
-from .study import find as find_study
+from .study import discover
 from .study import get as get_study
 from .trainer import run_dir
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def study_module(name: str, part: str = "config"):
@@ -244,7 +245,9 @@ def run_sweep(
         failed += _run_pooled(name, scale, cfgs, pooled, extra, min(jobs, len(pooled)))
         todo = [i for i in todo if i not in pooled]
     streamed = nproc > 1 or subprocess_runs  # the child draws its own progress bar: ours would fight it
-    bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True, disable=streamed or dry or not todo)
+    # no bar in a log (each run prints its own plain progress lines there: largebatch.progress)
+    off = streamed or dry or not todo or not is_tty()
+    bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True, disable=off)
     for k, i in enumerate(bar):
         bar.set_postfix_str(run_id(cfgs[i]))
         cmd = launch_cmd(name, i, scale, nproc, extra)
@@ -512,47 +515,64 @@ def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) 
     return paths
 
 
+@dataclass
+class Options:
+    study: str = ""  # the study whose grid runs (experiments/<study>/config.py)
+    scale: Literal["smoke", "cpu", "paper"] = "cpu"  # which grid: smoke (seconds), cpu, paper (the papers')
+    only: str = ""  # comma-separated grid indices, e.g. 0,3,5 ("" = the whole grid)
+    dry: bool = False  # print the command of every missing run; run nothing
+    resume: bool = True  # shown as --no-resume: start the runs it launches over, not from their checkpoints
+    partial: bool = False  # let collect() write CSVs with fewer rows than the committed ones
+    nproc: int = 1  # processes per run (a torchrun when > 1)
+    jobs: int = 0  # single-process runs at a time, cores // jobs threads each (0 = one per core, at most 8)
+    subprocess: bool = False  # one interpreter per run instead of in-process runs (nproc = 1)
+    cluster: str = ""  # submit the missing runs as jobs (local = submitit's executor on this machine)
+    nodes: str = "1"  # nodes per run (multi-node torchrun when > 1); auto = B / (nproc x n), <= max_nodes
+    max_nodes: int = 128  # cap of --nodes=auto
+    gpus_per_node: int = 0  # GPUs per node to request (0 = none)
+    partition: str = ""  # SLURM partition
+    account: str = ""  # SLURM account
+    timeout_min: int = 24 * 60  # job time limit, minutes
+    wait: bool = True  # shown as --no-wait: return after submitting (rerun the same command to collect)
+
+
+def command() -> Command:
+    return Command(
+        "python -m largebatch.sweep",
+        "Run a study's grid, one process (or one torchrun) per entry, skipping completed runs; then the "
+        "study's collect() rewrites its CSVs.",
+        Options,
+        positional=("study",),
+        choices={
+            "study": lambda: [s.name for s in discover() if s.has("config")],
+            "cluster": ("slurm", "local"),
+        },
+        sections={
+            "which runs": ("scale", "only", "dry", "resume", "partial"),
+            "how (this machine)": ("nproc", "jobs", "subprocess"),
+            "cluster (submitit): one job per run": (
+                "cluster",
+                "nodes",
+                "max_nodes",
+                "gpus_per_node",
+                "partition",
+                "account",
+                "timeout_min",
+                "wait",
+            ),
+        },
+        extra="TrainConfig overrides applied to every run of the grid (`python -m largebatch.train --help`)",
+    )
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study")
-    ap.add_argument("--scale", default="cpu", choices=SCALES)
-    ap.add_argument("--nproc", type=int, default=1, help="processes per run (torchrun when > 1)")
-    ap.add_argument("--only", default="", help="comma-separated grid indices")
-    ap.add_argument("--dry", action="store_true", help="print the commands only")
-    ap.add_argument("--subprocess", action="store_true", help="one interpreter per run (nproc=1)")
-    ap.add_argument(
-        "--jobs",
-        type=int,
-        default=0,
-        help="runs at a time for single-process runs, each with cores // jobs threads "
-        f"(0 = auto: {default_jobs()} on this machine, one per core; measured faster than one run on "
-        "every core); ignored with --nproc > 1 and --subprocess",
-    )
-    ap.add_argument(
-        "--partial",
-        action="store_true",
-        help="let collect() write CSVs with fewer rows than the committed ones",
-    )
-    c = ap.add_argument_group("cluster (submitit): one job per run")
-    c.add_argument(
-        "--cluster",
-        choices=("slurm", "local"),
-        default="",
-        help="submit the missing runs as jobs (slurm; local = submitit's local executor)",
-    )
-    c.add_argument(
-        "--nodes",
-        default="1",
-        help="nodes per run (multi-node torchrun when > 1); auto = "
-        "global_batch / (nproc x per_worker_batch), at most --max_nodes",
-    )
-    c.add_argument("--max_nodes", type=int, default=128, help="cap for --nodes=auto")
-    c.add_argument("--gpus_per_node", type=int, default=0, help="GPUs per node to request (0 = none)")
-    c.add_argument("--partition", default="", help="SLURM partition")
-    c.add_argument("--account", default="", help="SLURM account")
-    c.add_argument("--timeout_min", type=int, default=24 * 60, help="job time limit, minutes")
-    c.add_argument("--no-wait", dest="wait", action="store_false", help="submit and return")
-    a, extra = ap.parse_known_args(argv)
+    try:
+        a, extra = command().parse(sys.argv[1:] if argv is None else argv)
+    except UsageError as e:
+        print(f"sweep error: {e}", file=sys.stderr)
+        return 2
+    if not a.resume:
+        extra = [*extra, "--no-resume"]
     try:
         only = [int(i) for i in a.only.split(",") if i] or None
     except ValueError:
@@ -566,10 +586,6 @@ def main(argv=None) -> int:
         return 2
     if a.jobs < 0:
         print(f"sweep error: --jobs={a.jobs}: give 0 (auto) or a number of runs at a time", file=sys.stderr)
-        return 2
-    if find_study(a.study) is None or not find_study(a.study).has("config"):
-        known = [s.name for s in discover() if s.has("config")]
-        print(f"sweep error: unknown study {a.study!r}; choose one of {', '.join(known)}", file=sys.stderr)
         return 2
     nodes = 0 if a.nodes == "auto" else int(a.nodes) if a.nodes.isdigit() else -1
     if nodes < 0 or (nodes != 1 and not a.cluster):
@@ -610,5 +626,10 @@ def main(argv=None) -> int:
         return 130
 
 
+def cli() -> None:
+    """The console script `largebatch-sweep`."""
+    exit_with(main, name="sweep")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()
