@@ -4,14 +4,18 @@ Each ```bash line of README.md, experiments/README.md, experiments/*/README.md, 
 docs/*.md (continuation lines joined, comments and environment prefixes dropped) is checked the cheapest way
 that catches a stale one:
 
-- a training run (`largebatch.train`, a study's `run`, under python or torchrun): the same arguments with
-  `--dry` (parse, validate, resolve the batch accounting for torchrun's world size; nothing is trained or
-  written); `--list` and `--help` run as they are;
+- a training run (`largebatch.train`, a study's `run`, under python or torchrun): a smoke run (`--smoke`,
+  `--scale=smoke`) runs for real into a temporary directory; any other the same arguments with `--dry`
+  (parse, validate, resolve the batch accounting for torchrun's world size; nothing is trained or
+  written); `--list` and `--help` run as they are; each checks its exit code;
 - a sweep: the same arguments with `--dry` (the grid is built and the commands printed, nothing runs);
-- collectors, figures, the report, the parameter server, benchmarks, pytest, make, wandb, bash scripts, pip:
-  parsing only (the module imports and has its entry point, `--only` names a notebook, the test files,
-  make targets and scripts exist), because they are long, write files or need a GPU, a cluster or the
-  internet.
+  `make reproduce` / `largebatch.reproduce`: its plan (`--dry`), exit code checked;
+- collectors, figures, the report, calibration: their arguments are parsed by the command's own generated
+  parser (largebatch.cmdline: unknown options, bad choices fail), `--only` names a notebook; they are not
+  run, because they are long or write committed files; the parameter server, benchmarks, pytest, make,
+  wandb, bash scripts, pip: parsing only (the module imports and has its entry point, the test files, make
+  targets and scripts exist), because they are long, write files or need a GPU, a cluster or the internet.
+- and every `python -m` module any README names answers `--help` with exit code 0.
 
 The commands experiments/README.md gives for its template study `my_study` are checked on `seed_mlp`.
 A command of any other kind fails the test, so a new kind of command has to be taught here. Markdown links
@@ -96,7 +100,21 @@ def _quiet(fn, *a, **kw):
     return code, out.getvalue() + err.getvalue()
 
 
-def check(cmd: str, monkeypatch) -> None:
+def _parser(module: str):
+    """The generated command line (largebatch.cmdline.Command) of a collect, calibrate, figures, report."""
+    mod = importlib.import_module(module)
+    if hasattr(mod, "CLI"):
+        return mod.CLI
+    if module.endswith(".collect"):
+        from largebatch.results import CollectOptions, collect_command
+
+        return collect_command(module, getattr(mod, "Options", CollectOptions))
+    from largebatch.calibration import probe_command
+
+    return probe_command(module.split(".")[1], mod.__doc__)
+
+
+def check(cmd: str, monkeypatch, tmp_path: Path) -> None:
     argv = _argv(cmd.replace("my_study", TEMPLATE_STAND_IN))
     head = Path(argv[0]).name
     module, args, world = _module_call(argv)
@@ -107,7 +125,14 @@ def check(cmd: str, monkeypatch) -> None:
             importlib.import_module(module.rsplit(".", 1)[0] + ".config") if module.endswith(".run") else None
         )
         monkeypatch.setenv("WORLD_SIZE", str(world))
-        extra = [] if any(a in ("--list", "--help", "-h") for a in args) else ["--dry"]
+        smoke = world == 1 and ("--smoke" in args or "--scale=smoke" in args)
+        extra = (
+            []
+            if any(a in ("--list", "--help", "-h") for a in args)
+            else [f"--out_dir={tmp_path}", "--progress=false", "--wandb=off"]
+            if smoke
+            else ["--dry"]
+        )
         code, out = _quiet(main, [*args, *extra], study=study)
         assert code == 0, f"{cmd!r} exits {code}:\n{out}"
     elif module == "largebatch.sweep":
@@ -115,28 +140,26 @@ def check(cmd: str, monkeypatch) -> None:
 
         code, out = _quiet(sweep.main, [*args, "--dry"])
         assert code == 0, f"{cmd!r} exits {code}:\n{out}"
-    elif re.fullmatch(r"experiments\.\w+\.collect", module):
-        mod = importlib.import_module(module)
-        assert hasattr(mod, "collect"), module
-        assert all(a.split("=")[0] in ("--scale", "--partial", "--replay") for a in args), cmd
-    elif re.fullmatch(r"experiments\.\w+\.calibrate", module):  # a study's calibration runs (trains)
-        mod = importlib.import_module(module)
-        assert hasattr(mod, "main"), module
-        assert all(a.split("=")[0] in ("--part",) for a in args), cmd
-    elif module == "largebatch.figures":
-        from largebatch import figures
+    elif re.fullmatch(r"experiments\.\w+\.(collect|calibrate)", module) or module in (
+        "largebatch.figures",
+        "largebatch.report",
+    ):
+        _parser(module).parse(args)  # a stale option or choice raises UsageError
+        if module == "largebatch.figures":
+            from largebatch import figures
 
-        only = [s for a in args if a.startswith("--only=") for s in a.split("=", 1)[1].split(",") if s]
-        known = {p.stem for p in figures.notebooks()}
-        assert set(only) <= known, f"{cmd!r}: no notebook {sorted(set(only) - known)}"
-        assert all(
-            a.split("=")[0] in ("--only", "--collect", "--scale", "--timeout", "--strip") for a in args
-        ), cmd
-    elif module in ("largebatch.report", "largebatch.reproduce", "experiments.async_staleness.param_server"):
+            only = [s for a in args if a.startswith("--only=") for s in a.split("=", 1)[1].split(",") if s]
+            known = {p.stem for p in figures.notebooks()}
+            assert set(only) <= known, f"{cmd!r}: no notebook {sorted(set(only) - known)}"
+    elif module == "largebatch.reproduce" or (head == "make" and args == ["reproduce"]):
+        from largebatch import reproduce
+
+        code, out = _quiet(reproduce.main, [*args, "--dry"] if module else ["--dry"])
+        assert code == 0 and "estimated" in out, f"{cmd!r} (its plan) exits {code}:\n{out}"
+    elif module == "experiments.async_staleness.param_server":
         mod = importlib.import_module(module)
         assert hasattr(mod, "main"), module
-        if module.endswith("param_server"):
-            mod.split_args([a for a in args if a not in ("--sweep", "--dry")])  # raises on a stale key
+        mod.split_args([a for a in args if a not in ("--sweep", "--dry")])  # raises on a stale key
     elif module == "pytest" or head == "pytest":
         paths = [a.split("::")[0] for a in args if not a.startswith("-") and "/" in a]
         assert all((ROOT / p).exists() for p in paths), f"{cmd!r}: missing {paths}"
@@ -144,7 +167,7 @@ def check(cmd: str, monkeypatch) -> None:
         compile(args[1], "<readme>", "exec")  # parsing only (it may need the internet)
     elif head.startswith("python") and module == "":
         assert (ROOT / args[0]).is_file(), f"{cmd!r}: no file {args[0]}"
-    elif head == "make":
+    elif head == "make":  # (make reproduce: above)
         targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
         assert set(args) <= targets, f"{cmd!r}: no make target {sorted(set(args) - targets)}"
     elif head == "bash":
@@ -161,7 +184,44 @@ def check(cmd: str, monkeypatch) -> None:
 def test_readme_command_still_works(where, cmd, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    check(cmd, monkeypatch)
+    check(cmd, monkeypatch, tmp_path)
+
+
+MODULES = sorted(
+    {
+        _module_call(_argv(c.replace("my_study", TEMPLATE_STAND_IN)))[0]
+        for _, c in CASES
+        if _module_call(_argv(c.replace("my_study", TEMPLATE_STAND_IN)))[0].startswith(
+            ("largebatch", "experiments")
+        )
+    }
+)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_answers_help(module, capsys):
+    """`python -m <module> --help` exits 0 with a usage line, for every module a README names (in process)."""
+    if module in ("largebatch.train", "largebatch.cli") or module.endswith(".run"):
+        from largebatch.cli import main
+
+        study = (
+            importlib.import_module(module.rsplit(".", 1)[0] + ".config") if module.endswith(".run") else None
+        )
+        assert main(["--help"], study=study) == 0
+    elif module.endswith("param_server"):
+        importlib.import_module(module).print_help()
+    else:
+        mod = importlib.import_module(module)
+        main = getattr(mod, "main", None)
+        if main is None:  # a collect module: its generated parser
+            with pytest.raises(SystemExit) as e:
+                _parser(module).parse(["--help"])
+            assert e.value.code == 0
+        else:
+            from largebatch.cmdline import run_main
+
+            assert run_main(main, ["--help"]) == 0
+    assert "usage:" in capsys.readouterr().out
 
 
 def test_every_readme_has_commands():
