@@ -361,6 +361,27 @@ def errorbar_by(
     set_log(ax, False, logy)
 
 
+def ring_single_seed(ax, df: pd.DataFrame, x: str, y: str, label: str = "one seed (no error bar)") -> int:
+    """Circle the points of `df` (mean of `y` per `x`) that rest on one run, so that a legend's "n=1-3" is
+    not read as three seeds everywhere; the first ring of an axis carries `label`. Returns the rings drawn."""
+    d = df.dropna(subset=[y]).groupby(x)[y].agg(["mean", "count"])
+    one = d[d["count"] == 1]
+    if one.empty:
+        return 0
+    labelled = any(h.get_label() == label for h in ax.collections)
+    ax.scatter(
+        one.index,
+        one["mean"],
+        s=150,
+        facecolors="none",
+        edgecolors="#222222",
+        linewidths=0.9,
+        zorder=6,
+        label=None if labelled else label,
+    )
+    return len(one)
+
+
 def lines_by(
     ax,
     df: pd.DataFrame,
