@@ -379,12 +379,12 @@ def test_readme_first_training_example_reaches_sensible_accuracy(tmp_path, capsy
 
 
 def test_progress_bar_shows_the_train_loss_between_logs(tmp_path, monkeypatch):
-    import tqdm.std
+    from largebatch.progress import Lines  # what a run shows off a terminal (pytest's stderr)
 
     seen = []
-    real = tqdm.std.tqdm.set_postfix
+    real = Lines.set_postfix
     monkeypatch.setattr(
-        tqdm.std.tqdm,
+        Lines,
         "set_postfix",
         lambda self, *a, **k: (seen.append(k.get("loss")), real(self, *a, **k))[1],
     )
