@@ -210,7 +210,9 @@ def test_reproduce_runs_a_study_hook_before_its_grid(extra_root, monkeypatch):
     )
     calls = []
     monkeypatch.setattr(reproduce, "discover", lambda: [study.get("toy_hook")])
-    monkeypatch.setattr(reproduce, "run_sweep", lambda name, scale, nproc: calls.append((name, nproc)) or 0)
+    monkeypatch.setattr(
+        reproduce, "run_sweep", lambda name, scale, nproc, **kw: calls.append((name, nproc)) or 0
+    )
     monkeypatch.setattr(reproduce.figures, "main", lambda argv: 0)
     monkeypatch.setattr(reproduce.report, "main", lambda argv: 0)
     assert reproduce.main([]) == 1  # the hook's 2 failed runs

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import figures, report
 from .cmdline import Command, UsageError, exit_with
 from .jobs import default_jobs
 from .metrics import is_complete
@@ -32,6 +33,7 @@ from .paths import ROOT
 from .registry import did_you_mean
 from .results import DATA
 from .study import Study, discover
+from .sweep import run_sweep
 from .trainer import run_dir
 
 BENCH = ROOT / "benchmarks" / "results.json"
@@ -172,9 +174,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(steps: list[Step], jobs: int, all_studies: bool) -> int:
-    from . import figures, report
-    from .sweep import run_sweep
-
     failed, t0 = 0, time.time()
     left = sum(s.seconds for s in steps)
     for k, s in enumerate(steps):
