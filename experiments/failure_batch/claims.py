@@ -12,6 +12,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from largebatch import bstar
@@ -19,7 +20,7 @@ from largebatch.results import DATA, markdown_table
 
 STUDY = "failure_batch"
 N_TRAIN = 60000
-BASELINES = {"goyal": 256}
+BASELINES = {"goyal": 256, "lars_nobn": 128, "lars_bn": 128}
 PAPER_GOYAL = {
     256: 23.60,
     512: 23.48,
@@ -42,10 +43,26 @@ def _runs(data_dir: str) -> pd.DataFrame:
     return pd.read_csv(Path(data_dir) / f"{STUDY}.csv")
 
 
-def estimates(probe: str, epochs: float, data_dir: str | Path = DATA, n_boot: int = 1000) -> dict:
-    """Point estimates and intervals of one probe at reference budget `epochs`."""
+def probe_runs(probe: str, data_dir: str | Path = DATA) -> pd.DataFrame:
+    """A probe's runs that enter B*: all of the Goyal probe's; for a LARS probe (tuned SGD), the runs at each
+    batch's stage-1 best lr (config.lars_best_lrs: the plain recipe there is SGD at its best lr)."""
+    from .config import lars_best_lrs
+
     runs = _runs(str(data_dir))
     runs = runs[runs.probe == probe]
+    if not probe.startswith("lars"):
+        return runs
+    best = lars_best_lrs(data_dir)
+    keep = [
+        bool(np.isclose(lr, best.get((probe, int(b)), np.nan)))
+        for b, lr in zip(runs.global_batch, runs.lr_peak)
+    ]
+    return runs[keep]
+
+
+def estimates(probe: str, epochs: float, data_dir: str | Path = DATA, n_boot: int = 1000) -> dict:
+    """Point estimates and intervals of one probe at reference budget `epochs`."""
+    runs = probe_runs(probe, data_dir)
     base = BASELINES[probe]
     a = bstar.analyse(runs, base, epochs, N_TRAIN)
     ci = bstar.bootstrap(runs, base, epochs, N_TRAIN, n_boot=n_boot)
@@ -54,8 +71,8 @@ def estimates(probe: str, epochs: float, data_dir: str | Path = DATA, n_boot: in
 
 def b_star(probe: str, epochs: float, data_dir: str | Path = DATA) -> float:
     """The model-free B* (the batch where the fixed-budget error is DELTA_PT above the baseline's)."""
-    runs = _runs(str(data_dir))
-    return float(bstar.analyse(runs[runs.probe == probe], BASELINES[probe], epochs, N_TRAIN)["b_star_gap"])
+    runs = probe_runs(probe, data_dir)
+    return float(bstar.analyse(runs, BASELINES[probe], epochs, N_TRAIN)["b_star_gap"])
 
 
 def _ci(ci: dict, k: str, fmt: str = "{:,.0f}") -> str:
@@ -68,9 +85,11 @@ def _ci(ci: dict, k: str, fmt: str = "{:,.0f}") -> str:
 
 def table(probe: str, data_dir: str | Path = DATA) -> str:
     """One row per reference budget: target, S_min, B_crit, B* (model and model-free), with intervals."""
-    runs = _runs(str(data_dir))
+    runs = probe_runs(probe, data_dir)
     rows = []
-    for e in sorted(runs.loc[runs.probe == probe, "epochs"].unique()):
+    for e in sorted(runs["epochs"].unique()):
+        if runs[np.isclose(runs.epochs, e)].seed.nunique() < 2:
+            continue
         est = estimates(probe, float(e), data_dir)
         f, ci = est["fit"], est["ci"]
         need = est["need"]
@@ -91,7 +110,11 @@ def table(probe: str, data_dir: str | Path = DATA) -> str:
 
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     """The study README's generated blocks (written by `python -m largebatch.report`)."""
-    return {"goyal": table("goyal", data_dir), "paper": paper_table()}
+    runs = _runs(str(data_dir))
+    out = {"goyal": table("goyal", data_dir), "paper": paper_table()}
+    for p in ("lars_nobn", "lars_bn"):
+        out[p] = table(p, data_dir) if (runs.probe == p).any() else "(not run yet)"
+    return out
 
 
 def paper_table() -> str:

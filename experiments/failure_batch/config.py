@@ -15,15 +15,30 @@ seeds 100-102, which no judged run uses; the studies place their ladders against
           at 8,192 at every budget (lr 3.2), so the image of 32k (~2.3 B*) is step-limited at E = 8 but
           next to the divergence limit at E = 16; 12 epochs is measured rather than interpolated.
 
+  lars_nobn, lars_bn   the LARS study's nets with the paper's Gaussian (Caffe) init, `alexnet_mlp_caffe`
+          (784-256-256-128-10) and `alexnet_mlp_bn_caffe` (ghost BN n = 32), on Fashion-MNIST, with You et
+          al.'s *tuned* SGD (the paper's control, Table 1: momentum 0.9, wd 5e-4, warmup over 2 / 5 of 100
+          epochs from peak x 128 / B, poly(2) decay; largebatch.recipes.lars_sgd) at batches 128 ... 8192 on
+          the LARS study's budget of E = 100/11 epochs (its second design's), 20 evaluations per run (the
+          final error is the last one, as in the LARS study). Two stages, fixed here before either runs:
+          stage 1, seed 100 over peak lrs 0.0125 ... 1.6 (x2 apart) at every batch; stage 2, at each (net,
+          batch) the stage-1 best lr (lowest error; ties: the smaller lr): seeds 101 and 102 at E, and seeds
+          100-102 at 2E (the second budget of the fit). Stage 2 is read from the committed CSV (empty until
+          stage 1 is collected). B* of a net: the rules of largebatch.bstar on the best-lr runs, baseline 128.
+
 The rules that turn these runs into B* are fixed in largebatch.bstar before any probe runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
 
 from largebatch.config import TrainConfig
-from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup
+from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup, lars_sgd
+from largebatch.results import DATA
 
 STUDY = "failure_batch"
 FMNIST_N = 60000
@@ -64,10 +79,69 @@ def goyal_probe(seeds=SEEDS) -> list[TrainConfig]:
     return first + [at(GOYAL_BASE, b, e, s) for s in seeds for e in GOYAL_EPOCHS_ADDED for b in GOYAL_BATCHES]
 
 
+LARS_NETS = {"lars_nobn": ("alexnet_mlp_caffe", "nobn"), "lars_bn": ("alexnet_mlp_bn_caffe", "bn")}
+LARS_BATCHES = (128, 512, 1024, 2048, 4096, 8192)
+LARS_LRS = (0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # SGD peak lrs of stage 1
+LARS_EPOCHS = 100 / 11  # the LARS study's second-design budget (its image of 32K gets 400 steps)
+LARS_EVALS = 20
+
+
+def lars_at(probe: str, batch: int, peak: float, epochs: float, seed: int) -> TrainConfig:
+    model, net = LARS_NETS[probe]
+    steps = epochs * FMNIST_N / batch
+    return TrainConfig(
+        study=STUDY,
+        tag=probe,
+        dataset="fashion_mnist",
+        model=model,
+        seed=seed,
+        equal_examples=True,
+        eval_every_steps=max(1, round(steps / LARS_EVALS)),
+        eval_train_examples=0,
+        eval_batch=5000,
+        log_every_steps=10,
+        **lars_sgd(batch, peak, epochs, net),
+    )
+
+
+def lars_stage1() -> list[TrainConfig]:
+    return [
+        lars_at(p, b, lr, LARS_EPOCHS, SEEDS[0]) for p in LARS_NETS for b in LARS_BATCHES for lr in LARS_LRS
+    ]
+
+
+def lars_best_lrs(data_dir=DATA) -> dict[tuple[str, int], float]:
+    """Stage 1's best peak lr per (probe, batch), from the committed CSV ({} before stage 1 is in it)."""
+    import pandas as pd
+
+    path = Path(data_dir) / f"{STUDY}.csv"
+    if not path.is_file():
+        return {}
+    d = pd.read_csv(path)
+    d = d[d.probe.isin(list(LARS_NETS)) & (d.seed == SEEDS[0]) & np.isclose(d.epochs, LARS_EPOCHS)]
+    if d.empty:
+        return {}
+    d = d.assign(err=d.final_test_err.where(d.status != "diverged", 90.0).fillna(90.0))
+    best = {}
+    for (p, b), g in d.groupby(["probe", "global_batch"]):
+        g = g.sort_values(["err", "lr_peak"])
+        best[(p, int(b))] = float(g.lr_peak.iloc[0])
+    return best
+
+
+def lars_stage2(data_dir=DATA) -> list[TrainConfig]:
+    best = lars_best_lrs(data_dir)
+    out = []
+    for (p, b), lr in sorted(best.items()):
+        out += [lars_at(p, b, lr, LARS_EPOCHS, s) for s in SEEDS[1:]]
+        out += [lars_at(p, b, lr, 2 * LARS_EPOCHS, s) for s in SEEDS]
+    return out
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "smoke":
         tiny = replace(GOYAL_BASE, train_examples=2048, test_examples=500)
         return [replace(at(tiny, b, 2.0, 100), max_steps=4, eval_every_steps=2) for b in (256, 1024)]
     if scale == "paper":
         return []  # the papers' B* is read from their published ladders (largebatch.bstar.paper_b_star)
-    return goyal_probe()
+    return goyal_probe() + lars_stage1() + lars_stage2()

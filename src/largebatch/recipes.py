@@ -48,6 +48,36 @@ def goyal_warmup(cfg, baseline_batch: int = BASELINE_BATCH):
     return cfg
 
 
+# You, Gitman & Ginsburg (arXiv 1708.03888), Algorithm 1 and Table 1: momentum 0.9, weight decay 5e-4 (none
+# on BN/biases here), gradual warmup over 2 (AlexNet) / 5 (AlexNet-BN) of 100 epochs starting from the peak
+# lr x 128 / B, then poly(2) decay to 0; SGD's lr tuned per batch (Table 1), LARS's trust coefficient 0.001.
+LARS_SGD = {
+    "per_worker_batch": 32,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "wd_exclude_bn_bias": True,
+    "warmup": "gradual",
+    "decay": "poly",
+    "decay_power": 2.0,
+}
+LARS_WARMUP_OF_100 = {"nobn": 2.0, "bn": 5.0}  # warmup epochs of 100 (AlexNet, AlexNet-BN)
+LARS_BASE_BATCH = 128  # the proxies' small batch (the rule's image of the paper's 512 is smaller still)
+
+
+def lars_sgd(batch: int, peak_lr: float, epochs: float, net: str) -> dict:
+    """You et al.'s SGD at `batch` peaking at `peak_lr` (warmup from peak x 128 / B over 2 or 5 of 100)."""
+    return dict(
+        LARS_SGD,
+        global_batch=batch,
+        lr_base=peak_lr * LARS_BASE_BATCH / batch,
+        lr_base_batch=LARS_BASE_BATCH,
+        lr_scaling="linear",
+        epochs=epochs,
+        warmup_epochs=epochs * LARS_WARMUP_OF_100[net] / 100,
+    )
+
+
 FINAL_WINDOW = 5 / 90  # Goyal §5.1: "the median error of the final 5 epochs" of 90
 
 
@@ -66,4 +96,15 @@ def final_error(epoch, err, epochs: float, window: float = FINAL_WINDOW) -> tupl
     return (float(np.median(v[keep])), int(keep.sum())) if keep.any() else (float("nan"), 0)
 
 
-__all__ = ["BASELINE_BATCH", "GOYAL", "FINAL_WINDOW", "goyal_schedule", "goyal_warmup", "final_error"]
+__all__ = [
+    "BASELINE_BATCH",
+    "GOYAL",
+    "FINAL_WINDOW",
+    "LARS_SGD",
+    "LARS_WARMUP_OF_100",
+    "LARS_BASE_BATCH",
+    "goyal_schedule",
+    "goyal_warmup",
+    "lars_sgd",
+    "final_error",
+]
