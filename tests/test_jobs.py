@@ -141,3 +141,27 @@ def test_jobs_gain_reads_the_benchmark(tmp_path):
     f.write_text(json.dumps({reproduce.JOBS_KEY: {"ratio": 1.4}}))
     assert reproduce.jobs_gain(2, f) == 1.4 and reproduce.jobs_gain(1, f) == 1.0
     assert reproduce.jobs_gain(2, tmp_path / "missing.json") == 1.0
+
+
+def test_an_entry_with_its_own_nproc_gets_a_torchrun(monkeypatch, capsys):
+    """A grid entry with nproc = 2 is launched as a 2-process torchrun, the others as the sweep says."""
+    import largebatch.sweep as S
+
+    real_plan = S.plan
+
+    def plan(*a, **k):
+        cfgs, todo = real_plan(*a, **k)
+        return [replace(c, nproc=2 if i == 1 else 0) for i, c in enumerate(cfgs)], todo
+
+    monkeypatch.setattr(S, "plan", plan)
+    S.run_sweep("goyal_linear_scaling", "smoke", 1, [0, 1], ["--wandb=off"], dry=True, jobs=2)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "--index=" in ln]
+    assert "--nproc_per_node=2" in lines[1] and "torchrun" not in lines[0]
+
+
+def test_a_run_defined_for_two_processes_refuses_one():
+    from largebatch.config import ConfigError, make_config, validate
+
+    with pytest.raises(ConfigError, match="nproc=2"):
+        validate(make_config(nproc=2, global_batch=64), world_size=1)
+    validate(make_config(nproc=2, global_batch=64), world_size=2)

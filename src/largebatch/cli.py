@@ -201,7 +201,18 @@ SECTIONS = {
         "staleness_lr",
         "log_coherence_every_steps",
     ),
-    "run": ("study", "tag", "seed", "out_dir", "device", "threads", "exclusive", "wandb", "progress"),
+    "run": (
+        "study",
+        "tag",
+        "seed",
+        "out_dir",
+        "device",
+        "nproc",
+        "threads",
+        "exclusive",
+        "wandb",
+        "progress",
+    ),
 }
 
 

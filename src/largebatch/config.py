@@ -106,6 +106,7 @@ class TrainConfig:
     seed: int = 0  # random seed (integer) of the model init (same on all ranks) and data order
     device: str = "auto"  # auto | cpu | cuda; auto = cuda when available
     threads: int = 0  # torch intra-op threads per process; 0 = cores / local processes (not in the run id)
+    nproc: int = 0  # processes the run needs (sweeps start a torchrun of this many); 0 = the sweep's --nproc
     exclusive: bool = False  # the run must run alone (its wall-clock time is a result): sweeps never pool it
     amp: str = "none"  # none | bf16 (autocast of forward/backward; the loss is taken in fp32)
     channels_last: bool = False  # NHWC memory format for conv nets on GPU (true/false)
@@ -267,6 +268,11 @@ def validate(cfg: TrainConfig, world_size: int = 1) -> Resolved:
         ConfigError: one line naming the field and the fix.
     """
     res = resolve(cfg, world_size)
+    _check(
+        cfg.nproc in (0, world_size),
+        f"nproc={cfg.nproc}: this run is defined for {cfg.nproc} processes but runs on {world_size}; launch "
+        f"it with torchrun --nproc_per_node={cfg.nproc} (a sweep does so itself), or set --nproc=0",
+    )
     from .models import MODELS
     from .optim import OPTIMIZERS
 

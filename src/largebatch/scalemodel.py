@@ -70,17 +70,27 @@ class Regime:
     phases: dict = field(default_factory=dict)
     decays: dict = field(default_factory=dict)
     interacts: dict = field(default_factory=dict)
+    equal_examples: bool = False  # steps = E N / B (TrainConfig.equal_examples), not E floor(N / B)
 
     @property
     def largest(self) -> int:
         return max(self.batches)
 
     def steps(self, batch: int) -> int:
+        if self.equal_examples:
+            return int(round(self.epochs * self.train_examples / batch))
         return total_steps(self.train_examples, batch, self.epochs)
+
+    def steps_per_epoch(self, batch: int) -> float:
+        return (
+            self.train_examples / batch
+            if self.equal_examples
+            else steps_per_epoch(self.train_examples, batch)
+        )
 
     def phase_steps(self, phase: str, batch: int) -> float:
         """A phase in optimizer steps at `batch`."""
-        return self.phases[phase] * steps_per_epoch(self.train_examples, batch)
+        return self.phases[phase] * self.steps_per_epoch(batch)
 
 
 def scale(
@@ -92,6 +102,8 @@ def scale(
     scale_decays: tuple[str, ...] = (),
     pinned: dict | None = None,
     name: str = "proxy",
+    epochs: float | None = None,
+    equal_examples: bool = False,
 ) -> Regime:
     """The proxy of `paper` on a dataset of `train_examples` whose reference batch is `ref_batch`.
 
@@ -107,6 +119,10 @@ def scale(
         pinned: {paper batch: proxy batch} set by the study instead of the rule (say why; e.g. a small-batch
             baseline kept where its steps are affordable, far below the reference batch either way).
         name: Label of the result.
+        epochs: The proxy's budget, when it is chosen rather than derived (the failure batch B* measured at
+            that budget is then the reference, and steps_largest is ignored: the largest batch gets what the
+            budget gives it).
+        equal_examples: Count steps as E N / B (every batch sees E N examples).
 
     Returns:
         Regime: batches, epochs and phases of the proxy; `decays` holds the proxy's constants.
@@ -121,8 +137,11 @@ def scale(
     if max(batches) > train_examples:
         raise ValueError(f"largest proxy batch {max(batches)} exceeds the proxy's N = {train_examples}")
     bl = max(batches)
-    spe = steps_per_epoch(train_examples, bl)
-    epochs = steps_largest / spe
+    spe = train_examples / bl if equal_examples else steps_per_epoch(train_examples, bl)
+    if epochs is None:
+        epochs = steps_largest / spe
+    else:
+        steps_largest = epochs * spe
     ratio = steps_largest / paper.steps(paper.largest)
     decays = dict(paper.decays)
     for d in scale_decays:
@@ -137,6 +156,7 @@ def scale(
         ref_batch=ref_batch,
         phases=phases,
         decays=decays,
+        equal_examples=equal_examples,
     )
 
 

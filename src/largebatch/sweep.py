@@ -238,24 +238,27 @@ def run_sweep(
     extra = normalize(list(extra or []), RUN_FLAGS)
     cfgs, todo = plan(name, scale, only, extra)
     failed = []
+    own = {i: cfgs[i].nproc or nproc for i in todo}  # a grid entry may ask for its own process count
     pooled = (
-        [] if dry or nproc > 1 or subprocess_runs or jobs <= 1 else [i for i in todo if not cfgs[i].exclusive]
+        []
+        if dry or subprocess_runs or jobs <= 1
+        else [i for i in todo if own[i] == 1 and not cfgs[i].exclusive]
     )
     if len(pooled) > 1:
         failed += _run_pooled(name, scale, cfgs, pooled, extra, min(jobs, len(pooled)))
         todo = [i for i in todo if i not in pooled]
-    streamed = nproc > 1 or subprocess_runs  # the child draws its own progress bar: ours would fight it
+    streamed = any(own[i] > 1 for i in todo) or subprocess_runs  # a child draws its own progress bar
     # no bar in a log (each run prints its own plain progress lines there: largebatch.progress)
     off = streamed or dry or not todo or not is_tty()
     bar = tqdm(todo, desc=name, unit="run", dynamic_ncols=True, disable=off)
     for k, i in enumerate(bar):
         bar.set_postfix_str(run_id(cfgs[i]))
-        cmd = launch_cmd(name, i, scale, nproc, extra)
+        cmd = launch_cmd(name, i, scale, own[i], extra)
         if dry:
             print(" ".join(cmd))
             continue
         t = time.time()
-        if nproc == 1 and not subprocess_runs:
+        if own[i] == 1 and not subprocess_runs:
             with _Tee("stdout") as out, _Tee("stderr") as err:
                 code = run_one(cmd[cmd.index("-m") + 2 :], study=study_module(name))
             r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
