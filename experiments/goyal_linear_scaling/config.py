@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from largebatch.config import TrainConfig
+from largebatch.proxies import NET_V3, at_batch_v3
 from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup
 
 from . import proxy
@@ -192,6 +193,35 @@ def cpu_grid_v2(base: TrainConfig = BASE_V2, seeds=SEEDS_V2) -> list[TrainConfig
     return out
 
 
+# ---- cpu scale, third design (v3, issue 28): the ladder placed against the failure batch B* -------------
+# proxy.py (v3 section) derives the ladder from B* measured by experiments/failure_batch at E_V3 = 12 epochs:
+# kn = 256, then the images of 4k, 8k, 16k, 32k at 0.27, 0.58, 1.12, 2.28 B* (Goyal's: 0.28, 0.57, 1.13,
+# 2.27), every batch seeing E N examples (equal_examples). The ablations (Tables 1, 2a, 2b) run at the image
+# of 8k, as Goyal's do at 8k. Fresh seeds 20-29, which no judged run of any study has used; 10 per arm, the
+# power rule's cap (claims.toml says why each row needs them). The 32k-recipe study shares this ladder's
+# baseline (kn = 256) and its image of 32k (its arm A): those runs are made once, here.
+DESIGN_V3 = "v3"
+E_V3 = proxy.E_V3
+BATCHES_V3 = list(proxy.BATCHES_V3)
+B_ABL_V3 = proxy.B3_REF  # the image of 8k
+SEEDS_V3 = list(range(20, 30))
+BASE_V3 = replace(NET_V3, study=STUDY)
+
+
+def cpu_grid_v3(base: TrainConfig = BASE_V3, seeds=SEEDS_V3) -> list[TrainConfig]:
+    """The batch sweep (seeds innermost), then the five ablations at B_ABL_V3 (seeds outermost)."""
+    out = [at_batch_v3(base, b, tag="batch", seed=s) for b in BATCHES_V3 for s in seeds]
+    for s in seeds:
+        out += [
+            at_batch_v3(base, B_ABL_V3, tag="warmup", warmup="none", seed=s),
+            at_batch_v3(base, B_ABL_V3, tag="warmup", warmup="constant", seed=s),
+            at_batch_v3(base, B_ABL_V3, tag="rule", lr_scaling="sqrt", seed=s),
+            at_batch_v3(base, B_ABL_V3, tag="rule", lr_scaling="none", seed=s),
+            at_batch_v3(base, B_ABL_V3, tag="gamma", zero_gamma=False, seed=s),
+        ]
+    return out
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper_grid()
@@ -199,4 +229,6 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return smoke_grid()
     if scale == "cpu_v1":  # the first design (its CSV is committed; not a study scale, for reference)
         return cpu_grid()
-    return cpu_grid_v2()
+    if scale == "cpu_v2":  # the second design (committed CSV until v3 replaces it)
+        return cpu_grid_v2()
+    return cpu_grid_v3()

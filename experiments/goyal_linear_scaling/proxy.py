@@ -118,3 +118,18 @@ def budget(cfgs, data: Path | None = None) -> dict:
         evals = int(round(c.epochs * (FMNIST_N // c.global_batch) / max(c.eval_every_steps, 1)))
         total += seconds(c.global_batch, n, evals, tp)
     return {"runs": len(cfgs), "seconds": total * SAFETY, "minutes": total * SAFETY / 60, "safety": SAFETY}
+
+
+# ---- third design (v3, issue 28): the ladder placed against the failure batch B* -------------------------
+# Shared with the 32k-recipe study (one network, one data set, one baseline): largebatch.proxies.
+from largebatch.proxies import (  # noqa: E402, F401  (re-exported for this study's config and README)
+    B_STAR_PAPER,
+    B_STAR_V3,
+    BATCHES_V3,
+    E_V3,
+    PAPER_V3,
+    PROXY_V3,
+    regime_table_v3,
+)
+
+B3_HALF, B3_REF, B3_2X, B3_LARGE = BATCHES_V3[1:]  # the images of 4k, 8k, 16k, 32k

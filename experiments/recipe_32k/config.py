@@ -208,10 +208,57 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     )
 
 
+# ---- cpu scale, third design (v3, issue 28): the Goyal study's proxy, arms at its image of 32k -----------
+# One network, one data set, one baseline for both studies (largebatch.proxies.NET_V3: resmlp_bn width 64,
+# Fashion-MNIST, E = 12 epochs, every batch seeing E N examples). The baseline (B = 256) and arm A (Goyal's
+# recipe at the image of 32k, 4,288 = 2.28 B*) are the Goyal study's own runs (its `batch` experiment, same
+# seeds), made once; this grid holds the other arms at the same batch, Nesterov 0.9 in every arm (Goyal's
+# SGD; RMSprop warm-up hands over to it exactly, largebatch.rmsprop_warmup). D2_fp32 / D2_fp16 are D as
+# two-process runs (nproc = 2) with the fp32 / fp16 gradient allreduce: the fp16 claim compares the pair,
+# so that nothing but the allreduce differs. Seeds 20-29 (fresh; 20-24 for the exploratory B and C).
+DESIGN_V3 = "v3"
+E_V3 = proxy.E_V3
+B_V3 = proxy.B3_LARGE
+RMS_LR_V3 = 3e-4  # eta_RMS: calibrate.py's v3 grid picks it (recipe_32k_calib.csv, part rms_v3)
+SEEDS_V3 = {
+    "B": list(range(20, 25)),
+    "C": list(range(20, 25)),
+    "D": list(range(20, 30)),
+    "D2_fp32": list(range(20, 30)),
+    "D2_fp16": list(range(20, 30)),
+}
+RUN_ARMS_V3 = tuple(SEEDS_V3)
+SHARED_ARMS_V3 = {"baseline": 256, "A": B_V3}  # the Goyal study's runs: experiment "batch" at these kn
+
+
+def arm_v3(name: str, seed: int, rms_lr: float = RMS_LR_V3) -> TrainConfig:
+    """Arm `name` of the third design at B_V3 (A and baseline: the Goyal study's configuration)."""
+    from largebatch.proxies import NET_V3, at_batch_v3
+
+    cfg = at_batch_v3(replace(NET_V3, study=STUDY), B_V3 if name != "baseline" else 256, tag=name, seed=seed)
+    kw: dict = {}
+    if name in ("B", "D", "D2_fp32", "D2_fp16"):
+        kw.update(slow_start(E_V3))
+    if name in ("C", "D", "D2_fp32", "D2_fp16"):
+        kw.update(rmsprop_warmup(E_V3, rms_lr, proxy.RMS_DECAY_V3))
+    if name.startswith("D"):
+        kw.update(bn_eval="recomputed", bn_recompute_batches=BN_RECOMPUTE_BATCHES)
+    if name.startswith("D2"):
+        kw.update(nproc=2, comm_dtype="fp16" if name.endswith("fp16") else "fp32")
+    return replace(cfg, **kw)
+
+
+def cpu_v3() -> list[TrainConfig]:
+    """Per arm, its seeds (the fp16 pair last: they are two-process runs, one at a time)."""
+    return [arm_v3(a, s) for a in RUN_ARMS_V3 for s in SEEDS_V3[a]]
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
     if scale == "smoke":
         first = [cpu_arm(a, seed=0) for a in RUN_ARMS]
         return [smoke_cfg(c) for c in first] + [smoke_cfg(paper()[RUN_ARMS.index("D")])]
-    return cpu()
+    if scale == "cpu_v2":  # the second design (committed CSV until v3 replaces it)
+        return cpu()
+    return cpu_v3()

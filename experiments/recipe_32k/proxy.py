@@ -25,6 +25,8 @@ n = 32), chosen for its cost per example (about 2x cheaper than width 256 on thi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from largebatch.scalemodel import Regime, scale, table
 
 IMAGENET_N, FMNIST_N = 1281167, 60000
@@ -84,3 +86,41 @@ def regime_table() -> list[dict]:
         },
     )
     return rows
+
+
+# ---- third design (v3, issue 28): the Goyal study's proxy, arms at its image of 32k ----------------------
+# One network, one data set, one baseline for both studies (largebatch.proxies): the batches are the Goyal
+# ladder's, placed against the failure batch B* (8k, 16k, 32k -> 0.58, 1.12, 2.28 B*); mu2 is scaled as in
+# the second design (beta_center keeps 3.9 of its time constants); momentum 0.9 is kept.
+from largebatch.proxies import B_STAR_PAPER, B_STAR_V3, E_V3  # noqa: E402
+from largebatch.proxies import MULTIPLE as MULTIPLE_V3  # noqa: E402
+
+PAPER_V3 = replace(PAPER, ref_batch=B_STAR_PAPER)
+PROXY_V3 = scale(
+    PAPER_V3,
+    FMNIST_N,
+    B_STAR_V3,
+    0,
+    multiple=MULTIPLE_V3,
+    scale_decays=("rms_decay",),
+    pinned={256: B_BASELINE},
+    epochs=E_V3,
+    equal_examples=True,
+)
+B3_REF, B3_ALT, B3_LARGE = PROXY_V3.batches[1:]  # images of 8k, 16k, 32k (the Goyal ladder's rungs)
+RMS_DECAY_V3 = PROXY_V3.decays["rms_decay"]
+
+
+def regime_table_v3() -> list[dict]:
+    """Paper vs proxy (v3) in steps, B / B* and time constants (rendered into the study README)."""
+    return table(
+        PAPER_V3,
+        PROXY_V3,
+        notes={
+            f"batch 256 → {B_BASELINE}: B / ref": "pinned: Goyal's baseline, shared with the Goyal study",
+            "reference batch (elbow / B_simple)": "B* (error 1 pt above the baseline's): paper Table 3a, "
+            "proxy failure_batch probe",
+            "warmup / time constant of momentum": "momentum kept at 0.9",
+            "beta_center / time constant of rms_decay": "mu2 scaled to keep this ratio",
+        },
+    )
