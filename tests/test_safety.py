@@ -48,6 +48,30 @@ def _summary(cfg) -> dict:
     return json.loads((run_dir(cfg) / "summary.json").read_text())
 
 
+def made_up_run(runs: Path, cfg, acc: float = 0.5, steps: int = 1) -> Path:
+    """A complete run directory of `cfg` whose files agree (config.json hashes to its id, the summary's
+    steps and accuracy are metrics.jsonl's last evaluation), as a collector requires since issue 25."""
+    from largebatch.config import to_dict
+
+    d = runs / cfg.study / run_id(cfg)
+    d.mkdir(parents=True)
+    cj = {"config": to_dict(cfg), "resolved": {"train_examples": 1}, "run_id": run_id(cfg), "git_sha": None}
+    (d / "config.json").write_text(json.dumps(cj))
+    summary = {
+        "run_id": run_id(cfg),
+        "status": "complete",
+        "steps": steps,
+        "examples_seen": steps,
+        "final_train_acc": acc,
+        "final_test_acc": acc,
+        "target_reached_step": None,
+        "wall_s": 1.0,
+    }
+    (d / "summary.json").write_text(json.dumps(summary))
+    (d / "metrics.jsonl").write_text(json.dumps({"step": steps, "examples_seen": steps, "test/acc": acc}) + "\n")
+    return d
+
+
 def _one_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
@@ -175,26 +199,7 @@ def test_partial_grid_refused_unless_asked(tmp_path, capsys):
     for name in ("noise_scale.csv", "noise_scale_curves.csv"):
         shutil.copy(ROOT / "paper_figures/data" / name, data / name)
     before = {p.name: p.read_bytes() for p in data.iterdir()}
-    cfg = grid("cpu")[0]
-    d = tmp_path / "runs" / cfg.study / run_id(cfg)
-    d.mkdir(parents=True)
-    from largebatch.config import to_dict
-
-    (d / "config.json").write_text(json.dumps({"config": to_dict(cfg), "resolved": {"train_examples": 1}}))
-    (d / "summary.json").write_text(
-        json.dumps(
-            {
-                "status": "complete",
-                "steps": 1,
-                "examples_seen": 1,
-                "final_train_acc": 0.5,
-                "final_test_acc": 0.5,
-                "target_reached_step": None,
-                "wall_s": 1.0,
-            }
-        )
-    )
-    (d / "metrics.jsonl").write_text("")
+    made_up_run(tmp_path / "runs", grid("cpu")[0])
     rows = len(pd.read_csv(data / "noise_scale.csv"))  # the committed CSV (298 rows when the issue was filed)
     with pytest.raises(results.ShrinkError, match=f"{rows} rows"):
         C.collect("cpu", tmp_path / "runs", data)

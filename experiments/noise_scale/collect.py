@@ -18,6 +18,8 @@ from largebatch.results import (
     DATA,
     ROOT,
     CollectOptions,
+    check_config_id,
+    check_summary,
     collect_main,
     merge_committed,
     run_config,
@@ -26,6 +28,7 @@ from largebatch.results import (
 
 from .config import grid
 
+KEYS = {"noise_scale.csv": ("run_id",), "noise_scale_curves.csv": ("run_id", "step")}  # a run counts once
 COLUMNS = [
     "study",
     "experiment",
@@ -74,12 +77,8 @@ def _rows(scale: str, runs_dir: Path):
         c = run_config(d)
         if c is None:
             continue
-        if run_id(c) != run_id(cfg):
-            print(
-                f"[collect] warning: skipping {d}: its config.json is another config's ({run_id(c)})",
-                file=sys.stderr,
-            )
-            continue
+        check_config_id(d, run_id(c))  # a config.json edited or copied from another run is refused
+        check_summary(d, s)  # and a summary.json that disagrees with metrics.jsonl
         meta = json.loads((d / "config.json").read_text())
         recs = []
         for x in (d / "metrics.jsonl").read_text().splitlines() if (d / "metrics.jsonl").exists() else []:
@@ -156,7 +155,8 @@ def collect(
         [
             (runs, data_dir / "noise_scale.csv", ["experiment", "N_train", "lr", "global_batch", "seed"]),
             (cur, data_dir / "noise_scale_curves.csv", ["run_id", "step"]),
-        ]
+        ],
+        KEYS,
     )
 
 
