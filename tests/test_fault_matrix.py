@@ -29,7 +29,7 @@ import pytest
 import torch
 from interrupt import train_until
 
-from largebatch import metrics, sweep, trainer
+from largebatch import metrics, results, sweep, trainer
 from largebatch.cli import main
 from largebatch.config import make_config, parse_overrides
 from largebatch.trainer import CHECKPOINT, run_dir
@@ -634,3 +634,238 @@ def test_parameter_server_refuses_a_run_directory_in_use(tmp_path):
     assert "run error: run directory" in r.stderr and "in use by another run" in r.stderr, r.stderr
     assert "exitcode  : 3" in r.stderr, r.stderr
     assert (d / "metrics.jsonl").read_text() == '{"step": 2}\n' and not (d / "summary.json").exists()
+
+
+# --- issue 25: the collectors, the report and the figures check their inputs and write nothing when wrong ---
+
+
+DATA = ROOT / "paper_figures" / "data"
+
+
+def _files(d: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+def _err_line(capsys) -> str:
+    o, e = capsys.readouterr()
+    lines = [ln for ln in e.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in o + e, (o, e)
+    return lines[0]
+
+
+@pytest.fixture
+def study_data(tmp_path):
+    """A copy of the committed CSVs, and the seed_mlp / noise_scale collectors over tmp runs."""
+    sys.path.insert(0, str(ROOT))
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    return data
+
+
+def _made_up_run(runs: Path, cfg, acc: float = 0.5) -> Path:
+    from test_safety import made_up_run
+
+    return made_up_run(runs, cfg, acc)
+
+
+def _insert_line(path: Path, after: int, line: str) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:after] + [line] + lines[after:]))
+
+
+def test_collector_malformed_committed_row_is_an_error_not_a_shrink(study_data, tmp_path, capsys):
+    """One malformed row in a committed CSV used to switch the never-shrink guard off (the file counted as
+    empty): a collector with one run replaced the committed rows with 1 and exited 0."""
+    from experiments.noise_scale import collect as C
+    from experiments.noise_scale.config import grid
+
+    csv = study_data / "noise_scale.csv"
+    _insert_line(csv, 5, "a,row,with,too,many,fields," + "," * 30 + "\n")
+    before = _files(study_data)
+    _made_up_run(tmp_path / "runs", grid("cpu")[0])
+    for argv in ([], ["--partial"], ["--merge"]):  # --partial and --merge never relax it either
+        collect = (
+            (lambda s: C.collect(s, tmp_path / "runs", study_data, merge=True))
+            if argv == ["--merge"]
+            else (lambda s: C.collect(s, tmp_path / "runs", study_data))
+        )
+        assert results.collect_main(collect, [a for a in argv if a != "--merge"]) == 2
+        assert f"{csv} line 6: " in _err_line(capsys)
+    assert _files(study_data) == before
+
+
+@pytest.mark.parametrize(
+    "edit,text",
+    [
+        ("config", "config.json: its config is run seed_mlp-"),
+        ("summary", "summary.json: final_test_acc=0.99, but the last evaluation in metrics.jsonl gives 0.5"),
+        ("steps", "summary.json: steps=7, but metrics.jsonl ends at step 1"),
+    ],
+)
+def test_collector_refuses_a_run_whose_files_disagree(edit, text, study_data, tmp_path, capsys):
+    """A hand-edited config.json (made to look like a grid run) or summary.json used to be collected as it
+    was; the run id is a hash of the config, and the summary must be metrics.jsonl's last evaluation."""
+    from experiments.seed_mlp import collect as C
+    from experiments.seed_mlp.config import grid
+
+    runs = tmp_path / "runs"
+    cfg = grid("cpu")[0]
+    if edit == "config":  # another run's directory, its config edited into the grid's
+        d = _made_up_run(runs, make_config(cfg, seed=5))
+        cj = json.loads((d / "config.json").read_text())
+        cj["config"]["seed"] = cfg.seed
+        (d / "config.json").write_text(json.dumps(cj))
+    else:
+        d = _made_up_run(runs, cfg)
+        s = json.loads((d / "summary.json").read_text())
+        s.update({"final_test_acc": 0.99} if edit == "summary" else {"steps": 7})
+        (d / "summary.json").write_text(json.dumps(s))
+    before = _files(study_data)
+    assert results.collect_main(lambda s: C.collect(s, runs, study_data), []) == 2
+    assert text in _err_line(capsys)
+    assert _files(study_data) == before
+
+
+@pytest.mark.parametrize("argv", [["--scale=bogus"], ["--sclae=paper"], ["--partail"]])
+def test_collect_command_line_refuses_what_it_does_not_know(argv, capsys):
+    """`collect --scale=bogus` used to exit 0 doing nothing (and a misspelt flag was ignored)."""
+    called = []
+    assert results.collect_main(lambda s: called.append(s) or [], argv) == 2
+    assert "collect error:" in _err_line(capsys) and not called
+
+
+def _report_root(tmp_path) -> Path:
+    """A copy of what the report writes (README.md, docs/seeds.md, the study READMEs) and reads
+    (claims.toml): a bad case must leave every file as it was."""
+    root = tmp_path / "root"
+    for rel in [
+        "README.md",
+        "docs/seeds.md",
+        *[str(p.relative_to(ROOT)) for p in ROOT.glob("experiments/*/*.toml")],
+    ]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, root / rel)
+    for p in ROOT.glob("experiments/*/README.md"):
+        shutil.copy(p, root / p.relative_to(ROOT))
+    return root
+
+
+def _snapshot_root(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _dup_row(d: Path, name: str = "seed_mlp.csv", change: bool = False) -> str:
+    lines = (d / name).read_text().splitlines(keepends=True)
+    row = lines[1].replace("complete", "complete") if not change else lines[1].replace(",0.8838,", ",0.9838,")
+    (d / name).write_text("".join([*lines, row]))
+    return f"{d / name} line {len(lines) + 1} repeats line 2"
+
+
+def _drop_column(d: Path, name: str, col: str) -> None:
+    import pandas as pd
+
+    pd.read_csv(d / name).drop(columns=[col]).to_csv(d / name, index=False)
+
+
+def _toml(root: Path, old: str, new: str, study: str = "async_staleness") -> None:
+    p = root / "experiments" / study / "claims.toml"
+    text = p.read_text()
+    assert old in text
+    p.write_text(text.replace(old, new, 1))
+
+
+def _quote_first(root: Path, key: str, study: str = "async_staleness") -> None:
+    """`key = 0.5` -> `key = "0.5"` (a string where a number belongs) at the key's first line."""
+    p = root / "experiments" / study / "claims.toml"
+    lines = p.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith(f"{key} = "))
+    lines[i] = f'{key} = "{lines[i].split("= ", 1)[1]}"'
+    p.write_text("\n".join(lines) + "\n")
+
+
+REPORT_CASES = {
+    # name: (change(data, root) -> text expected in the one line, use --check)
+    "--data_dir typo": (lambda d, r: "--data_dir=" + str(d) + "x: no such directory", "x"),
+    "--data_dir typo, --check": (lambda d, r: ": no such directory", "x"),
+    "--data_dir without a study's CSV": (
+        lambda d, r: (d / "recipe_32k.csv").unlink() or "no recipe_32k.csv, whose claims the report writes",
+        "",
+    ),
+    "repeated run row": (lambda d, r: _dup_row(d), ""),
+    "repeated run id, other numbers": (
+        lambda d, r: _dup_row(d, change=True) + " (run_id=seed_mlp-4948a73f-s0)",
+        "",
+    ),
+    "malformed row": (
+        lambda d, r: _insert_line(d / "lars.csv", 3, "x,y\n") or f"{d / 'lars.csv'} line 4: 2 field(s)",
+        "",
+    ),
+    "CSV without a column the claims read": (
+        lambda d, r: (
+            _drop_column(d, "async_staleness.csv", "final_test_acc")
+            or "async_staleness.csv: no column 'final_test_acc', which experiments/async_staleness/claims.py"
+        ),
+        "",
+    ),
+    "claims.toml key typo": (
+        lambda d, r: (
+            _toml(r, "\nthreshold =", "\nthresold =") or "unknown key 'thresold'; did you mean 'threshold'?"
+        ),
+        "",
+    ),
+    "claims.toml wrong type": (lambda d, r: _quote_first(r, "margin") or "margin = '", ""),
+    "claims.toml syntax error": (lambda d, r: _toml(r, "[[claim]]", "[[claim]") or "TOML syntax error", ""),
+}
+
+
+@pytest.mark.parametrize("name", list(REPORT_CASES))
+def test_report_refuses_bad_input_and_writes_nothing(name, study_data, tmp_path, capsys):
+    """Each used to write (a --data_dir typo emptied the README's results block and docs/seeds.md and
+    printed "wrote 2 block(s)"), count a run twice (`--check` only said "out of date"), or end in a
+    traceback (a missing column, a claims.toml key typo, a wrong type, a TOML syntax error)."""
+    from largebatch import report
+
+    root = _report_root(tmp_path)
+    change, suffix = REPORT_CASES[name]
+    text = change(study_data, root)
+    before = _snapshot_root(root)
+    argv = ["--root", str(root), "--data_dir", f"{study_data}{suffix}"] + (
+        ["--check"] if "--check" in name else []
+    )
+    capsys.readouterr()
+    assert report.main(argv) == 2
+    line = _err_line(capsys)
+    assert line.startswith("report error: ") and text in line, line
+    assert _snapshot_root(root) == before
+
+
+def test_claims_code_asking_for_a_missing_id_or_key_names_the_file(tmp_path):
+    from largebatch import prereg
+
+    root = _report_root(tmp_path)
+    _toml(root, 'id = "vii_coherence"', 'id = "vii_coherense"')
+    spec = prereg.load_spec("async_staleness", root)
+    with pytest.raises(
+        KeyError, match=r"claims.toml: no claim with id 'vii_coherence'.*did you mean 'vii_coherense'"
+    ):
+        spec["vii_coherence"]
+    with pytest.raises(KeyError, match=r"claims.toml line \d+: claim 'vii_coherense' has no key 'margin'"):
+        spec["vii_coherense"]["margin"]
+
+
+def test_figures_check_the_csvs_before_any_notebook_runs(study_data, capsys, monkeypatch):
+    from largebatch import figures
+
+    text = _dup_row(study_data)
+    monkeypatch.setattr(figures, "DATA", study_data, raising=False)
+    ran = []
+    monkeypatch.setattr(figures, "execute", lambda *a, **k: ran.append(a) or 0.0)
+    assert figures.main(["--only=seed_article"]) == 2
+    assert text in _err_line(capsys) and not ran
+
+
+def test_sweep_only_outside_the_grid_is_an_error(capsys):
+    """`sweep --only=99` used to select nothing and exit 0."""
+    assert sweep.main(["seed_mlp", "--only=99", "--dry"]) == 2
+    line = _err_line(capsys)
+    assert "--only=99: index 99 is not in the cpu grid of seed_mlp" in line

@@ -68,7 +68,8 @@ def made_up_run(runs: Path, cfg, acc: float = 0.5, steps: int = 1) -> Path:
         "wall_s": 1.0,
     }
     (d / "summary.json").write_text(json.dumps(summary))
-    (d / "metrics.jsonl").write_text(json.dumps({"step": steps, "examples_seen": steps, "test/acc": acc}) + "\n")
+    rec = {"step": steps, "examples_seen": steps, "test/acc": acc}
+    (d / "metrics.jsonl").write_text(json.dumps(rec) + "\n")
     return d
 
 

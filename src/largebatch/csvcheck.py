@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-FIX = "restore it (`git checkout -- <file>`) or regenerate it with its study's collect"
+
+def fix(path) -> str:
+    """The advice for a committed CSV that cannot be used."""
+    return f"restore it (`git checkout -- {path}`) or regenerate it with its study's collect"
 
 
 class DataFileError(ValueError):
@@ -34,24 +37,27 @@ def record_lines(path: str | Path) -> tuple[list[str], list[int]]:
             reader = csv.reader(f)
             header = next(reader, None)
             if not header:
-                raise DataFileError(f"{path}: empty, no header row; {FIX}")
+                raise DataFileError(f"{path}: empty, no header row; {fix(path)}")
             lines = []
             for rec in reader:
                 if len(rec) != len(header):
                     raise DataFileError(
                         f"{path} line {reader.line_num}: {len(rec)} field(s) where the header has "
-                        f"{len(header)} (a malformed row); {FIX}"
+                        f"{len(header)} (a malformed row); {fix(path)}"
                     )
                 lines.append(reader.line_num)
     except FileNotFoundError:
         raise DataFileError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataFileError(f"{path}: cannot be read ({type(e).__name__}: {e}); {FIX}") from None
+        raise DataFileError(f"{path}: cannot be read ({type(e).__name__}: {e}); {fix(path)}") from None
     return header, lines
 
 
-def check_unique(df: pd.DataFrame, path: str | Path, keys=None, lines: list[int] | None = None) -> None:
-    """No row of `df` (read from `path`) repeats another, nor another's `keys`.
+def check_unique(
+    df: pd.DataFrame, path: str | Path, keys=None, lines: list[int] | None = None, how: str | None = None
+) -> None:
+    """No row of `df` (read from `path`) repeats another, nor another's `keys`; `how`: the fix (default:
+    delete one, or restore the file).
 
     Raises:
         DataFileError: '<path> line i repeats line j (<key>)'.
@@ -67,7 +73,8 @@ def check_unique(df: pd.DataFrame, path: str | Path, keys=None, lines: list[int]
         at = (lambda k: f"line {lines[k]}") if lines else (lambda k: f"row {k + 1}")
         what = ", ".join(f"{c}={df[c].iloc[i]}" for c in cols) if subset else "the same values"
         raise DataFileError(
-            f"{path} {at(i)} repeats {at(j)} ({what}): a run counts once; delete one of them, or {FIX}"
+            f"{path} {at(i)} repeats {at(j)} ({what}): a run counts once; "
+            + (how or f"delete one of them, or {fix(path)}")
         )
 
 
@@ -81,11 +88,11 @@ def read_csv(path: str | Path, keys=None, columns=(), **kw) -> pd.DataFrame:
     header, lines = record_lines(path)
     missing = [c for c in columns if c not in header]
     if missing:
-        raise DataFileError(f"{path}: no column {missing[0]!r} (it has {', '.join(header)}); {FIX}")
+        raise DataFileError(f"{path}: no column {missing[0]!r} (it has {', '.join(header)}); {fix(path)}")
     try:
         df = pd.read_csv(path, **kw)
     except (ValueError, pd.errors.ParserError) as e:
-        raise DataFileError(f"{path}: cannot be read ({type(e).__name__}: {e}); {FIX}") from None
+        raise DataFileError(f"{path}: cannot be read ({type(e).__name__}: {e}); {fix(path)}") from None
     if len(df) != len(lines):  # blank lines: pandas skips them, so line numbers would be off
         lines = None
     check_unique(df, path, [k for k in keys or () if k in df.columns] or None, lines)

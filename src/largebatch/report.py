@@ -134,20 +134,26 @@ def _committed_header(name: str, data_dir: Path) -> list[str]:
 
 
 def _input_error(study: str, e: Exception, data_dir: Path) -> DataFileError | None:
-    """A claims module's KeyError or FileNotFoundError as the CSV it concerns (None: not a data problem,
-    a bug, left to raise): a column the committed CSV has and this one lacks, or a missing file."""
+    """A claims module's KeyError, AttributeError (`df.col`) or FileNotFoundError as the CSV it concerns
+    (None: not a data problem but a bug, left to raise): a column that the committed CSV has and this one
+    lacks, or a missing file."""
     who = f"experiments/{study}/claims.py"
     if isinstance(e, FileNotFoundError):
-        return DataFileError(f"{e.filename}: no such file, which {who} reads; {csvcheck.FIX}")
+        return DataFileError(f"{e.filename}: no such file, which {who} reads; {csvcheck.fix(e.filename)}")
     arg = str(e.args[0]) if e.args else ""
-    names = re.findall(r"'([^']+)'", arg) if ("not in index" in arg or "None of" in arg) else [arg]
+    if isinstance(e, AttributeError):
+        names = re.findall(r"has no attribute '([^']+)'", arg)
+    elif "not in index" in arg or "None of" in arg:
+        names = re.findall(r"'([^']+)'", arg)
+    else:
+        names = [arg]
     for name in names:
         for p in sorted(data_dir.glob("*.csv")):
             with open(p) as f:
                 if name not in _header(f.readline()) and name in _committed_header(p.name, data_dir):
                     return DataFileError(
                         f"{p}: no column {name!r}, which {who} reads (the committed {p.name} has it); "
-                        f"{csvcheck.FIX}"
+                        f"{csvcheck.fix(p)}"
                     )
     return None
 
@@ -156,7 +162,7 @@ def _call(study: str, fn, data_dir: Path):
     """fn(data_dir) of a study's claims module, its data errors as one-line DataFileErrors."""
     try:
         return fn(data_dir)
-    except (KeyError, FileNotFoundError) as e:
+    except (KeyError, AttributeError, FileNotFoundError) as e:
         if isinstance(e, DataFileError):
             raise
         err = _input_error(study, e, data_dir)

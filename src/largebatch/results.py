@@ -275,6 +275,9 @@ def _data_rows(path: Path, keys=None) -> int:
     return len(read_checked(path, keys, dtype=str, keep_default_na=False))
 
 
+_SAME_RUN = "two run directories (or two records of one run) give the same row; remove the duplicate"
+
+
 def write_csv_atomic(
     df: pd.DataFrame,
     path: str | Path,
@@ -308,7 +311,7 @@ def write_csv_atomic(
     path = Path(path)
     out = df.loc[~df.astype(str).duplicated()].copy()
     if keys:
-        check_unique(out.reset_index(drop=True), f"the rows collected for {path}", keys)
+        check_unique(out.reset_index(drop=True), f"the rows collected for {path}", keys, how=_SAME_RUN)
     if path.exists() and not (allow_shrink or _ALLOW_SHRINK[0]):
         old = _data_rows(path, keys)
         if len(out) < old:
@@ -340,7 +343,7 @@ def write_csvs(items, keys: dict[str, tuple] | None = None) -> list[Path]:
         path, k = Path(path), keys.get(Path(path).name)
         new = df.loc[~df.astype(str).duplicated()].reset_index(drop=True)
         if k:
-            check_unique(new, f"the rows collected for {path}", k)
+            check_unique(new, f"the rows collected for {path}", k, how=_SAME_RUN)
         old = _data_rows(path, k) if path.exists() else 0
         if not _ALLOW_SHRINK[0] and len(new) < old:
             raise ShrinkError(
