@@ -16,6 +16,11 @@ Each study keeps its claims as data in `experiments/<study>/claims.toml`, one `[
     figure = "paper_figures/..."
     registered = {commit = "bb09c20", file = "experiments/.../claims.py", quote = "..."}
 
+The file is checked when it is loaded (`load_spec`): TOML syntax, every key one of SPEC_KEYS with its type
+(a misspelt key is an error with "did you mean", not a criterion silently missing), id, claim and test
+present, what the test needs (NEEDS) present, ids unique. A claim id or key that the claims code asks for
+and the file lacks is a SpecKeyError naming the file and line.
+
 The rule the report applies (README, "How verdicts are reached"):
   * the commit that fixed a claim is the last commit that changed its `[[claim]]` table (git blame), unless
     `registered` names an earlier commit whose version of `file` already contains `quote`, the same
