@@ -447,18 +447,27 @@ def test_second_process_on_a_locked_run_directory(template, tmp_path):
     assert len(lines) == 1 and "in use by another run" in lines[0] and str(os.getpid()) in lines[0]
 
 
-def test_sigint_to_a_running_process_ends_with_one_line(template, tmp_path):
+@pytest.mark.parametrize(
+    "sig,text", [(signal.SIGINT, "interrupted; rerun"), (signal.SIGTERM, "interrupted by SIGTERM; rerun")]
+)
+def test_signal_to_a_running_process_ends_with_one_line_and_finishes_wandb(sig, text, tmp_path):
+    """Ctrl-C, and SIGTERM (a `kill`, a scheduler) handled as Ctrl-C (issue 25: it used to kill the run at
+    once): exit 130 with one line, and the W&B run finished with exit code 130, its tail flushed."""
+    pytest.importorskip("wandb")
     out = tmp_path / "out"
-    p = _launch(out, None, "--max_steps=400", "--eval_every_steps=1")
-    ck = run_dir(cfg_of(out, "--max_steps=400", "--eval_every_steps=1")) / "checkpoint.json"
+    extra = ("--max_steps=400", "--eval_every_steps=1", "--wandb=auto")
+    p = _launch(out, {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}, *extra)
+    rdir = run_dir(cfg_of(out, *extra))
     t0 = time.time()
-    while not ck.exists() and time.time() - t0 < 60 and p.poll() is None:
+    while not (rdir / "checkpoint.json").exists() and time.time() - t0 < 60 and p.poll() is None:
         time.sleep(0.05)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     o, e = p.communicate(timeout=60)
     assert p.returncode == 130, (o, e)
     lines = [ln for ln in e.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "interrupted" in lines[0], e
+    assert len(lines) == 1 and text in lines[0], e
+    (folder,) = rdir.glob("wandb/offline-run-*")
+    assert _wandb_exit_code(folder)[0] == 130
 
 
 # --- issue 25: a real full disk, SIGTERM and W&B, torchrun ranks, the parameter server's lock -------------
@@ -556,26 +565,6 @@ def test_ctrl_c_finishes_the_wandb_run_and_the_resume_leaves_no_hole(tmp_path, w
     code2, steps2 = _wandb_exit_code(second)
     logged = [json.loads(x)["step"] for x in (rdir / "metrics.jsonl").read_text().splitlines()]
     assert code2 == 0 and sorted(set(steps) | set(steps2)) == logged == [1, 2, 3, 4, 5, 6]
-
-
-def test_sigterm_to_a_running_process_finishes_its_wandb_run(tmp_path):
-    """SIGTERM (a `kill`, a scheduler) is handled as Ctrl-C: exit 130 with one line, the W&B run finished
-    with exit code 130 (it used to die at once, leaving the W&B run without its tail)."""
-    pytest.importorskip("wandb")
-    out = tmp_path / "out"
-    extra = ("--max_steps=400", "--eval_every_steps=1", "--wandb=auto")
-    p = _launch(out, {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}, *extra)
-    rdir = run_dir(cfg_of(out, *extra))
-    t0 = time.time()
-    while not (rdir / "checkpoint.json").exists() and time.time() - t0 < 60 and p.poll() is None:
-        time.sleep(0.05)
-    p.send_signal(signal.SIGTERM)
-    o, e = p.communicate(timeout=60)
-    assert p.returncode == 130, (o, e)
-    lines = [ln for ln in e.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "interrupted by SIGTERM; rerun the same command" in lines[0], e
-    (folder,) = rdir.glob("wandb/offline-run-*")
-    assert _wandb_exit_code(folder)[0] == 130
 
 
 def test_torchrun_config_error_is_printed_by_the_ranks(tmp_path):

@@ -31,10 +31,10 @@ from largebatch.results import (
     CollectOptions,
     allow_partial,
     check_config_id,
+    check_run,
     check_summary,
     collect_main,
     merge_committed,
-    run_config,
     write_csvs,
 )
 
@@ -190,11 +190,8 @@ def _core_rows(runs_dir: Path):
         s = _summary(d)
         if s is None:
             continue
-        c = run_config(d)
-        if c is None:
+        if check_run(d, s) is None:  # refused if its config or summary disagrees with the run
             continue
-        check_config_id(d, run_id(c))  # a config.json edited or copied from another run is refused
-        check_summary(d, s)  # and a summary.json that disagrees with metrics.jsonl
         recs = _records(d)
         rid, ok = run_id(cfg), s["status"] == "complete"
         row = {

@@ -18,11 +18,9 @@ from largebatch.results import (
     DATA,
     ROOT,
     CollectOptions,
-    check_config_id,
-    check_summary,
+    check_run,
     collect_main,
     merge_committed,
-    run_config,
     write_csvs,
 )
 
@@ -74,11 +72,8 @@ def _rows(scale: str, runs_dir: Path):
                     file=sys.stderr,
                 )
             continue
-        c = run_config(d)
-        if c is None:
+        if check_run(d, s) is None:  # refused if its config or summary disagrees with the run
             continue
-        check_config_id(d, run_id(c))  # a config.json edited or copied from another run is refused
-        check_summary(d, s)  # and a summary.json that disagrees with metrics.jsonl
         meta = json.loads((d / "config.json").read_text())
         recs = []
         for x in (d / "metrics.jsonl").read_text().splitlines() if (d / "metrics.jsonl").exists() else []:

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Literal
 
 from .cmdline import Command, exit_with
-from .csvcheck import DataFileError, check_dir
-from .metrics import oserror_text
-from .results import DATA, ROOT, ShrinkError
+from .csvcheck import check_dir
+from .results import DATA, ROOT, guarded
 from .study import csv_keys, discover
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -142,21 +141,17 @@ def main(argv: list[str] | None = None) -> int:
             strip(p)
             print(f"[figures] stripped {p.relative_to(ROOT)}")
         return 0
-    try:
+
+    def inputs() -> None:
         if a.collect:
             for p in run_collectors(a.scale):
                 print(f"[figures] wrote {p}")
         # what the notebooks read, before they write a figure: every CSV well formed, no repeated row
         check_dir(DATA, csv_keys(), option="data directory")
-    except ShrinkError as e:
-        print(f"[figures] {e}", file=sys.stderr)
-        return 1
-    except DataFileError as e:
-        print(f"figures error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"figures error: {oserror_text(e, 'data directory', 'then rerun')}", file=sys.stderr)
-        return 2
+
+    code = guarded("figures", inputs)
+    if code:
+        return code
     failed = []
     for p in paths:
         if not (ROOT / "paper_figures" / "data" / f"{p.stem}.csv").exists():

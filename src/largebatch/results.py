@@ -119,6 +119,20 @@ def check_summary(d: str | Path, s: dict) -> None:
             )
 
 
+def check_run(d: str | Path, s: dict):
+    """The TrainConfig of run directory `d` (complete, summary `s`) after check_config_id and check_summary;
+    None (with a warning) when its config.json is unreadable.
+
+    Raises:
+        RunMismatch: the run's files disagree.
+    """
+    c = run_config(d)
+    if c is not None:
+        check_config_id(d, run_id(c))  # a config.json edited or copied from another run is refused
+        check_summary(d, s)  # and a summary.json that disagrees with metrics.jsonl
+    return c
+
+
 def checked_summary(d: str | Path, rid: str | None = None) -> dict | None:
     """read_summary(d) after check_config_id (when `rid` is given) and check_summary; None if incomplete."""
     s = read_summary(d)
@@ -409,18 +423,24 @@ def _collect_main(collect, argv: list[str] | None, options: type) -> int:
         module = spec.name if spec is not None else "experiments.<study>.collect"
     a, _ = collect_command(module, options).parse(sys.argv[1:] if argv is None else argv)
     extra = {k: v for k, v in vars(a).items() if k not in ("scale", "partial")}
+    with allow_partial(a.partial):
+        return guarded("collect", lambda: [print(f"[collect] wrote {p}") for p in collect(a.scale, **extra)])
+
+
+def guarded(prog: str, fn) -> int:
+    """fn() as a command's exit code: 0 done; 1 a refusal to shrink a committed CSV (ShrinkError); 2 a data
+    file that cannot be used (DataFileError: malformed, repeated, a run whose files disagree) or a write
+    that failed (OSError: full disk, read-only directory); each as one line on stderr."""
     try:
-        with allow_partial(a.partial):
-            for path in collect(a.scale, **extra):
-                print(f"[collect] wrote {path}")
+        fn()
     except ShrinkError as e:
-        print(f"[collect] {e}", file=sys.stderr)
+        print(f"[{prog}] {e}", file=sys.stderr)
         return 1
     except DataFileError as e:
-        print(f"collect error: {e}", file=sys.stderr)
+        print(f"{prog} error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"collect error: {oserror_text(e, 'data directory', 'then rerun')}", file=sys.stderr)
+        print(f"{prog} error: {oserror_text(e, 'data directory', 'then rerun')}", file=sys.stderr)
         return 2
     return 0
 
