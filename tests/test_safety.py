@@ -416,3 +416,26 @@ def test_two_process_sweep_failure_shows_the_ranks_own_error_and_keeps_the_log(t
     assert "checkpoint error" in shown and "--no-resume" in shown and "ChildFailedError" not in shown, shown
     log = (run_dir(cfg) / RUN_LOG).read_text()
     assert "checkpoint error" in log and "ChildFailedError" in log  # the whole output, torchrun's part too
+
+
+# --- 9. issue 25: one table of ranges drives the check and --help ------------------------------------------
+
+
+def test_every_numeric_field_has_a_range_that_help_prints_and_no_comment_repeats():
+    """The check and the help read the same table (largebatch.validate.RANGES), so they cannot disagree
+    (the help said momentum in [0, 1) while 1.5 was accepted); no field comment states a range by hand."""
+    from dataclasses import fields
+
+    from experiments.async_staleness.server_config import SERVER_RANGES, ServerConfig
+    from largebatch.cli import help_text
+    from largebatch.config import TrainConfig
+    from largebatch.validate import RANGES, is_numeric
+
+    for cls, table in ((TrainConfig, RANGES), (ServerConfig, SERVER_RANGES)):
+        numeric = [f.name for f in fields(cls) if is_numeric(f.default)]
+        assert [n for n in numeric if n not in table] == [], cls.__name__
+    text = " ".join(help_text("x").split())
+    for name, rng in RANGES.items():
+        assert f"range {rng.text()} (default" in text.split(f"--{name} ", 1)[1].split("--", 1)[0], name
+    src = (ROOT / "src/largebatch/config.py").read_text()
+    assert not re.search(r"#.*\bin [\[(]-?\d", src), "a field comment states a range: put it in RANGES"

@@ -87,7 +87,8 @@ def check_config_id(d: str | Path, rid: str) -> None:
         raise RunMismatch(
             f"{d / 'config.json'}: its config is run {rid}, but the run was written as "
             f"{own or d.name} (the directory's name{' and its run_id' if own else ''}): the config was "
-            f"edited or belongs to another run; {_REDO}"
+            "edited, belongs to another run, or predates a change of the run-id scheme; restore the file, or "
+            "move that directory out of the runs directory and rerun the grid (the run gets its own id)"
         )
 
 
