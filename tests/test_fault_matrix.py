@@ -371,7 +371,7 @@ def test_matrix(name, template, tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(
     "argv,text",
     [
-        (["no_such_study"], "unknown study 'no_such_study'"),
+        (["no_such_study"], "study 'no_such_study': choose one of"),
         (["seed_mlp", "--scale=smoke", "--globl_batch=64"], "unknown config key 'globl_batch'"),
         (["seed_mlp", "--only=first"], "--only"),
         (["seed_mlp", "--nproc=0"], "--nproc"),
@@ -735,6 +735,7 @@ def _report_root(tmp_path) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, root / rel)
     for p in ROOT.glob("experiments/*/README.md"):
+        (root / p.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(p, root / p.relative_to(ROOT))
     return root
 
