@@ -87,28 +87,37 @@ def test_wandb_failure_does_not_stop_training(fmnist_small, tmp_path, monkeypatc
     assert s["status"] == "complete" and (run_dir(cfg) / "summary.json").exists()
 
 
-def test_metrics_write_failure_keeps_summary_and_checkpoint(fmnist_small, tmp_path, monkeypatch):
+def test_metrics_write_failure_stops_the_run_and_the_rerun_refills(fmnist_small, tmp_path, monkeypatch):
+    """A full disk under metrics.jsonl stops the run (issue 25: a record lost would be a hole in the series
+    of a run that then counts as complete); the last checkpoint survives and the rerun logs from there."""
     real = metrics.RunSink.start
 
     def start(self, *a, **k):
         real(self, *a, **k)
+        f = self._f
 
         class Full:
-            def write(self, _):
-                raise OSError(28, "No space left on device")
+            def write(self, text):
+                if '"step": 3' in text:
+                    raise OSError(28, "No space left on device")
+                return f.write(text)
 
             def flush(self):
-                pass
+                f.flush()
 
             def close(self):
-                pass
+                f.close()
 
         self._f = Full()
 
-    monkeypatch.setattr(metrics.RunSink, "start", start)
-    cfg = make_config(
-        model="mlp", max_steps=4, eval_train_examples=0, progress=False, wandb="off", out_dir=str(tmp_path)
-    )
-    s = train(cfg, data=fmnist_small)
-    assert s["status"] == "complete"
-    assert (run_dir(cfg) / "summary.json").exists() and (run_dir(cfg) / "checkpoint.pt").exists()
+    kw = dict(model="mlp", max_steps=4, log_every_steps=1, eval_every_steps=2, eval_train_examples=0)
+    cfg = make_config(**kw, progress=False, wandb="off", out_dir=str(tmp_path))
+    with monkeypatch.context() as mp:
+        mp.setattr(metrics.RunSink, "start", start)
+        with pytest.raises(OSError, match="No space left") as e:
+            train(cfg, data=fmnist_small)
+    assert e.value.filename == str(run_dir(cfg) / "metrics.jsonl")
+    assert not (run_dir(cfg) / "summary.json").exists() and (run_dir(cfg) / "checkpoint.pt").exists()
+    assert train(cfg, data=fmnist_small)["status"] == "complete"
+    steps = [json.loads(x)["step"] for x in (run_dir(cfg) / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]

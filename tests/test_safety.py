@@ -48,6 +48,31 @@ def _summary(cfg) -> dict:
     return json.loads((run_dir(cfg) / "summary.json").read_text())
 
 
+def made_up_run(runs: Path, cfg, acc: float = 0.5, steps: int = 1) -> Path:
+    """A complete run directory of `cfg` whose files agree (config.json hashes to its id, the summary's
+    steps and accuracy are metrics.jsonl's last evaluation), as a collector requires since issue 25."""
+    from largebatch.config import to_dict
+
+    d = runs / cfg.study / run_id(cfg)
+    d.mkdir(parents=True)
+    cj = {"config": to_dict(cfg), "resolved": {"train_examples": 1}, "run_id": run_id(cfg), "git_sha": None}
+    (d / "config.json").write_text(json.dumps(cj))
+    summary = {
+        "run_id": run_id(cfg),
+        "status": "complete",
+        "steps": steps,
+        "examples_seen": steps,
+        "final_train_acc": acc,
+        "final_test_acc": acc,
+        "target_reached_step": None,
+        "wall_s": 1.0,
+    }
+    (d / "summary.json").write_text(json.dumps(summary))
+    rec = {"step": steps, "examples_seen": steps, "test/acc": acc}
+    (d / "metrics.jsonl").write_text(json.dumps(rec) + "\n")
+    return d
+
+
 def _one_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
@@ -175,26 +200,7 @@ def test_partial_grid_refused_unless_asked(tmp_path, capsys):
     for name in ("noise_scale.csv", "noise_scale_curves.csv"):
         shutil.copy(ROOT / "paper_figures/data" / name, data / name)
     before = {p.name: p.read_bytes() for p in data.iterdir()}
-    cfg = grid("cpu")[0]
-    d = tmp_path / "runs" / cfg.study / run_id(cfg)
-    d.mkdir(parents=True)
-    from largebatch.config import to_dict
-
-    (d / "config.json").write_text(json.dumps({"config": to_dict(cfg), "resolved": {"train_examples": 1}}))
-    (d / "summary.json").write_text(
-        json.dumps(
-            {
-                "status": "complete",
-                "steps": 1,
-                "examples_seen": 1,
-                "final_train_acc": 0.5,
-                "final_test_acc": 0.5,
-                "target_reached_step": None,
-                "wall_s": 1.0,
-            }
-        )
-    )
-    (d / "metrics.jsonl").write_text("")
+    made_up_run(tmp_path / "runs", grid("cpu")[0])
     rows = len(pd.read_csv(data / "noise_scale.csv"))  # the committed CSV (298 rows when the issue was filed)
     with pytest.raises(results.ShrinkError, match=f"{rows} rows"):
         C.collect("cpu", tmp_path / "runs", data)
@@ -410,3 +416,27 @@ def test_two_process_sweep_failure_shows_the_ranks_own_error_and_keeps_the_log(t
     assert "checkpoint error" in shown and "--no-resume" in shown and "ChildFailedError" not in shown, shown
     log = (run_dir(cfg) / RUN_LOG).read_text()
     assert "checkpoint error" in log and "ChildFailedError" in log  # the whole output, torchrun's part too
+
+
+# --- 9. issue 25: one table of ranges drives the check and --help ------------------------------------------
+
+
+def test_every_numeric_field_has_a_range_that_help_prints_and_no_comment_repeats():
+    """The check and the help read the same table (largebatch.validate.RANGES), so they cannot disagree
+    (the help said momentum in [0, 1) while 1.5 was accepted); no field comment states a range by hand."""
+    from dataclasses import fields
+
+    from experiments.async_staleness.server_config import SERVER_RANGES, ServerConfig
+    from largebatch.cli import help_text
+    from largebatch.config import TrainConfig
+    from largebatch.validate import RANGES, is_numeric
+
+    for cls, table in ((TrainConfig, RANGES), (ServerConfig, SERVER_RANGES)):
+        numeric = [f.name for f in fields(cls) if is_numeric(f.default)]
+        assert [n for n in numeric if n not in table] == [], cls.__name__
+    text = " ".join(help_text("x").split())
+    for name, rng in RANGES.items():
+        entry = re.split(rf"--{name}[= ]", text, maxsplit=1)[1].split(" --", 1)[0]
+        assert f"range {rng.text()} (default" in entry, (name, entry)
+    src = (ROOT / "src/largebatch/config.py").read_text()
+    assert not re.search(r"#.*\bin [\[(]-?\d", src), "a field comment states a range: put it in RANGES"

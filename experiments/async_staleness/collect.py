@@ -23,13 +23,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from largebatch.config import run_id
+from largebatch.config import from_dict, run_id
 from largebatch.metrics import atomic_write_text, read_summary
 from largebatch.results import (
     DATA,
     ROOT,
     CollectOptions,
     allow_partial,
+    check_config_id,
+    check_run,
+    check_summary,
     collect_main,
     merge_committed,
     write_csvs,
@@ -50,7 +53,9 @@ from .config import (
     real_grid,
     real_name,
 )
+from .param_server import ServerConfig
 from .param_server import run_dir as real_dir
+from .param_server import run_id as real_id
 from .param_server import sweep as real_sweep
 
 COLUMNS = [
@@ -93,6 +98,11 @@ CURVE_COLUMNS = [
     "time",
 ]
 HIST_COLUMNS = ["staleness_dist", "mechanism", "run_id", "seed", "staleness", "count"]
+KEYS = {  # what identifies a row of each CSV: a run (a time model of it) counts once
+    "async_staleness.csv": ("run_id", "experiment"),
+    "async_staleness_curves.csv": ("run_id", "experiment", "step"),
+    "async_staleness_staleness_hist.csv": ("staleness_dist", "mechanism", "run_id", "seed", "staleness"),
+}
 
 
 def _records(d: Path) -> list[dict]:
@@ -180,6 +190,8 @@ def _core_rows(runs_dir: Path):
         s = _summary(d)
         if s is None:
             continue
+        if check_run(d, s) is None:  # refused if its config or summary disagrees with the run
+            continue
         recs = _records(d)
         rid, ok = run_id(cfg), s["status"] == "complete"
         row = {
@@ -254,6 +266,12 @@ def _real_rows(runs_dir: Path):
         s = _summary(d)
         if s is None:
             continue
+        rid = _real_id(d)
+        if rid is None:
+            print(f"[collect] warning: skipping {d}: config.json is unreadable", file=sys.stderr)
+            continue
+        check_config_id(d, rid)  # a config.json edited or copied from another run is refused
+        check_summary(d, s)
         rid = s["run_id"]
         pre = real_name(sc)
         cur = _curve(_records(d), rid, f"{pre}_{sc.mode}")
@@ -287,6 +305,15 @@ def _real_rows(runs_dir: Path):
         }
         hist = _hist_rows(name, "real", rid, cfg.seed, s["staleness_counts"])
         yield [row], [cur], hist
+
+
+def _real_id(d: Path) -> str | None:
+    """param_server.run_id of the config in `d`/config.json; None if it is unreadable."""
+    try:
+        c = json.loads((d / "config.json").read_text())
+        return real_id(from_dict(c["config"]), ServerConfig(**c["server"]), int(c["workers"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def sim_hist() -> pd.DataFrame:
@@ -383,7 +410,8 @@ def collect(
                 data_dir / "async_staleness_staleness_hist.csv",
                 ["staleness_dist", "mechanism", "seed", "run_id", "staleness"],
             ),
-        ]
+        ],
+        KEYS,
     )
 
 

@@ -37,14 +37,23 @@ import torch
 import torch.nn.functional as F
 
 from largebatch.config import ConfigError, TrainConfig, make_config, parse_overrides, resolve, to_dict
-from largebatch.data import EpochSampler, load
-from largebatch.metrics import RunSink, git_info, is_complete
+from largebatch.data import DataError, EpochSampler, load
+from largebatch.metrics import (
+    RunBusy,
+    RunLock,
+    RunSink,
+    atomic_write_text,
+    git_info,
+    is_complete,
+    oserror_text,
+)
 from largebatch.models import build_model, has_batchnorm
 from largebatch.optim import build_optimizer, set_lr
 from largebatch.runid import NOT_HASHED, hash8, nondefault
+from largebatch.validate import RANGES, check_data, check_ranges
 
 from .config import real_grid
-from .server_config import DELAYS, MODES, SERVER_FIELDS, ServerConfig  # noqa: F401  (re-exported)
+from .server_config import DELAYS, MODES, SERVER_FIELDS, SERVER_RANGES, ServerConfig  # noqa: F401
 
 _HDR = 4  # header: worker->server [version, seq, loss sum, examples]; server->worker [version, stop, 0, 0]
 
@@ -56,12 +65,11 @@ def check(cfg: TrainConfig, sc: ServerConfig, workers: int) -> None:
         raise ConfigError(f"--mode={sc.mode!r}: choose one of {MODES}")
     if sc.delay not in DELAYS:
         raise ConfigError(f"--delay={sc.delay!r}: choose one of {DELAYS}")
+    check_ranges(sc, SERVER_RANGES)
     if workers < 1:
         raise ConfigError("param_server needs >= 2 processes: rank 0 serves, ranks 1..K work")
     if sc.mode == "backup" and not 0 < sc.backups < workers:
         raise ConfigError(f"--backups={sc.backups}: backup mode needs 0 < b < K={workers}")
-    if sc.updates < 1 or sc.eval_every < 1:
-        raise ConfigError("--updates and --eval_every must be >= 1")
 
 
 def run_id(cfg: TrainConfig, sc: ServerConfig, workers: int) -> str:
@@ -174,6 +182,11 @@ def _evaluate(model, x, y, batch: int) -> dict:
 
 
 def _build(cfg: TrainConfig):
+    """(data, model) of a run, checked against each other (largebatch.validate.check_data).
+
+    Raises:
+        ConfigError, DataError: one line naming the cause, before anything is written.
+    """
     data = load(cfg)
     torch.manual_seed(cfg.seed)  # same initial parameters in every process
     model = build_model(
@@ -190,14 +203,16 @@ def _build(cfg: TrainConfig):
             f"model={cfg.model!r} has BatchNorm: the parameter server sends parameters only; "
             "use a BN-free model (mlp)"
         )
+    check_data(cfg, data, model)
     return data, model
 
 
-def worker(cfg: TrainConfig, sc: ServerConfig, rank: int, rdir: Path) -> None:
-    """Pull parameters, compute a gradient on this worker's data, sleep the injected delay, push."""
+def worker(cfg: TrainConfig, sc: ServerConfig, rank: int, rdir: Path, built=None) -> None:
+    """Pull parameters, compute a gradient on this worker's data, sleep the injected delay, push.
+    `built`: (data, model) from _build (None builds them)."""
     import torch.distributed as dist
 
-    data, model = _build(cfg)
+    data, model = built or _build(cfg)
     n_par = sum(p.numel() for p in model.parameters())
     sampler = EpochSampler(len(data.y_train), cfg.per_worker_batch, 0, 1, cfg.seed * 1009 + rank)
     g = torch.Generator().manual_seed(cfg.seed * 7919 + rank)
@@ -220,14 +235,16 @@ def worker(cfg: TrainConfig, sc: ServerConfig, rank: int, rdir: Path) -> None:
         pushes.append((seq, version))
         seq += 1
     rdir.mkdir(parents=True, exist_ok=True)
-    (rdir / f"pushes_w{rank}.csv").write_text("seq,version\n" + "".join(f"{s},{v}\n" for s, v in pushes))
+    text = "seq,version\n" + "".join(f"{s},{v}\n" for s, v in pushes)
+    atomic_write_text(rdir / f"pushes_w{rank}.csv", text)
 
 
-def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict:
-    """Serve until `updates` updates are applied, evaluating every `eval_every`; returns the summary."""
+def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=None) -> dict:
+    """Serve until `updates` updates are applied, evaluating every `eval_every`; returns the summary.
+    `built`: (data, model) from _build (None builds them)."""
     import torch.distributed as dist
 
-    data, model = _build(cfg)
+    data, model = built or _build(cfg)
     opt = build_optimizer(model, cfg)
     n_par = sum(p.numel() for p in model.parameters())
     srv = Server(sc.mode, workers, sc.backups, sc.updates)
@@ -316,7 +333,9 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path) -> dict
         }
         sink.log(last)
     rows = "".join(",".join(str(x) for x in r) + "\n" for r in srv.log)
-    (rdir / "updates.csv").write_text("server_version,worker,seq,worker_version,staleness,applied\n" + rows)
+    atomic_write_text(
+        rdir / "updates.csv", "server_version,worker,seq,worker_version,staleness,applied\n" + rows
+    )
     taus = [r[4] for r in srv.log if r[5]]
     counts = [0] * (max(taus) + 1 if taus else 1)
     for t in taus:
@@ -365,34 +384,64 @@ def split_args(argv: list[str]) -> tuple[dict, dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """One process of a real run (under torchrun); rank 0 serves."""
+    """One process of a real run (under torchrun); rank 0 serves. Returns the exit code, as
+    largebatch.cli's: 0 done, 2 bad input (config, data, an unwritable directory: one line, printed by
+    every rank that finds it, since torchrun may stop rank 0 before it prints), 3 the run directory is in
+    use by another run (rank 0 holds the trainer's lock, largebatch.metrics.RunLock, for the whole run;
+    every rank learns the outcome before any starts), 130 interrupted."""
+    import datetime
+
     import torch.distributed as dist
 
     argv = sys.argv[1:] if argv is None else argv
-    sv, over, _ = split_args(argv)
-    cfg, sc = make_config(TrainConfig(study="async_staleness"), **over), ServerConfig(**sv)
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     try:
+        sv, over, _ = split_args(argv)
+        cfg, sc = make_config(TrainConfig(study="async_staleness"), **over), ServerConfig(**sv)
         check(cfg, sc, world - 1)
-    except ConfigError as e:
-        if rank == 0:
-            print(f"config error: {e}", file=sys.stderr)
+        built = _build(cfg)
+    except (ConfigError, DataError) as e:
+        print(f"{'data' if isinstance(e, DataError) else 'config'} error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
-    import datetime
-
-    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
-    rdir = run_dir(cfg, sc, world - 1)
+    rdir, lock, refused = run_dir(cfg, sc, world - 1), None, (0, "")
     if rank == 0:
-        s = server(cfg, sc, world - 1, rdir)
-        print(
-            f"{s['run_id']}: {s['mode']} K={s['workers']} {s['steps']} updates, staleness mean "
-            f"{s['staleness_mean']}, test acc {s['final_test_acc']:.4f}, {s['train_s']:.1f}s",
-            flush=True,
-        )
-    else:
-        worker(cfg, sc, rank, rdir)
-    dist.barrier()
+        try:
+            lock = RunLock(rdir).acquire()
+        except RunBusy as e:
+            refused = (3, str(e))
+        except OSError as e:
+            refused = (2, oserror_text(e))
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
+    code = torch.tensor([refused[0]])
+    dist.broadcast(code, src=0)  # no rank starts unless rank 0 holds the run directory
+    try:
+        if int(code):
+            if rank == 0:
+                print(f"run error: {refused[1]}", file=sys.stderr)
+            return int(code)
+        if rank == 0:
+            s = server(cfg, sc, world - 1, rdir, built)
+            print(
+                f"{s['run_id']}: {s['mode']} K={s['workers']} {s['steps']} updates, staleness mean "
+                f"{s['staleness_mean']}, test acc {s['final_test_acc']:.4f}, {s['train_s']:.1f}s",
+                flush=True,
+            )
+        else:
+            worker(cfg, sc, rank, rdir, built)
+        dist.barrier()
+    except OSError as e:  # a full disk or unwritable directory (rank 0 writes the run's files)
+        print(f"run error: {oserror_text(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if rank == 0:
+            print(
+                f"run error: {rdir.name} interrupted; rerun the same command to run it again", file=sys.stderr
+            )
+        return 130
+    finally:
+        if lock is not None:
+            lock.release()
     dist.destroy_process_group()
     return 0
 
@@ -474,6 +523,7 @@ def print_help() -> None:
                 "--scale": "with --sweep: smoke | cpu (default)",
                 "--dry": "with --sweep: list the runs, run nothing",
             },
+            ranges={**RANGES, **SERVER_RANGES},
         )
     )
 

@@ -39,6 +39,7 @@ COLUMNS = [
     "meta.git_sha",
 ]
 ERR_DIGITS = 4
+KEYS = {f"{STUDY}.csv": ("run_id",)}  # what identifies a row: a run counts once
 
 
 def table(cfgs, runs_dir: str | Path) -> pd.DataFrame:
@@ -88,7 +89,7 @@ def collect(
         print(f"[collect] {STUDY}: no complete cpu runs under {runs_dir}; CSV unchanged", file=sys.stderr)
         return []
     keys = ["probe", "epochs", "global_batch", "seed"]
-    return write_csvs([(runs, Path(data_dir) / f"{STUDY}.csv", keys)])
+    return write_csvs([(runs, Path(data_dir) / f"{STUDY}.csv", keys)], KEYS)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ COLUMNS = [
     "meta.git_sha",
 ]
 CURVE_COLUMNS = ["run_id", "epoch", "step", "train_err", "test_err"]
+KEYS = {f"{STUDY}.csv": ("run_id",), f"{STUDY}_curves.csv": ("run_id", "step")}  # a run counts once
 ERR_DIGITS = 4  # errors in percent: accuracies are multiples of 1e-4 (10k examples), so this is exact
 
 
@@ -145,7 +146,8 @@ def collect(
         [
             (runs, data_dir / f"{STUDY}.csv", ["experiment", "global_batch", "run_id"]),
             (curves, data_dir / f"{STUDY}_curves.csv", ["run_id", "step"]),
-        ]
+        ],
+        KEYS,
     )
 
 

@@ -70,6 +70,11 @@ CURVE_KEYS = {
     "lars/trust_ratio_mean": "trust_ratio_mean",
 }
 LAYER_PREFIX = "lars_layer/"
+KEYS = {  # what identifies a row of each CSV: a run counts once
+    "lars.csv": ("run_id",),
+    "lars_curves.csv": ("run_id", "step"),
+    "lars_trust_ratios.csv": ("run_id", "step", "layer"),
+}
 SIG = 6  # significant digits kept in lars_trust_ratios.csv (it is the largest file)
 
 
@@ -146,7 +151,8 @@ def collect(
             (run_table(runs), data_dir / "lars.csv", ["run_id"]),
             (curve_table(curves), data_dir / "lars_curves.csv", ["run_id", "step"]),
             (ratio_table(curves), data_dir / "lars_trust_ratios.csv", ["run_id", "step", "layer"]),
-        ]
+        ],
+        KEYS,
     )
 
 

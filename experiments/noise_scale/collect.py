@@ -18,14 +18,15 @@ from largebatch.results import (
     DATA,
     ROOT,
     CollectOptions,
+    check_run,
     collect_main,
     merge_committed,
-    run_config,
     write_csvs,
 )
 
 from .config import grid
 
+KEYS = {"noise_scale.csv": ("run_id",), "noise_scale_curves.csv": ("run_id", "step")}  # a run counts once
 COLUMNS = [
     "study",
     "experiment",
@@ -71,14 +72,7 @@ def _rows(scale: str, runs_dir: Path):
                     file=sys.stderr,
                 )
             continue
-        c = run_config(d)
-        if c is None:
-            continue
-        if run_id(c) != run_id(cfg):
-            print(
-                f"[collect] warning: skipping {d}: its config.json is another config's ({run_id(c)})",
-                file=sys.stderr,
-            )
+        if check_run(d, s) is None:  # refused if its config or summary disagrees with the run
             continue
         meta = json.loads((d / "config.json").read_text())
         recs = []
@@ -156,7 +150,8 @@ def collect(
         [
             (runs, data_dir / "noise_scale.csv", ["experiment", "N_train", "lr", "global_batch", "seed"]),
             (cur, data_dir / "noise_scale_curves.csv", ["run_id", "step"]),
-        ]
+        ],
+        KEYS,
     )
 
 

@@ -72,6 +72,11 @@ CURVE_COLUMNS = [
     "train_loss",
     "lr",
 ]
+KEYS = {  # what identifies a row of each CSV: a run (an arm of it: D and D_running) counts once
+    f"{STUDY}.csv": ("run_id", "arm"),
+    f"{STUDY}_curves.csv": ("run_id", "arm", "step"),
+    f"{STUDY}_schedules.csv": ("scale", "arm", "step"),
+}
 SCHEDULE_COLUMNS = [
     "scale",
     "arm",
@@ -226,7 +231,8 @@ def collect(
             (runs, data_dir / f"{STUDY}.csv", ["batch_role", "arm", "seed", "run_id"]),
             (curves, data_dir / f"{STUDY}_curves.csv", ["batch_role", "arm", "seed", "run_id", "step"]),
             (schedules(), data_dir / f"{STUDY}_schedules.csv", ["scale", "arm", "step"]),
-        ]
+        ],
+        KEYS,
     )
 
 

@@ -18,15 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from largebatch.config import run_id
+from largebatch.csvcheck import read_csv as read_checked
 from largebatch.flops import count_flops, param_count
 from largebatch.models import build_model, resnet50
-from largebatch.results import DATA, ROOT, collect_main, load_runs, write_csvs
+from largebatch.results import DATA, ROOT, checked_summary, collect_main, load_runs, run_config, write_csvs
 
 from . import perfmodel as pm
 
 ARTICLE = "Okanohara, Nikkei Robotics, Jan 2018"
 HE = "He et al., arXiv:1512.03385 (Table 1: 3.8 x 10^9 FLOPs, counted as multiply-adds)"
 COLUMNS = ["quantity", "article_says", "measured_here", "std", "n", "unit", "kind", "source", "how"]
+KEYS = {"seed_article.csv": ("quantity",)}  # what identifies a row (scaling_model.csv: no key, exact repeats)
 GPUS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
 PER_GPU_BATCH = 32  # Goyal's and Akiba's per-GPU batch
 SEED_MLP_PREFIX = "seed MLP 20 epochs"
@@ -175,6 +178,9 @@ def seed_mlp_rows(runs_dir: str | Path, previous: pd.DataFrame | None) -> list[d
         if previous is None:
             return []
         return previous[previous["quantity"].str.startswith(SEED_MLP_PREFIX)].to_dict("records")
+    for rid in df["run_id"]:  # a run whose files disagree (an edited config or summary) is refused
+        d = Path(runs_dir) / "seed_mlp" / rid
+        checked_summary(d, run_id(c) if (c := run_config(d)) is not None else None)
     ids = ", ".join(df["run_id"])
     src = f"runs/seed_mlp/{{{ids}}}/summary.json"
     how = (
@@ -377,7 +383,7 @@ def collect(
     """Write seed_article.csv and scaling_model.csv under `data_dir` (the same at every `scale`)."""
     data_dir = Path(data_dir)
     prev_path = data_dir / "seed_article.csv"
-    previous = pd.read_csv(prev_path) if prev_path.exists() else None
+    previous = read_checked(prev_path, KEYS["seed_article.csv"]) if prev_path.exists() else None
     fit = pm.fit_overlap()
     rows = count_rows() + seed_mlp_rows(runs_dir, previous) + model_rows(fit)
     a = pd.DataFrame(rows, columns=COLUMNS)
@@ -389,7 +395,8 @@ def collect(
                 data_dir / "scaling_model.csv",
                 ["kind", "series", "gpus", "label"],
             ),
-        ]
+        ],
+        KEYS,
     )
 
 

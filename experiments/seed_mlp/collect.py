@@ -15,6 +15,7 @@ from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_ru
 
 from .config import grid
 
+KEYS = {"seed_mlp.csv": ("run_id",)}  # what identifies a row of each CSV: a run counts once
 COLUMNS = [
     "run_id",
     "seed",
@@ -61,7 +62,7 @@ def collect(
         )
         return []
     cols = [c for c in COLUMNS if c in df.columns]
-    return write_csvs([(df[cols], Path(data_dir) / "seed_mlp.csv", ["run_id"])])
+    return write_csvs([(df[cols], Path(data_dir) / "seed_mlp.csv", ["run_id"])], KEYS)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,12 @@ any file is written; see main() for the exit codes. A run directory is locked wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import fields
 from pathlib import Path
@@ -33,9 +36,10 @@ from . import metrics as M
 from . import study as _study  # noqa: F401  (lets --model/--dataset find the studies' own names)
 from .config import CHOICES, ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
 from .data import DataError, load
-from .metrics import LOCK, RunBusy, RunLock, read_summary
+from .metrics import LOCK, RunBusy, RunLock, oserror_text, read_summary
 from .registry import did_you_mean
 from .trainer import CheckpointError, run_dir, train
+from .validate import RANGES
 
 FLAGS = ("--list", "--smoke", "--no-resume", "--force", "--dry")
 VALUED = ("--index", "--scale", "--config", "--from_run")  # run-selection flags that take a value
@@ -243,11 +247,20 @@ def _run_flag_opt(flag: str, text: str):
 
 
 def help_text(
-    prog: str, description: str = "", groups=(("TrainConfig", TrainConfig),), run_flags: dict | None = None
+    prog: str,
+    description: str = "",
+    groups=(("TrainConfig", TrainConfig),),
+    run_flags: dict | None = None,
+    ranges: dict | None = None,
 ) -> str:
     """The help page of a run's command line (largebatch.cmdline's style): the run flags, then each
-    dataclass's fields, TrainConfig's grouped by SECTIONS, each with its comment, choices and default."""
+    dataclass's fields, TrainConfig's grouped by SECTIONS, each with its comment, choices, range (`ranges`,
+    default largebatch.validate.RANGES) and default."""
+    import dataclasses
+
     from .cmdline import options_of, render_help
+
+    ranges = RANGES if ranges is None else ranges  # the table the check uses: help and check cannot disagree
 
     sections = []
     if run_flags:
@@ -259,6 +272,10 @@ def help_text(
         )
     for title, cls in groups:
         opts = options_of(cls, train_choices() if cls is TrainConfig else {})
+        opts = [
+            dataclasses.replace(o, help=f"{o.help}; range {ranges[o.name].text()}") if o.name in ranges else o
+            for o in opts
+        ]
         if cls is not TrainConfig:
             sections.append((title, opts))
             continue
@@ -446,22 +463,32 @@ def dry_report(cfg: TrainConfig, res) -> str:
     return "\n".join(lines)
 
 
-def _fail(rank0: bool, kind: str, msg: str, code: int) -> int:
-    if rank0:
-        print(f"{kind} error: {msg}", file=sys.stderr)
+def _fail(show: bool, kind: str, msg: str, code: int) -> int:
+    if show:
+        print(f"{kind} error: {msg}", file=sys.stderr, flush=True)
     return code
 
 
-def _oserror(e: OSError) -> str:
-    where = f" {e.filename}" if getattr(e, "filename", None) else " a run file"
-    fix = {
-        28: "free disk space",
-        30: "use a writable --out_dir",
-        13: "use a writable --out_dir",
-        1: "use a writable --out_dir",
-        20: "use a directory for --out_dir",
-    }.get(e.errno or 0, "check the path")
-    return f"cannot write{where}: {e.strerror or e}; {fix}, then rerun the same command (it resumes)"
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a scheduler's preemption) during a run: handled as Ctrl-C is."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block SIGTERM raises Terminated in the main thread, so an interrupted run finishes its
+    W&B run and says how to resume, as after Ctrl-C (not possible outside the main thread: left as is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _save_traceback(rdir, text: str, rank: int = 0) -> str:
@@ -491,7 +518,7 @@ def main(argv: list[str] | None = None, study=None) -> int:
     """Parse, validate, lock the run directory, train, tear down. Returns the exit code:
     0 done (or already complete), 1 unexpected error (traceback kept in the run directory's error.log),
     2 bad input (config, data, checkpoint, unwritable directory: one line naming the cause), 3 the run
-    directory is in use by another run, 130 interrupted (Ctrl-C; rerun to resume)."""
+    directory is in use by another run, 130 interrupted (Ctrl-C or SIGTERM; rerun to resume)."""
     argv = sys.argv[1:] if argv is None else argv
     rank0 = int(os.environ.get("RANK", "0")) == 0
     if any(a in HELP for a in argv):
@@ -507,7 +534,9 @@ def main(argv: list[str] | None = None, study=None) -> int:
             return 0
         res = validate(cfg, D.env_world_size())
     except ConfigError as e:
-        return _fail(rank0, "config", str(e), 2)
+        # every rank prints its line: under torchrun the first rank to exit gets the others stopped, and
+        # rank 0 may be stopped before it prints
+        return _fail(True, "config", str(e), 2)
     rdir = run_dir(cfg)
     if flags.get("dry"):
         if rank0:
@@ -526,12 +555,13 @@ def main(argv: list[str] | None = None, study=None) -> int:
     dist, code, lock = None, 0, None
     created = [p for p in (rdir, rdir.parent, rdir.parent.parent) if not p.exists()]
     try:
-        data = load(cfg)  # a missing or corrupt dataset is reported before anything is written
-        if rank0:
-            lock = RunLock(rdir).acquire()
-        dist = D.init(cfg.device)
-        fresh = bool(flags.get("no-resume") or flags.get("force"))
-        summary = train(cfg, data=data, dist=dist, resume=not fresh)
+        with _sigterm_interrupts():
+            data = load(cfg)  # a missing or corrupt dataset is reported before anything is written
+            if rank0:
+                lock = RunLock(rdir).acquire()
+            dist = D.init(cfg.device)
+            fresh = bool(flags.get("no-resume") or flags.get("force"))
+            summary = train(cfg, data=data, dist=dist, resume=not fresh)
         if rank0:
             print(
                 f"{summary['run_id']}: {summary['status']} after {summary['steps']} steps, "
@@ -543,16 +573,17 @@ def main(argv: list[str] | None = None, study=None) -> int:
         kind = (
             "config" if isinstance(e, ConfigError) else "data" if isinstance(e, DataError) else "checkpoint"
         )
-        code = _fail(rank0, kind, str(e), 2)
-    except KeyboardInterrupt:
+        code = _fail(True, kind, str(e), 2)  # every rank finds it: each prints (see above)
+    except KeyboardInterrupt as e:
+        how = " by SIGTERM" if isinstance(e, Terminated) else ""
         code = _fail(
             rank0,
             "run",
-            f"{run_id(cfg)} interrupted; rerun the same command to resume from its last checkpoint",
+            f"{run_id(cfg)} interrupted{how}; rerun the same command to resume from its last checkpoint",
             130,
         )
     except OSError as e:
-        code = _fail(rank0, "run", _oserror(e), 2)
+        code = _fail(True, "run", oserror_text(e), 2)
     except Exception as e:  # a bug, not bad input: keep the traceback, print one line pointing at it
         rank = int(os.environ.get("RANK", "0"))
         where = _save_traceback(rdir, traceback.format_exc(), rank)

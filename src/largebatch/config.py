@@ -13,11 +13,11 @@ the field and the fix; `largebatch.cli` prints it and exits 2 before anything is
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, fields, replace
 
 from .errors import ConfigError
 from .runid import NOT_HASHED, run_id  # noqa: F401  (re-exported: the names predate runid.py)
+from .validate import check_ranges
 
 # Fixed choices; `model` and `dataset` are names in the registries (largebatch.models.MODELS,
 # largebatch.data.DATASETS), which studies extend, and `optimizer` one of largebatch.optim.OPTIMIZERS.
@@ -71,11 +71,11 @@ class TrainConfig:
     decay_factors: tuple = ()  # piecewise: lr_peak multipliers (factors) after each milestone, e.g. 0.1,0.01
     decay_power: float = 2.0  # poly: lr = lr_peak * (1 - t/T)^power after warmup (exponent)
     optimizer: str = "sgd"  # optimizer name (largebatch.optim.OPTIMIZERS)
-    momentum: float = 0.9  # m, momentum coefficient (dimensionless, in [0, 1))
+    momentum: float = 0.9  # m, momentum coefficient (dimensionless)
     nesterov: bool = False  # Nesterov momentum (Goyal uses it)
     weight_decay: float = 0.0  # lambda, L2 coefficient (dimensionless) in the update (Goyal Remark 1)
     wd_exclude_bn_bias: bool = True  # no weight decay on BN gamma/beta and biases
-    adam_betas: tuple = (0.9, 0.999)  # Adam beta1,beta2 (decay rates, in [0, 1))
+    adam_betas: tuple = (0.9, 0.999)  # Adam beta1,beta2 (decay rates)
     trust_coef: float = 0.001  # LARS eta, trust coefficient, dimensionless (You et al., arXiv 1708.03888)
     lars_denom: str = "paper"  # LARS trust-ratio denominator: paper |g|+b|w| or sum_grad |g+bw|
     lars_trust_clip: bool = False  # LARC clipping: local lr = min(lambda, global lr)
@@ -197,58 +197,14 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
-# Per-field ranges beyond "finite" (floats) and ">= 0" (integers), the defaults of _check_ranges.
-_POSITIVE = (
-    "epochs",
-    "log_every_steps",
-    "eval_batch",
-    "per_worker_batch",
-    "global_batch",
-    "lr_base_batch",
-    "mnist1d_examples",
-    "synthetic_examples",
-    "image_size",
-    "divergence_loss",
-    "rms_eps",
-    "rms_beta_period_epochs",
-)
-_UNIT_INTERVAL = ("rms_decay", "noise_ema")  # in [0, 1)
-
-
 def _check_ranges(cfg: TrainConfig) -> None:
-    """Every numeric field: finite, in range. Catches values that pass the type check but would crash,
-    hang or silently do nothing later (epochs=inf, log_every_steps=0, micro_batch=-32, ...)."""
-    for name, f in _FIELDS.items():
-        v = getattr(cfg, name)
-        if isinstance(f.default, bool) or isinstance(f.default, str):
-            continue
-        if isinstance(f.default, float):
-            _check(isinstance(v, (int, float)) and math.isfinite(v), f"{name}={v}: must be a finite number")
-            if name != "warmup_lr_init":
-                _check(v >= 0, f"{name}={v}: must be >= 0")
-        elif isinstance(f.default, int):
-            _check(isinstance(v, int), f"{name}={v!r}: must be an integer")
-            _check(v >= 0, f"{name}={v}: must be >= 0")
-        elif isinstance(f.default, tuple):
-            _check(
-                all(isinstance(x, (int, float)) and math.isfinite(x) for x in v),
-                f"{name}={v}: every entry must be a finite number",
-            )
-    for name in _POSITIVE:
-        _check(getattr(cfg, name) > 0, f"{name}={getattr(cfg, name)}: must be > 0")
-    for name in _UNIT_INTERVAL:
-        _check(0 <= getattr(cfg, name) < 1, f"{name}={getattr(cfg, name)}: must be in [0, 1)")
-    _check(
-        cfg.warmup_lr_init == -1.0 or cfg.warmup_lr_init >= 0,
-        f"warmup_lr_init={cfg.warmup_lr_init}: must be >= 0 (or -1 = lr_base)",
-    )
+    """Every numeric field: of its type, finite, inside its documented range (largebatch.validate.RANGES,
+    the table `--help` prints), then the rules that tie fields together. Catches values that pass the type
+    check but would crash, hang or silently do nothing later (epochs=inf, log_every_steps=0, ...)."""
+    check_ranges(cfg)
     _check(
         len(cfg.adam_betas) == 2 and all(0 <= b < 1 for b in cfg.adam_betas),
         f"adam_betas={cfg.adam_betas}: give two numbers in [0, 1), e.g. --adam_betas=0.9,0.999",
-    )
-    _check(
-        all(m >= 0 for m in cfg.decay_milestones_epochs),
-        f"decay_milestones_epochs={cfg.decay_milestones_epochs}: must be >= 0",
     )
     _check(
         bool(cfg.study) and cfg.study not in (".", "..") and "/" not in cfg.study and "\\" not in cfg.study,
@@ -300,11 +256,6 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
 
     DATASETS[cfg.dataset]  # an unknown name raises ConfigError with the choices (studies' datasets included)
     _check_ranges(cfg)
-    for name in ("lr_base", "momentum", "weight_decay", "epochs", "decay_power"):
-        _check(getattr(cfg, name) >= 0, f"{name}={getattr(cfg, name)}: must be >= 0")
-    _check(math.isfinite(cfg.lr_base), f"lr_base={cfg.lr_base}: must be finite")
-    for name in ("per_worker_batch", "global_batch", "lr_base_batch", "eval_batch"):
-        _check(getattr(cfg, name) > 0, f"{name}={getattr(cfg, name)}: must be a positive integer")
     n, B, P = cfg.per_worker_batch, cfg.global_batch, world_size
     _check(
         B % (P * n) == 0,
@@ -344,16 +295,10 @@ def resolve(cfg: TrainConfig, world_size: int = 1, n_train: int | None = None) -
             len(cfg.decay_factors) == len(cfg.decay_milestones_epochs),
             "decay_factors: give one factor per entry of decay_milestones_epochs",
         )
-    _check(cfg.divergence_loss > 0, f"divergence_loss={cfg.divergence_loss}: must be > 0")
-    _check(cfg.noise_every_steps >= 0, "noise_every_steps: must be >= 0 (0 = off)")
     _check(
         cfg.noise_estimator != "two_batch" or cfg.noise_every_steps == 0 or P * v > 1,
         "noise_every_steps with noise_estimator=two_batch needs >1 worker (B_small < B_big): "
         "raise global_batch/per_worker_batch or use noise_estimator=per_example",
-    )
-    _check(
-        cfg.staleness_max >= 0 and cfg.log_coherence_every_steps >= 0,
-        "staleness_max, log_coherence_every_steps: must be >= 0",
     )
     _check(
         cfg.staleness != "replay" or bool(cfg.staleness_replay),

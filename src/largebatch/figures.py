@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Literal
 
 from .cmdline import Command, exit_with
-from .results import ROOT
-from .study import discover
+from .csvcheck import check_dir
+from .results import DATA, ROOT, guarded
+from .study import csv_keys, discover
 
 NOTEBOOKS = ROOT / "notebooks"
 TIMEOUT_S = 60  # per notebook: STYLE §7 asks for notebooks that run in under a minute
@@ -140,9 +141,17 @@ def main(argv: list[str] | None = None) -> int:
             strip(p)
             print(f"[figures] stripped {p.relative_to(ROOT)}")
         return 0
-    if a.collect:
-        for p in run_collectors(a.scale):
-            print(f"[figures] wrote {p}")
+
+    def inputs() -> None:
+        if a.collect:
+            for p in run_collectors(a.scale):
+                print(f"[figures] wrote {p}")
+        # what the notebooks read, before they write a figure: every CSV well formed, no repeated row
+        check_dir(DATA, csv_keys(), option="data directory")
+
+    code = guarded("figures", inputs)
+    if code:
+        return code
     failed = []
     for p in paths:
         if not (ROOT / "paper_figures" / "data" / f"{p.stem}.csv").exists():

@@ -16,11 +16,13 @@ Figures never read W&B.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
+import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -83,18 +85,59 @@ def define_axes(run) -> None:
         run.define_metric(f"{prefix}/*", step_metric="examples_seen")
 
 
+def named(e: OSError, path) -> OSError:
+    """`e` naming `path` when it names no file (a buffered write's or torch.save's error names none)."""
+    if getattr(e, "filename", None):
+        return e
+    out = OSError(e.errno, e.strerror or str(e), str(path))
+    out.__cause__ = e
+    return out
+
+
+_FIX = {
+    errno.ENOSPC: "free disk space",
+    errno.EDQUOT: "free disk space (or raise the quota)",
+    errno.EROFS: "use a writable {option}",
+    errno.EACCES: "use a writable {option}",
+    errno.EPERM: "use a writable {option}",
+    errno.ENOTDIR: "use a directory for {option}",
+}
+
+
+def oserror_text(
+    e: OSError, option: str = "--out_dir", then: str = "then rerun the same command (it resumes)"
+) -> str:
+    """One line for a failed write: the file, the system's reason ("No space left on device", "Permission
+    denied", ...) and the fix."""
+    where = f" {e.filename}" if getattr(e, "filename", None) else " a run file"
+    fix = _FIX.get(e.errno or 0, "check the path").format(option=option)
+    return f"cannot write{where}: {e.strerror or e}; {fix}, {then}"
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file and rename: readers see the old file or the new, never half."""
+    """Write to a temporary file and rename: readers see the old file or the new, never half. A failed
+    write (full disk, read-only directory) leaves the old file and no temporary one, and raises an
+    OSError naming `path`."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if e.filename in (None, str(tmp)):  # name the file the caller writes, not the temporary one
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 SUMMARY = "summary.json"
 LOCK = ".lock"
+WANDB_DIR = "wandb"  # wandb.init(dir=<run dir>) keeps its offline runs here
 
 
 def read_summary(run_dir: str | Path) -> dict | None:
@@ -215,10 +258,15 @@ class RunSink:
                 if ln.strip() and _parse(ln) is not None and _parse(ln).get("step", 0) <= resume_step
             ]
             atomic_write_text(path, "".join(ln + "\n" for ln in keep))
-        else:  # a fresh start (or --force): the old series and summary go, so none outlives its run
+        else:  # a fresh start (or --force): the old series, summary and W&B runs go, so none outlives its run
             path.unlink(missing_ok=True)
             (self.dir / SUMMARY).unlink(missing_ok=True)
-        self._f = open(path, "a")
+            # `wandb sync runs/<study>/*/wandb/offline-run-*` would upload old trainings into this run's id
+            shutil.rmtree(self.dir / WANDB_DIR, ignore_errors=True)
+        try:
+            self._f = open(path, "a")
+        except OSError as e:
+            raise named(e, path) from None
         self._start_wandb(config, resume_step)
 
     def _start_wandb(self, config: dict, resume_step: int | None = None) -> None:
@@ -251,8 +299,9 @@ class RunSink:
         try:
             self._f.write(json.dumps(rec) + "\n")
             self._f.flush()
-        except OSError as e:  # disk full: the checkpoint and summary still get their own try
-            print(f"warning: metrics.jsonl write failed: {e}", file=sys.stderr)
+        except OSError as e:  # a full disk: the run stops here (a record lost would be a hole in the
+            # series); the rerun resumes from the last checkpoint and logs again from there
+            raise named(e, self.dir / "metrics.jsonl") from None
         if self._wandb is not None:
             try:
                 extra = {k[1:]: v for k, v in record.items() if k.startswith("_")}
@@ -265,8 +314,7 @@ class RunSink:
         """Write summary.json last (atomically), then close the W&B run."""
         if not self.is_main:
             return
-        if self._f is not None:
-            self._f.close()
+        self._close_file()
         atomic_write_text(
             self.dir / "summary.json", json.dumps({k: _clean(v) for k, v in summary.items()}, indent=1)
         )
@@ -274,9 +322,35 @@ class RunSink:
             try:
                 for k, v in summary.items():
                     self._wandb.summary[k] = _clean(v)
-                self._wandb.finish()
             except Exception as e:
-                warnings.warn(f"W&B finish failed: {e}", stacklevel=2)
+                warnings.warn(f"W&B summary failed: {e}", stacklevel=2)
+        self._finish_wandb(0)
+
+    def abort(self, exit_code: int) -> None:
+        """A run that stops before its summary (Ctrl-C, SIGTERM: 130; an error: 1): close metrics.jsonl and
+        finish the W&B run with `exit_code`, so the records logged so far are flushed to it (a resumed run
+        then continues the same W&B run from its checkpoint, without a hole). Never raises."""
+        if not self.is_main:
+            return
+        with contextlib.suppress(OSError):
+            self._close_file()
+        self._finish_wandb(exit_code)
+
+    def _close_file(self) -> None:
+        f, self._f = self._f, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError as e:
+                raise named(e, self.dir / "metrics.jsonl") from None
+
+    def _finish_wandb(self, exit_code: int) -> None:
+        run, self._wandb = self._wandb, None
+        if run is not None:
+            try:
+                run.finish(exit_code=exit_code)
+            except BaseException as e:  # noqa: BLE001 - W&B never stops a run, nor its interruption
+                warnings.warn(f"W&B finish failed: {type(e).__name__}: {e}", stacklevel=2)
 
 
 def _parse(line: str):

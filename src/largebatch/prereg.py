@@ -16,6 +16,11 @@ Each study keeps its claims as data in `experiments/<study>/claims.toml`, one `[
     figure = "paper_figures/..."
     registered = {commit = "bb09c20", file = "experiments/.../claims.py", quote = "..."}
 
+The file is checked when it is loaded (`load_spec`): TOML syntax, every key one of SPEC_KEYS with its type
+(a misspelt key is an error with "did you mean", not a criterion silently missing), id, claim and test
+present, what the test needs (NEEDS) present, ids unique. A claim id or key that the claims code asks for
+and the file lacks is a SpecKeyError naming the file and line.
+
 The rule the report applies (README, "How verdicts are reached"):
   * the commit that fixed a claim is the last commit that changed its `[[claim]]` table (git blame), unless
     `registered` names an earlier commit whose version of `file` already contains `quote`, the same
@@ -31,6 +36,7 @@ The rule the report applies (README, "How verdicts are reached"):
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import subprocess
@@ -40,6 +46,7 @@ from pathlib import Path
 import pandas as pd
 import tomllib
 
+from .csvcheck import DataFileError
 from .results import ROOT
 
 PRE, POST, UNVERIFIED, UNCOMMITTED = "pre-registered", "post hoc", "unverified", "uncommitted"
@@ -50,14 +57,146 @@ def spec_path(study: str, root: Path = ROOT) -> Path:
     return Path(root) / "experiments" / study / "claims.toml"
 
 
+class SpecError(DataFileError):
+    """A claims.toml that cannot be used: TOML syntax, an unknown or misspelt key, a wrong type, a key its
+    test needs missing, a repeated id; the message names the file and line."""
+
+
+class SpecKeyError(SpecError, KeyError):
+    """The claims code asks a claims.toml for a claim id or key it does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+_NUM = (int, float)
+# Every key a [[claim]] table may have, with its type(s): a misspelt key ("thresold") is an error, not a
+# silently missing criterion. A study-specific key is added here.
+SPEC_KEYS: dict[str, tuple] = {
+    "id": (str,),
+    "claim": (str,),
+    "paper": (str,),
+    "test": (str,),
+    "figure": (str,),
+    "arms": (list,),
+    "statistic": (str,),
+    "seeds": (list,),
+    "threshold": (*_NUM, list),
+    "direction": (str,),
+    "margin": _NUM,
+    "band": (list,),
+    "paper_effect": _NUM,
+    "batch": (int, list),
+    "registered": (dict,),
+    "stable_train_acc": _NUM,
+    "cells": (list,),
+    "settings": (list,),
+    "setting": (list,),
+    "experiments": (list,),
+    "predicted": (list,),
+    "batch_flat": (list,),
+    "batch_beyond": (list,),
+}
+REGISTERED_KEYS = {"commit": (str,), "file": (str,), "quote": (str,), "quotes": (list,)}
+TESTS = ("difference", "equivalence", "noninferior", "one_sample", "bootstrap", "exact", "exploratory")
+DIRECTIONS = (">", "<")
+NEEDS = {  # what each test reads from its spec, beyond id, claim and test
+    "equivalence": ("margin",),
+    "noninferior": ("margin",),
+    "difference": ("threshold",),
+    "one_sample": ("threshold",),
+    "bootstrap": ("threshold", "band"),  # one of them
+}
+
+
+class _Claims(dict):
+    """A study's claims by id; a missing id is a SpecKeyError naming the file."""
+
+    path = ""
+
+    def __missing__(self, key):
+        raise SpecKeyError(
+            f"{self.path}: no claim with id {key!r}, which the study's claims.py asks for"
+            f"{_near(key, self)} (ids: {', '.join(self)})"
+        )
+
+
+class _Claim(dict):
+    """One [[claim]] table; a missing key is a SpecKeyError naming the file and the table's line."""
+
+    where = ""
+
+    def __missing__(self, key):
+        raise SpecKeyError(f"{self.where}: claim {self.get('id')!r} has no key {key!r}{_near(key, self)}")
+
+
+def _near(key, names) -> str:
+    near = difflib.get_close_matches(str(key), [str(n) for n in names], n=1, cutoff=0.7)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _is(v, types: tuple) -> bool:
+    return isinstance(v, types) and not (isinstance(v, bool) and bool not in types)
+
+
+def _line_of(lines: list[str], first: int, last: int, key: str) -> int:
+    for i in range(first, min(last + 1, len(lines))):
+        if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
+            return i + 1
+    return first + 1
+
+
+def _check_claim(c: dict, path: str, lines: list[str], span: tuple[int, int]) -> None:
+    def fail(key: str | None, msg: str):
+        line = _line_of(lines, *span, key) if key else span[0] + 1
+        raise SpecError(f"{path} line {line}: claim {c.get('id')!r}: {msg}")
+
+    for key, v in c.items():
+        if key not in SPEC_KEYS:
+            fail(key, f"unknown key {key!r}{_near(key, SPEC_KEYS)} (known keys: prereg.SPEC_KEYS)")
+        if not _is(v, SPEC_KEYS[key]):
+            names = {"str": "string", "list": "list", "dict": "table"}
+            want = dict.fromkeys(
+                "number" if t in _NUM else names.get(t.__name__, t.__name__) for t in SPEC_KEYS[key]
+            )
+            fail(key, f"{key} = {v!r}: must be a {' or '.join(want)}")
+    for key in ("id", "claim", "test"):
+        if key not in c:
+            fail(None, f"no {key!r} key")
+    if c["test"] not in TESTS:
+        fail("test", f"test = {c['test']!r}: choose one of {TESTS}")
+    if "direction" in c and c["direction"] not in DIRECTIONS:
+        fail("direction", f"direction = {c['direction']!r}: choose one of {DIRECTIONS}")
+    need = NEEDS.get(c["test"], ())
+    if need and not any(k in c for k in need):
+        fail(None, f"test = {c['test']!r} needs {' or '.join(need)}")
+    for key, v in (c.get("registered") or {}).items():
+        if key not in REGISTERED_KEYS or not _is(v, REGISTERED_KEYS[key]):
+            fail("registered", f"registered: {key} = {v!r}: the keys are commit, file, quote (or quotes)")
+
+
 @functools.cache
 def _load(path: str, mtime: float) -> dict:
-    data = tomllib.loads(Path(path).read_text())
-    out = {}
-    for c in data.get("claim", []):
+    text = Path(path).read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: TOML syntax error: {e}") from None
+    if set(data) - {"claim"} or not isinstance(data.get("claim", []), list):
+        bad = next(iter(set(data) - {"claim"}), "claim")
+        raise SpecError(f"{path}: {bad!r}: a claims spec holds only [[claim]] tables{_near(bad, ['claim'])}")
+    lines, spans = text.splitlines(), _blocks(text)
+    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[claim]]"] + [len(lines)]
+    out = _Claims()
+    out.path = path
+    for k, c in enumerate(data.get("claim", [])):
+        span = spans.get(c.get("id"), (starts[k], starts[k + 1] - 1))
+        _check_claim(c, path, lines, span)
         if c["id"] in out:
-            raise ValueError(f"{path}: duplicate claim id {c['id']!r}")
-        out[c["id"]] = c
+            raise SpecError(f"{path} line {span[0] + 1}: duplicate claim id {c['id']!r}")
+        claim = _Claim(c)
+        claim.where = f"{path} line {span[0] + 1}"
+        out[c["id"]] = claim
     return out
 
 

@@ -16,15 +16,21 @@ hand.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import prereg
+from . import csvcheck, prereg
 from . import verdict as V
 from .cmdline import Command, exit_with
+from .csvcheck import DataFileError
+from .metrics import oserror_text
 from .results import DATA, ROOT, replace_block, write_block
+from .study import csv_keys, discover
 from .study import find as find_study
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
@@ -112,15 +118,90 @@ def judge(study: str, row: dict, root: Path = ROOT) -> dict:
     return out
 
 
+def _header(text: str) -> list[str]:
+    return next(csv.reader(io.StringIO(text.partition("\n")[0])), [])
+
+
+def _committed_header(name: str, data_dir: Path) -> list[str]:
+    """The columns of the committed CSV `name`: paper_figures/data's (when `data_dir` is elsewhere), else
+    the version at git HEAD."""
+    ref = DATA / name
+    if ref.is_file() and ref.resolve() != (data_dir / name).resolve():
+        with open(ref) as f:
+            return _header(f.readline())
+    text = prereg._git("show", f"HEAD:{ref.relative_to(ROOT)}") if ref.is_relative_to(ROOT) else None
+    return _header(text or "")
+
+
+def _input_error(study: str, e: Exception, data_dir: Path) -> DataFileError | None:
+    """A claims module's KeyError, AttributeError (`df.col`) or FileNotFoundError as the CSV it concerns
+    (None: not a data problem but a bug, left to raise): a column that the committed CSV has and this one
+    lacks, or a missing file."""
+    who = f"experiments/{study}/claims.py"
+    if isinstance(e, FileNotFoundError):
+        return DataFileError(f"{e.filename}: no such file, which {who} reads; {csvcheck.fix(e.filename)}")
+    arg = str(e.args[0]) if e.args else ""
+    if isinstance(e, AttributeError):
+        names = re.findall(r"has no attribute '([^']+)'", arg)
+    elif "not in index" in arg or "None of" in arg:
+        names = re.findall(r"'([^']+)'", arg)
+    else:
+        names = [arg]
+    for name in names:
+        for p in sorted(data_dir.glob("*.csv")):
+            with open(p) as f:
+                if name not in _header(f.readline()) and name in _committed_header(p.name, data_dir):
+                    return DataFileError(
+                        f"{p}: no column {name!r}, which {who} reads (the committed {p.name} has it); "
+                        f"{csvcheck.fix(p)}"
+                    )
+    return None
+
+
+def _call(study: str, fn, data_dir: Path):
+    """fn(data_dir) of a study's claims module, its data errors as one-line DataFileErrors."""
+    try:
+        return fn(data_dir)
+    except (KeyError, AttributeError, FileNotFoundError) as e:
+        if isinstance(e, DataFileError):
+            raise
+        err = _input_error(study, e, data_dir)
+        if err is None:
+            raise
+        raise err from None
+
+
+def check_inputs(data_dir: str | Path, root: Path = ROOT) -> None:
+    """What the report reads, checked before it writes anything: `data_dir` exists and holds the CSV of
+    every study whose claims it reports (a typo or a partial directory would empty their blocks), each CSV
+    well formed and without repeated rows or keys (largebatch.csvcheck, the studies' KEYS), and every
+    claims.toml valid (prereg.load_spec).
+
+    Raises:
+        DataFileError: one line naming the file (and line) and the fix.
+    """
+    data_dir = Path(data_dir)
+    csvcheck.check_dir(data_dir, csv_keys())
+    for s in discover():
+        if s.has("claims") and prereg.spec_path(s.name, root).is_file():
+            prereg.load_spec(s.name, root)
+            if not (data_dir / f"{s.name}.csv").is_file():
+                raise DataFileError(
+                    f"--data_dir={data_dir}: no {s.name}.csv, whose claims the report writes; give the "
+                    "directory that holds every study's CSV (paper_figures/data)"
+                )
+
+
 def collect_claims(data_dir: str | Path = DATA, root: Path = ROOT) -> list[dict]:
     """Every judged row of every study with a CSV in `data_dir` and a claims module, sorted by study.
 
     Raises:
         ValueError: a row misses a key, names no claim of the spec, or has no verdict where one is due.
+        DataFileError: a CSV the claims read lacks a column or is missing, or a claims.toml is invalid.
     """
     out = []
     for study, mod in _studies(Path(data_dir)):
-        for row in mod.claims(Path(data_dir)):
+        for row in _call(study, mod.claims, Path(data_dir)):
             missing = {"id", "ours", "result"} - set(row)
             if missing:
                 raise ValueError(
@@ -355,7 +436,8 @@ def blocks(
             continue
         table = render_rows([r for r in rows if r["study"] == study])
         got = {
-            k: table if v is None else v.replace(CLAIMS_TOKEN, table) for k, v in fn(Path(data_dir)).items()
+            k: table if v is None else v.replace(CLAIMS_TOKEN, table)
+            for k, v in _call(study, fn, Path(data_dir)).items()
         }
         out[Path(root) / "experiments" / study / "README.md"] = got
     for study in dict.fromkeys(r["study"] for r in rows):  # the counts line, where a README asks for it
@@ -398,7 +480,13 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(a.data_dir) if a.data_dir else (root / "paper_figures" / "data" if a.root else DATA)
     readme = Path(a.readme) if a.readme else root / "README.md"
     stale, wrote = [], []
-    for path, bl in blocks(data_dir, root, readme).items():
+    try:
+        check_inputs(data_dir, root)
+        every = blocks(data_dir, root, readme)
+    except DataFileError as e:  # before anything is written: no block is emptied by a bad input
+        print(f"report error: {e}", file=sys.stderr)
+        return 2
+    for path, bl in every.items():
         if not path.is_file():
             if path == readme:
                 print(f"[report] no {path}", file=sys.stderr)
@@ -417,7 +505,11 @@ def main(argv: list[str] | None = None) -> int:
             if new != text:
                 stale.append(f"{_rel(path)}:{name}")
                 if not a.check:
-                    write_block(path, block, name)
+                    try:
+                        write_block(path, block, name)
+                    except OSError as e:
+                        print(f"report error: {oserror_text(e, 'checkout', 'then rerun')}", file=sys.stderr)
+                        return 2
                     wrote.append(f"{_rel(path)}:{name}")
                 text = new
     if a.check:

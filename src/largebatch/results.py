@@ -21,7 +21,9 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from .config import from_dict, run_id
-from .metrics import atomic_write_text, read_summary
+from .csvcheck import DataFileError, check_unique
+from .csvcheck import read_csv as read_checked
+from .metrics import atomic_write_text, oserror_text, read_summary
 from .paths import ROOT  # repository root: a checkout, $LARGEBATCH_ROOT or the working directory
 
 FIGURES = ROOT / "paper_figures"
@@ -52,13 +54,111 @@ def run_config(d: str | Path):
         return None
 
 
+class RunMismatch(DataFileError):
+    """A run directory whose files disagree: config.json with its id, or summary.json with metrics.jsonl."""
+
+
+def _records(d: Path) -> list[dict]:
+    """metrics.jsonl's records (a line cut short by a kill is skipped)."""
+    path, out = Path(d) / "metrics.jsonl", []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+_REDO = "restore the file, or rerun that run with --force (or delete its directory)"
+
+
+def check_config_id(d: str | Path, rid: str) -> None:
+    """The run in directory `d` is the run `rid` (its config.json's config re-hashed by the caller's scheme,
+    e.g. run_id): the directory's name and config.json's own run_id must be `rid`, or the file was edited.
+
+    Raises:
+        RunMismatch: naming config.json, both ids and the fix.
+    """
+    d = Path(d)
+    own = (_read_json(d / "config.json") or {}).get("run_id")
+    if d.name != rid or own not in (None, rid):
+        raise RunMismatch(
+            f"{d / 'config.json'}: its config is run {rid}, but the run was written as "
+            f"{own or d.name} (the directory's name{' and its run_id' if own else ''}): the config was "
+            "edited, belongs to another run, or predates a change of the run-id scheme; restore the file, or "
+            "move that directory out of the runs directory and rerun the grid (the run gets its own id)"
+        )
+
+
+def check_summary(d: str | Path, s: dict) -> None:
+    """The complete summary `s` of run directory `d` agrees with its metrics.jsonl: the same number of
+    steps as the last record's, and (a finished run) the final test accuracy of the last evaluation.
+
+    Raises:
+        RunMismatch: naming summary.json, the two values and the fix.
+    """
+    d, recs = Path(d), _records(d)
+    steps = [r["step"] for r in recs if isinstance(r.get("step"), int)]
+    where = d / "summary.json"
+    if not steps:
+        raise RunMismatch(f"{where}: the run is complete but metrics.jsonl holds no records; {_REDO}")
+    if s.get("steps") != steps[-1]:
+        raise RunMismatch(
+            f"{where}: steps={s.get('steps')}, but metrics.jsonl ends at step {steps[-1]}; {_REDO}"
+        )
+    if s.get("run_id") not in (None, d.name):
+        raise RunMismatch(f"{where}: run_id={s.get('run_id')!r} in the directory of {d.name}; {_REDO}")
+    if s.get("status") == "complete":
+        ev = [r for r in recs if "test/acc" in r]
+        acc, last = s.get("final_test_acc"), ev[-1]["test/acc"] if ev else None
+        if not isinstance(last, (int, float)) or not math.isclose(acc, last, rel_tol=1e-12, abs_tol=1e-15):
+            raise RunMismatch(
+                f"{where}: final_test_acc={acc}, but the last evaluation in metrics.jsonl gives "
+                f"{last} (step {ev[-1]['step'] if ev else '-'}); {_REDO}"
+            )
+
+
+def check_run(d: str | Path, s: dict):
+    """The TrainConfig of run directory `d` (complete, summary `s`) after check_config_id and check_summary;
+    None (with a warning) when its config.json is unreadable.
+
+    Raises:
+        RunMismatch: the run's files disagree.
+    """
+    c = run_config(d)
+    if c is not None:
+        check_config_id(d, run_id(c))  # a config.json edited or copied from another run is refused
+        check_summary(d, s)  # and a summary.json that disagrees with metrics.jsonl
+    return c
+
+
+def checked_summary(d: str | Path, rid: str | None = None) -> dict | None:
+    """read_summary(d) after check_config_id (when `rid` is given) and check_summary; None if incomplete."""
+    s = read_summary(d)
+    if s is not None:
+        if rid is not None:
+            check_config_id(d, rid)
+        check_summary(d, s)
+    return s
+
+
 def grid_run_names(study: str, cfgs, runs_dir: str | Path = "runs") -> list[str]:
-    """Names of the run directories of `study` whose config (re-hashed now) is one of `cfgs`; a run whose
-    config.json is unreadable is skipped with a warning."""
+    """Names of the run directories of `study` whose config is one of `cfgs`. A run whose config.json is
+    unreadable is skipped with a warning; one whose config or summary disagrees with its run id or metrics
+    (check_config_id, check_summary) is refused: RunMismatch, and nothing is collected."""
     ids = {run_id(c) for c in cfgs}
-    return [
-        d.name for d in run_dirs(study, runs_dir) if (c := run_config(d)) is not None and run_id(c) in ids
-    ]
+    out = []
+    for d in run_dirs(study, runs_dir):
+        c = run_config(d)
+        if c is None:
+            continue
+        rid = run_id(c)
+        if rid in ids or d.name in ids:
+            checked_summary(d, rid)
+            out.append(d.name)
+    return out
 
 
 class ShrinkError(RuntimeError):
@@ -184,16 +284,21 @@ def _sort_key(s: pd.Series) -> pd.Series:
     return s if is_numeric_dtype(s) else s.astype(str)
 
 
-def _data_rows(path: Path) -> int:
-    """Data rows of an existing CSV (0 if it cannot be read)."""
-    try:
-        return len(pd.read_csv(path, dtype=str, keep_default_na=False))
-    except Exception:  # noqa: BLE001 - an unreadable old file holds nothing to protect
-        return 0
+def _data_rows(path: Path, keys=None) -> int:
+    """Data rows of an existing CSV, checked first (csvcheck.read_csv): a malformed or repeated row is an
+    error naming its line, never a reason to count the file as empty and let it shrink."""
+    return len(read_checked(path, keys, dtype=str, keep_default_na=False))
+
+
+_SAME_RUN = "two run directories (or two records of one run) give the same row; remove the duplicate"
 
 
 def write_csv_atomic(
-    df: pd.DataFrame, path: str | Path, sort_by: list[str] | None = None, allow_shrink: bool = False
+    df: pd.DataFrame,
+    path: str | Path,
+    sort_by: list[str] | None = None,
+    allow_shrink: bool = False,
+    keys: tuple | None = None,
 ) -> Path:
     """Write `df` as CSV deterministically and atomically (temporary file + os.replace).
 
@@ -208,17 +313,22 @@ def write_csv_atomic(
         path: Destination; parent directories are created.
         sort_by: Columns to sort rows by.
         allow_shrink: Replace the file even if the new table has fewer rows.
+        keys: Columns that identify a row (the study's KEYS): two rows with the same keys are refused.
 
     Returns:
         Path: `path`.
 
     Raises:
         ShrinkError: the new table has fewer rows than the file at `path` (which is left unchanged).
+        DataFileError: the file at `path` is malformed or repeats a row, or the new rows repeat a key.
+        OSError: the write failed (full disk, read-only directory), naming `path`; the old file is kept.
     """
     path = Path(path)
     out = df.loc[~df.astype(str).duplicated()].copy()
+    if keys:
+        check_unique(out.reset_index(drop=True), f"the rows collected for {path}", keys, how=_SAME_RUN)
     if path.exists() and not (allow_shrink or _ALLOW_SHRINK[0]):
-        old = _data_rows(path)
+        old = _data_rows(path, keys)
         if len(out) < old:
             raise ShrinkError(
                 f"refusing to replace {path} ({old} rows) with {len(out)} rows: the runs found here do "
@@ -232,26 +342,31 @@ def write_csv_atomic(
     try:
         out.to_csv(tmp, index=False, lineterminator="\n")
         os.replace(tmp, path)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def write_csvs(items) -> list[Path]:
-    """Several `write_csv_atomic(df, path, sort_by)` as one: if any would shrink its file (ShrinkError),
-    none is written, so a study's CSVs never disagree with each other."""
-    items = list(items)
-    if not _ALLOW_SHRINK[0]:
-        for df, path, *_ in items:
-            path = Path(path)
-            n = len(df.loc[~df.astype(str).duplicated()])
-            if path.exists() and n < (old := _data_rows(path)):
-                raise ShrinkError(
-                    f"refusing to replace {path} ({old} rows) with {n} rows: the runs found here do not "
-                    "cover what it holds (a partial grid or rerun?); finish the grid, or pass --partial to "
-                    "write it anyway (no CSV of this study was changed)"
-                )
-    return [write_csv_atomic(df, path, *rest) for df, path, *rest in items]
+def write_csvs(items, keys: dict[str, tuple] | None = None) -> list[Path]:
+    """Several `write_csv_atomic(df, path, sort_by)` as one: every check (a malformed or repeated row in
+    an old file, a repeated key among the new rows by `keys` = {file name: key columns}, the study's KEYS;
+    a shrinking file) passes before any file is written, so a study's CSVs never disagree with each other."""
+    items, keys = list(items), keys or {}
+    for df, path, *_ in items:
+        path, k = Path(path), keys.get(Path(path).name)
+        new = df.loc[~df.astype(str).duplicated()].reset_index(drop=True)
+        if k:
+            check_unique(new, f"the rows collected for {path}", k, how=_SAME_RUN)
+        old = _data_rows(path, k) if path.exists() else 0
+        if not _ALLOW_SHRINK[0] and len(new) < old:
+            raise ShrinkError(
+                f"refusing to replace {path} ({old} rows) with {len(new)} rows: the runs found here do not "
+                "cover what it holds (a partial grid or rerun?); finish the grid, or pass --partial to "
+                "write it anyway (no CSV of this study was changed)"
+            )
+    return [write_csv_atomic(df, path, *rest, keys=keys.get(Path(path).name)) for df, path, *rest in items]
 
 
 def merge_committed(new: pd.DataFrame, path: str | Path, keys=("run_id",)) -> pd.DataFrame:
@@ -261,7 +376,7 @@ def merge_committed(new: pd.DataFrame, path: str | Path, keys=("run_id",)) -> pd
     path, keys = Path(path), list(keys)
     if not path.exists():
         return new
-    old = pd.read_csv(path)
+    old = read_checked(path)
     old = old[old[keys].notna().all(axis=1)]
     have = set(map(tuple, new[keys].astype(str).to_numpy()))
     keep = old[[tuple(k) not in have for k in old[keys].astype(str).to_numpy()]]
@@ -294,7 +409,9 @@ def collect_command(module: str, options: type = CollectOptions):
 
 def collect_main(collect, argv: list[str] | None = None, options: type = CollectOptions) -> int:
     """`python -m experiments.<study>.collect [--scale=S] [--partial]`: run `collect(scale)`, print what was
-    written; a refusal to shrink a committed CSV is one line and exit code 1."""
+    written. Exit codes: 1 a refusal to shrink a committed CSV; 2 bad input, one line naming it (an unknown
+    option or scale, a malformed or repeated row in a committed CSV, a run whose files disagree, an
+    unwritable file); nothing is written in those cases."""
     from .cmdline import run_main
 
     return run_main(_collect_main, collect, argv, options, name="collect")
@@ -307,13 +424,25 @@ def _collect_main(collect, argv: list[str] | None, options: type) -> int:
         module = spec.name if spec is not None else "experiments.<study>.collect"
     a, _ = collect_command(module, options).parse(sys.argv[1:] if argv is None else argv)
     extra = {k: v for k, v in vars(a).items() if k not in ("scale", "partial")}
+    with allow_partial(a.partial):
+        return guarded("collect", lambda: [print(f"[collect] wrote {p}") for p in collect(a.scale, **extra)])
+
+
+def guarded(prog: str, fn) -> int:
+    """fn() as a command's exit code: 0 done; 1 a refusal to shrink a committed CSV (ShrinkError); 2 a data
+    file that cannot be used (DataFileError: malformed, repeated, a run whose files disagree) or a write
+    that failed (OSError: full disk, read-only directory); each as one line on stderr."""
     try:
-        with allow_partial(a.partial):
-            for path in collect(a.scale, **extra):
-                print(f"[collect] wrote {path}")
+        fn()
     except ShrinkError as e:
-        print(f"[collect] {e}", file=sys.stderr)
+        print(f"[{prog}] {e}", file=sys.stderr)
         return 1
+    except DataFileError as e:
+        print(f"{prog} error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{prog} error: {oserror_text(e, 'data directory', 'then rerun')}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,7 +11,9 @@ files, each optional, each with the protocol below (experiments/README.md, "Addi
                 `torchrun ... -m experiments.<name>.run --index=i` works
     collect.py  collect(scale, runs_dir, data_dir) -> list[Path]: the study's CSVs under
                 paper_figures/data/ (CollectModule); optionally before_reproduce(scale) -> failed runs,
-                runs outside the core grid that `make reproduce` starts first
+                runs outside the core grid that `make reproduce` starts first, and KEYS = {CSV file
+                name: the columns that identify a row}: a repeated key is refused wherever the CSV is
+                written or read (largebatch.csvcheck; every CSV also refuses exactly repeated rows)
     claims.py   claims(data_dir) -> list[dict] (ClaimsModule): one row per claim of claims.toml (the
                 claims as data), keys id, ours, result (largebatch.report judges them into the README)
     models.py   the study's own models, registered with largebatch.models.register_model
@@ -187,6 +189,15 @@ def discover() -> list[Study]:
     return [found[k] for k in sorted(found)]
 
 
+def csv_keys() -> dict[str, tuple]:
+    """{CSV file name: its key columns}, from the KEYS of every study's collect.py."""
+    out: dict[str, tuple] = {}
+    for s in discover():
+        mod = s.module("collect")
+        out.update(getattr(mod, "KEYS", None) or {})
+    return out
+
+
 def find(name: str) -> Study | None:
     """The study called `name`, or None."""
     return next((s for s in discover() if s.name == name), None)
@@ -242,6 +253,7 @@ __all__ = [
     "discover",
     "find",
     "get",
+    "csv_keys",
     "check_scale",
     "skip_scale",
 ]

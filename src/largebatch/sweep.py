@@ -44,8 +44,9 @@ from .cli import main as run_one
 from .cli import normalize
 from .cmdline import Command, UsageError, exit_with
 from .config import ConfigError, make_config, parse_overrides, run_id
+from .csvcheck import DataFileError
 from .jobs import default_jobs
-from .metrics import is_complete
+from .metrics import is_complete, oserror_text
 from .paths import ROOT
 from .progress import is_tty  # the repository root: runs/ and the working directory of launched runs
 from .results import ShrinkError, allow_partial
@@ -339,6 +340,12 @@ def plan(name: str, scale: str, only: list[int] | None, extra: list[str]) -> tup
     """The grid (with the overrides in `extra` applied) and the indices still to run; prints the count."""
     over = parse_overrides([a for a in extra if a not in RUN_FLAGS])
     cfgs = [make_config(c, **over) for c in study_module(name).grid(scale)]
+    outside = [i for i in only or () if not 0 <= i < len(cfgs)]
+    if outside:  # not a silent no-op: the user meant some run
+        raise ConfigError(
+            f"--only={','.join(map(str, only))}: index {outside[0]} is not in the {scale} grid of {name}, "
+            f"which has {len(cfgs)} entries (0..{len(cfgs) - 1}; `--dry` lists them)"
+        )
     chosen = [i for i in range(len(cfgs)) if only is None or i in only]
     todo = [i for i in chosen if not is_complete(run_dir(cfgs[i]))]
     sel = f", {len(chosen)} selected" if only is not None else ""
@@ -512,6 +519,12 @@ def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) 
             paths = collect.collect(scale, **kw)
     except ShrinkError as e:
         print(f"[sweep] collect: {e}")
+        return []
+    except DataFileError as e:  # a malformed committed CSV, a run whose files disagree: nothing written
+        print(f"[sweep] collect error: {e}", file=sys.stderr)
+        return []
+    except OSError as e:
+        print(f"[sweep] collect error: {oserror_text(e, 'data directory', 'then rerun')}", file=sys.stderr)
         return []
     for path in paths:
         print(f"[sweep] wrote {path}")

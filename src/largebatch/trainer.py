@@ -41,6 +41,7 @@ from .noise import NoiseMeter
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
 from .staleness import Staleness, build_staleness
+from .validate import check_data
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_META = "checkpoint.json"  # the checkpoint's non-tensor state, readable (also inside the .pt)
@@ -95,8 +96,19 @@ def _save(path: Path, state: dict, meta: dict) -> None:
     inside it as a string and is written beside it as checkpoint.json for people to read."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        torch.save({**state, "meta": json.dumps(meta)}, tmp)
+        # Through a Python file object: on a full disk torch.save(obj, path) raises a RuntimeError from its
+        # own writer ("unexpected pos ...") that no longer says why; with a file object the OSError
+        # (ENOSPC) stays in the exception's context and becomes the error the command line reports.
+        with open(tmp, "wb") as f:
+            torch.save({**state, "meta": json.dumps(meta)}, f)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        cause = e
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)  # a full disk leaves the previous checkpoint, not a partial file
     atomic_write_text(path.with_name(CHECKPOINT_META), json.dumps(meta, indent=1))
@@ -230,10 +242,13 @@ def train(
                 _checkpoint(run, st)
             if on_step is not None:
                 on_step(run, st)
+        summary = _finish(run, st)
+    except BaseException as e:  # the W&B run gets what was logged (Ctrl-C, SIGTERM: exit code 130)
+        run.sink.abort(130 if isinstance(e, KeyboardInterrupt) else 1)
+        raise
     finally:
         if run.bar is not None:
             run.bar.close()
-    summary = _finish(run, st)
     return (summary, run.model) if return_model else summary
 
 
@@ -262,7 +277,9 @@ def _setup(
         cfg.depth,
         cfg.zero_gamma,
         cfg.per_worker_batch,
-    ).to(dev)
+    )
+    check_data(cfg, data, model)  # num_classes and input shape against the data, before anything is written
+    model = model.to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     amp = torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp == "bf16" else contextlib.nullcontext()
