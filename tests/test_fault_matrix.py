@@ -567,6 +567,7 @@ def test_ctrl_c_finishes_the_wandb_run_and_the_resume_leaves_no_hole(tmp_path, w
     assert code2 == 0 and sorted(set(steps) | set(steps2)) == logged == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_torchrun_config_error_is_printed_by_the_ranks(tmp_path):
     """3 processes cannot split B = 64 into workers of 32: every rank finds it and prints the one line
     (rank 0 alone used to be stopped by torchrun before it printed); each rank exits 2."""
@@ -596,6 +597,7 @@ def test_torchrun_config_error_is_printed_by_the_ranks(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_parameter_server_refuses_a_run_directory_in_use(tmp_path):
     """The parameter server takes the trainer's run-directory lock: a second run of one config exits 3 on
     every rank, and the first run's files stay (it used to start, and delete the first's metrics.jsonl)."""
