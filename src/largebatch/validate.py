@@ -100,6 +100,7 @@ RANGES: dict[str, Range] = {
     "log_coherence_every_steps": GE0,
     "seed": Range(0, SEED_MAX, hi_open=True),
     "threads": GE0,
+    "nproc": GE0,
     "synthetic_examples": GT0,
     "image_size": GT0,
     "num_classes": GE0,
