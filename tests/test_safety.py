@@ -434,9 +434,18 @@ def test_every_numeric_field_has_a_range_that_help_prints_and_no_comment_repeats
     for cls, table in ((TrainConfig, RANGES), (ServerConfig, SERVER_RANGES)):
         numeric = [f.name for f in fields(cls) if is_numeric(f.default)]
         assert [n for n in numeric if n not in table] == [], cls.__name__
-    text = " ".join(help_text("x").split())
+    entries, cur = {}, None  # option -> its help text (the option's line and its continuation lines)
+    for line in help_text("x").splitlines():
+        m = re.match(r"\s{2}--([a-z_0-9]+)", line)
+        if m:
+            cur = m.group(1)
+            entries[cur] = line
+        elif cur and line.startswith("   "):
+            entries[cur] += " " + line.strip()
+        else:
+            cur = None
     for name, rng in RANGES.items():
-        entry = re.split(rf"--{name}[= ]", text, maxsplit=1)[1].split(" --", 1)[0]
+        entry = " ".join(entries[name].split())
         assert f"range {rng.text()} (default" in entry, (name, entry)
     src = (ROOT / "src/largebatch/config.py").read_text()
     assert not re.search(r"#.*\bin [\[(]-?\d", src), "a field comment states a range: put it in RANGES"
