@@ -240,3 +240,61 @@ def test_runs_without_sha_are_unverified_or_post_hoc(repo):
     assert prereg.status(spec_c, commits, repo) == prereg.POST
     first = _git(repo, "rev-list", "--max-parents=0", "HEAD")
     assert prereg.status(first, commits, repo) == prereg.UNVERIFIED
+
+
+# ---- issue 28/31 additions: smallest effect of interest, bands, preconditions, controls --------------------
+
+
+def test_sesoi_turns_a_null_effect_into_not_reproduced():
+    """Δ > 0 with sesoi 0.5: an interval wholly below 0.5 is not reproduced (the effect, whatever it is, is
+    smaller than any of interest); one wholly above 0 stays reproduced; one straddling 0.5 stays open."""
+    null = V.difference(by_seed(exact_sample(0.05, 0.1, 10)), by_seed(np.zeros(10)), 0.0, ">")
+    assert null.outcome == V.INCONCLUSIVE and null.hi < 0.5
+    assert V.with_sesoi(null, 0.5, ">").outcome == V.NOT_REPRODUCED
+    real = V.difference(by_seed(exact_sample(0.3, 0.1, 10)), by_seed(np.zeros(10)), 0.0, ">")
+    assert real.outcome == V.REPRODUCED and V.with_sesoi(real, 0.5, ">").outcome == V.REPRODUCED
+    wide = V.difference(by_seed(exact_sample(0.3, 1.0, 10)), by_seed(np.zeros(10)), 0.0, ">")
+    assert V.with_sesoi(wide, 0.5, ">").outcome == V.INCONCLUSIVE
+    # mirrored for "<", and recombined for composites
+    lo = V.difference(by_seed(exact_sample(-0.05, 0.1, 10)), by_seed(np.zeros(10)), 0.0, "<")
+    assert V.with_sesoi(lo, -0.5, "<").outcome == V.NOT_REPRODUCED
+    both = V.all_of([real, null])
+    assert both.outcome == V.INCONCLUSIVE and V.with_sesoi(both, 0.5, ">").outcome == V.NOT_REPRODUCED
+
+
+def test_difference_band():
+    zero = by_seed(np.zeros(10))
+    inside = V.difference_band(by_seed(exact_sample(1.2, 0.2, 10)), zero, 0.5, 2.0)
+    assert inside.outcome == V.REPRODUCED and inside.rule == "Δ in (0.5, 2)"
+    above = V.difference_band(by_seed(exact_sample(3.0, 0.2, 10)), zero, 0.5, 2.0)
+    assert above.outcome == V.NOT_REPRODUCED
+    edge = V.difference_band(by_seed(exact_sample(1.9, 0.4, 10)), zero, 0.5, 2.0)
+    assert edge.outcome == V.INCONCLUSIVE and edge.threshold == 2.0
+
+
+def test_precondition_must_name_an_earlier_claim(repo):
+    spec = SPEC + '\n[[claim]]\nid = "y"\nclaim = "y"\ntest = "exploratory"\nprecondition = "z"\n'
+    (repo / "experiments" / "toy" / "claims.toml").write_text(spec)
+    with pytest.raises(prereg.SpecError, match="precondition"):
+        prereg.load_spec("toy", repo)
+    (repo / "experiments" / "toy" / "claims.toml").write_text(spec.replace('"z"', '"x"'))
+    assert prereg.load_spec("toy", repo)["y"]["precondition"] == "x"
+
+
+def test_report_marks_rows_not_testable_and_not_separated():
+    from largebatch import report
+
+    def row(cid, outcome, **spec):
+        res = V.Result(outcome, 1.0, 0.5, 1.5, 10, "paired t", "Δ > 1")
+        return {"study": "s", "id": cid, "outcome": outcome, "spec": spec, "result": res}
+
+    rows = [
+        row("pre", V.INCONCLUSIVE),
+        row("m", V.REPRODUCED, precondition="pre"),
+        row("pre2", V.REPRODUCED),
+        row("m2", V.REPRODUCED, precondition="pre2"),
+    ]
+    out = {r["id"]: r["outcome"] for r in report.apply_preconditions(rows)}
+    assert out == {"pre": V.INCONCLUSIVE, "m": V.NOT_TESTABLE, "pre2": V.REPRODUCED, "m2": V.REPRODUCED}
+    c = report.counts([{**r, "prereg": prereg.PRE} for r in rows])["s"]
+    assert c[V.NOT_TESTABLE] == 1 and c[V.REPRODUCED] == 2

@@ -19,6 +19,8 @@ from largebatch import bstar
 from largebatch.results import DATA, markdown_table
 
 STUDY = "failure_batch"
+CSV = f"paper_figures/data/{STUDY}.csv"
+LARS_E = 100 / 11  # the LARS probe's budget (config.LARS_EPOCHS)
 N_TRAIN = 60000
 BASELINES = {"goyal": 256, "lars_nobn": 128, "lars_bn": 128}
 PAPER_GOYAL = {
@@ -34,8 +36,34 @@ PAPER_GOYAL = {
 
 
 def claims(data_dir: Path) -> list[dict]:
-    """No judged rows: the probes are calibration (seeds >= 100)."""
-    return []
+    """Exploratory rows (no verdict: the probes are calibration, seeds >= 100): each proxy's B*."""
+    runs = _runs(str(data_dir))
+    rows = []
+    if (runs.probe == "goyal").any():
+        from largebatch.proxies import E_V3
+
+        est = estimates("goyal", E_V3, data_dir)
+        rows.append(
+            _row(
+                "bstar_goyal",
+                f"E = {E_V3:g}: B* = {est['b_star_gap']:,.0f}{_ci(est['ci'], 'b_star_gap')}"
+                f" (target {est['target']:.2f} %, seeds {est['n_seeds']})",
+                runs[runs.probe == "goyal"],
+            )
+        )
+    parts, mine = [], runs[runs.probe.str.startswith("lars")]
+    for p in ("lars_nobn", "lars_bn"):
+        r = probe_runs(p, data_dir)
+        if r[np.isclose(r.epochs, LARS_E)].seed.nunique() >= 2:
+            est = estimates(p, LARS_E, data_dir)
+            parts.append(f"{p}: {est['b_star_gap']:,.0f}{_ci(est['ci'], 'b_star_gap')}")
+    if parts:
+        rows.append(_row("bstar_lars", f"E = {LARS_E:.2f}: " + "; ".join(parts), mine))
+    return rows
+
+
+def _row(cid: str, ours: str, runs: pd.DataFrame) -> dict:
+    return {"id": cid, "ours": ours, "result": None, "runs": runs, "csv": CSV}
 
 
 @lru_cache(maxsize=8)

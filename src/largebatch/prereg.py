@@ -96,6 +96,10 @@ SPEC_KEYS: dict[str, tuple] = {
     "predicted": (list,),
     "batch_flat": (list,),
     "batch_beyond": (list,),
+    "sesoi": _NUM,  # smallest effect of interest of a directional claim (largebatch.verdict.with_sesoi)
+    "sesoi_why": (str,),
+    "precondition": (str,),  # id of the row that must be reproduced for this one to be judged
+    "control": (str,),  # the arm without the method, judged by the same test
 }
 REGISTERED_KEYS = {"commit": (str,), "file": (str,), "quote": (str,), "quotes": (list,)}
 TESTS = ("difference", "equivalence", "noninferior", "one_sample", "bootstrap", "exact", "exploratory")
@@ -197,6 +201,13 @@ def _load(path: str, mtime: float) -> dict:
         claim = _Claim(c)
         claim.where = f"{path} line {span[0] + 1}"
         out[c["id"]] = claim
+    for cid, c in out.items():  # a precondition names an earlier claim of the same file
+        pre = c.get("precondition")
+        if pre is not None and (pre not in out or list(out).index(pre) >= list(out).index(cid)):
+            raise SpecError(
+                f"{c.where}: claim {cid!r}: precondition = {pre!r} must be the id of a claim above it in "
+                f"this file{_near(pre, out)}"
+            )
     return out
 
 
@@ -320,9 +331,23 @@ def fixed_commit(study: str, spec: dict, root: Path = ROOT) -> tuple[str, str]:
     return c, "spec" if c != UNCOMMITTED else UNCOMMITTED
 
 
+RENAMES = "paper_figures/data/run_id_renames.csv"  # old_run_id,new_run_id: ids renamed by a scheme change
+
+
+def _renames(root: Path) -> dict[str, str]:
+    """new run id -> old run id, from the committed rename table (run ids renamed when the id scheme changed:
+    a renamed run is dated by the first commit that held it under either name)."""
+    path = Path(root) / RENAMES
+    if not path.is_file():
+        return {}
+    df = pd.read_csv(path, dtype=str)
+    return dict(zip(df["new_run_id"], df["old_run_id"]))
+
+
 @functools.cache
 def _first_commits(csv_rel: str, key: str, root: Path = ROOT) -> dict[str, str]:
-    """key value -> the first commit whose version of the CSV holds it."""
+    """key value -> the first commit whose version of the CSV holds it (under its old name, for a run id
+    in the rename table)."""
     out: dict[str, str] = {}
     log = _git("log", "--format=%H", "--reverse", "--", csv_rel, root=root) or ""
     for c in log.split():
@@ -335,6 +360,10 @@ def _first_commits(csv_rel: str, key: str, root: Path = ROOT) -> dict[str, str]:
             continue
         for v in df[key].astype(str):
             out.setdefault(v, c)
+    if key == "run_id":
+        for new, old in _renames(root).items():
+            if old in out:
+                out[new] = out[old]  # the old name is older: git log runs oldest first
     return out
 
 

@@ -41,7 +41,10 @@ SHOWN = {
     V.NOT_REPRODUCED: "**not reproduced**",
     V.INCONCLUSIVE: "inconclusive",
     V.EXPLORATORY: "*exploratory*",
+    V.NOT_TESTABLE: "*not testable here*",
+    V.NOT_SEPARATED: "reproduced, but so does the control",
 }
+JUDGED = (*V.OUTCOMES, V.NOT_TESTABLE, V.NOT_SEPARATED)  # every outcome but exploratory
 
 
 def _claims_module(study: str):
@@ -83,6 +86,8 @@ def judge(study: str, row: dict, root: Path = ROOT) -> dict:
         )
     spec = specs[row["id"]]
     res: V.Result | None = row.get("result")
+    if res is not None and spec.get("sesoi") is not None:
+        res = V.with_sesoi(res, float(spec["sesoi"]), spec.get("direction", ">"))
     exploratory = spec.get("test") == "exploratory" or res is None
     fixed, how = prereg.fixed_commit(study, spec, root)
     runs = row.get("runs")
@@ -115,7 +120,26 @@ def judge(study: str, row: dict, root: Path = ROOT) -> dict:
     out.update(
         target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.get("wall_per_seed")
     )
+    control = row.get("control_result")
+    out["control_result"] = control
+    if control is not None and out["outcome"] == V.REPRODUCED and control.outcome == V.REPRODUCED:
+        out["outcome"] = V.NOT_SEPARATED
     return out
+
+
+def apply_preconditions(rows: list[dict]) -> list[dict]:
+    """A row whose spec names a precondition is judged only when that row is reproduced; otherwise its
+    outcome is NOT_TESTABLE (its own interval stays in the table, the precondition's is named beside it)."""
+    by_id = {(r["study"], r["id"]): r for r in rows}
+    for r in rows:
+        pre = r["spec"].get("precondition")
+        if pre is None or r["outcome"] == V.EXPLORATORY:
+            continue
+        p = by_id.get((r["study"], pre))
+        r["precondition_row"] = p
+        if p is None or p["outcome"] != V.REPRODUCED:
+            r["outcome"] = V.NOT_TESTABLE
+    return rows
 
 
 def _header(text: str) -> list[str]:
@@ -208,10 +232,10 @@ def collect_claims(data_dir: str | Path = DATA, root: Path = ROOT) -> list[dict]
                     f"experiments.{study}.claims: row {row.get('id')!r} misses {sorted(missing)}"
                 )
             r = judge(study, row, root)
-            if r["outcome"] not in (*V.OUTCOMES, V.EXPLORATORY):
+            if r["outcome"] not in (*JUDGED, V.EXPLORATORY):
                 raise ValueError(f"{study}/{r['id']}: outcome {r['outcome']!r}")
             out.append(r)
-    return out
+    return apply_preconditions(out)
 
 
 def _cell(v) -> str:
@@ -248,11 +272,14 @@ def _seeds_cell(r: dict) -> str:
     return txt
 
 
+COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc")
+
+
 def counts(rows: list[dict]) -> dict[str, dict[str, int]]:
     """study -> {outcome: count} (exploratory rows counted apart)."""
     out: dict[str, dict[str, int]] = {}
     for r in rows:
-        c = out.setdefault(r["study"], {k: 0 for k in (*V.OUTCOMES, V.EXPLORATORY, "post hoc")})
+        c = out.setdefault(r["study"], {k: 0 for k in COUNTED})
         c[r["outcome"]] += 1
         c["post hoc"] += r["outcome"] != V.EXPLORATORY and r["prereg"] == prereg.POST
     return out
@@ -261,21 +288,22 @@ def counts(rows: list[dict]) -> dict[str, dict[str, int]]:
 def render_counts(rows: list[dict]) -> str:
     c = counts(rows)
     lines = [
-        "| study | reproduced | not reproduced | inconclusive | exploratory (no verdict) | "
-        "of the judged: post hoc |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| study | reproduced | not reproduced | inconclusive | not testable here (precondition not "
+        "reproduced) | control passes too | exploratory (no verdict) | of the judged: post hoc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    tot = {k: 0 for k in (*V.OUTCOMES, V.EXPLORATORY, "post hoc")}
+    tot = {k: 0 for k in COUNTED}
     for s, d in c.items():
         lines.append(
             f"| `{s}` | {d[V.REPRODUCED]} | {d[V.NOT_REPRODUCED]} | {d[V.INCONCLUSIVE]} | "
-            f"{d[V.EXPLORATORY]} | {d['post hoc']} |"
+            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d[V.EXPLORATORY]} | {d['post hoc']} |"
         )
         for k in tot:
             tot[k] += d[k]
     lines.append(
         f"| **all** | **{tot[V.REPRODUCED]}** | **{tot[V.NOT_REPRODUCED]}** | "
-        f"**{tot[V.INCONCLUSIVE]}** | {tot[V.EXPLORATORY]} | {tot['post hoc']} |"
+        f"**{tot[V.INCONCLUSIVE]}** | {tot[V.NOT_TESTABLE]} | {tot[V.NOT_SEPARATED]} | "
+        f"{tot[V.EXPLORATORY]} | {tot['post hoc']} |"
     )
     return "\n".join(lines)
 
@@ -285,9 +313,14 @@ def render_study_counts(rows: list[dict]) -> str:
     c = counts(rows)[rows[0]["study"]] if rows else {}
     if not c:
         return "No claims judged yet."
+    extra = ""
+    if c[V.NOT_TESTABLE]:
+        extra += f", {c[V.NOT_TESTABLE]} not testable here (precondition not reproduced)"
+    if c[V.NOT_SEPARATED]:
+        extra += f", {c[V.NOT_SEPARATED]} passed by the control too"
     return (
         f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
-        f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive"
+        f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive{extra}"
         f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. Each row's "
         "interval, n and the commit that fixed it are in the claims table; where the prose of this "
         "README speaks of a criterion passing or failing, it reads the seed means, and the table's "
@@ -306,6 +339,16 @@ def render_rows(rows: list[dict], with_study: bool = False) -> str:
         fig = r["figure"] or ""
         fig = f"[{Path(fig).stem}]({fig})" if fig else ""
         iv = "" if res is None else f"{res.interval()} ({res.method}; {res.rule})"
+        pre = r.get("precondition_row")
+        if r["outcome"] == V.NOT_TESTABLE:
+            iv = (
+                f"precondition `{r['spec']['precondition']}` "
+                + (f"{SHOWN[pre['outcome']]}: {pre['result'].interval()}" if pre else "has no row")
+                + (f"; this row's own: {iv}" if iv else "")
+            )
+        ctl = r.get("control_result")
+        if ctl is not None:
+            iv += f"; control {r['spec'].get('control', '')}: {SHOWN[ctl.outcome]}, {ctl.interval()}"
         cells = [
             r["claim"],
             r["paper"],

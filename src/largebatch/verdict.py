@@ -36,6 +36,11 @@ from scipy import stats
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 EXPLORATORY = "exploratory"  # reported, carries no verdict
+# A method row whose precondition (the failure the method exists to fix) is not reproduced: not judged.
+NOT_TESTABLE = "not testable here"
+# A method row that passes, but whose control (the arm without the method) passes the same test: it does
+# not tell the method from its control, so it is not counted as a reproduction of the method's benefit.
+NOT_SEPARATED = "does not separate"
 OUTCOMES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 CONF = 0.95
 ALPHA = 0.05
@@ -116,6 +121,42 @@ def decide(lo: float, hi: float, threshold: float, direction: str) -> str:
     if direction == ">":
         return REPRODUCED if lo > threshold else NOT_REPRODUCED if hi < threshold else INCONCLUSIVE
     return REPRODUCED if hi < threshold else NOT_REPRODUCED if lo > threshold else INCONCLUSIVE
+
+
+def with_sesoi(result: Result, sesoi: float, direction: str) -> Result:
+    """A directional result judged against a smallest effect of interest as well (issue 31).
+
+    `result` was decided against its threshold (reproduced when the interval lies wholly on the paper's
+    side of it). With `sesoi`, the effect the paper's claim needs at least: an interval wholly on the other
+    side of the sesoi is *not reproduced* (the equivalence logic of two one-sided tests: whatever the effect
+    is, it is smaller than any effect of interest), and a reproduced result stays reproduced. Composite
+    results are re-judged part by part and recombined as all_of / any_of were.
+    """
+    if result.parts:
+        parts = [with_sesoi(p, sesoi, direction) for p in result.parts]
+        how = any_of if result.method.startswith("any of") else all_of
+        return replace(how(parts, result.label), rule=result.rule + f"; sesoi {sesoi:g}")
+    if result.outcome != INCONCLUSIVE or result.equivalence or not (result.lo <= result.hi):
+        return result
+    below = result.hi < sesoi if direction == ">" else result.lo > sesoi
+    return replace(
+        result,
+        outcome=NOT_REPRODUCED if below else INCONCLUSIVE,
+        rule=result.rule + f"; sesoi {sesoi:g}",
+    )
+
+
+def difference_band(a, b, lo: float, hi: float, label: str = "", conf: float = CONF) -> Result:
+    """mean(a) − mean(b) lies in the band (lo, hi): reproduced when the interval lies inside it, not
+    reproduced when it lies wholly outside, inconclusive otherwise (t intervals as in `difference`)."""
+    r = difference(a, b, lo, ">", label=label, conf=conf)
+    if not (r.lo <= r.hi):
+        return replace(r, rule=f"Δ in ({lo:g}, {hi:g})")
+    outcome = (
+        REPRODUCED if lo < r.lo and r.hi < hi else NOT_REPRODUCED if r.hi < lo or r.lo > hi else INCONCLUSIVE
+    )
+    edge = lo if abs(r.estimate - lo) < abs(hi - r.estimate) else hi
+    return replace(r, outcome=outcome, rule=f"Δ in ({lo:g}, {hi:g})", threshold=edge)
 
 
 def _flat(x) -> bool:
