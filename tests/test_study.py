@@ -54,14 +54,12 @@ COLLECT = """
 from pathlib import Path
 
 from largebatch.results import load_runs, write_csv_atomic
-from largebatch.study import skip_scale
 
 RUNS, DATA = Path({runs!r}), Path({data!r})  # a real study: ROOT / "runs" and largebatch.results.DATA
+WRITES = ("smoke", "cpu")  # the scales whose runs rewrite the CSV (the core's guard; default: cpu only)
 
 
 def collect(scale="cpu", runs_dir=RUNS, data_dir=DATA):
-    if skip_scale("toy_study", scale, writes=("smoke", "cpu")):
-        return []
     df = load_runs("toy_study", runs_dir)
     if not len(df):
         return []
@@ -71,16 +69,32 @@ def collect(scale="cpu", runs_dir=RUNS, data_dir=DATA):
 
 CLAIMS = """
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
+from largebatch import verdict as V
+from largebatch.claims import Row, claim
 from largebatch.results import fmt_mean_std
 
 
-def claims(data_dir):
-    df = pd.read_csv(Path(data_dir) / "toy_study.csv")
-    return [{"id": "trains", "ours": fmt_mean_std(df.final_test_acc * 100, 1) + " %", "result": None,
-             "n": len(df)}]
+class Data(NamedTuple):  # the CSVs the claims read, loaded once
+    runs: pd.DataFrame
+
+
+def load(data_dir):
+    return Data(pd.read_csv(Path(data_dir) / "toy_study.csv"))
+
+
+@claim("trains")
+def trains(d, spec):
+    return Row(fmt_mean_std(d.runs.final_test_acc * 100, 1) + " %", None, runs=d.runs)
+
+
+@claim("above_chance")
+def above_chance(d, spec):
+    acc = d.runs.set_index("seed").final_test_acc * 100
+    return Row(f"{acc.mean():.1f} %", V.one_sample(acc, spec["threshold"], spec["direction"]), runs=d.runs)
 """
 
 CLAIMS_TOML = """
@@ -89,6 +103,16 @@ id = "trains"
 claim = "toy: the MLP trains on synthetic data"
 paper = "-"
 test = "exploratory"
+figure = ""
+
+[[claim]]
+id = "above_chance"
+claim = "toy: test accuracy above 0 %"
+paper = "-"
+test = "one_sample"
+direction = ">"
+threshold = 0.0
+seeds = [0, 1]
 figure = ""
 """
 
@@ -171,13 +195,14 @@ def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch)
     assert figures.run_collectors("cpu") == [csv] and len(pd.read_csv(csv)) == 2
     mod = report._claims_module(TOY)
     assert mod is not None and mod is s.module("claims")
-    (row,) = s.claims(data)
-    assert row["n"] == 2 and "(n=2)" in row["ours"]
+    row, above = s.claims(data)  # one registered function per claims.toml id, in registration order
+    assert (row.id, above.id) == ("trains", "above_chance") and "(n=2)" in row.text
+    assert row.csv == "paper_figures/data/toy_study.csv" and len(row.runs) == 2 and above.result.n == 2
     # the report over the toy's CSV (root: where experiments/<study>/claims.toml is looked up)
-    (judged,) = report.collect_claims(data, root=tmp_path)
+    judged, _ = report.collect_claims(data, root=tmp_path)
     assert judged["study"] == TOY and judged["claim"] == "toy: the MLP trains on synthetic data"
     table = report.render_table([judged])
-    assert "toy: the MLP trains on synthetic data" in table and row["ours"] in table
+    assert "toy: the MLP trains on synthetic data" in table and row.text in table
     # rerun: both runs complete, nothing to do
     capsys.readouterr()
     assert run_sweep(TOY, "cpu", 1, extra=[f"--out_dir={runs}"]) == 0

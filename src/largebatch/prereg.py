@@ -47,7 +47,7 @@ import pandas as pd
 import tomllib
 
 from .csvcheck import DataFileError
-from .results import ROOT
+from .paths import ROOT
 
 PRE, POST, UNVERIFIED, UNCOMMITTED = "pre-registered", "post hoc", "unverified", "uncommitted"
 _ZERO = "0" * 40
@@ -114,9 +114,11 @@ NEEDS = {  # what each test reads from its spec, beyond id, claim and test
 
 
 class _Claims(dict):
-    """A study's claims by id; a missing id is a SpecKeyError naming the file."""
+    """A study's claims by id; a missing id is a SpecKeyError naming the file. `replications`: its
+    [[replication]] tables."""
 
     path = ""
+    replications: list = []
 
     def __missing__(self, key):
         raise SpecKeyError(
@@ -132,6 +134,12 @@ class _Claim(dict):
 
     def __missing__(self, key):
         raise SpecKeyError(f"{self.where}: claim {self.get('id')!r} has no key {key!r}{_near(key, self)}")
+
+    def updated(self, keys: dict) -> _Claim:
+        """A copy with `keys` replaced (a replication: the same claim on other seeds)."""
+        out = _Claim({**self, **keys})
+        out.where = self.where
+        return out
 
 
 def _near(key, names) -> str:
@@ -186,15 +194,19 @@ def _load(path: str, mtime: float) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: TOML syntax error: {e}") from None
-    if set(data) - {"claim"} or not isinstance(data.get("claim", []), list):
-        bad = next(iter(set(data) - {"claim"}), "claim")
-        raise SpecError(f"{path}: {bad!r}: a claims spec holds only [[claim]] tables{_near(bad, ['claim'])}")
+    tables = ("claim", "replication")
+    if set(data) - set(tables) or not all(isinstance(data.get(t, []), list) for t in tables):
+        bad = next(iter(set(data) - set(tables)), "claim")
+        raise SpecError(
+            f"{path}: {bad!r}: a claims spec holds only [[claim]] and [[replication]] tables"
+            f"{_near(bad, tables)}"
+        )
     lines, spans = text.splitlines(), _blocks(text)
-    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[claim]]"] + [len(lines)]
+    starts = _starts(lines, "claim")
     out = _Claims()
     out.path = path
     for k, c in enumerate(data.get("claim", [])):
-        span = spans.get(c.get("id"), (starts[k], starts[k + 1] - 1))
+        span = spans.get(c.get("id"), (starts[k], _end(lines, starts[k])))
         _check_claim(c, path, lines, span)
         if c["id"] in out:
             raise SpecError(f"{path} line {span[0] + 1}: duplicate claim id {c['id']!r}")
@@ -208,13 +220,50 @@ def _load(path: str, mtime: float) -> dict:
                 f"{c.where}: claim {cid!r}: precondition = {pre!r} must be the id of a claim above it in "
                 f"this file{_near(pre, out)}"
             )
+    out.replications = _replications(data.get("replication", []), out, path, lines)
     return out
+
+
+REPLICATION_KEYS = {"of": (str,), "why": (str,)}  # and the spec keys it replaces (seeds, experiments, ...)
+
+
+def _replications(tables: list[dict], claims: dict, path: str, lines: list[str]) -> list[dict]:
+    """The [[replication]] tables, checked: `of` names a claim of this file, `why` says which later design
+    ran its cells on which seeds, and every other key is a spec key (the ones the rerun replaces)."""
+    starts = _starts(lines, "replication")
+    out = []
+    for k, t in enumerate(tables):
+        where = f"{path} line {starts[k] + 1}"
+        for key in ("of", "why"):
+            if not isinstance(t.get(key), str):
+                raise SpecError(f'{where}: a [[replication]] table needs {key} = "..."')
+        if t["of"] not in claims:
+            raise SpecError(f"{where}: of = {t['of']!r} is not a claim of this file{_near(t['of'], claims)}")
+        for key, v in t.items():
+            types = REPLICATION_KEYS.get(key) or SPEC_KEYS.get(key)
+            if types is None or key in ("id", "claim", "test"):
+                raise SpecError(f"{where}: [[replication]] key {key!r} is not a spec key it can replace")
+            if not _is(v, types):
+                raise SpecError(f"{where}: [[replication]] {key} = {v!r} has the wrong type")
+        out.append(dict(t))
+    return out
+
+
+def load_replications(study: str, root: Path = ROOT) -> list[dict]:
+    """The study's [[replication]] tables: a judged claim computed again on a later design's runs of its
+    cells (other seeds), shown beside its row; the original verdict stays (it was pre-registered)."""
+    return getattr(load_spec(study, root), "replications", [])
 
 
 def load_spec(study: str, root: Path = ROOT) -> dict[str, dict]:
     """The study's claims as data, keyed by id, in file order (empty without a claims.toml)."""
-    p = spec_path(study, root)
-    return _load(str(p), p.stat().st_mtime) if p.is_file() else {}
+    return load_spec_file(spec_path(study, root))
+
+
+def load_spec_file(p: Path) -> dict[str, dict]:
+    """The claims.toml at `p` (`load_spec`; its `replications` attribute holds its [[replication]] tables)."""
+    p = Path(p)
+    return _load(str(p), p.stat().st_mtime) if p.is_file() else _Claims()
 
 
 def _git(*args: str, root: Path = ROOT) -> str | None:
@@ -264,16 +313,28 @@ def _blame(path: str, root: Path = ROOT) -> list[tuple[str, int]]:
     return [(c, times.get(c, 0)) for c in lines]
 
 
+def _starts(lines: list[str], kind: str) -> list[int]:
+    """0-based lines of the `[[kind]]` table headers."""
+    return [i for i, ln in enumerate(lines) if ln.strip() == f"[[{kind}]]"]
+
+
+def _end(lines: list[str], start: int) -> int:
+    """The last line of the table that starts at `start`: the line before the next table header (any kind:
+    a [[replication]] table after a claim does not belong to the claim's span), or the file's last line."""
+    head = re.compile(r"^\s*\[\[?\s*[A-Za-z_][\w.]*\s*\]\]?\s*(#.*)?$")
+    return next((i - 1 for i in range(start + 1, len(lines)) if head.match(lines[i])), len(lines) - 1)
+
+
 def _blocks(text: str) -> dict[str, tuple[int, int]]:
     """claim id -> (first, last) 0-based line of its [[claim]] table."""
     lines = text.splitlines()
-    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[claim]]"] + [len(lines)]
     out = {}
-    for s, e in zip(starts, starts[1:]):
-        for ln in lines[s:e]:
+    for s in _starts(lines, "claim"):
+        e = _end(lines, s)
+        for ln in lines[s : e + 1]:
             m = re.match(r'^\s*id\s*=\s*"([^"]+)"', ln)
             if m:
-                out[m.group(1)] = (s, e - 1)
+                out[m.group(1)] = (s, e)
                 break
     return out
 

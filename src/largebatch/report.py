@@ -26,11 +26,12 @@ from pathlib import Path
 
 from . import csvcheck, prereg
 from . import verdict as V
+from .claims import Row
 from .cmdline import Command, exit_with
 from .csvcheck import DataFileError
 from .metrics import oserror_text
 from .results import DATA, ROOT, replace_block, write_block
-from .study import csv_keys, discover
+from .study import Study, csv_keys, discover
 from .study import find as find_study
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
@@ -54,15 +55,11 @@ def _claims_module(study: str):
     return s.module("claims") if s is not None else None
 
 
-def _studies(data_dir: Path) -> list[tuple[str, object]]:
+def _studies(data_dir: Path) -> list[Study]:
+    """The studies with a claims module whose CSV `<name>.csv` is in `data_dir`, by name."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    out = []
-    for study in sorted({p.stem for p in Path(data_dir).glob("*.csv")}):
-        mod = _claims_module(study)
-        if mod is not None:
-            out.append((study, mod))
-    return out
+    return [s for s in discover() if s.csv(data_dir).is_file() and s.module("claims") is not None]
 
 
 def _target(spec: dict, res: V.Result | None) -> tuple[float, str]:
@@ -77,32 +74,28 @@ def _target(spec: dict, res: V.Result | None) -> tuple[float, str]:
     return math.nan, ""
 
 
-def judge(study: str, row: dict, root: Path = ROOT) -> dict:
-    """A claims row completed with its spec, pre-registration status and seeds needed."""
+def judge(study: str, row: Row, root: Path = ROOT) -> dict:
+    """A claim's row completed with its spec, pre-registration status and seeds needed."""
     specs = prereg.load_spec(study, root)
-    if row.get("id") not in specs:
+    if row.id not in specs:
         raise ValueError(
-            f"experiments.{study}.claims: row id {row.get('id')!r} is not in {prereg.spec_path(study, root)}"
+            f"experiments.{study}.claims: row id {row.id!r} is not in {prereg.spec_path(study, root)}"
         )
-    spec = specs[row["id"]]
-    res: V.Result | None = row.get("result")
+    spec = specs[row.id]
+    res: V.Result | None = row.result
     if res is not None and spec.get("sesoi") is not None:
         res = V.with_sesoi(res, float(spec["sesoi"]), spec.get("direction", ">"))
     exploratory = spec.get("test") == "exploratory" or res is None
     fixed, how = prereg.fixed_commit(study, spec, root)
-    runs = row.get("runs")
-    commits = (
-        prereg.run_commits(runs, row["csv"], row.get("key", "run_id"), root)
-        if runs is not None and len(runs)
-        else {}
-    )
+    runs = row.runs
+    commits = prereg.run_commits(runs, row.csv, row.key, root) if runs is not None and len(runs) else {}
     st = prereg.status(fixed, commits, root)
     out = {
         "study": study,
-        "id": row["id"],
+        "id": row.id,
         "claim": spec["claim"],
         "paper": spec.get("paper", ""),
-        "ours": row["ours"],
+        "ours": row.text,
         "figure": spec.get("figure", ""),
         "result": res,
         "spec": spec,
@@ -117,10 +110,8 @@ def judge(study: str, row: dict, root: Path = ROOT) -> dict:
         need = V.seeds_needed(res, target)
     if res is not None and not exploratory and res.outcome == V.INCONCLUSIVE:
         need_obs = V.seeds_needed(res, V.distance(res))
-    out.update(
-        target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.get("wall_per_seed")
-    )
-    control = row.get("control_result")
+    out.update(target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.wall_per_seed)
+    control = row.control_result
     out["control_result"] = control
     if control is not None and out["outcome"] == V.REPRODUCED and control.outcome == V.REPRODUCED:
         out["outcome"] = V.NOT_SEPARATED
@@ -224,16 +215,11 @@ def collect_claims(data_dir: str | Path = DATA, root: Path = ROOT) -> list[dict]
         DataFileError: a CSV the claims read lacks a column or is missing, or a claims.toml is invalid.
     """
     out = []
-    for study, mod in _studies(Path(data_dir)):
-        for row in _call(study, mod.claims, Path(data_dir)):
-            missing = {"id", "ours", "result"} - set(row)
-            if missing:
-                raise ValueError(
-                    f"experiments.{study}.claims: row {row.get('id')!r} misses {sorted(missing)}"
-                )
-            r = judge(study, row, root)
+    for s in _studies(Path(data_dir)):
+        for row in _call(s.name, lambda d, s=s: s.claims(d, root), Path(data_dir)):
+            r = judge(s.name, row, root)
             if r["outcome"] not in (*JUDGED, V.EXPLORATORY):
-                raise ValueError(f"{study}/{r['id']}: outcome {r['outcome']!r}")
+                raise ValueError(f"{s.name}/{r['id']}: outcome {r['outcome']!r}")
             out.append(r)
     return apply_preconditions(out)
 
@@ -473,22 +459,30 @@ def blocks(
         Path(readme) if readme else Path(root) / "README.md": {"report": render_table(rows)},
         Path(root) / "docs" / "seeds.md": {"seeds": render_seeds(rows)},
     }
-    for study, mod in _studies(Path(data_dir)):
-        fn = getattr(mod, "readme_blocks", None)
+    for s in _studies(Path(data_dir)):
+        fn = getattr(s.module("claims"), "readme_blocks", None)
         if fn is None:
             continue
-        table = render_rows([r for r in rows if r["study"] == study])
+        table = render_rows([r for r in rows if r["study"] == s.name])
         got = {
             k: table if v is None else v.replace(CLAIMS_TOKEN, table)
-            for k, v in _call(study, fn, Path(data_dir)).items()
+            for k, v in _call(s.name, fn, Path(data_dir)).items()
         }
-        out[Path(root) / "experiments" / study / "README.md"] = got
+        out[_readme(s.name, root)] = got
     for study in dict.fromkeys(r["study"] for r in rows):  # the counts line, where a README asks for it
-        path = Path(root) / "experiments" / study / "README.md"
+        path = _readme(study, root)
         if path.is_file() and "<!-- verdicts:start -->" in path.read_text():
             mine = [r for r in rows if r["study"] == study]
             out.setdefault(path, {})["verdicts"] = render_study_counts(mine)
     return out
+
+
+def _readme(study: str, root: Path) -> Path:
+    """The study's README under `root` (the study's own, largebatch.study, when `root` is the checkout)."""
+    s = find_study(study)
+    return (
+        s.readme if s is not None and Path(root) == ROOT else Path(root) / "experiments" / study / "README.md"
+    )
 
 
 def _rel(path: Path) -> str:

@@ -24,10 +24,7 @@ from .config import from_dict, run_id
 from .csvcheck import DataFileError, check_unique
 from .csvcheck import read_csv as read_checked
 from .metrics import atomic_write_text, oserror_text, read_summary
-from .paths import ROOT  # repository root: a checkout, $LARGEBATCH_ROOT or the working directory
-
-FIGURES = ROOT / "paper_figures"
-DATA = FIGURES / "data"
+from .paths import DATA, FIGURES, ROOT  # noqa: F401  (re-exported: the repository root, figures, CSVs)
 
 
 def _read_json(path: Path) -> dict | None:

@@ -518,6 +518,23 @@ def exact(
     )
 
 
+def exact_band(value: float, band: tuple[float, float], what: str = "value", label: str = "") -> Result:
+    """A deterministic quantity that the claim places in the band (lo, hi): the interval is the point."""
+    lo, hi = band
+    inside = lo < value < hi
+    return Result(
+        REPRODUCED if inside else NOT_REPRODUCED,
+        value,
+        value,
+        value,
+        1,
+        "exact",
+        f"{what} in ({lo:g}, {hi:g})",
+        label=label,
+        threshold=lo,
+    )
+
+
 def at_least(result: Result, censored: bool) -> Result:
     """`result` computed from lower bounds (seeds censored at a budget): a claim that the statistic is
     large can still be reproduced, but "not reproduced" is not safe and becomes inconclusive."""
