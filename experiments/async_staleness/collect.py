@@ -374,13 +374,12 @@ def before_reproduce(scale: str = "cpu") -> int:
 def collect(
     scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA, merge: bool = False
 ) -> list[Path]:
-    """Write the three CSVs from the complete cpu runs (core and real); smoke/paper leave them unchanged.
+    """Write the three CSVs from the complete cpu runs (core and real; the core runs it at the cpu scale only:
+    largebatch.study.skip_scale).
 
     merge: keep the committed rows of runs not found under `runs_dir` (`--merge`: the runs here add to the
     committed CSVs instead of replacing them).
     """
-    if scale != "cpu":
-        return []
     rows, curves, hist = [], [], []
     for r, c, h in list(_core_rows(Path(runs_dir))) + list(_real_rows(Path(runs_dir))):
         rows += r

@@ -126,13 +126,12 @@ def _rows(scale: str, runs_dir: Path):
 def collect(
     scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA, merge: bool = False
 ) -> list[Path]:
-    """Write the two CSVs from the complete runs of grid(scale); smoke/paper leave them unchanged.
+    """Write the two CSVs from the complete runs of grid(scale) (the core runs it at the cpu scale only:
+    largebatch.study.skip_scale).
 
     merge: keep the committed rows of runs not found under `runs_dir` (`--merge`: the runs here add to the
     committed CSVs instead of replacing them).
     """
-    if scale != "cpu":
-        return []
     rows, curves = [], []
     for row, cur in _rows(scale, Path(runs_dir)):
         rows.append(row)

@@ -421,6 +421,11 @@ def _collect_main(collect, argv: list[str] | None, options: type) -> int:
         module = spec.name if spec is not None else "experiments.<study>.collect"
     a, _ = collect_command(module, options).parse(sys.argv[1:] if argv is None else argv)
     extra = {k: v for k, v in vars(a).items() if k not in ("scale", "partial")}
+    from .study import skip_scale  # the core's scale guard, with the collect module's WRITES
+
+    writes = getattr(sys.modules.get(collect.__module__), "WRITES", ("cpu",))
+    if skip_scale(module.split(".")[-2] if module.count(".") >= 2 else module, a.scale, writes):
+        return 0
     with allow_partial(a.partial):
         return guarded("collect", lambda: [print(f"[collect] wrote {p}") for p in collect(a.scale, **extra)])
 

@@ -175,10 +175,7 @@ class Study:
         are collected where they ran. A keyword the study's collect() does not take is dropped.
         """
         mod = self.module("collect")
-        if mod is None:
-            return []
-        if check_scale(scale) not in getattr(mod, "WRITES", ("cpu",)):
-            print(f"[collect] {self.name}: {scale} scale, CSVs unchanged", file=sys.stderr)
+        if mod is None or skip_scale(self.name, check_scale(scale), getattr(mod, "WRITES", ("cpu",))):
             return []
         params = inspect.signature(mod.collect).parameters
         if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
@@ -285,7 +282,9 @@ def skip_scale(study: str, scale: str, writes: tuple[str, ...] = ("cpu",)) -> bo
     """True (and one line on stderr) when collect() at `scale` must leave the committed CSVs as they are.
 
     Smoke runs check the code path and paper runs are collected where they ran, so by default only the
-    cpu scale writes. Use: `if skip_scale(STUDY, scale): return []` at the top of collect().
+    cpu scale writes. The core applies it before every collect() (`Study.collect`, the sweep, and
+    `python -m experiments.<name>.collect` through largebatch.results.collect_main), with the collect
+    module's `WRITES`; a study need not call it.
     """
     if scale in writes:
         return False

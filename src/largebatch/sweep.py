@@ -28,7 +28,6 @@ but never with fewer rows than the committed ones unless --partial.
 from __future__ import annotations
 
 import codecs
-import inspect
 import io
 import os
 import re
@@ -509,14 +508,11 @@ def run_cluster(
 
 
 def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) -> list[Path]:
-    """The study's collect() (if any); a refusal to shrink a committed CSV is printed, not raised."""
-    collect = study_module(name, "collect")
-    if collect is None:
-        return []
-    kw = {"runs_dir": runs_dir} if "runs_dir" in inspect.signature(collect.collect).parameters else {}
+    """The study's collect() (if any, through largebatch.study: the scale guard first); a refusal to shrink a
+    committed CSV is printed, not raised."""
     try:
         with allow_partial(partial):
-            paths = collect.collect(scale, **kw)
+            paths = get_study(name).collect(scale, runs_dir=runs_dir)
     except ShrinkError as e:
         print(f"[sweep] collect: {e}")
         return []
