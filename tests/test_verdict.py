@@ -298,3 +298,58 @@ def test_report_marks_rows_not_testable_and_not_separated():
     assert out == {"pre": V.INCONCLUSIVE, "m": V.NOT_TESTABLE, "pre2": V.REPRODUCED, "m2": V.REPRODUCED}
     c = report.counts([{**r, "prereg": prereg.PRE} for r in rows])["s"]
     assert c[V.NOT_TESTABLE] == 1 and c[V.REPRODUCED] == 2
+
+
+# ---- issue 31 item 4: a claim is dated by its code too ----------------------------------------------------
+
+CODE = '''from largebatch.claims import Row, claim
+
+
+def _helper(d):
+    return d + {k}
+
+
+@claim("x")
+def x(d, spec):
+    """Docstring {doc}."""
+    return Row("ours", None, runs=_helper(d))  # a comment {doc}
+'''
+
+
+def test_claim_code_change_redates_the_claim(repo):
+    """The first registered version of a claim's function, added by a commit marked byte-identical, inherits
+    the spec's date; a later change of the function or of a helper it calls re-dates the claim (the report
+    says 'its code'); a docstring or comment edit does not; an uncommitted change makes it post hoc."""
+    toy, f = repo / "experiments" / "toy", "experiments/toy/claims.py"
+    (toy / "claims.toml").write_text(SPEC)
+    spec_c = _commit(repo, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=1, doc="a"))
+    _commit(repo, f"claims as functions\n\n{prereg.BYTE_IDENTICAL}")
+    (repo / "train.py").write_text("# the code the runs are made with\n")
+    runs_c = _commit(repo, "code of the runs")
+    spec = prereg.load_spec("toy", repo)["x"]
+    assert prereg.code_commit(f, "x", repo) is None
+    assert prereg.fixed_commit("toy", spec, repo, f) == (spec_c, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=1, doc="b"))  # words only
+    _commit(repo, "docstring")
+    assert prereg.fixed_commit("toy", spec, repo, f) == (spec_c, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=2, doc="b"))  # the helper the claim calls changes
+    prereg._file_history.cache_clear()
+    assert prereg.code_commit(f, "x", repo) == prereg.UNCOMMITTED
+    assert prereg.fixed_commit("toy", spec, repo, f)[1] == prereg.UNCOMMITTED
+    later = _commit(repo, "the statistic changes after the runs")
+    prereg._file_history.cache_clear()
+    fixed, how = prereg.fixed_commit("toy", spec, repo, f)
+    assert (fixed, how) == (later, "code")
+    assert prereg.status(fixed, {"shas": [runs_c]}, repo) == prereg.POST
+    assert prereg.code_commit(f, "y", repo) is None  # no function registered under that id
+
+
+def test_first_version_without_the_mark_dates_the_claim(repo):
+    """A claim's function written after its spec (not by a byte-identical refactor) dates the claim."""
+    toy, f = repo / "experiments" / "toy", "experiments/toy/claims.py"
+    (toy / "claims.toml").write_text(SPEC)
+    _commit(repo, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=1, doc="a"))
+    code_c = _commit(repo, "the claim's code")
+    assert prereg.fixed_commit("toy", prereg.load_spec("toy", repo)["x"], repo, f) == (code_c, "code")

@@ -31,11 +31,25 @@ The rule the report applies (README, "How verdicts are reached"):
     the runs it judges (`meta.git_sha` of each run; `git merge-base --is-ancestor`), **post hoc** when it is
     not an ancestor of one of them or is not committed at all;
   * runs that record no git sha (the older CSVs) cannot prove it: such a row is **post hoc** when the claim
-    was fixed after the CSV first held the runs, and *unverified* otherwise.
+    was fixed after the CSV first held the runs, and *unverified* otherwise;
+  * the statistic's code counts too (issue 31): for a claim computed by a registered function
+    (largebatch.claims), the commit that last changed that function or a function of its claims.py that it
+    calls (`claim_source`: the AST without docstrings, so words and comments do not count) dates the claim
+    when it is not an ancestor of the criterion's commit (`code_commit`, `fixed_commit` returns how =
+    "code"). A function's first registered version inherits its spec's date when the commit that added it
+    is marked BYTE_IDENTICAL in its message: the refactor that registered the claims (issue 27, commit
+    2e2161e "Claims as registered functions") left every generated block byte-identical (the report's
+    output compared before and after). Any later change to the function re-dates the row.
+
+A claims.toml may also hold `[[replication]]` tables (`of` = a claim id, `why`, and the spec keys a later
+design replaces to run the claim's cells again, e.g. seeds and experiments): the report judges the claim on
+those runs too and shows it beside the row; the original verdict stays (`load_replications`).
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import difflib
 import functools
 import re
@@ -382,14 +396,104 @@ def registered_ok(reg: dict | None, root: Path = ROOT) -> bool:
     return True
 
 
-def fixed_commit(study: str, spec: dict, root: Path = ROOT) -> tuple[str, str]:
+def fixed_commit(study: str, spec: dict, root: Path = ROOT, code: str | None = None) -> tuple[str, str]:
     """(commit, how): the commit that fixed the claim and whether it is 'registered' (an earlier commit
-    holding the same criterion), 'spec' (the spec's own last change) or UNCOMMITTED."""
+    holding the same criterion), 'spec' (the spec's own last change), 'code' (a later change to the code that
+    computes the statistic: `code`, the repository-relative file of the claim's registered function,
+    `code_commit`) or UNCOMMITTED."""
     reg = spec.get("registered")
     if registered_ok(reg, root):
-        return _full(reg["commit"], root) or reg["commit"], "registered"
-    c = spec_commit(study, spec["id"], root)
-    return c, "spec" if c != UNCOMMITTED else UNCOMMITTED
+        c, how = _full(reg["commit"], root) or reg["commit"], "registered"
+    else:
+        c = spec_commit(study, spec["id"], root)
+        how = "spec" if c != UNCOMMITTED else UNCOMMITTED
+    k = code_commit(code, spec["id"], root) if code and c != UNCOMMITTED else None
+    if k == UNCOMMITTED or (k is not None and is_ancestor(k, c, root) is not True):
+        return k, "code" if k != UNCOMMITTED else UNCOMMITTED  # the code changed after the criterion
+    return c, how
+
+
+# The trailer of a commit that changed the claims' code but left every generated block byte-identical (the
+# report's output at its parent and at it compared): the refactor that registered the claims as functions
+# (issue 27). A function's first registered version, when added by such a commit, inherits its spec's date.
+BYTE_IDENTICAL = "Generated-blocks: byte-identical"
+
+
+def _is_claim(dec: ast.expr, cid: str) -> bool:
+    """Is `dec` the decorator `@claim("cid")` (or `@<module>.claim("cid")`)?"""
+    f = dec.func if isinstance(dec, ast.Call) else None
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    first = dec.args[0] if isinstance(dec, ast.Call) and dec.args else None
+    return name == "claim" and isinstance(first, ast.Constant) and first.value == cid
+
+
+def _dump(fn: ast.AST) -> str:
+    """`fn` as ast.dump without docstrings (a comment or docstring edit does not re-date a claim)."""
+    fn = copy.deepcopy(fn)
+    for node in ast.walk(fn):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(fn)
+
+
+@functools.cache
+def claim_source(text: str, cid: str) -> str | None:
+    """The normalised source of the function registered as `cid` in the module `text` and of the module's
+    functions it calls (transitively): the code that computes the claim's statistic in its claims.py. None
+    when no function is registered under `cid` (or the text does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    start = next((n for n in defs.values() if any(_is_claim(d, cid) for d in n.decorator_list)), None)
+    if start is None:
+        return None
+    seen, todo = {start.name}, [start]
+    while todo:
+        for node in ast.walk(todo.pop()):
+            if isinstance(node, ast.Name) and node.id in defs and node.id not in seen:
+                seen.add(node.id)
+                todo.append(defs[node.id])
+    return "\n".join(_dump(defs[k]) for k in sorted(seen))
+
+
+@functools.cache
+def _file_history(file: str, root: Path = ROOT) -> tuple[tuple[str, bool], ...]:
+    """(commit, has the BYTE_IDENTICAL trailer) of every commit that changed `file`, oldest first."""
+    out = _git("log", "--topo-order", "--reverse", "--format=%H%x1f%B%x1e", "--", file, root=root) or ""
+    rows = [r.strip().split("\x1f", 1) for r in out.split("\x1e") if r.strip()]
+    return tuple((h, BYTE_IDENTICAL in (msg.splitlines() if msg else [])) for h, msg in rows)
+
+
+def code_commit(file: str, cid: str, root: Path = ROOT) -> str | None:
+    """The commit that last changed the code of claim `cid` in `file` (`claim_source`: its registered function
+    and the functions of that module it calls), or None when it has not changed since its first registered
+    version and that version came with a commit marked BYTE_IDENTICAL (then the spec's date stands);
+    UNCOMMITTED when the working tree's version differs from the last commit's."""
+    path = Path(root) / file
+    now = claim_source(path.read_text(), cid) if path.is_file() else None
+    if now is None:
+        return None
+    last, last_src, first = None, None, True
+    for commit, identical in _file_history(file, root):
+        src = claim_source(_show(commit, file, root) or "", cid)
+        if src is not None and src != last_src:
+            last = None if (first and identical) else commit
+            first = False
+        if src is None:
+            first = True  # removed (or never there): its next version is a first version again
+        last_src = src
+    if last_src != now:
+        return UNCOMMITTED
+    return last
 
 
 RENAMES = "paper_figures/data/run_id_renames.csv"  # old_run_id,new_run_id: ids renamed by a scheme change

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import csvcheck, prereg
+from . import claims, csvcheck, prereg
 from . import verdict as V
 from .claims import Row
 from .cmdline import Command, exit_with
@@ -74,6 +74,18 @@ def _target(spec: dict, res: V.Result | None) -> tuple[float, str]:
     return math.nan, ""
 
 
+def _code_file(study: str, cid: str, root: Path) -> str | None:
+    """The repository-relative file of the claim's registered function (None: the first form, or a file
+    outside `root`): prereg dates the claim by its code too."""
+    fn = claims.registered(study).get(cid)
+    path = Path(claims.source(fn)[0]).resolve() if fn is not None else None
+    return (
+        str(path.relative_to(Path(root).resolve()))
+        if path and path.is_relative_to(Path(root).resolve())
+        else None
+    )
+
+
 def judge(study: str, row: Row, root: Path = ROOT) -> dict:
     """A claim's row completed with its spec, pre-registration status and seeds needed."""
     specs = prereg.load_spec(study, root)
@@ -86,7 +98,7 @@ def judge(study: str, row: Row, root: Path = ROOT) -> dict:
     if res is not None and spec.get("sesoi") is not None:
         res = V.with_sesoi(res, float(spec["sesoi"]), spec.get("direction", ">"))
     exploratory = spec.get("test") == "exploratory" or res is None
-    fixed, how = prereg.fixed_commit(study, spec, root)
+    fixed, how = prereg.fixed_commit(study, spec, root, _code_file(study, row.id, root))
     runs = row.runs
     commits = prereg.run_commits(runs, row.csv, row.key, root) if runs is not None and len(runs) else {}
     st = prereg.status(fixed, commits, root)
@@ -229,7 +241,7 @@ def _cell(v) -> str:
 
 
 def _fixed_cell(r: dict) -> str:
-    c = f"`{prereg.short(r['fixed'])}`"
+    c = f"`{prereg.short(r['fixed'])}`" + (" (its code)" if r["fixed_how"] == "code" else "")
     if r["outcome"] == V.EXPLORATORY:
         return c
     if r["prereg"] == prereg.POST:
