@@ -191,3 +191,22 @@ def test_collect_merge_keeps_committed_rows(tmp_path):
             new = [line.removesuffix(",") for line in new[1:]]
             old = old[1:]
         assert new == old
+
+
+def test_replication_and_censored_slope_on_the_committed_csvs():
+    """Issue 31: a2_interior (reproduced on seeds 0-9) is judged again on the third design's runs of its cells
+    (seeds 10-19): B = 1448 − N is +0.06 [-0.26, 0.39] there, so it does not replicate; b_slope_eps rests
+    on B_opt = N = 1000 at its grid's top at ε = 0.3, so it is flagged censored and cannot be reproduced."""
+    from largebatch.results import DATA
+
+    rows = _rows(DATA)
+    a2 = rows["a2_interior"]
+    assert a2.result.outcome == "reproduced" and a2.replication.seeds == list(range(10, 20))
+    assert set(a2.replication.runs.experiment) == {"optimal_batch_v3"}
+    assert set(a2.replication.runs.seed) == set(range(10, 20))
+    rep = a2.replication.result
+    assert rep.outcome == "inconclusive" and rep.parts[1].interval() == "0.06 [-0.26, 0.39]"
+    b = rows["b_slope_eps"]
+    assert b.result.outcome == "inconclusive" and "censored" in b.result.method
+    assert b.flags and "B_opt = 1000 at its grid's top" in b.flags[0]
+    assert not rows["c_slope_n"].flags

@@ -71,9 +71,20 @@ def cells(
 def b_opt(bs, acc, div, idx) -> float:
     """B_opt from the seeds `idx` of a setting's cells: the refined argmax of the seed means over the
     stable batches (no diverged seed in the full data, as `optimal_batch`)."""
+    return _b_opt_edge(bs, acc, div, idx)[0]
+
+
+def b_opt_edge(bs, acc, div, idx) -> str:
+    """Where `b_opt` lies: "top" or "bottom" when the argmax is the largest or smallest stable batch (the
+    optimum is censored there: it lies at or beyond the grid's edge), "" inside the grid."""
+    value, edge = _b_opt_edge(bs, acc, div, idx)
+    return "" if not edge else "top" if value == bs[~div].max() else "bottom"
+
+
+def _b_opt_edge(bs, acc, div, idx) -> tuple[float, bool]:
     keep = ~div
     m = np.nanmean(acc[np.asarray(idx, int)][:, keep], axis=0)
-    return refine(bs[keep], m, int(np.nanargmax(m)))[0]
+    return refine(bs[keep], m, int(np.nanargmax(m)))
 
 
 def per_batch(runs: pd.DataFrame, n: int, lr: float) -> pd.DataFrame:

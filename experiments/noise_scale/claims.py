@@ -7,6 +7,7 @@ this module evaluates them on seed resamples for the intervals.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +19,7 @@ from largebatch.claims import Row, claim
 from largebatch.results import fmt_mean_std, markdown_table
 
 from . import analysis
-from .analysis import FIRST, V2, b_opt, cells, crit_array, pareto, slope
+from .analysis import FIRST, V2, b_opt, b_opt_edge, cells, crit_array, pareto, slope
 from .config import EPS_REF
 
 
@@ -116,10 +117,28 @@ def _first_slope(d: Data, c: dict, group: list, xkey: int) -> Row:
     )
 
 
+def _censored_at_edge(d: Data, c: dict, group: list, row: Row) -> Row:
+    """`row` of a slope over the settings `group`, flagged when a setting's B_opt (all seeds) is at its grid's
+    edge: that optimum is censored (a bound, not a measurement), so the slope cannot be reproduced
+    (largebatch.verdict.censored_bound; issue 31)."""
+    edges = []
+    for n, lr in group:
+        bs, acc, _, div = cells(d.runs, n, lr, c["seeds"])
+        idx = range(len(c["seeds"]))
+        where = b_opt_edge(bs, acc, div, idx)
+        if where:
+            edges.append(f"N={n}, ε={lr:g}: B_opt = {b_opt(bs, acc, div, idx):.0f} at its grid's {where}")
+    if not edges:
+        return row
+    flag = "censored: " + "; ".join(edges) + " (the optimum lies at or beyond it)"
+    return replace(row, result=V.censored_bound(row.result, "B_opt at a grid edge"), flags=(*row.flags, flag))
+
+
 @claim("b_slope_eps")
 def b_slope_eps(d: Data, c: dict) -> Row:
     pairs = _first_pairs(d.runs)
-    return _first_slope(d, c, [p for p in pairs if p[0] == min(q[0] for q in pairs)], 1)
+    group = [p for p in pairs if p[0] == min(q[0] for q in pairs)]
+    return _censored_at_edge(d, c, group, _first_slope(d, c, group, 1))
 
 
 @claim("c_slope_n")

@@ -125,6 +125,8 @@ def judge(study: str, row: Row, root: Path = ROOT) -> dict:
     out.update(target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.wall_per_seed)
     control = row.control_result
     out["control_result"] = control
+    out["replication"] = row.replication if row.replication and row.replication.result else None
+    out["flags"] = row.flags
     if control is not None and out["outcome"] == V.REPRODUCED and control.outcome == V.REPRODUCED:
         out["outcome"] = V.NOT_SEPARATED
     return out
@@ -257,6 +259,10 @@ def _seeds_cell(r: dict) -> str:
         return ""
     if res.method.startswith("exact"):
         return "– (exact)"
+    if res.too_few:
+        return f"{res.n_text()} → needs ≥ {V.MIN_BOOT_N} seeds first (no bootstrap interval on fewer)"
+    if r.get("flags") and r["outcome"] == V.INCONCLUSIVE:
+        return f"{res.n_text()}: flagged above; more seeds cannot decide it"
     txt = (
         f"{res.n_text()} → > {V.SEED_CAP} (cap not enough)"
         if r["need"] is None
@@ -270,16 +276,41 @@ def _seeds_cell(r: dict) -> str:
     return txt
 
 
-COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc")
+COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc", "not replicated")
+REPLICATED = {
+    V.REPRODUCED: "replicated",
+    V.INCONCLUSIVE: "not replicated (inconclusive)",
+    V.NOT_REPRODUCED: "not replicated (not reproduced)",
+}
+
+
+def seeds_text(seeds) -> str:
+    """Seeds as ranges: [10, 11, ..., 19] -> '10–19', [0, 1, 3] -> '0–1, 3'."""
+    out, run = [], []
+    for x in sorted(seeds):
+        if run and x != run[-1] + 1:
+            out.append(run)
+            run = []
+        run.append(x)
+    out += [run] if run else []
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in out)
+
+
+def not_replicated(r: dict) -> bool:
+    """A reproduced row whose claim, judged again on a later design's fresh seeds, does not pass there."""
+    rep = r.get("replication")
+    return r["outcome"] == V.REPRODUCED and rep is not None and rep.result.outcome != V.REPRODUCED
 
 
 def counts(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """study -> {outcome: count} (exploratory rows counted apart)."""
+    """study -> {outcome: count} (exploratory rows counted apart; post hoc and not replicated: of the
+    judged and of the reproduced rows)."""
     out: dict[str, dict[str, int]] = {}
     for r in rows:
         c = out.setdefault(r["study"], {k: 0 for k in COUNTED})
         c[r["outcome"]] += 1
         c["post hoc"] += r["outcome"] != V.EXPLORATORY and r["prereg"] == prereg.POST
+        c["not replicated"] += not_replicated(r)
     return out
 
 
@@ -287,21 +318,23 @@ def render_counts(rows: list[dict]) -> str:
     c = counts(rows)
     lines = [
         "| study | reproduced | not reproduced | inconclusive | not testable here (precondition not "
-        "reproduced) | control passes too | exploratory (no verdict) | of the judged: post hoc |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "reproduced) | control passes too | exploratory (no verdict) | of the judged: post hoc | of the "
+        "reproduced: not replicated on fresh seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     tot = {k: 0 for k in COUNTED}
     for s, d in c.items():
         lines.append(
             f"| `{s}` | {d[V.REPRODUCED]} | {d[V.NOT_REPRODUCED]} | {d[V.INCONCLUSIVE]} | "
-            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d[V.EXPLORATORY]} | {d['post hoc']} |"
+            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d[V.EXPLORATORY]} | {d['post hoc']} | "
+            f"{d['not replicated']} |"
         )
         for k in tot:
             tot[k] += d[k]
     lines.append(
         f"| **all** | **{tot[V.REPRODUCED]}** | **{tot[V.NOT_REPRODUCED]}** | "
         f"**{tot[V.INCONCLUSIVE]}** | {tot[V.NOT_TESTABLE]} | {tot[V.NOT_SEPARATED]} | "
-        f"{tot[V.EXPLORATORY]} | {tot['post hoc']} |"
+        f"{tot[V.EXPLORATORY]} | {tot['post hoc']} | {tot['not replicated']} |"
     )
     return "\n".join(lines)
 
@@ -316,6 +349,8 @@ def render_study_counts(rows: list[dict]) -> str:
         extra += f", {c[V.NOT_TESTABLE]} not testable here (precondition not reproduced)"
     if c[V.NOT_SEPARATED]:
         extra += f", {c[V.NOT_SEPARATED]} passed by the control too"
+    if c["not replicated"]:
+        extra += f" ({c['not replicated']} of the reproduced not replicated on fresh seeds)"
     return (
         f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
         f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive{extra}"
@@ -326,6 +361,39 @@ def render_study_counts(rows: list[dict]) -> str:
     )
 
 
+def _interval_cell(r: dict) -> str:
+    """The interval and its test; the precondition's, the control's and the replication's beside it; the
+    row's flags (e.g. an optimum at a grid edge)."""
+    res = r["result"]
+    iv = "" if res is None else f"{res.interval()} ({res.method}; {res.rule})"
+    pre = r.get("precondition_row")
+    if r["outcome"] == V.NOT_TESTABLE:
+        iv = (
+            f"precondition `{r['spec']['precondition']}` "
+            + (f"{SHOWN[pre['outcome']]}: {pre['result'].interval()}" if pre else "has no row")
+            + (f"; this row's own: {iv}" if iv else "")
+        )
+    ctl = r.get("control_result")
+    if ctl is not None:
+        iv += f"; control {r['spec'].get('control', '')}: {SHOWN[ctl.outcome]}, {ctl.interval()}"
+    rep = r.get("replication")
+    if rep is not None and r["outcome"] != V.EXPLORATORY:
+        iv += (
+            f"; replication, seeds {seeds_text(rep.seeds)} ({rep.spec['why']}): {rep.result.interval()}, "
+            f"{REPLICATED[rep.result.outcome]}"
+        )
+    for flag in r.get("flags") or ():
+        iv += f"; **{flag}**"
+    return iv
+
+
+def _verdict_cell(r: dict) -> str:
+    rep = r.get("replication")
+    if not_replicated(r):
+        return f"{SHOWN[r['outcome']]}; **not replicated** on seeds {seeds_text(rep.seeds)}"
+    return SHOWN[r["outcome"]]
+
+
 def render_rows(rows: list[dict], with_study: bool = False) -> str:
     """The claim table: claim | paper | ours | verdict | interval (test) | n → needed | fixed at | figure."""
     head = ["claim", "paper", "ours", "verdict", "interval (test)", "seeds: n → needed", "fixed at", "figure"]
@@ -333,26 +401,14 @@ def render_rows(rows: list[dict], with_study: bool = False) -> str:
         head = ["study", *head]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        res = r["result"]
         fig = r["figure"] or ""
         fig = f"[{Path(fig).stem}]({fig})" if fig else ""
-        iv = "" if res is None else f"{res.interval()} ({res.method}; {res.rule})"
-        pre = r.get("precondition_row")
-        if r["outcome"] == V.NOT_TESTABLE:
-            iv = (
-                f"precondition `{r['spec']['precondition']}` "
-                + (f"{SHOWN[pre['outcome']]}: {pre['result'].interval()}" if pre else "has no row")
-                + (f"; this row's own: {iv}" if iv else "")
-            )
-        ctl = r.get("control_result")
-        if ctl is not None:
-            iv += f"; control {r['spec'].get('control', '')}: {SHOWN[ctl.outcome]}, {ctl.interval()}"
         cells = [
             r["claim"],
             r["paper"],
             r["ours"],
-            SHOWN[r["outcome"]],
-            iv,
+            _verdict_cell(r),
+            _interval_cell(r),
             _seeds_cell(r),
             _fixed_cell(r),
             fig,
@@ -401,6 +457,8 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
                 "target": r["target"],
                 "why": r["target_why"],
                 "half_width": res.half_width,
+                "too_few": res.too_few,
+                "flagged": bool(r.get("flags")),
                 "extra": extra,
                 "wall": wall,
                 "minutes": extra * wall / 60 if wall is not None else math.nan,
@@ -433,6 +491,11 @@ def render_seeds(rows: list[dict]) -> str:
         obs = n_txt(p["obs"]) if p["outcome"] == V.INCONCLUSIVE else "decided"
         if p["outcome"] != V.INCONCLUSIVE:
             plan_txt = "decided"
+        elif p["flagged"]:
+            plan_txt = "no: flagged (e.g. censored at a grid edge); a new design decides it, not more seeds"
+        elif p["too_few"]:
+            plan_txt = f"first ≥ {V.MIN_BOOT_N} seeds: no bootstrap interval on fewer (then the power rule)"
+            obs = "unknown (no interval yet)"
         elif p["plan"] is None:
             plan_txt = "no: the cap of 10 seeds is not enough (a redesign, its own issue)"
         elif p["extra"] == 0:
@@ -451,7 +514,8 @@ def render_seeds(rows: list[dict]) -> str:
         mins = f"{p['minutes']:.1f}" if p["wall"] is not None and p["outcome"] == V.INCONCLUSIVE else ""
         lines.append(
             f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → "
-            f"{n_txt(p['need'])} | {obs} | {mins} | {plan_txt} |"
+            f"{n_txt(p['need']) if not p['too_few'] else f'≥ {V.MIN_BOOT_N} first'} | {obs} | {mins} | "
+            f"{plan_txt} |"
         )
     return "\n".join(lines)
 
