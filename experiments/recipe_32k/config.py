@@ -243,6 +243,8 @@ def arm_v3(name: str, seed: int, rms_lr: float = RMS_LR_V3) -> TrainConfig:
         kw.update(rmsprop_warmup(E_V3, rms_lr, proxy.RMS_DECAY_V3))
     if name.startswith("D"):
         kw.update(bn_eval="recomputed", bn_recompute_batches=BN_RECOMPUTE_BATCHES)
+    if name != "baseline":  # no train-set scoring: no claim of these arms reads it (Goyal's curves do)
+        kw.update(eval_train_examples=0)
     if name.startswith("D2"):
         kw.update(nproc=2, comm_dtype="fp16" if name.endswith("fp16") else "fp32")
     return replace(cfg, **kw)
