@@ -148,3 +148,14 @@ def test_recipe_v3_rows_and_precondition(tmp_path, a_gap, expect):
         assert out["v3_D_beats_A"] == V.REPRODUCED and out["v3_D_near_baseline"] == V.REPRODUCED
     else:
         assert out["v3_D_beats_A"] == V.NOT_TESTABLE and out["v3_D_recovers"] == V.NOT_TESTABLE
+
+
+def test_recipe_v3_eta_rms_is_the_calibration_pick():
+    from experiments.recipe_32k import calibrate
+
+    df = pd.read_csv(DATA / "recipe_32k_calib.csv")
+    assert (df.part == "rms_v3").sum() == len(calibrate.RMS_GRID_V3) * len(calibrate.RMS_SEEDS_V3)
+    assert calibrate.pick_rms_lr(df, "rms_v3") == RC.RMS_LR_V3
+    d2 = [c for c in RC.grid("cpu") if c.tag.startswith("D2")]
+    assert {c.nproc for c in d2} == {2} and {c.comm_dtype for c in d2} == {"fp16", "fp32"}
+    assert all(c.nproc == 0 for c in RC.grid("cpu") if not c.tag.startswith("D2"))
