@@ -37,7 +37,9 @@ def test_spec_is_well_formed(study):
         assert c["test"] in TESTS, (cid, c["test"])
         if c["test"] == "equivalence" or c["test"] == "noninferior":
             assert c.get("margin", 0) > 0, cid
-        elif c["test"] in ("difference", "one_sample"):
+        elif c["test"] == "difference":
+            assert "threshold" in c or "band" in c, cid
+        elif c["test"] == "one_sample":
             assert "threshold" in c, cid
         elif c["test"] == "bootstrap":
             assert "threshold" in c or "band" in c, cid

@@ -288,7 +288,7 @@ def test_v2_grid_from_the_scale_model_rule():
     ablations run at the image of 8k (fixed before the sweep); 90 evaluations per run."""
     from experiments.goyal_linear_scaling import proxy as P
 
-    cfgs = G.grid("cpu")
+    cfgs = G.grid("cpu_v2")
     assert len({run_id(c) for c in cfgs}) == len(cfgs)
     batch = [c for c in cfgs if c.tag == "batch"]
     assert sorted({c.global_batch for c in batch}) == list(P.BATCHES) == G.BATCHES_V2
@@ -420,7 +420,7 @@ def test_v2_readme_blocks_and_v1_dispatch(tmp_path):
     from largebatch.results import DATA
 
     committed = pd.read_csv(DATA / f"{G.STUDY}.csv")  # the rerun replaced the first design's CSV (issue 16)
-    assert C.is_v2(committed) and (committed.design == "v2").all() and len(committed) == len(G.grid("cpu"))
+    assert C.is_v2(committed) and (committed.design == "v2").all() and len(committed) == len(G.grid("cpu_v2"))
     assert all(r["id"].startswith("v2_") for r in C.claims(DATA))
     assert not C.is_v2(committed.drop(columns="design"))  # a first-design CSV (no column): the first claims
     # no run of the warm-down (kn <= 256 warmed from 0.1 down to its own lr) is left in the committed CSV

@@ -30,7 +30,7 @@ from largebatch.sweep import run_sweep
 DEFAULT = asdict(TrainConfig())
 
 
-def _arms(scale="cpu"):
+def _arms(scale="cpu_v2"):
     """Seed-0 config per arm at the main batch."""
     return {
         c.tag: c
@@ -60,14 +60,14 @@ def test_grids_resolve():
     r = resolve(_arms("paper")["D"], 1024)
     assert r.workers == 1024 and r.workers_per_process == 1 and r.steps_per_epoch == 39
     n = sum(len(config.SEEDS[a]) for a in config.RUN_ARMS) + len(config.ALT_ARMS) * len(config.ALT_SEEDS)
-    assert len(config.grid("cpu")) == n
-    alt = [c for c in config.grid("cpu") if c.global_batch == config.B_ALT_CPU]
+    assert len(config.grid("cpu_v2")) == n
+    alt = [c for c in config.grid("cpu_v2") if c.global_batch == config.B_ALT_CPU]
     assert sorted({c.tag for c in alt}) == sorted(config.ALT_ARMS)
 
 
 def test_cpu_grid_keeps_the_rule_promises():
     """Steps at every batch >= what the scale-model rule promised; the arms share one example budget."""
-    for cfg in config.grid("cpu"):
+    for cfg in config.grid("cpu_v2"):
         r = resolve(cfg, 2)
         want = proxy.PROXY.steps(cfg.global_batch) if cfg.global_batch in proxy.PROXY.batches else None
         assert cfg.epochs == pytest.approx(proxy.E_CPU)
@@ -79,7 +79,7 @@ def test_cpu_grid_keeps_the_rule_promises():
 
 
 def test_lr_never_decreases_during_warmup_and_rmsprop_has_no_lr_warmup():
-    for cfg in config.grid("cpu") + config.grid("paper"):
+    for cfg in config.grid("cpu_v2") + config.grid("paper"):
         r = resolve(cfg, 2 if cfg.dataset == "fashion_mnist" else cfg.global_batch // 32)
         lrs = [lr_at(t, cfg, r) for t in range(r.warmup_steps + 1)]
         assert all(b >= a for a, b in zip(lrs, lrs[1:])), cfg.tag
@@ -110,7 +110,7 @@ def test_each_arm_changes_only_its_technique():
     assert not any(c.nesterov for c in a.values())  # RMSpropWarmup's SGD limit is plain momentum
 
 
-@pytest.mark.parametrize("scale", ["cpu", "paper"])
+@pytest.mark.parametrize("scale", ["cpu_v2", "paper"])
 def test_slow_start_and_goyal_lr_by_hand(scale):
     a = _arms(scale)
     E = a["A"].epochs
@@ -139,7 +139,7 @@ def test_slow_start_and_goyal_lr_by_hand(scale):
 
 
 def test_rmsprop_warmup_constants_scale_with_budget():
-    for scale in ("cpu", "paper"):
+    for scale in ("cpu_v2", "paper"):
         d = _arms(scale)["D"]
         f = d.epochs / 90
         c, p = d.rms_beta_center_epochs, d.rms_beta_period_epochs
@@ -147,7 +147,7 @@ def test_rmsprop_warmup_constants_scale_with_budget():
         assert alpha_sgd(10 * f, c, p) == pytest.approx(0.5) and alpha_sgd(12.5 * f, c, p) == 1.0
         assert alpha_sgd(0, c, p) == pytest.approx(0.5 * math.exp(-4))
         assert (d.rms_eps, d.momentum) == (1e-8, 0.9)
-    cpu, paper = _arms("cpu")["D"], _arms("paper")["D"]
+    cpu, paper = _arms("cpu_v2")["D"], _arms("paper")["D"]
     assert (paper.rms_lr, paper.rms_decay) == (3e-4, 0.99)
     assert cpu.rms_lr == config.RMS_LR_CPU and cpu.rms_decay == proxy.PROXY.decays["rms_decay"]
     # mu2's time constant stands to beta_center as in the paper (100 of 390 steps)

@@ -26,6 +26,11 @@ seeds 100-102, which no judged run uses; the studies place their ladders against
           100-102 at 2E (the second budget of the fit). Stage 2 is read from the committed CSV (empty until
           stage 1 is collected). B* of a net: the rules of largebatch.bstar on the best-lr runs, baseline 128.
 
+  lars_gamma   the LARS study's third design needs LARS's global lr gamma0 on the Caffe-init nets at its
+          ladder (the images of the paper's 512, 4K, 8K and 16K against each net's B* above): a scan on
+          seed 100 over gamma0 = 2.5 ... 80 (x2 apart) at each rung, E = 100/11, fixed here before it runs;
+          the third design's 3-point grids are centred on each rung's best (the LARS study's config).
+
 The rules that turn these runs into B* are fixed in largebatch.bstar before any probe runs.
 """
 
@@ -37,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from largebatch.config import TrainConfig
-from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup, lars_sgd
+from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup, lars_lars, lars_sgd
 from largebatch.results import DATA
 
 STUDY = "failure_batch"
@@ -138,10 +143,39 @@ def lars_stage2(data_dir=DATA) -> list[TrainConfig]:
     return out
 
 
+GAMMA_LADDER = {"lars_nobn": (384, 3200, 6336, 12736), "lars_bn": (512, 4032, 8064)}  # lars proxy v3
+GAMMAS = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0)
+
+
+def gamma_scan() -> list[TrainConfig]:
+    out = []
+    for p, batches in GAMMA_LADDER.items():
+        model, net = LARS_NETS[p]
+        for b in batches:
+            for g in GAMMAS:
+                steps = LARS_EPOCHS * FMNIST_N / b
+                out.append(
+                    TrainConfig(
+                        study=STUDY,
+                        tag="lars_gamma",
+                        dataset="fashion_mnist",
+                        model=model,
+                        seed=SEEDS[0],
+                        equal_examples=True,
+                        eval_every_steps=max(1, round(steps / LARS_EVALS)),
+                        eval_train_examples=0,
+                        eval_batch=5000,
+                        log_every_steps=10,
+                        **lars_lars(b, g, LARS_EPOCHS, net),
+                    )
+                )
+    return out
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "smoke":
         tiny = replace(GOYAL_BASE, train_examples=2048, test_examples=500)
         return [replace(at(tiny, b, 2.0, 100), max_steps=4, eval_every_steps=2) for b in (256, 1024)]
     if scale == "paper":
         return []  # the papers' B* is read from their published ladders (largebatch.bstar.paper_b_star)
-    return goyal_probe() + lars_stage1() + lars_stage2()
+    return goyal_probe() + lars_stage1() + lars_stage2() + gamma_scan()

@@ -119,6 +119,11 @@ def claims(data_dir: Path) -> list[dict]:
     spec = load_spec(STUDY)
     runs = pd.read_csv(Path(data_dir) / f"{STUDY}.csv")
     curves = pd.read_csv(Path(data_dir) / f"{STUDY}_curves.csv")
+    if "design" in runs.columns and (runs["design"] == "v3").any():
+        from . import claims_v3
+
+        v3 = runs[runs["design"] == "v3"]
+        return claims_v3.rows(v3, curves, spec)
     if is_v2(runs):
         v2 = runs[runs["design"] == "v2"]
         return claims_v2(v2, curves[curves["run_id"].isin(v2["run_id"])])

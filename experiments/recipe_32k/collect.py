@@ -3,8 +3,10 @@
     python -m experiments.recipe_32k.collect [--scale=cpu]
 
 recipe_32k.csv            one row per complete run of the cpu grid: arm, batch_role (main, or alt for the
-                          arms repeated at the second large batch), configuration, status, final test and
-                          train error (%, 100 * (1 - accuracy)), wall time
+                          arms repeated at the second large batch), configuration, status, final test
+                          error (%, Goyal's: the median of the evaluations in the final 5/90, as the Goyal
+                          study's CSV, whose baseline and A runs the third design shares) and train error
+                          (%, 100 * (1 - final accuracy)), wall time
 recipe_32k_curves.csv     one row per run x evaluation: epoch, test / train error (%), the mean training
                           loss over the steps since the previous evaluation, lr
 recipe_32k_schedules.csv  the lr schedule and the RMSprop warm-up weights over epochs of every arm's config,
@@ -22,11 +24,13 @@ from pathlib import Path
 import pandas as pd
 
 from largebatch.config import resolve
+from largebatch.recipes import final_error
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_curve
 
-from .config import ARMS, B_ALT_CPU, DESIGN, STUDY, grid
+from .config import ARMS, B_ALT_CPU, STUDY, arm_v3, grid
+from .config import DESIGN_V3 as DESIGN
 
 RUN_COLUMNS = [
     "study",
@@ -127,6 +131,20 @@ def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
     return out[[c for c in RUN_COLUMNS if c in out.columns]]
 
 
+def goyal_final_errors(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """final_test_err as the Goyal study's CSV has it (the third design compares these arms with its runs):
+    Goyal's model error, the median of the evaluations in the final 5/90 of the run (D_running: of its
+    running-average scores); a diverged run keeps no final error."""
+    out = runs.copy()
+    for i, r in out.iterrows():
+        c = curves[(curves["run_id"] == r["run_id"]) & (curves["arm"] == r["arm"])]
+        if r["status"] == "diverged" or not len(c):
+            continue
+        err, _ = final_error(c["epoch"], c["test_err"], float(r["epochs"]))
+        out.loc[i, "final_test_err"] = round(err, 4)
+    return out
+
+
 def tidy_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """metrics.jsonl records -> one row per evaluation, with the mean train loss since the previous one."""
     c = curves.sort_values(["run_id", "step"], kind="stable").copy()
@@ -196,7 +214,8 @@ def schedules() -> pd.DataFrame:
     rows = []
     for scale in ("cpu", "paper"):
         seen = set()
-        for cfg in grid(scale):
+        cfgs = [arm_v3(a, 20) for a in ARMS[:5]] if scale == "cpu" else grid(scale)  # A, baseline: Goyal's
+        for cfg in cfgs:
             if cfg.tag in ARMS[:5] and cfg.tag not in seen:
                 seen.add(cfg.tag)
                 rows += schedule_rows(cfg, scale)
@@ -225,6 +244,7 @@ def collect(
     runs = tidy_runs(df)
     curves = load_curves(STUDY, runs_dir)
     curves = tidy_curves(curves[curves["run_id"].isin(runs["run_id"])], runs)
+    runs = goyal_final_errors(runs, curves)
     data_dir = Path(data_dir)
     return write_csvs(
         [

@@ -121,7 +121,7 @@ DIRECTIONS = (">", "<")
 NEEDS = {  # what each test reads from its spec, beyond id, claim and test
     "equivalence": ("margin",),
     "noninferior": ("margin",),
-    "difference": ("threshold",),
+    "difference": ("threshold", "band"),  # one of them (band: difference_band)
     "one_sample": ("threshold",),
     "bootstrap": ("threshold", "band"),  # one of them
 }

@@ -78,6 +78,31 @@ def lars_sgd(batch: int, peak_lr: float, epochs: float, net: str) -> dict:
     )
 
 
+# Algorithm 1: eta = 0.001 on every tensor (Table 2 lists biases), denominator ||g|| + beta ||w||
+LARS_TRUST = {
+    "trust_coef": 0.001,
+    "lars_denom": "paper",
+    "lars_trust_clip": False,
+    "lars_exclude_bn_bias": False,
+}
+
+
+def lars_lars(batch: int, gamma0: float, epochs: float, net: str) -> dict:
+    """You et al.'s LARS at `batch`, global lr gamma0 (no batch scaling), warmup from gamma0 x 128 / B."""
+    return dict(
+        LARS_SGD,
+        **LARS_TRUST,
+        optimizer="lars",
+        global_batch=batch,
+        lr_base=gamma0,
+        lr_base_batch=batch,
+        lr_scaling="none",
+        warmup_lr_init=gamma0 * LARS_BASE_BATCH / batch,
+        epochs=epochs,
+        warmup_epochs=epochs * LARS_WARMUP_OF_100[net] / 100,
+    )
+
+
 FINAL_WINDOW = 5 / 90  # Goyal §5.1: "the median error of the final 5 epochs" of 90
 
 
@@ -106,5 +131,7 @@ __all__ = [
     "goyal_schedule",
     "goyal_warmup",
     "lars_sgd",
+    "lars_lars",
+    "LARS_TRUST",
     "final_error",
 ]
