@@ -49,7 +49,7 @@ def test_spec_is_well_formed(study):
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_registered_quotes_are_in_their_commits(study):
-    if prereg._git("rev-parse", "HEAD") is None:
+    if prereg.git("rev-parse", "HEAD") is None:
         pytest.skip("not a git checkout")
     for cid, c in prereg.load_spec(study).items():
         if "registered" in c:
@@ -88,12 +88,21 @@ def test_every_claim_id_has_exactly_one_registered_function(name):
 
 
 def test_check_ids_names_both_sides():
-    mod = types.SimpleNamespace(f=types.SimpleNamespace(claim_id="a"))
-    claims._REGISTRY["toy_ids"] = {"a": mod.f, "b": mod.f}
+    def f(d, spec):
+        return None
+
+    def g(d, spec):
+        return None
+
+    claims.claim("a", study="toy_ids")(f)
+    claims.claim("b", study="toy_ids")(g)
+    mod = types.SimpleNamespace(f=f, g=g)
     try:
         with pytest.raises(
             claims.ClaimError, match=r"ids without a function: \['c'\].*functions without a toml id: \['b'\]"
         ):
             claims.check_ids("toy_ids", mod, {"a": {}, "c": {}})
+        with pytest.raises(claims.ClaimError, match="registered twice"):
+            claims.claim("a", study="toy_ids")(g)
     finally:
-        del claims._REGISTRY["toy_ids"]
+        claims.forget("toy_ids")

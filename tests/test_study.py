@@ -143,7 +143,7 @@ def test_discovers_the_repository_studies():
     names = [s.name for s in study.discover()]
     assert names == sorted(names)
     assert {"seed_mlp", "lars", "goyal_linear_scaling", "scaling_model"} <= set(names)
-    assert study.get("seed_mlp").nproc == 2 and study.get("recipe_32k").nproc == 2
+    assert study.get("seed_mlp").nproc == 2 and study.get("recipe_32k").nproc == 1  # 0fb4d51: one per arm
     assert study.get("lars").nproc == 1
     assert not study.get("scaling_model").runnable  # collect + claims, no grid
     assert study.get("seed_mlp").module("claims") is None
@@ -193,7 +193,7 @@ def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch)
     csv.unlink()
     monkeypatch.setattr(figures, "discover", lambda: [s])
     assert figures.run_collectors("cpu") == [csv] and len(pd.read_csv(csv)) == 2
-    mod = report._claims_module(TOY)
+    mod = report.claims_module(TOY)
     assert mod is not None and mod is s.module("claims")
     row, above = s.claims(data)  # one registered function per claims.toml id, in registration order
     assert (row.id, above.id) == ("trains", "above_chance") and "(n=2)" in row.text

@@ -207,7 +207,7 @@ def test_spec_committed_before_the_runs_is_pre_registered(repo):
     assert prereg.status(fixed, {"shas": [code]}, repo) == prereg.PRE
     # an uncommitted edit of the claim makes it post hoc
     (repo / "experiments" / "toy" / "claims.toml").write_text(SPEC.replace("A beats B", "A beats B by 1"))
-    prereg._blame.cache_clear()
+    prereg.clear_caches()
     fixed, how = prereg.fixed_commit("toy", prereg.load_spec("toy", repo)["x"], repo)
     assert how == prereg.UNCOMMITTED and prereg.status(fixed, {"shas": [code]}, repo) == prereg.POST
 
@@ -334,11 +334,11 @@ def test_claim_code_change_redates_the_claim(repo):
     _commit(repo, "docstring")
     assert prereg.fixed_commit("toy", spec, repo, f) == (spec_c, "spec")
     (toy / "claims.py").write_text(CODE.format(k=2, doc="b"))  # the helper the claim calls changes
-    prereg._file_history.cache_clear()
+    prereg.clear_caches()
     assert prereg.code_commit(f, "x", repo) == prereg.UNCOMMITTED
     assert prereg.fixed_commit("toy", spec, repo, f)[1] == prereg.UNCOMMITTED
     later = _commit(repo, "the statistic changes after the runs")
-    prereg._file_history.cache_clear()
+    prereg.clear_caches()
     fixed, how = prereg.fixed_commit("toy", spec, repo, f)
     assert (fixed, how) == (later, "code")
     assert prereg.status(fixed, {"shas": [runs_c]}, repo) == prereg.POST
@@ -436,7 +436,7 @@ def test_replication_tables_are_checked_and_do_not_join_a_claims_span(repo):
     toml.write_text(good)
     spec = prereg.load_spec("toy", repo)
     assert spec.replications == [{"of": "x", "why": "a later design", "seeds": [10, 11]}]
-    assert prereg._blocks(good)["x"] == (0, 4)  # the claim's table ends before the [[replication]] header
+    assert prereg.table_spans(good)["x"] == (0, 4)  # the claim's table ends before the [[replication]] header
     for bad, msg in (
         ('of = "z"', "not a claim"),
         ('claim = "q"', "not a spec key"),

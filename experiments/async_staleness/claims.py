@@ -32,7 +32,7 @@ import pandas as pd
 
 from largebatch import verdict as V
 from largebatch.claims import Row, claim
-from largebatch.results import fmt_mean_std, fmt_num, markdown_table
+from largebatch.formatting import fmt_mean_std, fmt_num, markdown_table
 
 from . import analysis as A
 from . import stats as S

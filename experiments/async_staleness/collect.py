@@ -25,18 +25,9 @@ import pandas as pd
 
 from largebatch.config import from_dict, run_id
 from largebatch.metrics import atomic_write_text, read_summary
-from largebatch.results import (
-    DATA,
-    ROOT,
-    CollectOptions,
-    allow_partial,
-    check_config_id,
-    check_run,
-    check_summary,
-    collect_main,
-    merge_committed,
-    write_csvs,
-)
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import check_config_id, check_run, check_summary
+from largebatch.tables import CollectOptions, allow_partial, collect_main, merge_committed, write_csvs
 
 from . import analysis as A
 from .config import (

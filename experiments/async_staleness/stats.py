@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from largebatch.results import fmt_mean_std, markdown_table
+from largebatch.formatting import fmt_mean_std, markdown_table
 
 from . import analysis as A
 from .config import BUDGET, LATE, OPTIMIZERS

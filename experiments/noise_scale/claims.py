@@ -16,7 +16,7 @@ import pandas as pd
 
 from largebatch import verdict as V
 from largebatch.claims import Row, claim
-from largebatch.results import fmt_mean_std, markdown_table
+from largebatch.formatting import fmt_mean_std, markdown_table
 
 from . import analysis
 from .analysis import FIRST, V2, b_opt, b_opt_edge, cells, crit_array, pareto, slope

@@ -14,15 +14,9 @@ import pandas as pd
 
 from largebatch.config import run_id
 from largebatch.metrics import read_summary
-from largebatch.results import (
-    DATA,
-    ROOT,
-    CollectOptions,
-    check_run,
-    collect_main,
-    merge_committed,
-    write_csvs,
-)
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import check_run
+from largebatch.tables import CollectOptions, collect_main, merge_committed, write_csvs
 
 from .config import grid
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from largebatch import verdict as V
 from largebatch.claims import Row, claim
-from largebatch.results import ROOT, fmt_num, markdown_table
+from largebatch.formatting import fmt_num, markdown_table
+from largebatch.paths import ROOT
 
 from . import perfmodel as P
 

@@ -22,8 +22,10 @@ from largebatch.config import run_id
 from largebatch.csvcheck import read_csv as read_checked
 from largebatch.flops import count_flops, param_count
 from largebatch.models import build_model, resnet50
-from largebatch.results import DATA, ROOT, checked_summary, collect_main, load_runs, run_config, write_csvs
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import checked_summary, load_runs, run_config
 from largebatch.study import SCALES
+from largebatch.tables import collect_main, write_csvs
 
 from . import perfmodel as pm
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_runs, write_csvs
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import grid_run_names, load_runs
+from largebatch.tables import collect_main, write_csvs
 
 from .config import grid
 

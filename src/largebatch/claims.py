@@ -153,6 +153,11 @@ def registered(study: str) -> dict[str, Claim]:
     return dict(_REGISTRY.get(study, {}))
 
 
+def forget(study: str) -> None:
+    """Drop a study's registrations (a toy study in a test; a module imported again re-registers)."""
+    _REGISTRY.pop(study, None)
+
+
 def source(fn: Claim) -> tuple[str, str]:
     """(file, qualified name) of a registered function, for dating its code (largebatch.prereg)."""
     return inspect.getsourcefile(fn) or "", fn.__qualname__

@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .results import FIGURES, mean_std_n
+from .formatting import mean_std_n
+from .paths import FIGURES
 
 # Sized for a one-column figure (~3.5 in) in print: 9-10 pt text, 1.5 pt lines, fonts embedded as TrueType.
 _RC = {

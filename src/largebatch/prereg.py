@@ -215,7 +215,7 @@ def _load(path: str, mtime: float) -> dict:
             f"{path}: {bad!r}: a claims spec holds only [[claim]] and [[replication]] tables"
             f"{_near(bad, tables)}"
         )
-    lines, spans = text.splitlines(), _blocks(text)
+    lines, spans = text.splitlines(), table_spans(text)
     starts = _starts(lines, "claim")
     out = _Claims()
     out.path = path
@@ -280,7 +280,8 @@ def load_spec_file(p: Path) -> dict[str, dict]:
     return _load(str(p), p.stat().st_mtime) if p.is_file() else _Claims()
 
 
-def _git(*args: str, root: Path = ROOT) -> str | None:
+def git(*args: str, root: Path = ROOT) -> str | None:
+    """`git <args>` in `root`: its stdout, or None when git fails or is not there."""
     try:
         r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -290,7 +291,7 @@ def _git(*args: str, root: Path = ROOT) -> str | None:
 
 @functools.cache
 def _full(sha: str, root: Path = ROOT) -> str | None:
-    out = _git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", root=root)
+    out = git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", root=root)
     return out.strip() if out else None
 
 
@@ -312,7 +313,7 @@ def is_ancestor(a: str, b: str, root: Path = ROOT) -> bool | None:
 @functools.cache
 def _blame(path: str, root: Path = ROOT) -> list[tuple[str, int]]:
     """(commit, committer time) of each line of `path` as it is in the working tree."""
-    out = _git("blame", "--porcelain", "--", path, root=root)
+    out = git("blame", "--porcelain", "--", path, root=root)
     if out is None:
         return []
     times, lines, cur = {}, [], None
@@ -339,8 +340,8 @@ def _end(lines: list[str], start: int) -> int:
     return next((i - 1 for i in range(start + 1, len(lines)) if head.match(lines[i])), len(lines) - 1)
 
 
-def _blocks(text: str) -> dict[str, tuple[int, int]]:
-    """claim id -> (first, last) 0-based line of its [[claim]] table."""
+def table_spans(text: str) -> dict[str, tuple[int, int]]:
+    """claim id -> (first, last) 0-based line of its [[claim]] table (up to the next table header)."""
     lines = text.splitlines()
     out = {}
     for s in _starts(lines, "claim"):
@@ -358,7 +359,7 @@ def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
     p = spec_path(study, root)
     rel = str(p.relative_to(root))
     blame = _blame(rel, root)
-    span = _blocks(p.read_text()).get(claim_id)
+    span = table_spans(p.read_text()).get(claim_id)
     if not blame or span is None:
         return UNCOMMITTED
     lines = [blame[i] for i in range(span[0], min(span[1] + 1, len(blame)))]
@@ -370,7 +371,7 @@ def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
 
 @functools.cache
 def _show(commit: str, file: str, root: Path = ROOT) -> str | None:
-    return _git("show", f"{commit}:{file}", root=root)
+    return git("show", f"{commit}:{file}", root=root)
 
 
 def _norm(s: str) -> str:
@@ -468,7 +469,7 @@ def claim_source(text: str, cid: str) -> str | None:
 @functools.cache
 def _file_history(file: str, root: Path = ROOT) -> tuple[tuple[str, bool], ...]:
     """(commit, has the BYTE_IDENTICAL trailer) of every commit that changed `file`, oldest first."""
-    out = _git("log", "--topo-order", "--reverse", "--format=%H%x1f%B%x1e", "--", file, root=root) or ""
+    out = git("log", "--topo-order", "--reverse", "--format=%H%x1f%B%x1e", "--", file, root=root) or ""
     rows = [r.strip().split("\x1f", 1) for r in out.split("\x1e") if r.strip()]
     return tuple((h, BYTE_IDENTICAL in (msg.splitlines() if msg else [])) for h, msg in rows)
 
@@ -514,7 +515,7 @@ def _first_commits(csv_rel: str, key: str, root: Path = ROOT) -> dict[str, str]:
     """key value -> the first commit whose version of the CSV holds it (under its old name, for a run id
     in the rename table)."""
     out: dict[str, str] = {}
-    log = _git("log", "--format=%H", "--reverse", "--", csv_rel, root=root) or ""
+    log = git("log", "--format=%H", "--reverse", "--", csv_rel, root=root) or ""
     for c in log.split():
         text = _show(c, csv_rel, root)
         if not text:
@@ -555,6 +556,12 @@ def status(fixed: str, commits: dict, root: Path = ROOT) -> str:
         return UNVERIFIED
     anc = [is_ancestor(fixed, c, root) for c in data]
     return POST if any(a is False for a in anc) else UNVERIFIED
+
+
+def clear_caches() -> None:
+    """Forget what git said (blame, file histories): after new commits in a long-lived process or a test."""
+    for f in (_blame, _file_history, _first_commits, claim_source):
+        f.cache_clear()
 
 
 def short(sha: str) -> str:

@@ -29,8 +29,9 @@ from . import verdict as V
 from .claims import Row
 from .cmdline import Command, exit_with
 from .csvcheck import DataFileError
+from .formatting import replace_block, write_block
 from .metrics import oserror_text
-from .results import DATA, ROOT, replace_block, write_block
+from .paths import DATA, ROOT
 from .study import Study, csv_keys, discover
 from .study import find as find_study
 
@@ -48,7 +49,8 @@ SHOWN = {
 JUDGED = (*V.OUTCOMES, V.NOT_TESTABLE, V.NOT_SEPARATED)  # every outcome but exploratory
 
 
-def _claims_module(study: str):
+def claims_module(study: str):
+    """The claims module of the study called `study`, or None (largebatch.study)."""
     # largebatch.study: None when no study has this name (e.g. a <study>_curves.csv) or it has no
     # claims.py; an error inside an existing claims.py is raised.
     s = find_study(study)
@@ -158,7 +160,7 @@ def _committed_header(name: str, data_dir: Path) -> list[str]:
     if ref.is_file() and ref.resolve() != (data_dir / name).resolve():
         with open(ref) as f:
             return _header(f.readline())
-    text = prereg._git("show", f"HEAD:{ref.relative_to(ROOT)}") if ref.is_relative_to(ROOT) else None
+    text = prereg.git("show", f"HEAD:{ref.relative_to(ROOT)}") if ref.is_relative_to(ROOT) else None
     return _header(text or "")
 
 

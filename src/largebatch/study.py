@@ -25,9 +25,10 @@ missing is None (and contributes nothing: no grid, no CSVs, no claims); an error
 raised, never read as "missing". Nothing else in src/ turns a study name into a module (a test checks).
 
 Shared plumbing for study code: `skip_scale` (the guard that keeps smoke and paper runs from overwriting
-committed CSVs) and `CHANCE_ACC` (the accuracy a diverged run scores) here; the run directories of a grid
-(`grid_run_names`), CSV writers (`write_csvs`, `write_csv_atomic`), the `collect.py` command line
-(`collect_main`) and number formatters (`fmt_mean_std`, `fmt_num`) in largebatch.results.
+committed CSVs; the core applies it) and `CHANCE_ACC` (the accuracy a diverged run scores) here; the run
+directories of a grid and the runs' rows (`grid_run_names`, `load_runs`) in largebatch.runs, CSV writers
+(`write_csvs`) and the `collect.py` command line (`collect_main`) in largebatch.tables, number formatters
+(`fmt_mean_std`, `fmt_num`, `markdown_table`) in largebatch.formatting, paths in largebatch.paths.
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def skip_scale(study: str, scale: str, writes: tuple[str, ...] = ("cpu",)) -> bo
 
     Smoke runs check the code path and paper runs are collected where they ran, so by default only the
     cpu scale writes. The core applies it before every collect() (`Study.collect`, the sweep, and
-    `python -m experiments.<name>.collect` through largebatch.results.collect_main), with the collect
+    `python -m experiments.<name>.collect` through largebatch.tables.collect_main), with the collect
     module's `WRITES`; a study need not call it.
     """
     if scale in writes:

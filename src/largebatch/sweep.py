@@ -48,9 +48,9 @@ from .jobs import default_jobs
 from .metrics import is_complete, oserror_text
 from .paths import ROOT
 from .progress import is_tty  # the repository root: runs/ and the working directory of launched runs
-from .results import ShrinkError, allow_partial
 from .study import discover
 from .study import get as get_study
+from .tables import ShrinkError, allow_partial
 from .trainer import run_dir
 
 
