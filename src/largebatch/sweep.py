@@ -35,12 +35,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from .cli import main as run_one
 from .cli import normalize
+from .cli import run as run_one
 from .cmdline import Command, UsageError, exit_with
 from .config import ConfigError, make_config, parse_overrides, run_id
 from .csvcheck import DataFileError
@@ -258,9 +258,9 @@ def run_sweep(
             print(" ".join(cmd))
             continue
         t = time.time()
-        if own[i] == 1 and not subprocess_runs:
+        if own[i] == 1 and not subprocess_runs:  # in this process: the TrainConfig itself, no command line
             with _Tee("stdout") as out, _Tee("stderr") as err:
-                code = run_one(cmd[cmd.index("-m") + 2 :], study=study_module(name))
+                code = run_one(cfgs[i], scale, fresh="--no-resume" in extra)
             r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
         else:
             print(f"[sweep] run {k + 1}/{len(todo)}: index {i}, {run_id(cfgs[i])}", flush=True)
@@ -301,14 +301,14 @@ def _run_pooled(name: str, scale: str, cfgs: list, todo: list[int], extra: list[
     from .jobs import Pool, Task, threads_per_job
 
     threads = threads_per_job(jobs)
-    own = [a for a in extra if a not in RUN_FLAGS]
-    set_threads = not any(a.startswith("--threads=") for a in own)
+    set_threads = not any(a.startswith("--threads=") for a in extra)
+    fresh = "--no-resume" in extra
     tasks = []
-    for i in todo:
-        argv = ["--index=" + str(i), f"--scale={scale}", *extra, "--progress=false"]
-        if set_threads and cfgs[i].threads == 0:
-            argv.append(f"--threads={threads}")
-        tasks.append(Task(i, name, tuple(argv)))
+    for i in todo:  # each worker gets the TrainConfig (overrides applied by plan), without a progress bar
+        cfg = replace(cfgs[i], progress=False)
+        if set_threads and cfg.threads == 0:
+            cfg = replace(cfg, threads=threads)
+        tasks.append(Task(i, cfg, scale, fresh))
     print(f"[sweep] {len(todo)} run(s), {jobs} at a time, {threads} thread(s) each", flush=True)
     failed: list[int] = []
     bar = tqdm(total=len(todo), desc=name, unit="run", dynamic_ncols=True, disable=not sys.stderr.isatty())
