@@ -210,6 +210,7 @@ HARNESS = {
     "results",
     "runs",
     "scalemodel",
+    "scales",
     "study",
     "sweep",
     "tables",

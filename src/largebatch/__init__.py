@@ -17,7 +17,7 @@ The reproduction harness: studies, their runs, their claims and the README.
     runs, tables, csvcheck, results, formatting runs to committed CSVs, numbers to markdown
     claims, verdict, prereg, report    claims as registered functions, judged, dated, written to the README
     plots, figures                     figures from the CSVs (notebooks)
-    recipes, calibration, bstar, proxies, scalemodel   recipes and probes more than one study uses
+    recipes, scales, calibration, bstar, proxies, scalemodel   what more than one study uses
 
 experiments/README.md shows how a study plugs into both: one directory with its config (the grid of
 TrainConfigs the core runs), its collect step, its claims (claims.toml and one registered function per
