@@ -3,8 +3,8 @@
 The toy study is written to a temporary directory that is added to the `experiments` package's path, the
 way a new directory under experiments/ is found: nothing else is edited. It runs through the sweep (2 tiny
 runs on synthetic data, in this process), its collect() (via the sweep and via `make figures --collect`)
-and the report (its claims.py and claims.toml judged, the table rendered). Run: `pytest tests/test_study.py`
-(~5 s).
+the report (its claims.toml and its registered claim functions judged, the table rendered) and its notebook
+(executed headless, its figure saved). Run: `pytest tests/test_study.py` (~10 s).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -95,6 +96,17 @@ def trains(d, spec):
 def above_chance(d, spec):
     acc = d.runs.set_index("seed").final_test_acc * 100
     return Row(f"{acc.mean():.1f} %", V.one_sample(acc, spec["threshold"], spec["direction"]), runs=d.runs)
+"""
+
+NOTEBOOK = """
+import pandas as pd
+
+from largebatch import plots
+
+df = pd.read_csv({csv!r})
+fig, ax = plots.new_figure()
+plots.errorbar_by(ax, df, "seed", "final_test_acc")
+plots.save(fig, "toy_study_acc")
 """
 
 CLAIMS_TOML = """
@@ -207,6 +219,18 @@ def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch)
     capsys.readouterr()
     assert run_sweep(TOY, "cpu", 1, extra=[f"--out_dir={runs}"]) == 0
     assert "2 already complete, 0 to run" in capsys.readouterr().out
+    # its notebook, notebooks/<name>.ipynb: reads the CSV, saves its figure (as `make figures` runs it)
+    books, figs = tmp_path / "notebooks", tmp_path / "figures"
+    books.mkdir()
+    monkeypatch.setattr(study, "NOTEBOOKS", books)
+    monkeypatch.setattr(figures, "NOTEBOOKS", books)
+    monkeypatch.setenv("LARGEBATCH_FIGURES", str(figs))
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK.format(csv=str(csv)))]), s.notebook
+    )
+    assert s.notebook == books / f"{TOY}.ipynb" and figures.notebooks([TOY]) == [s.notebook]
+    figures.execute(s.notebook)
+    assert (figs / f"{TOY}_acc.png").is_file()
 
 
 def test_missing_broken_and_incomplete_parts(extra_root):
