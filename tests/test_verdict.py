@@ -343,6 +343,10 @@ def test_claim_code_change_redates_the_claim(repo):
     assert (fixed, how) == (later, "code")
     assert prereg.status(fixed, {"shas": [runs_c]}, repo) == prereg.POST
     assert prereg.code_commit(f, "y", repo) is None  # no function registered under that id
+    (toy / "claims.py").write_text(CODE.format(k=2, doc="b").replace("_helper", "_shared"))
+    _commit(repo, f"a refactor that leaves the blocks as they were\n\n{prereg.BYTE_IDENTICAL}")
+    prereg.clear_caches()
+    assert prereg.fixed_commit("toy", spec, repo, f) == (later, "code")  # the marked change keeps the date
 
 
 def test_first_version_without_the_mark_dates_the_claim(repo):

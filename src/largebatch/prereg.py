@@ -36,10 +36,11 @@ The rule the report applies (README, "How verdicts are reached"):
     (largebatch.claims), the commit that last changed that function or a function of its claims.py that it
     calls (`claim_source`: the AST without docstrings, so words and comments do not count) dates the claim
     when it is not an ancestor of the criterion's commit (`code_commit`, `fixed_commit` returns how =
-    "code"). A function's first registered version inherits its spec's date when the commit that added it
-    is marked BYTE_IDENTICAL in its message: the refactor that registered the claims (issue 27, commit
-    2e2161e "Claims as registered functions") left every generated block byte-identical (the report's
-    output compared before and after). Any later change to the function re-dates the row.
+    "code"). A commit marked BYTE_IDENTICAL in its message changed code but left every generated block
+    byte-identical (the report's output compared before and after it): a function's first registered
+    version added by such a commit inherits its spec's date (the refactor that registered the claims, issue
+    27, commit 2e2161e "Claims as registered functions"), and such a commit's later change (a helper shared
+    by several claims, merged into one) keeps the date the function had. Any other change re-dates the row.
 
 A claims.toml may also hold `[[replication]]` tables (`of` = a claim id, `why`, and the spec keys a later
 design replaces to run the claim's cells again, e.g. seeds and experiments): the report judges the claim on
@@ -416,7 +417,8 @@ def fixed_commit(study: str, spec: dict, root: Path = ROOT, code: str | None = N
 
 # The trailer of a commit that changed the claims' code but left every generated block byte-identical (the
 # report's output at its parent and at it compared): the refactor that registered the claims as functions
-# (issue 27). A function's first registered version, when added by such a commit, inherits its spec's date.
+# (issue 27) and its follow-ups. A function's first registered version, when added by such a commit, inherits
+# its spec's date, and a marked commit's change of a function keeps the date the function had.
 BYTE_IDENTICAL = "Generated-blocks: byte-identical"
 
 
@@ -477,8 +479,9 @@ def _file_history(file: str, root: Path = ROOT) -> tuple[tuple[str, bool], ...]:
 def code_commit(file: str, cid: str, root: Path = ROOT) -> str | None:
     """The commit that last changed the code of claim `cid` in `file` (`claim_source`: its registered function
     and the functions of that module it calls), or None when it has not changed since its first registered
-    version and that version came with a commit marked BYTE_IDENTICAL (then the spec's date stands);
-    UNCOMMITTED when the working tree's version differs from the last commit's."""
+    version and that version came with a commit marked BYTE_IDENTICAL (then the spec's date stands); a
+    change made by a marked commit keeps the date the code had before it. UNCOMMITTED when the working
+    tree's version differs from the last commit's."""
     path = Path(root) / file
     now = claim_source(path.read_text(), cid) if path.is_file() else None
     if now is None:
@@ -487,8 +490,11 @@ def code_commit(file: str, cid: str, root: Path = ROOT) -> str | None:
     for commit, identical in _file_history(file, root):
         src = claim_source(_show(commit, file, root) or "", cid)
         if src is not None and src != last_src:
-            last = None if (first and identical) else commit
-            first = False
+            if not identical:
+                last = commit
+            elif first:
+                last = None  # a first version added by a marked refactor: the spec's date stands
+            first = False  # a marked commit's later change keeps the date it had
         if src is None:
             first = True  # removed (or never there): its next version is a first version again
         last_src = src
