@@ -100,17 +100,22 @@ def a_interior(d: Data, c: dict) -> Row:
 def _first_slope(d: Data, c: dict, group: list, xkey: int) -> Row:
     """(b), (c) of the first design: the slope of log B_opt over the settings `group`, seeds resampled
     together."""
-    cs = [cells(d.runs, n, lr, c["seeds"]) for n, lr in group]
-    xs = [p[xkey] for p in group]
+    return _slope_row(d, c, group, FIRST, [p[xkey] for p in group], lambda x, b: f"{x:g}: {b:.0f}")
+
+
+def _slope_row(d: Data, c: dict, pairs: list, exps, xs: list, fmt) -> Row:
+    """The slope of log B_opt on log x over the settings `pairs` (runs of `exps`), every setting on the
+    claim's seeds, resampled together (bootstrap, the claim's band); `fmt(x, B_opt)` for the text."""
+    cs = [cells(d.runs, n, lr, c["seeds"], exps) for n, lr in pairs]
 
     def stat(idx):
-        return slope(xs, [b_opt(bs, acc, div, idx) for bs, acc, _, div in cs])
+        return slope(xs, [b_opt(bs, acc, dv, idx) for bs, acc, _, dv in cs])
 
     res = V.bootstrap([np.arange(len(c["seeds"]))], stat, band=tuple(c["band"]), what="slope")
-    b_opts = [b_opt(bs, acc, div, range(len(c["seeds"]))) for bs, acc, _, div in cs]
-    sub = _judged(d.runs, FIRST, set(group), c["seeds"])
+    b_opts = [b_opt(bs, acc, dv, range(len(c["seeds"]))) for bs, acc, _, dv in cs]
+    sub = _judged(d.runs, exps, set(pairs), c["seeds"])
     return Row(
-        f"slope {res.estimate:.2f}; B_opt " + ", ".join(f"{x:g}: {b:.0f}" for x, b in zip(xs, b_opts)),
+        f"slope {res.estimate:.2f}; B_opt " + ", ".join(fmt(x, b) for x, b in zip(xs, b_opts)),
         res,
         runs=sub,
         wall_per_seed=_wall(sub),
@@ -219,32 +224,21 @@ def _eps_slope(d: Data, c: dict) -> Row:
 
 def _n_slope(d: Data, c: dict) -> Row:
     """(c2), (c3): the N-slope at eps = 0.1; seeds resampled together."""
-    exps = tuple(c.get("experiments", V2))
     pairs = [tuple(p) for p in c["settings"]]
-    cs = [cells(d.runs, n, lr, c["seeds"], exps) for n, lr in pairs]
-    xs = [p[0] for p in pairs]
-
-    def stat(idx):
-        return slope(xs, [b_opt(bs, acc, dv, idx) for bs, acc, _, dv in cs])
-
-    res = V.bootstrap([np.arange(len(c["seeds"]))], stat, band=tuple(c["band"]), what="slope")
-    b_opts = [b_opt(bs, acc, dv, range(len(c["seeds"]))) for bs, acc, _, dv in cs]
-    sub = _judged(d.runs, exps, set(pairs), c["seeds"])
-    return Row(
-        f"slope {res.estimate:.2f}; B_opt " + ", ".join(f"N={x}: {b:.0f}" for x, b in zip(xs, b_opts)),
-        res,
-        runs=sub,
-        wall_per_seed=_wall(sub),
-    )
+    exps = tuple(c.get("experiments", V2))
+    return _slope_row(d, c, pairs, exps, [p[0] for p in pairs], lambda x, b: f"N={x}: {b:.0f}")
 
 
 @claim("b2_slope_eps")
 def b2_slope_eps(d: Data, c: dict) -> Row | None:
+    """(b2) the second design's ε-slope (its cells pooled with the first design's)."""
     return _eps_slope(d, c) if _has(d, "optimal_batch_v2") else None
 
 
 @claim("c2_slope_n")
 def c2_slope_n(d: Data, c: dict) -> Row | None:
+    """(c2) the second design's N-slope on the √2-refined grid (pooled with the first design's cells;
+    post hoc: some of them were run before its spec)."""
     return _n_slope(d, c) if _has(d, "optimal_batch_v2") else None
 
 
@@ -255,6 +249,7 @@ def b3_slope_eps(d: Data, c: dict) -> Row | None:
 
 @claim("c3_slope_n")
 def c3_slope_n(d: Data, c: dict) -> Row | None:
+    """(c3) the N-slope again, on the third design's fresh seeds only."""
     return _n_slope(d, c) if _has(d, "optimal_batch_v3") else None
 
 

@@ -255,11 +255,12 @@ def resnet50_one_gpu(d: Data, spec: dict) -> Row:
 
 @claim("v100")
 def v100(d: Data, spec: dict) -> Row:
+    """The same on a V100 (exploratory: the article gives no number to judge it against)."""
     days = _resnet50_days(d, V100_FLOPS)
     return _row(
         d,
         f"one V100: {days:.1f} days ({RESNET_ONE_GPU_EPOCHS} epochs at {utilisation(d):.3f} of 15.7 TFLOP/s)",
-        None,
+        None,  # exploratory
         [FITTED],
     )
 

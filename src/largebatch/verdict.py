@@ -520,18 +520,9 @@ def exact(
     into absolute ones by the caller).
     """
     if equivalence_margin is not None:
+        band = (threshold - equivalence_margin, threshold + equivalence_margin)
         inside = abs(value - threshold) < equivalence_margin
-        return Result(
-            REPRODUCED if inside else NOT_REPRODUCED,
-            value,
-            value,
-            value,
-            1,
-            "exact",
-            f"|{what} − {threshold:g}| < {equivalence_margin:g}",
-            label=label,
-            band=(threshold - equivalence_margin, threshold + equivalence_margin),
-        )
+        return _exact_in(value, inside, f"|{what} − {threshold:g}| < {equivalence_margin:g}", label, band)
     return replace(
         _point(value, 1, "exact", _rule(direction, threshold, what), threshold, direction), label=label
     )
@@ -540,19 +531,13 @@ def exact(
 def exact_band(value: float, band: tuple[float, float], what: str = "value", label: str = "") -> Result:
     """A deterministic quantity that the claim places in the band (lo, hi): the interval is the point."""
     lo, hi = band
-    inside = lo < value < hi
-    return Result(
-        REPRODUCED if inside else NOT_REPRODUCED,
-        value,
-        value,
-        value,
-        1,
-        "exact",
-        f"{what} in ({lo:g}, {hi:g})",
-        label=label,
-        threshold=lo,
-        band=(lo, hi),
-    )
+    return _exact_in(value, lo < value < hi, f"{what} in ({lo:g}, {hi:g})", label, (lo, hi), threshold=lo)
+
+
+def _exact_in(value: float, inside: bool, rule: str, label: str, band: tuple, threshold=math.nan) -> Result:
+    """An exact result for "the value lies in `band`": reproduced inside, not reproduced outside."""
+    outcome = REPRODUCED if inside else NOT_REPRODUCED
+    return Result(outcome, value, value, value, 1, "exact", rule, label=label, threshold=threshold, band=band)
 
 
 def censored_bound(result: Result, why: str) -> Result:
