@@ -43,7 +43,9 @@ from . import proxy
 
 STUDY = "recipe_32k"
 DESIGN = "v2"  # second cpu design (scale-model rule); the first (18 epochs, B = 8192) has no design column
-NPROC = 1  # processes per cpu run; the v3 fp16 pair asks for 2 itself (TrainConfig.nproc), the rest are pooled
+NPROC = (
+    1  # processes per cpu run; the v3 fp16 pair asks for 2 itself (TrainConfig.nproc), the rest are pooled
+)
 E_CPU = proxy.E_CPU  # cpu epoch budget (scale-model rule)
 B_SMALL, B_REF, B_LARGE_CPU, B_LARGE_PAPER = proxy.B_BASELINE, proxy.B_REF, proxy.B_LARGE, 32768
 B_ALT_CPU = B_REF  # the arm repeated at a second batch (batch_role "alt" in the CSV)
