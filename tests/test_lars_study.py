@@ -319,7 +319,7 @@ def test_v2_grid_from_the_scale_model_rule():
     the budget estimate within 45 minutes."""
     from experiments.lars import proxy
 
-    cfgs = config.grid("cpu")
+    cfgs = config.grid("cpu_v2")
     assert len({run_id(c) for c in cfgs}) == len(cfgs)
     main = [c for c in cfgs if c.tag == "main"]
     assert {c.global_batch for c in main} == set(proxy.LADDER) and max(proxy.LADDER) >= 8192
@@ -477,6 +477,6 @@ def test_v2_readme_blocks_and_v1_dispatch(tmp_path):
 
     committed = pd.read_csv(DATA / "lars.csv")  # the rerun replaced the first design's CSV (issue 16)
     assert claims.is_v2(committed) and (committed.design == "v2").all()
-    assert len(committed) == len(config.grid("cpu"))
+    assert len(committed) == len(config.grid("cpu_v2"))
     assert all(r["id"].startswith("v2_") for r in claims.claims(DATA))
     assert not claims.is_v2(committed.drop(columns="design"))  # a first-design CSV (no column): first claims

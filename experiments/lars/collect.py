@@ -2,8 +2,8 @@
 
     python -m experiments.lars.collect [--scale=cpu]
 
-lars.csv: one row per run of the cpu grid (diverged runs kept, status "diverged", no accuracy); design = "v2"
-(config.DESIGN; the first design's committed CSV has no such column), init = default | caffe (table2 runs).
+lars.csv: one row per run of the cpu grid (diverged runs kept, status "diverged", no accuracy); design = "v3"
+(config.DESIGN_V3; the second design's CSV says "v2", the first's has no such column), init = default | caffe.
 lars_curves.csv: one row per evaluation of every run (test/train accuracy, train loss, lr, mean trust ratio).
 lars_trust_ratios.csv: one row per (LARS run, evaluation, parameter tensor): ||w||, ||g|| and the trust
 ratio lambda = eta ||w|| / (||g|| + beta ||w||) of the optimizer step just before that evaluation, as the
@@ -21,7 +21,8 @@ import pandas as pd
 
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
-from .config import DESIGN, INITS_V2, grid
+from .config import DESIGN_V3 as DESIGN
+from .config import INITS_V2, grid
 
 COLUMNS = [
     "study",

@@ -330,6 +330,83 @@ def cpu_grid_v2() -> list[TrainConfig]:
     return out
 
 
+# ---- cpu scale, third design (v3, issue 28): the paper's init, ladders placed against each net's B* ------
+# proxy.py (v3 section): every run uses the paper's Caffe Gaussian init; each net's batches are the images of
+# the paper's 512 (the baseline), 4K, 8K (and 16K without BN) against the B* of tuned SGD measured by
+# experiments/failure_batch. SGD's grid at each rung: 3 peak lrs x2 apart centred on the probe's best lr at
+# the nearest probed batch (0.2, 0.4, 0.4 without BN; with BN 5 points at the baseline, where the probe's
+# landscape was flat and its best at its grid's foot, then 3 centred on 0.1); LARS's grid: gamma0 x {1/2, 1,
+# 2} around the best of failure_batch's gamma0 scan at the rung (seed 100). A best lr or gamma0 at the edge
+# of its judged grid makes the row inconclusive (the v2 rule, kept). Seeds 20-24 (fresh; 5 for every judged
+# arm). Train longer (Table 5): LARS at 2E at the image of 16K, judged only if LARS's gap there is > 1 pt.
+DESIGN_V3 = "v3"
+NETS_V3 = {"nobn": "alexnet_mlp_caffe", "bn": "alexnet_mlp_bn_caffe"}
+SEEDS_V3 = list(range(20, 25))
+SGD_PEAKS_V3 = {
+    "nobn": {384: (0.1, 0.2, 0.4), 3200: (0.2, 0.4, 0.8), 6336: (0.2, 0.4, 0.8)},
+    "bn": {512: (0.003125, 0.00625, 0.0125, 0.025, 0.05), 4032: (0.05, 0.1, 0.2), 8064: (0.05, 0.1, 0.2)},
+}
+LONGER_BATCH_V3 = 12736  # the no-BN net's image of 16K: LARS only, at E and 2E
+
+
+def gamma_centre_v3(net: str, b: int) -> float:
+    """The best gamma0 of failure_batch's scan (seed 100) at this rung (ties: the smaller)."""
+    import pandas as pd
+
+    from largebatch.results import DATA
+
+    d = pd.read_csv(DATA / "failure_batch.csv")
+    d = d[(d.probe == "lars_gamma") & (d.global_batch == b)]  # the two nets' rungs are different batches
+    if d.empty:
+        raise ValueError(f"no gamma0 scan at B = {b} ({net}) in failure_batch.csv: run it first")
+    d = d.assign(err=d.final_test_err.where(d.status != "diverged", 90.0).fillna(90.0))
+    return float(d.sort_values(["err", "lr_peak"]).lr_peak.iloc[0])
+
+
+def _v3(net: str, b: int, seed: int, tag: str = "main", epochs: float | None = None) -> TrainConfig:
+    from largebatch.recipes import LARS_TRUST
+
+    e = epochs or proxy.E_V3
+    steps = e * proxy.FMNIST_N / b
+    return replace(
+        BASE,
+        **LARS_TRUST,
+        tag=tag,
+        model=NETS_V3[net],
+        seed=seed,
+        epochs=e,
+        equal_examples=True,
+        warmup_epochs=e * {"nobn": 2.0, "bn": 5.0}[net] / 100,
+        eval_every_steps=max(1, int(round(steps / EVALS_V2))),
+        eval_train_examples=0,
+    )
+
+
+def runs_v3(net: str, b: int, seed: int) -> list[TrainConfig]:
+    base = _v3(net, b, seed)
+    sgd_runs = [sgd(base, b, p * BASE_BATCH / b) for p in SGD_PEAKS_V3[net].get(b, ())]
+    c = gamma_centre_v3(net, b)
+    return sgd_runs + [lars(base, b, float(f"{c * m:.3g}")) for m in (0.5, 1.0, 2.0)]
+
+
+def longer_v3(seed: int) -> list[TrainConfig]:
+    c = gamma_centre_v3("nobn", LONGER_BATCH_V3)
+    base = _v3("nobn", LONGER_BATCH_V3, seed, tag="longer", epochs=2 * proxy.E_V3)
+    return [lars(base, LONGER_BATCH_V3, float(f"{c * m:.3g}")) for m in (0.5, 1.0, 2.0)]
+
+
+def cpu_grid_v3() -> list[TrainConfig]:
+    """Table 2's step-1 runs (Caffe init, both nets, B = 128), then per seed: each net's ladder, then the
+    train-longer runs."""
+    out = [replace(table2(net, BASE_BATCH, s), model=NETS_V3[net]) for s in SEEDS_V3 for net in NETS_V3]
+    for s in SEEDS_V3:
+        for net in NETS_V3:
+            for b in proxy.ladder_v3(net):
+                out += runs_v3(net, b, s)
+        out += longer_v3(s)
+    return out
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper_grid()
@@ -337,4 +414,6 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return smoke_grid()
     if scale == "cpu_v1":  # the first design (its CSV is committed; not a study scale, for reference)
         return cpu_grid()
-    return cpu_grid_v2()
+    if scale == "cpu_v2":  # the second design (committed CSV until v3 replaces it)
+        return cpu_grid_v2()
+    return cpu_grid_v3()
