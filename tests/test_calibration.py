@@ -12,23 +12,12 @@ from largebatch.config import make_config
 
 
 def test_probe_main_trains_collects_and_prints(tmp_path, capsys):
+    probe = {"study": "toy_probe", "dataset": "synthetic", "synthetic_examples": 256, "model": "mlp"}
+    probe |= {"width": 8, "depth": 1, "global_batch": 64, "per_worker_batch": 16, "lr_base_batch": 64}
+    probe |= {"epochs": 1.0, "max_steps": 4, "noise_every_steps": 1, "noise_ema": 0.0, "test_examples": 64}
     cfg = make_config(
-        study="toy_probe",
-        dataset="synthetic",
-        synthetic_examples=256,
-        model="mlp",
-        width=8,
-        depth=1,
-        global_batch=64,
-        per_worker_batch=16,
-        lr_base=0.1,
-        lr_base_batch=64,
-        epochs=1.0,
-        max_steps=4,
-        noise_every_steps=1,
-        noise_ema=0.0,
+        **probe,
         eval_train_examples=0,
-        test_examples=64,
         eval_batch=64,
         out_dir=str(tmp_path / "runs"),
         wandb="off",
