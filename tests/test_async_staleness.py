@@ -293,7 +293,7 @@ def test_replay_run_id_hashes_the_distribution_content(tmp_path):
 
 def test_calibration_pick_rule():
     """Fastest to 85 %, ties broken by the steps to 80 %; a run that never reaches counts as +inf."""
-    from experiments.async_staleness import claims
+    from experiments.async_staleness import stats
 
     df = pd.DataFrame(
         {
@@ -304,13 +304,13 @@ def test_calibration_pick_rule():
             "steps_to_target": [300.0, 450.0, 350.0],
         }
     )
-    t = claims.calib_table(df)
+    t = stats.calib_table(df)
     assert t[t.pick].lr.tolist() == [0.3] and t[t.lr == 0.1].configured.all()
 
 
 def test_equal_time_is_the_earlier_end():
     """(vi): a run that has stopped is not compared at a later time: T_eq = min(backup end, async end)."""
-    from experiments.async_staleness import claims
+    from experiments.async_staleness import stats
 
     df = pd.DataFrame(
         {
@@ -330,11 +330,11 @@ def test_equal_time_is_the_earlier_end():
             "test_acc": [0.80, 0.86, 0.81, 0.87, 0.70, 0.84],
         }
     )
-    bt = claims.backup_table(df, cur, "real").iloc[0]
+    bt = stats.backup_table(df, cur, "real").iloc[0]
     assert bt.t_eq == 15.0 and bt.t_eq_is_async_end
     assert bt.async_acc_teq == 0.84 and bt.backup_acc_teq == 0.81 and bt.sync_acc_teq == 0.80
     df.loc[2, "time_end"] = 50.0  # async outlasts the backups: T_eq is the backups' end
-    bt = claims.backup_table(df, cur, "real").iloc[0]
+    bt = stats.backup_table(df, cur, "real").iloc[0]
     assert bt.t_eq == 30.0 and not bt.t_eq_is_async_end and bt.backup_acc_teq == 0.87
 
 
@@ -342,7 +342,7 @@ def test_second_design_appended_resolved_and_within_budget():
     """Issue 17: the v2 runs come after the first design's (whose run ids all stay), each v2 arm evaluates at
     most every 5 % of the fewest steps to 80 % the first design measured for it, its budget exceeds the
     first design's slowest seed, and the extra runs fit 20 minutes by the committed wall times."""
-    from experiments.async_staleness import analysis, claims
+    from experiments.async_staleness import analysis, stats
     from largebatch.config import run_id
     from largebatch.results import DATA
 
@@ -359,9 +359,9 @@ def test_second_design_appended_resolved_and_within_budget():
     }
     sw = df[df.experiment == "sweep"]
     for (net, opt, s), (budget, every) in config.V2_ARMS.items():
-        steps = claims._steps_by_seed(sw, config.SEEDS, model=net, optimizer=opt, s=s)
+        steps = stats.steps_by_seed(sw, config.SEEDS, model=net, optimizer=opt, s=s)
         reached = df[
-            (df.experiment == "sweep") & (df.model == net) & (df.optimizer == opt) & (claims.s_of(df) == s)
+            (df.experiment == "sweep") & (df.model == net) & (df.optimizer == opt) & (stats.s_of(df) == s)
         ].steps_to_target
         lo = reached.min() if reached.notna().any() else config.BUDGET  # never reached: beyond the old budget
         assert every <= 0.05 * lo and budget > steps.max(), (net, opt, s)
@@ -373,7 +373,7 @@ def test_second_design_appended_resolved_and_within_budget():
 
 def test_alpha_pick_rule():
     """Fewest mean steps to 80 % over the calibration seeds (never = +inf), then to 85 %, then the smaller."""
-    from experiments.async_staleness import claims
+    from experiments.async_staleness import stats
 
     df = pd.DataFrame(
         {
@@ -384,9 +384,9 @@ def test_alpha_pick_rule():
             "steps_to_85": [np.nan, 3000.0, 2000.0, 2000.0, 1900.0, 2000.0, 1000.0, np.nan],
         }
     )
-    assert claims.alpha_pick(df) == 0.4  # 0.8: a seed never reaches 80 %; 0.2 and 0.4 tie, 0.4 to 85 %
+    assert stats.alpha_pick(df) == 0.4  # 0.8: a seed never reaches 80 %; 0.2 and 0.4 tie, 0.4 to 85 %
     df.loc[5, "steps_to_85"] = 2100.0  # a tie at both targets: the smaller alpha0
-    assert claims.alpha_pick(df) == 0.2
+    assert stats.alpha_pick(df) == 0.2
 
 
 def _fake_v2(slow_adam: float, slow_deep_adam: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -448,17 +448,21 @@ def _fake_v2(slow_adam: float, slow_deep_adam: float) -> tuple[pd.DataFrame, pd.
 )
 def test_second_design_claims(slow_adam, slow_deep_adam, ii, iii):
     from experiments.async_staleness import claims
+    from largebatch.claims import evaluate
     from largebatch.prereg import load_spec
 
     df, cur = _fake_v2(slow_adam, slow_deep_adam)
-    rows = {r["id"]: r for r in claims._v2_rows(df, cur, load_spec("async_staleness"))}
-    assert "0.4: " in rows["calib_alpha"]["ours"] and "**pick**" in rows["calib_alpha"]["ours"]
-    assert rows["calib_alpha"]["result"] is None
+    v2 = ("calib_alpha", "v2_v_alpha_tau", "v2_ii_optimizer", "v2_iii_adam", "v2_iii_sgd")
+    data = claims.Data(df, cur)
+    rows = evaluate("async_staleness", data, load_spec("async_staleness"), v2)
+    assert set(rows) == set(v2)
+    assert "0.4: " in rows["calib_alpha"].text and "**pick**" in rows["calib_alpha"].text
+    assert rows["calib_alpha"].result is None
     v = rows["v2_v_alpha_tau"]
-    assert "α0 = 0.4" in v["ours"] and v["result"].outcome == "reproduced"  # ~1030 of ~1050 steps recovered
-    assert rows["v2_ii_optimizer"]["result"].outcome == ii and "≤ " in rows["v2_ii_optimizer"]["ours"]
-    assert rows["v2_iii_adam"]["result"].outcome == iii
-    assert rows["v2_iii_sgd"]["result"].outcome == "reproduced"  # 6.0x vs 4.4x
+    assert "α0 = 0.4" in v.text and v.result.outcome == "reproduced"  # ~1030 of ~1050 steps recovered
+    assert rows["v2_ii_optimizer"].result.outcome == ii and "≤ " in rows["v2_ii_optimizer"].text
+    assert rows["v2_iii_adam"].result.outcome == iii
+    assert rows["v2_iii_sgd"].result.outcome == "reproduced"  # 6.0x vs 4.4x
 
 
 # ---- third design (issue 17): validation_v3 and vi_real_v3 on fresh seeds 10-19 ---------------------------
@@ -592,39 +596,40 @@ def _with_fake(tmp_path, replay_shift, async_lead):
 def test_third_design_claims(tmp_path, replay_shift, async_lead, outcome):
     """On made-up v3 runs the v3 rows come out as their data say, judge seeds 10-19 only, and leave the first
     design's `validation` and `vi_real` rows exactly as they are on the committed CSVs."""
-    from experiments.async_staleness import claims
+    from largebatch import study
     from largebatch.results import DATA
 
-    rows = {r["id"]: r for r in claims.claims(_with_fake(tmp_path, replay_shift, async_lead))}
-    committed = {r["id"]: r for r in claims.claims(DATA)}
+    s = study.get("async_staleness")
+    rows = {r.id: r for r in s.claims(_with_fake(tmp_path, replay_shift, async_lead))}
+    committed = {r.id: r for r in s.claims(DATA)}
     assert set(V3_CLAIMS) <= set(committed)  # the committed v3 runs give the v3 rows
     for cid in V3_CLAIMS:
         r = rows[cid]
-        assert set(r["runs"].seed) == set(config.V3_SEEDS), cid
-        assert r["result"].n == 10, cid
+        assert set(r.runs.seed) == set(config.V3_SEEDS), cid
+        assert r.result.n == 10, cid
         if outcome == "reproduced":
-            assert r["result"].outcome == "reproduced", (cid, r["result"])
+            assert r.result.outcome == "reproduced", (cid, r.result)
         else:
-            assert r["result"].outcome in ("not reproduced", "inconclusive"), (cid, r["result"])
-    assert set(rows["validation_v3"]["runs"].experiment) == {"real_async", "validation_v3"}
-    assert set(rows["vi_real_v3"]["runs"].experiment) == {"real_async", "real_sync", "real_backup"}
-    assert rows["validation_v3"]["ours"].startswith("mean test accuracy over the last 1,000 updates")
+            assert r.result.outcome in ("not reproduced", "inconclusive"), (cid, r.result)
+    assert set(rows["validation_v3"].runs.experiment) == {"real_async", "validation_v3"}
+    assert set(rows["vi_real_v3"].runs.experiment) == {"real_async", "real_sync", "real_backup"}
+    assert rows["validation_v3"].text.startswith("mean test accuracy over the last 1,000 updates")
     if outcome == "not reproduced":  # the replay 3 pt low; async 2 pt above backup late in the window
-        assert rows["validation_v3"]["result"].outcome == "not reproduced"
-        acc_part = rows["vi_real_v3"]["result"].parts[1]
+        assert rows["validation_v3"].result.outcome == "not reproduced"
+        acc_part = rows["vi_real_v3"].result.parts[1]
         assert acc_part.outcome == "not reproduced" and acc_part.estimate == pytest.approx(-2.0, abs=0.5)
-        assert rows["vi_real_v3"]["result"].parts[0].outcome == "reproduced"  # time: backups still faster
+        assert rows["vi_real_v3"].result.parts[0].outcome == "reproduced"  # time: backups still faster
     for cid in set(committed) - set(V3_CLAIMS):  # every other row, the first design's included, unchanged
         a, b = committed[cid], rows[cid]
-        assert a["ours"] == b["ours"] and repr(a["result"]) == repr(b["result"]), cid
-        assert list(a["runs"].run_id) == list(b["runs"].run_id), cid
-    assert set(rows["validation"]["runs"].seed) == set(rows["vi_real"]["runs"].seed) == set(config.REAL_SEEDS)
+        assert a.text == b.text and repr(a.result) == repr(b.result), cid
+        assert list(a.runs.run_id) == list(b.runs.run_id), cid
+    assert set(rows["validation"].runs.seed) == set(rows["vi_real"].runs.seed) == set(config.REAL_SEEDS)
 
 
 def test_third_design_statistics():
     """late_acc: the mean over evaluations with step > 5000 (a run that did not complete: 10 %); acc_window:
     the mean over (0.8 T_eq, T_eq], times within 1e-6 equal, else the last evaluation at or before T_eq."""
-    from experiments.async_staleness import claims
+    from experiments.async_staleness import stats
 
     runs = pd.DataFrame(
         {"run_id": ["a", "b"], "experiment": "x", "seed": [11, 10], "status": ["complete", "diverged"]}
@@ -637,11 +642,11 @@ def test_third_design_statistics():
             "test_acc": [0.1, 0.2, 0.8, 0.9],
         }
     )
-    got = claims.late_acc(runs, cur)
+    got = stats.late_acc(runs, cur)
     assert list(got.index) == [10, 11] and got[10] == pytest.approx(10.0) and got[11] == pytest.approx(85.0)
     c = pd.DataFrame({"time": [7.0, 8.0, 9.0, 10.0000004, 11.0], "test_acc": [0.1, 0.2, 0.4, 0.6, 0.9]})
-    assert claims.acc_window(c, 10.0) == pytest.approx(0.5)  # 9.0 and 10.0000004; 8.0 is not > 8.0
-    assert claims.acc_window(c[c.time < 8.5], 10.0) == 0.2  # none in the window: the last one before
+    assert stats.acc_window(c, 10.0) == pytest.approx(0.5)  # 9.0 and 10.0000004; 8.0 is not > 8.0
+    assert stats.acc_window(c[c.time < 8.5], 10.0) == 0.2  # none in the window: the last one before
 
 
 def test_third_design_real_rows_record_their_commit():

@@ -526,7 +526,7 @@ def wandb_offline(monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     yield
-    metrics.set_run_context(scale="adhoc")
+    # nothing to reset: the scale travels with each run (largebatch.cli.run), not in a global
 
 
 def test_force_removes_the_old_wandb_folder(tmp_path, wandb_offline):

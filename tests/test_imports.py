@@ -7,6 +7,7 @@ Run: `pytest tests/test_imports.py` (no torch import, < 1 s).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +158,114 @@ def test_no_study_module_located_by_string_outside_the_contract():
         hit for p in sorted((ROOT / "src").rglob("*.py")) if p.name != "study.py" for hit in string_lookups(p)
     ]
     assert offenders == []
+
+
+# ---- the two halves of src/largebatch (issue 27): the training core never imports the harness -------------
+
+# The training core: one run, from a TrainConfig to its run directory (config and ids, data, models, the
+# distributed step, optimizers and schedules, the noise / staleness / BN hooks, metrics and progress, and
+# the small libraries they use: errors, registries, command-line parsing, repository paths).
+CORE = {
+    "bn_stats",
+    "cmdline",
+    "config",
+    "data",
+    "dist",
+    "errors",
+    "flops",
+    "lars",
+    "metrics",
+    "models",
+    "noise",
+    "optim",
+    "paths",
+    "progress",
+    "registry",
+    "replay",
+    "rmsprop_warmup",
+    "runid",
+    "schedules",
+    "staleness",
+    "trainer",
+    "validate",
+}
+# The reproduction harness: studies and their grids (study, cli's grid selection, sweep, jobs, reproduce),
+# runs to CSVs (runs, tables, csvcheck, results, formatting), claims and verdicts (claims, verdict, prereg,
+# report), figures (plots, figures) and the shared recipes and calibration probes of the studies.
+HARNESS = {
+    "bstar",
+    "calibration",
+    "claims",
+    "cli",
+    "csvcheck",
+    "figures",
+    "formatting",
+    "jobs",
+    "plots",
+    "prereg",
+    "proxies",
+    "recipes",
+    "report",
+    "reproduce",
+    "results",
+    "runs",
+    "scalemodel",
+    "scales",
+    "study",
+    "sweep",
+    "tables",
+    "train",
+    "verdict",
+}
+
+
+def test_every_core_module_is_in_one_half():
+    names = {m.split(".", 1)[1] for m in modules() if m.startswith("largebatch.")}
+    assert not CORE & HARNESS
+    assert names == CORE | HARNESS, (
+        f"new module(s) to place in CORE or HARNESS: {sorted(names - CORE - HARNESS)}"
+    )
+
+
+def test_the_training_core_never_imports_the_harness():
+    g = graph()
+    bad = {m: sorted(t for t in g[f"largebatch.{m}"] if t.split(".", 1)[-1] in HARNESS) for m in CORE}
+    assert {m: ts for m, ts in bad.items() if ts} == {}
+
+
+def private_imports(path: Path) -> list[str]:
+    """`from <our module> import _name` and `<our module>._name` in `path` (dunders aside)."""
+    tree, ours, out = ast.parse(path.read_text(), str(path)), {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in PACKAGES):
+            for a in node.names:
+                ours[a.asname or a.name] = True
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    out.append(f"{path.name}:{node.lineno} import {a.name}")
+        elif isinstance(node, ast.Import):
+            ours.update(
+                {
+                    (a.asname or a.name).split(".")[0]: True
+                    for a in node.names
+                    if a.name.split(".")[0] in PACKAGES
+                }
+            )
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ours
+        ):
+            out.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    return out
+
+
+def test_nothing_imports_another_modules_private_names():
+    """STYLE §13: notebooks and tests call only public functions; modules too (a private name is the
+    module's own business)."""
+    files = [p for d in ("src", "experiments", "tests") for p in sorted((ROOT / d).rglob("*.py"))]
+    assert [hit for p in files for hit in private_imports(p)] == []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert not re.findall(r"\b[A-Za-z]\w*\._[a-z]\w*\(", nb.read_text()), nb.name

@@ -73,7 +73,7 @@ def test_exclusive_runs_are_not_pooled(tmp_path, monkeypatch):
         return [replace(c, exclusive=(i == 1)) for i, c in enumerate(cfgs)], todo
 
     monkeypatch.setattr(S, "plan", plan)
-    monkeypatch.setattr(S, "run_one", lambda argv, study=None: 0)
+    monkeypatch.setattr(S, "run_one", lambda cfg, scale, fresh=False: 0)
     S.run_sweep(
         "goyal_linear_scaling", "smoke", 1, [0, 1, 2], [f"--out_dir={tmp_path}", "--wandb=off"], jobs=2
     )

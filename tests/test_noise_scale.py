@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from experiments.noise_scale import analysis, config
+from largebatch import study
 from largebatch.config import resolve
 from largebatch.sweep import run_sweep
+
+
+def _rows(data_dir) -> dict:
+    """The study's claim rows on the CSVs under `data_dir`, by id."""
+    return {r.id: r for r in study.get("noise_scale").claims(data_dir)}
 
 
 def test_grid_resolves():
@@ -36,9 +42,9 @@ def test_pareto_fit_recovers_known_curve():
 
 
 def test_b_opt_quadratic_refinement():
-    t = pd.DataFrame({"B": [8, 16, 32, 64], "mean": [0.7, 0.8, 0.8, 0.7]})
-    b, edge = analysis._refine(t, 1)
+    b, edge = analysis.refine(np.array([8, 16, 32, 64]), np.array([0.7, 0.8, 0.8, 0.7]), 1)
     assert not edge and b == pytest.approx(2**4.5)  # vertex midway between 16 and 32 in log2 B
+    assert analysis.refine(np.array([8, 16]), np.array([0.7, 0.8]), 1) == (16.0, True)  # at the grid's top
     assert analysis.slope([1, 2, 4], [10, 20, 40]) == pytest.approx(1.0)
 
 
@@ -113,16 +119,14 @@ def _fake_v2(tmp_path, gap_pt: float):
 
 @pytest.mark.parametrize("gap_pt, outcome", [(1.0, "reproduced"), (-1.0, "not reproduced")])
 def test_second_design_claims(tmp_path, gap_pt, outcome):
-    from experiments.noise_scale import claims
-
-    rows = {r["id"]: r for r in claims.claims(_fake_v2(tmp_path, gap_pt))}
-    assert rows["a2_interior"]["result"].outcome == outcome
+    rows = _rows(_fake_v2(tmp_path, gap_pt))
+    assert rows["a2_interior"].result.outcome == outcome
     if gap_pt > 0:  # the (4000, 0.3) peak at 2^10.5 is found between its sqrt(2) neighbours
-        assert "argmax of the means B=1448" in rows["a2_interior"]["ours"]
+        assert "argmax of the means B=1448" in rows["a2_interior"].text
     for cid in ("b2_slope_eps", "c2_slope_n"):  # the made-up cells join the committed ones: any finite slope
-        assert np.isfinite(rows[cid]["result"].estimate) and rows[cid]["result"].level == 0.9
+        assert np.isfinite(rows[cid].result.estimate) and rows[cid].result.level == 0.9
     # the first design's rows are judged on its own runs only
-    assert rows["a_interior"]["runs"].experiment.eq("optimal_batch").all()
+    assert rows["a_interior"].runs.experiment.eq("optimal_batch").all()
 
 
 def test_third_design_fresh_seeds_windows_and_budget():
@@ -157,15 +161,13 @@ def _fake_v3(tmp_path):
 
 
 def test_third_design_claims_judge_only_their_runs(tmp_path):
-    from experiments.noise_scale import claims
-
-    rows = {r["id"]: r for r in claims.claims(_fake_v3(tmp_path))}
+    rows = _rows(_fake_v3(tmp_path))
     for cid in ("b3_slope_eps", "c3_slope_n"):
         r = rows[cid]
-        assert r["runs"].experiment.eq("optimal_batch_v3").all()
-        assert set(r["runs"].seed) == set(config.V3_SEEDS)
-        assert r["result"].estimate == pytest.approx(1.0, abs=0.05) and r["result"].outcome == "reproduced"
-    assert rows["b2_slope_eps"]["runs"].experiment.isin(["optimal_batch", "optimal_batch_v2"]).all()
+        assert r.runs.experiment.eq("optimal_batch_v3").all()
+        assert set(r.runs.seed) == set(config.V3_SEEDS)
+        assert r.result.estimate == pytest.approx(1.0, abs=0.05) and r.result.outcome == "reproduced"
+    assert rows["b2_slope_eps"].runs.experiment.isin(["optimal_batch", "optimal_batch_v2"]).all()
 
 
 def test_collect_merge_keeps_committed_rows(tmp_path):
@@ -189,3 +191,22 @@ def test_collect_merge_keeps_committed_rows(tmp_path):
             new = [line.removesuffix(",") for line in new[1:]]
             old = old[1:]
         assert new == old
+
+
+def test_replication_and_censored_slope_on_the_committed_csvs():
+    """Issue 31: a2_interior (reproduced on seeds 0-9) is judged again on the third design's runs of its cells
+    (seeds 10-19): B = 1448 − N is +0.06 [-0.26, 0.39] there, so it does not replicate; b_slope_eps rests
+    on B_opt = N = 1000 at its grid's top at ε = 0.3, so it is flagged censored and cannot be reproduced."""
+    from largebatch.results import DATA
+
+    rows = _rows(DATA)
+    a2 = rows["a2_interior"]
+    assert a2.result.outcome == "reproduced" and a2.replication.seeds == list(range(10, 20))
+    assert set(a2.replication.runs.experiment) == {"optimal_batch_v3"}
+    assert set(a2.replication.runs.seed) == set(range(10, 20))
+    rep = a2.replication.result
+    assert rep.outcome == "inconclusive" and rep.parts[1].interval() == "0.06 [-0.26, 0.39]"
+    b = rows["b_slope_eps"]
+    assert b.result.outcome == "inconclusive" and "censored" in b.result.method
+    assert b.flags and "B_opt = 1000 at its grid's top" in b.flags[0]
+    assert not rows["c_slope_n"].flags

@@ -3,8 +3,8 @@
 The toy study is written to a temporary directory that is added to the `experiments` package's path, the
 way a new directory under experiments/ is found: nothing else is edited. It runs through the sweep (2 tiny
 runs on synthetic data, in this process), its collect() (via the sweep and via `make figures --collect`)
-and the report (its claims.py and claims.toml judged, the table rendered). Run: `pytest tests/test_study.py`
-(~5 s).
+the report (its claims.toml and its registered claim functions judged, the table rendered) and its notebook
+(executed headless, its figure saved). Run: `pytest tests/test_study.py` (~10 s).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -54,14 +55,12 @@ COLLECT = """
 from pathlib import Path
 
 from largebatch.results import load_runs, write_csv_atomic
-from largebatch.study import skip_scale
 
 RUNS, DATA = Path({runs!r}), Path({data!r})  # a real study: ROOT / "runs" and largebatch.results.DATA
+WRITES = ("smoke", "cpu")  # the scales whose runs rewrite the CSV (the core's guard; default: cpu only)
 
 
 def collect(scale="cpu", runs_dir=RUNS, data_dir=DATA):
-    if skip_scale("toy_study", scale, writes=("smoke", "cpu")):
-        return []
     df = load_runs("toy_study", runs_dir)
     if not len(df):
         return []
@@ -71,16 +70,43 @@ def collect(scale="cpu", runs_dir=RUNS, data_dir=DATA):
 
 CLAIMS = """
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
+from largebatch import verdict as V
+from largebatch.claims import Row, claim
 from largebatch.results import fmt_mean_std
 
 
-def claims(data_dir):
-    df = pd.read_csv(Path(data_dir) / "toy_study.csv")
-    return [{"id": "trains", "ours": fmt_mean_std(df.final_test_acc * 100, 1) + " %", "result": None,
-             "n": len(df)}]
+class Data(NamedTuple):  # the CSVs the claims read, loaded once
+    runs: pd.DataFrame
+
+
+def load(data_dir):
+    return Data(pd.read_csv(Path(data_dir) / "toy_study.csv"))
+
+
+@claim("trains")
+def trains(d, spec):
+    return Row(fmt_mean_std(d.runs.final_test_acc * 100, 1) + " %", None, runs=d.runs)
+
+
+@claim("above_chance")
+def above_chance(d, spec):
+    acc = d.runs.set_index("seed").final_test_acc * 100
+    return Row(f"{acc.mean():.1f} %", V.one_sample(acc, spec["threshold"], spec["direction"]), runs=d.runs)
+"""
+
+NOTEBOOK = """
+import pandas as pd
+
+from largebatch import plots
+
+df = pd.read_csv({csv!r})
+fig, ax = plots.new_figure()
+plots.errorbar_by(ax, df, "seed", "final_test_acc")
+plots.save(fig, "toy_study_acc")
 """
 
 CLAIMS_TOML = """
@@ -89,6 +115,16 @@ id = "trains"
 claim = "toy: the MLP trains on synthetic data"
 paper = "-"
 test = "exploratory"
+figure = ""
+
+[[claim]]
+id = "above_chance"
+claim = "toy: test accuracy above 0 %"
+paper = "-"
+test = "one_sample"
+direction = ">"
+threshold = 0.0
+seeds = [0, 1]
 figure = ""
 """
 
@@ -119,7 +155,7 @@ def test_discovers_the_repository_studies():
     names = [s.name for s in study.discover()]
     assert names == sorted(names)
     assert {"seed_mlp", "lars", "goyal_linear_scaling", "scaling_model"} <= set(names)
-    assert study.get("seed_mlp").nproc == 2 and study.get("recipe_32k").nproc == 2
+    assert study.get("seed_mlp").nproc == 2 and study.get("recipe_32k").nproc == 1  # 0fb4d51: one per arm
     assert study.get("lars").nproc == 1
     assert not study.get("scaling_model").runnable  # collect + claims, no grid
     assert study.get("seed_mlp").module("claims") is None
@@ -169,19 +205,32 @@ def test_a_toy_study_is_one_directory(tmp_path, extra_root, capsys, monkeypatch)
     csv.unlink()
     monkeypatch.setattr(figures, "discover", lambda: [s])
     assert figures.run_collectors("cpu") == [csv] and len(pd.read_csv(csv)) == 2
-    mod = report._claims_module(TOY)
+    mod = report.claims_module(TOY)
     assert mod is not None and mod is s.module("claims")
-    (row,) = s.claims(data)
-    assert row["n"] == 2 and "(n=2)" in row["ours"]
+    row, above = s.claims(data)  # one registered function per claims.toml id, in registration order
+    assert (row.id, above.id) == ("trains", "above_chance") and "(n=2)" in row.text
+    assert row.csv == "paper_figures/data/toy_study.csv" and len(row.runs) == 2 and above.result.n == 2
     # the report over the toy's CSV (root: where experiments/<study>/claims.toml is looked up)
-    (judged,) = report.collect_claims(data, root=tmp_path)
+    judged, _ = report.collect_claims(data, root=tmp_path)
     assert judged["study"] == TOY and judged["claim"] == "toy: the MLP trains on synthetic data"
     table = report.render_table([judged])
-    assert "toy: the MLP trains on synthetic data" in table and row["ours"] in table
+    assert "toy: the MLP trains on synthetic data" in table and row.text in table
     # rerun: both runs complete, nothing to do
     capsys.readouterr()
     assert run_sweep(TOY, "cpu", 1, extra=[f"--out_dir={runs}"]) == 0
     assert "2 already complete, 0 to run" in capsys.readouterr().out
+    # its notebook, notebooks/<name>.ipynb: reads the CSV, saves its figure (as `make figures` runs it)
+    books, figs = tmp_path / "notebooks", tmp_path / "figures"
+    books.mkdir()
+    monkeypatch.setattr(study, "NOTEBOOKS", books)
+    monkeypatch.setattr(figures, "NOTEBOOKS", books)
+    monkeypatch.setenv("LARGEBATCH_FIGURES", str(figs))
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK.format(csv=str(csv)))]), s.notebook
+    )
+    assert s.notebook == books / f"{TOY}.ipynb" and figures.notebooks([TOY]) == [s.notebook]
+    figures.execute(s.notebook)
+    assert (figs / f"{TOY}_acc.png").is_file()
 
 
 def test_missing_broken_and_incomplete_parts(extra_root):

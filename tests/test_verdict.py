@@ -207,7 +207,7 @@ def test_spec_committed_before_the_runs_is_pre_registered(repo):
     assert prereg.status(fixed, {"shas": [code]}, repo) == prereg.PRE
     # an uncommitted edit of the claim makes it post hoc
     (repo / "experiments" / "toy" / "claims.toml").write_text(SPEC.replace("A beats B", "A beats B by 1"))
-    prereg._blame.cache_clear()
+    prereg.clear_caches()
     fixed, how = prereg.fixed_commit("toy", prereg.load_spec("toy", repo)["x"], repo)
     assert how == prereg.UNCOMMITTED and prereg.status(fixed, {"shas": [code]}, repo) == prereg.POST
 
@@ -298,3 +298,158 @@ def test_report_marks_rows_not_testable_and_not_separated():
     assert out == {"pre": V.INCONCLUSIVE, "m": V.NOT_TESTABLE, "pre2": V.REPRODUCED, "m2": V.REPRODUCED}
     c = report.counts([{**r, "prereg": prereg.PRE} for r in rows])["s"]
     assert c[V.NOT_TESTABLE] == 1 and c[V.REPRODUCED] == 2
+
+
+# ---- issue 31 item 4: a claim is dated by its code too ----------------------------------------------------
+
+CODE = '''from largebatch.claims import Row, claim
+
+
+def _helper(d):
+    return d + {k}
+
+
+@claim("x")
+def x(d, spec):
+    """Docstring {doc}."""
+    return Row("ours", None, runs=_helper(d))  # a comment {doc}
+'''
+
+
+def test_claim_code_change_redates_the_claim(repo):
+    """The first registered version of a claim's function, added by a commit marked byte-identical, inherits
+    the spec's date; a later change of the function or of a helper it calls re-dates the claim (the report
+    says 'its code'); a docstring or comment edit does not; an uncommitted change makes it post hoc."""
+    toy, f = repo / "experiments" / "toy", "experiments/toy/claims.py"
+    (toy / "claims.toml").write_text(SPEC)
+    spec_c = _commit(repo, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=1, doc="a"))
+    _commit(repo, f"claims as functions\n\n{prereg.BYTE_IDENTICAL}")
+    (repo / "train.py").write_text("# the code the runs are made with\n")
+    runs_c = _commit(repo, "code of the runs")
+    spec = prereg.load_spec("toy", repo)["x"]
+    assert prereg.code_commit(f, "x", repo) is None
+    assert prereg.fixed_commit("toy", spec, repo, f) == (spec_c, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=1, doc="b"))  # words only
+    _commit(repo, "docstring")
+    assert prereg.fixed_commit("toy", spec, repo, f) == (spec_c, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=2, doc="b"))  # the helper the claim calls changes
+    prereg.clear_caches()
+    assert prereg.code_commit(f, "x", repo) == prereg.UNCOMMITTED
+    assert prereg.fixed_commit("toy", spec, repo, f)[1] == prereg.UNCOMMITTED
+    later = _commit(repo, "the statistic changes after the runs")
+    prereg.clear_caches()
+    fixed, how = prereg.fixed_commit("toy", spec, repo, f)
+    assert (fixed, how) == (later, "code")
+    assert prereg.status(fixed, {"shas": [runs_c]}, repo) == prereg.POST
+    assert prereg.code_commit(f, "y", repo) is None  # no function registered under that id
+    (toy / "claims.py").write_text(CODE.format(k=2, doc="b").replace("_helper", "_shared"))
+    _commit(repo, f"a refactor that leaves the blocks as they were\n\n{prereg.BYTE_IDENTICAL}")
+    prereg.clear_caches()
+    assert prereg.fixed_commit("toy", spec, repo, f) == (later, "code")  # the marked change keeps the date
+
+
+def test_first_version_without_the_mark_dates_the_claim(repo):
+    """A claim's function written after its spec (not by a byte-identical refactor) dates the claim."""
+    toy, f = repo / "experiments" / "toy", "experiments/toy/claims.py"
+    (toy / "claims.toml").write_text(SPEC)
+    _commit(repo, "spec")
+    (toy / "claims.py").write_text(CODE.format(k=1, doc="a"))
+    code_c = _commit(repo, "the claim's code")
+    assert prereg.fixed_commit("toy", prereg.load_spec("toy", repo)["x"], repo, f) == (code_c, "code")
+
+
+# ---- issue 31 item 2: the binding part, bootstraps on too few seeds --------------------------------------
+
+
+def test_binding_part_is_the_one_nearest_to_failing():
+    """A reproduced composite shows the part nearest to failing, not the first decisive one: made-up
+    "no worse than +0.2 pt" parts where the first part passes by far (as recipe_32k's ep 4.55 did) and a
+    later one only just (ep 31.8)."""
+    zero = by_seed(np.zeros(10))
+
+    def part(mean, sd, label):
+        return V.noninferior(by_seed(exact_sample(mean, sd, 10)), zero, 0.2, label=label)
+
+    far, near = part(-0.96, 0.5, "ep 4.55"), part(-0.16, 0.3, "ep 31.8")
+    parts = [far, part(-0.6, 0.3, "ep 10"), part(-0.5, 0.3, "ep 20"), near]
+    assert all(p.outcome == V.REPRODUCED for p in parts)
+    r = V.all_of(parts)
+    assert next(p for p in parts if p.outcome == r.outcome) is far  # the first decisive part ...
+    assert r.binding() is near and (r.estimate, r.lo, r.hi) == (near.estimate, near.lo, near.hi)  # ... is not
+    assert r.interval().startswith("ep 31.8: -0.16") and "nearest to failing, of 4" in r.interval()
+    assert V.slack(near) == pytest.approx(0.2 - near.hi) and V.slack(near) < V.slack(far)
+    assert V.any_of(parts).binding() is far  # "some part passes": the one farthest inside
+    # a failing composite names a failing part; NaN intervals are the farthest from deciding
+    bad = part(0.9, 0.2, "ep 40")
+    assert V.all_of([far, bad, near]).binding() is bad
+    nan = V.bootstrap([np.arange(2)], lambda i: 1.0, 0.5, ">", label="n=2")
+    both = V.all_of([near, nan])
+    assert both.outcome == V.INCONCLUSIVE and both.binding() is nan
+
+
+def test_no_bootstrap_on_fewer_than_three_seeds():
+    r = V.bootstrap([np.array([1.0, 2.0])], np.mean, 0.5, ">", what="R²")
+    assert r.outcome == V.INCONCLUSIVE and r.too_few and r.n == 2
+    assert r.interval() == "1.50 (no interval: needs ≥ 3 seeds, has 2)"
+    assert V.all_of([r, V.exact(1.0, 0.5)]).too_few
+    assert V.seeds_needed(r, 0.1) is None
+    assert not V.bootstrap([np.array([1.0, 2.0, 4.0])], np.mean, 0.5, ">").too_few
+
+
+def test_report_shows_replications_flags_and_counts_them():
+    """A reproduced row whose replication on fresh seeds fails is marked beside its verdict and counted; a
+    row's flags are shown with its interval (issue 31 items 1 and 2)."""
+    from largebatch import report
+    from largebatch.claims import Replication
+
+    ok = V.difference(by_seed(exact_sample(0.43, 0.4, 10)), by_seed(np.zeros(10)), 0.0, ">")
+    weak = V.difference(by_seed(exact_sample(0.06, 0.45, 10)), by_seed(np.zeros(10)), 0.0, ">")
+    rep = Replication({"of": "a", "why": "a later design ran its cells", "seeds": list(range(10, 20))}, weak)
+    row = {
+        "study": "s",
+        "id": "a",
+        "claim": "c",
+        "paper": "p",
+        "ours": "o",
+        "figure": "",
+        "outcome": ok.outcome,
+        "spec": {},
+        "result": ok,
+        "replication": rep,
+        "flags": ("censored: B_opt at its grid's top",),
+        "prereg": prereg.PRE,
+        "fixed": "0" * 40,
+        "fixed_how": "spec",
+        "need": 10,
+        "need_obs": None,
+    }
+    assert report.not_replicated(row) and report.seeds_text([10, 11, 12, 14]) == "10–12, 14"
+    table = report.render_rows([row])
+    assert "reproduced; **not replicated** on seeds 10–19" in table
+    assert "replication, seeds 10–19 (a later design ran its cells): 0.06 [" in table
+    assert "not replicated (inconclusive)" in table and "**censored: B_opt at its grid's top**" in table
+    assert report.counts([row])["s"]["not replicated"] == 1
+    assert report.render_counts([row]).splitlines()[-1].endswith("| 1 |")
+    assert report.counts([{**row, "replication": Replication(rep.spec, ok)}])["s"]["not replicated"] == 0
+
+
+def test_replication_tables_are_checked_and_do_not_join_a_claims_span(repo):
+    toml = repo / "experiments" / "toy" / "claims.toml"
+    good = SPEC + '[[replication]]\nof = "x"\nwhy = "a later design"\nseeds = [10, 11]\n'
+    toml.write_text(good)
+    spec = prereg.load_spec("toy", repo)
+    assert spec.replications == [{"of": "x", "why": "a later design", "seeds": [10, 11]}]
+    assert prereg.table_spans(good)["x"] == (0, 4)  # the claim's table ends before the [[replication]] header
+    for bad, msg in (
+        ('of = "z"', "not a claim"),
+        ('claim = "q"', "not a spec key"),
+        ("why = 3", "needs why"),
+    ):
+        key = bad.split(" =")[0]
+        text = good.replace(f'{key} = "a later design"' if key == "why" else 'of = "x"', bad)
+        if key == "claim":
+            text = good + 'claim = "q"\n'
+        toml.write_text(text)
+        with pytest.raises(prereg.SpecError, match=msg):
+            prereg.load_spec("toy", repo)

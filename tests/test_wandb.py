@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from largebatch import metrics
 from largebatch.cli import main
 from largebatch.config import make_config
 from largebatch.trainer import run_dir, train
@@ -112,7 +111,7 @@ def offline(monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     yield
-    metrics.set_run_context(scale="adhoc")
+    # nothing to reset: the scale travels with each run (largebatch.cli.run), not in a global
 
 
 def test_offline_run_has_name_job_type_tags_and_axes(tmp_path, offline):

@@ -23,644 +23,213 @@ real_*, leave them as they were.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from largebatch import verdict as V
-from largebatch.prereg import load_spec
-from largebatch.results import fmt_mean_std, fmt_num, markdown_table
+from largebatch.claims import Row, claim
+from largebatch.formatting import fmt_mean_std, fmt_num, markdown_table
 
 from . import analysis as A
-from .config import ALPHA_ARM, BUDGET, LATE, OPTIMIZERS, V2_ARMS
-
-FIG = {
-    "steps": "paper_figures/async_staleness_steps.png",
-    "coh": "paper_figures/async_staleness_coherence.png",
-    "backup": "paper_figures/async_staleness_backup.png",
-    "valid": "paper_figures/async_staleness_validation.png",
-}
-OPTS = ("sgd", "momentum", "adam")
-CHANCE = 0.10
-CSV = "paper_figures/data/async_staleness.csv"
-SS = (0, 2, 4, 8, 16, 32)
-
-
-def load(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (
-        pd.read_csv(Path(data_dir) / "async_staleness.csv"),
-        pd.read_csv(Path(data_dir) / "async_staleness_curves.csv"),
-    )
-
-
-def s_of(df: pd.DataFrame) -> pd.Series:
-    """s of a 'uniform{0..s}' / 'none' staleness_dist."""
-    return df.staleness_dist.str.extract(r"\.\.(\d+)")[0].astype(float).fillna(0).astype(int)
-
-
-def steps_table(df: pd.DataFrame, experiment: str = "sweep") -> pd.DataFrame:
-    """Censored mean steps to target and mean final accuracy per (model, optimizer, s)."""
-    d = df[df.experiment == experiment].assign(s=lambda x: s_of(x))
-    g = d.groupby(["model", "optimizer", "s"])
-    return pd.DataFrame(
-        {
-            "steps": g.steps_to_target.apply(A.censored_mean),
-            "steps_txt": g.steps_to_target.apply(_fmt_steps),
-            "acc": g.final_test_acc.apply(lambda v: v.fillna(CHANCE).mean()),
-            "acc_txt": g.final_test_acc.apply(lambda v: fmt_mean_std(v.fillna(CHANCE) * 100, 2)),
-            "reach_85": g.steps_to_85.apply(lambda v: f"{v.notna().sum()}/{len(v)}"),
-            "coh": g.coherence_mean.mean(),
-            "n": g.size(),
-        }
-    ).reset_index()
-
-
-def _fmt_steps(v, digits: int = 0) -> str:
-    """mean ± std (n) of steps (or times) to target; '> budget' when any seed never reaches it."""
-    v = pd.Series(v, dtype=float)
-    m = A.censored_mean(v)
-    if math.isinf(m):
-        return f"> budget ({int(v.isna().sum())}/{len(v)} seeds never reach it)"
-    return fmt_mean_std(v, digits)
-
-
-def slowdown(t: pd.DataFrame, model: str, opt: str, s: int = 16) -> float:
-    x = t.set_index(["model", "optimizer", "s"]).steps
-    return x[(model, opt, s)] / x[(model, opt, 0)]
-
-
-def _r(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{x:.2f}"
-
-
-def calib_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The lr grid at s = 0 (seed 0): per optimizer, the pick is the fastest to 85 %, ties broken by the
-    steps to 80 % (a run that never reaches a target counts as +inf)."""
-    c = df[df.experiment == "calib"].copy()
-    c["_k85"], c["_k80"] = c.steps_to_85.fillna(math.inf), c.steps_to_target.fillna(math.inf)
-    c = c.sort_values(["optimizer", "_k85", "_k80", "lr"])
-    c["pick"] = ~c.duplicated("optimizer")
-    c["configured"] = [OPTIMIZERS[o]["lr_base"] == lr for o, lr in zip(c.optimizer, c.lr)]
-    return c.drop(columns=["_k85", "_k80"])
-
-
-def _censored(df: pd.DataFrame, seeds, **match) -> bool:
-    """Does some seed of the arm never reach the target (its steps are then a lower bound)?"""
-    d = df
-    for k, v in match.items():
-        d = d[s_of(d) == v] if k == "s" else d[d[k] == v]
-    return bool(d[d.seed.isin(seeds)].steps_to_target.isna().any())
-
-
-def _steps_by_seed(df: pd.DataFrame, seeds, **match) -> pd.Series:
-    """Steps to target per seed (a seed that never reaches it: its step budget, a lower bound)."""
-    d = df
-    for k, v in match.items():
-        d = d[s_of(d) == v] if k == "s" else d[d[k] == v]
-    d = d[d.seed.isin(seeds)]
-    v = d.steps_to_target.astype(float).where(d.steps_to_target.notna(), d.steps.astype(float))
-    return v.set_axis(d.seed).rename_axis("seed").sort_index()
-
-
-def _col_by_seed(df: pd.DataFrame, col: str, seeds, fill=None, **match) -> pd.Series:
-    d = df
-    for k, v in match.items():
-        d = d[s_of(d) == v] if k == "s" else d[d[k] == v]
-    d = d[d.seed.isin(seeds)]
-    v = d[col].astype(float)
-    if fill is not None:
-        v = v.fillna(fill)
-    return v.set_axis(d.seed).rename_axis("seed").sort_index()
-
-
-def _runs(df: pd.DataFrame, seeds, **match) -> pd.DataFrame:
-    d = df
-    for k, v in match.items():
-        d = d[s_of(d) == v] if k == "s" else d[d[k] == v]
-    return d[d.seed.isin(seeds)]
-
-
-def _row(cid: str, ours: str, result, runs: pd.DataFrame) -> dict:
-    wall = runs.groupby(["experiment", "model", "optimizer", "staleness_dist", "lr_rule"]).wall_s.mean().sum()
-    return {"id": cid, "ours": ours, "result": result, "runs": runs, "csv": CSV, "wall_per_seed": float(wall)}
-
-
-def _ratio_diff(*arrs):
-    """slowdown(a) − slowdown(b) for arrays (a16, a0, b16, b0)."""
-    a16, a0, b16, b0 = arrs
-    return a16.mean() / a0.mean() - b16.mean() / b0.mean()
-
-
-def claims(data_dir: Path) -> list[dict]:
-    """Rows for the README table (see largebatch.report)."""
-    spec = load_spec("async_staleness")
-    df, cur = load(data_dir)
-    t = steps_table(df)
-    sw = df[df.experiment == "sweep"]
-    rows = []
-    mlp = t[t.model == "mlp"]
-    sd = {(m, o): slowdown(t, m, o) for m in ("mlp", "deep_mlp") for o in OPTS}
-
-    # (i) monotone steps, and momentum's slowdown > 1.3
-    c = spec["i_monotone"]
-    seeds = c["seeds"]
-    parts = []
-    for o in OPTS:
-        for s0, s1 in zip(SS, SS[1:]):
-            parts.append(
-                V.at_least(
-                    V.difference(
-                        _steps_by_seed(sw, seeds, model="mlp", optimizer=o, s=s1),
-                        _steps_by_seed(sw, seeds, model="mlp", optimizer=o, s=s0),
-                        0.0,
-                        ">",
-                        label=f"{o} {s0}→{s1}",
-                    ),
-                    _censored(sw, seeds, model="mlp", optimizer=o, s=s1),
-                )
-            )
-    m16 = _steps_by_seed(sw, seeds, model="mlp", optimizer="momentum", s=16)
-    m0 = _steps_by_seed(sw, seeds, model="mlp", optimizer="momentum", s=0)
-    parts.append(
-        V.at_least(
-            V.bootstrap(
-                [m16, m0],
-                lambda a, b: a.mean() / b.mean(),
-                1.3,
-                ">",
-                paired=True,
-                label="momentum slowdown(16)",
-                what="slowdown",
-            ),
-            _censored(sw, seeds, model="mlp", optimizer="momentum", s=16),
-        )
-    )
-    txt = "; ".join(
-        f"{o}: "
-        + ", ".join(
-            _r(v) if math.isinf(v) else f"{v:.0f}" for v in mlp[mlp.optimizer == o].sort_values("s").steps
-        )
-        for o in OPTS
-    )
-    n_dec = sum(p.outcome == V.REPRODUCED for p in parts[:-1])
-    rows.append(
-        _row(
-            "i_monotone",
-            f"mean steps {txt}; {n_dec} of {len(parts) - 1} steps of s decided as "
-            f"increases; momentum slowdown(16) = {_r(sd[('mlp', 'momentum')])}x",
-            V.all_of(parts),
-            _runs(sw, seeds, model="mlp"),
-        )
-    )
-
-    # (ii) optimizer sensitivity
-    c = spec["ii_optimizer"]
-    seeds = c["seeds"]
-
-    def st(model, o, s):
-        return _steps_by_seed(sw, seeds, model=model, optimizer=o, s=s)
-
-    parts = [
-        V.at_least(
-            V.bootstrap(
-                [st("mlp", o, 16), st("mlp", o, 0), st("mlp", "sgd", 16), st("mlp", "sgd", 0)],
-                _ratio_diff,
-                0.0,
-                ">",
-                paired=True,
-                label=f"{o} − sgd",
-                what="Δ slowdown",
-            ),
-            _censored(sw, seeds, model="mlp", optimizer=o, s=16),
-        )
-        for o in ("momentum", "adam")
-    ]
-    rows.append(
-        _row(
-            "ii_optimizer",
-            ", ".join(f"{o} {_r(sd[('mlp', o)])}x" for o in OPTS),
-            V.all_of(parts),
-            _runs(sw, seeds, model="mlp").pipe(lambda d: d[s_of(d).isin([0, 16])]),
-        )
-    )
-
-    # (iii) depth
-    c = spec["iii_depth"]
-    seeds = c["seeds"]
-    parts = [
-        V.at_least(
-            V.bootstrap(
-                [st("deep_mlp", o, 16), st("deep_mlp", o, 0), st("mlp", o, 16), st("mlp", o, 0)],
-                _ratio_diff,
-                0.0,
-                ">",
-                paired=True,
-                label=o,
-                what="Δ slowdown",
-            ),
-            _censored(sw, seeds, model="deep_mlp", optimizer=o, s=16),
-        )
-        for o in OPTS
-    ]
-    rows.append(
-        _row(
-            "iii_depth",
-            ", ".join(f"{o} {_r(sd[('deep_mlp', o)])}x vs {_r(sd[('mlp', o)])}x" for o in OPTS)
-            + " (a seed that never reaches 80 % counts at the budget in the interval)",
-            V.all_of(parts),
-            sw[sw.seed.isin(seeds) & s_of(sw).isin([0, 16])],
-        )
-    )
-
-    # (iv) fixed-budget accuracy
-    c = spec["iv_accuracy"]
-    seeds = c["seeds"]
-    acc = t.set_index(["model", "optimizer", "s"])
-
-    def ac(o, s):
-        return _col_by_seed(sw, "final_test_acc", seeds, CHANCE, model="mlp", optimizer=o, s=s) * 100
-
-    parts = [V.difference(ac(o, 0), ac(o, 16), c["threshold"], ">", label=o) for o in ("momentum", "adam")]
-    rows.append(
-        _row(
-            "iv_accuracy",
-            "; ".join(
-                f"{o}: {acc.acc_txt[('mlp', o, 0)]} -> {acc.acc_txt[('mlp', o, 16)]} % "
-                f"(drop {(acc.acc[('mlp', o, 0)] - acc.acc[('mlp', o, 16)]) * 100:.2f} pt)"
-                for o in OPTS
-            ),
-            V.all_of(parts),
-            _runs(sw, seeds, model="mlp").pipe(lambda d: d[s_of(d).isin([0, 16])]),
-        )
-    )
-
-    # (v) alpha / tau
-    c = spec["v_alpha_tau"]
-    seeds = c["seeds"]
-    lr = df[(df.experiment == "lr_rule") & (df.model == "mlp")]
-    inv = _steps_by_seed(lr, seeds, optimizer="sgd")
-    g16, g0 = st("mlp", "sgd", 16), st("mlp", "sgd", 0)
-    res = V.bootstrap(
-        [g16, inv, g0],
-        lambda a, b, z: (a.mean() - b.mean()) / (a.mean() - z.mean()),
-        c["threshold"],
-        ">",
-        paired=True,
-        what="recovered fraction",
-    )
-    if _censored(sw, seeds, model="mlp", optimizer="sgd", s=16) or _censored(lr, seeds, optimizer="sgd"):
-        res = V.replace(
-            res,
-            outcome=V.INCONCLUSIVE if res.outcome != V.INCONCLUSIVE else res.outcome,
-            method=res.method + ", censored",
-        )
-    x = acc.steps
-    mom = (
-        f" (momentum: {_r(x[('mlp', 'momentum', 16)])} -> "
-        f"{_r(A.censored_mean(lr[lr.optimizer == 'momentum'].steps_to_target))})"
-        if (lr.optimizer == "momentum").any()
-        else ""
-    )
-    rows.append(
-        _row(
-            "v_alpha_tau",
-            f"SGD steps s=0 {g0.mean():.0f}, s=16 {g16.mean():.0f}, s=16 + α/τ "
-            f"{inv.mean():.0f}: recovered {res.estimate:.0%} of the penalty" + mom,
-            res,
-            pd.concat(
-                [
-                    _runs(sw, seeds, model="mlp", optimizer="sgd").pipe(lambda d: d[s_of(d).isin([0, 16])]),
-                    _runs(lr, seeds, optimizer="sgd"),
-                ]
-            ),
-        )
-    )
-
-    rows.append(_backup_claim(df, cur, "sim", spec["vi_sim"]))
-
-    # (vii) coherence
-    c = spec["vii_coherence"]
-    seeds = c["seeds"]
-    parts = []
-    for o in OPTS:
-        for s0, s1 in zip(SS, SS[1:]):
-            parts.append(
-                V.difference(
-                    _col_by_seed(sw, "coherence_mean", seeds, model="mlp", optimizer=o, s=s0),
-                    _col_by_seed(sw, "coherence_mean", seeds, model="mlp", optimizer=o, s=s1),
-                    0.0,
-                    ">",
-                    label=f"{o} {s0}→{s1}",
-                )
-            )
-    rows.append(
-        _row(
-            "vii_coherence",
-            "; ".join(
-                f"{o}: " + ", ".join(f"{v:.3f}" for v in mlp[mlp.optimizer == o].sort_values("s").coh)
-                for o in OPTS
-            ),
-            V.all_of(parts),
-            _runs(sw, seeds, model="mlp"),
-        )
-    )
-
-    rows.append(_validation_claim(df, spec["validation"]))
-    rows.append(_validation_claim(df, spec["validation_2ms"], "real2ms_async", "validation_2ms"))
-    rows.append(_backup_claim(df, cur, "real", spec["vi_real"]))
-    rows.append(_calib_claim(df))
-    if df.experiment.isin(["sweep_v2", "lr_rule_v2", "calib_alpha"]).any():
-        rows += _v2_rows(df, cur, spec)
-    v3_seeds = set(spec["validation_v3"]["seeds"]) | set(spec["vi_real_v3"]["seeds"])
-    if (df.experiment.isin(V3_EXPERIMENTS) & df.seed.isin(v3_seeds)).any():
-        rows += _v3_rows(df, cur, spec)
-    return rows
-
+from . import stats as S
+from .config import ALPHA_ARM, LATE, OPTIMIZERS, V2_ARMS
+from .stats import CHANCE, OPTS, SS, V2_EXPERIMENTS, fmt_ratio, slowdown
 
 V3_EXPERIMENTS = ("validation_v3", "real_async", "real_sync", "real_backup")  # with seeds of the v3 claims
 
 
-def _v3_rows(df: pd.DataFrame, cur: pd.DataFrame, spec: dict) -> list[dict]:
-    """The third design's rows (claims.toml validation_v3, vi_real_v3; issue 17): the first design's two
-    comparisons with lower-variance statistics, on the claims' seeds only."""
-    return [
-        _validation_claim(
-            df,
-            spec["validation_v3"],
-            "real_async",
-            "validation_v3",
-            acc=late_acc,
-            cur=cur,
-            what=f"mean test accuracy over the last {LATE:,} updates: ",
-        ),
-        _backup_claim(
-            df,
-            cur,
-            "real",
-            spec["vi_real_v3"],
-            acc=acc_window,
-            what="mean accuracy over (0.8·T_eq, T_eq], T_eq",
-        ),
-    ]
+@dataclass(frozen=True, eq=False)
+class Data:
+    """The study's runs and curves; the censored steps table of the sweep (stats.steps_table) on first use."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+
+    @cached_property
+    def steps(self) -> pd.DataFrame:
+        return S.steps_table(self.runs)
+
+    @property
+    def sweep(self) -> pd.DataFrame:
+        return self.runs[self.runs.experiment == "sweep"]
+
+    def slow(self, model: str, opt: str) -> float:
+        """slowdown(16) of the first design's sweep."""
+        return slowdown(self.steps, model, opt)
 
 
-V2_EXPERIMENTS = ("calib_alpha", "lr_rule_v2", "sweep_v2")
+def load(data_dir: Path) -> Data:
+    return Data(*S.load_csvs(data_dir))
 
 
-def v2_table(runs: pd.DataFrame) -> str:
-    """The second design's arms (README block `v2`): steps to 80 % and final accuracy per arm and alpha0."""
-    d = runs[runs.experiment.isin(V2_EXPERIMENTS)].assign(s=lambda x: s_of(x))
-    if not len(d):
-        return "No runs of the second design yet."
-    g = d.groupby(["experiment", "model", "optimizer", "s", "lr_rule", "lr"])
-    t = pd.DataFrame(
-        {
-            "n": g.size(),
-            "steps to 80 %": g.steps_to_target.apply(_fmt_steps),
-            "budget": g.steps.max(),
-            "final acc. (%)": g.final_test_acc.apply(lambda v: fmt_mean_std(v.fillna(CHANCE) * 100, 2)),
-        }
-    ).reset_index()
-    return markdown_table(t.rename(columns={"lr": "lr (α0)"}))
+def _row(ours: str, result: V.Result | None, runs: pd.DataFrame) -> Row:
+    """A row whose cost per seed is the summed mean wall time of its arms."""
+    wall = runs.groupby(["experiment", "model", "optimizer", "staleness_dist", "lr_rule"]).wall_s.mean().sum()
+    return Row(ours, result, runs=runs, wall_per_seed=float(wall))
 
 
-def alpha_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The alpha0 calibration (calib_alpha): mean steps to 80 % and 85 % per alpha0 over the calibration seeds
-    (a seed that never reaches a target: +inf); the pick is the fewest steps to 80 %, then to 85 %, then the
-    smaller alpha0 (claims.toml calib_alpha)."""
-    c = df[df.experiment == "calib_alpha"]
-    t = (
-        c.groupby("lr")
-        .agg(
-            k80=("steps_to_target", A.censored_mean),
-            k85=("steps_to_85", A.censored_mean),
-            n=("seed", "size"),
-        )
-        .reset_index()
-        .sort_values(["k80", "k85", "lr"])
-    )
-    t["pick"] = [i == 0 for i in range(len(t))]
-    return t
-
-
-def alpha_pick(df: pd.DataFrame) -> float | None:
-    t = alpha_table(df)
-    return float(t.lr.iloc[0]) if len(t) else None
-
-
-def resolution(df: pd.DataFrame, cur: pd.DataFrame, experiment: str = "sweep_v2") -> float:
-    """The largest evaluation interval / steps to 80 % over the runs of `experiment` that reach it."""
-    d = df[(df.experiment == experiment) & df.steps_to_target.notna()]
-    out = 0.0
-    for r in d.itertuples():
-        st = cur[cur.run_id == r.run_id].step.sort_values().to_numpy()
-        if len(st) > 1:
-            out = max(out, float(pd.Series(st).diff().median()) / r.steps_to_target)
-    return out
-
-
-def _v2_rows(df: pd.DataFrame, cur: pd.DataFrame, spec: dict) -> list[dict]:
-    """The second design's rows (claims.toml calib_alpha, v2_*; issue 17)."""
-    rows = []
-    sw = df[df.experiment == "sweep_v2"]
-    lr2 = df[df.experiment == "lr_rule_v2"]
-    t = alpha_table(df)
-    pick = alpha_pick(df)
-    rows.append(
-        _row(
-            "calib_alpha",
-            "; ".join(
-                f"α0 {r.lr:g}: {_r(r.k80) if math.isinf(r.k80) else f'{r.k80:.0f}'} steps to 80 % "
-                f"(n={r.n}){' **pick**' if r.pick else ''}"
-                for r in t.sort_values("lr").itertuples()
-            )
-            or "runs missing",
-            None,
-            df[df.experiment == "calib_alpha"],
-        )
+def _mean_steps(d: Data, model: str = "mlp", col: str = "steps", fmt=None) -> str:
+    """'sgd: v0, v2, ...; momentum: ...' over s, per optimizer, of the steps table's `col`."""
+    t = d.steps[d.steps.model == model]
+    fmt = fmt or (lambda v: fmt_ratio(v) if math.isinf(v) else f"{v:.0f}")
+    return "; ".join(
+        f"{o}: " + ", ".join(fmt(v) for v in t[t.optimizer == o].sort_values("s")[col]) for o in OPTS
     )
 
-    def st(d, model, o, s, seeds):  # a seed that never reaches 80 % (or diverges) counts at its arm's budget
-        v = _col_by_seed(d, "steps_to_target", seeds, model=model, optimizer=o, s=s)
-        return v.fillna(float(V2_ARMS[(model, o, s)][0]))
 
-    def cens(d, model, o, s, seeds):
-        return _censored(d, seeds, model=model, optimizer=o, s=s)
+@claim("i_monotone")
+def i_monotone(d: Data, c: dict) -> Row:
+    """(i) every consecutive step of s increases the steps (paired by seed), and momentum's slowdown(16) >
+    1.3; a seed that never reaches the target counts at its budget (a lower bound)."""
+    sw, seeds = d.sweep, c["seeds"]
 
-    def slow(d, model, o, seeds):
-        a, b = st(d, model, o, 16, seeds), st(d, model, o, 0, seeds)
-        return a.mean() / b.mean() if len(a) and len(b) else math.nan
+    def st(o, s):
+        return S.steps_by_seed(sw, seeds, model="mlp", optimizer=o, s=s)
 
-    # (v): the picked alpha0 on the judged seeds
-    c = spec["v2_v_alpha_tau"]
-    seeds = c["seeds"]
-    g16, g0 = st(sw, "mlp", "sgd", 16, seeds), st(sw, "mlp", "sgd", 0, seeds)
-    judged = lr2[np.isclose(lr2.lr, pick)] if pick is not None else lr2.iloc[:0]
-    inv = _col_by_seed(judged, "steps_to_target", seeds, optimizer="sgd").fillna(float(ALPHA_ARM[0]))
-    if len(g16) >= 2 and len(inv) >= 2 and len(g0) >= 2:
-        res = V.bootstrap(
-            [g16, inv, g0],
-            lambda a, b, z: (a.mean() - b.mean()) / (a.mean() - z.mean()),
-            c["threshold"],
-            ">",
-            paired=True,
-            what="recovered fraction",
-        )
-        if cens(sw, "mlp", "sgd", 16, seeds) or _censored(judged, seeds, optimizer="sgd"):
-            res = V.replace(res, outcome=V.INCONCLUSIVE, method=res.method + ", censored")
-        others = []
-        for a, g in lr2.groupby("lr"):
-            x = _col_by_seed(g, "steps_to_target", seeds, optimizer="sgd")
-            never = int(x.isna().sum())
-            frac = (g16.mean() - x.fillna(float(ALPHA_ARM[0])).mean()) / (g16.mean() - g0.mean())
-            others.append(
-                f"{a:g}: {frac:.0%}" + (f" ({never}/{len(x)} never reach 80 %: at most)" if never else "")
-            )
-        ours = (
-            f"SGD steps s=0 {g0.mean():.0f}, s=16 {g16.mean():.0f}, s=16 + α0/τ at α0 = {pick:g} "
-            f"{inv.mean():.0f}: recovered {res.estimate:.0%} of the penalty (every α0 on these seeds, "
-            f"not judged: {', '.join(others)})"
-        )
-    else:
-        res, ours = V.all_of([]), "runs missing"
-    rows.append(
-        _row(
-            "v2_v_alpha_tau",
-            ours,
-            res,
-            pd.concat([_runs(sw, seeds, model="mlp", optimizer="sgd"), _runs(judged, seeds)]),
-        )
-    )
-
-    # (ii)
-    c = spec["v2_ii_optimizer"]
-    seeds = c["seeds"]
     parts = [
         V.at_least(
-            V.bootstrap(
-                [
-                    st(sw, "mlp", o, 16, seeds),
-                    st(sw, "mlp", o, 0, seeds),
-                    st(sw, "mlp", "sgd", 16, seeds),
-                    st(sw, "mlp", "sgd", 0, seeds),
-                ],
-                _ratio_diff,
-                0.0,
-                ">",
-                paired=True,
-                label=f"{o} − sgd",
-                what="Δ slowdown",
-            ),
-            cens(sw, "mlp", o, 16, seeds),
+            V.difference(st(o, s1), st(o, s0), 0.0, ">", label=f"{o} {s0}→{s1}"),
+            S.censored(sw, seeds, model="mlp", optimizer=o, s=s1),
         )
-        for o in ("momentum", "adam")
+        for o in OPTS
+        for s0, s1 in zip(SS, SS[1:])
     ]
-    rows.append(
-        _row(
-            "v2_ii_optimizer",
-            ", ".join(f"{o} {_r(slow(sw, 'mlp', o, seeds))}x" for o in OPTS)
-            + f" (steps to 80 % resolved to ≤ {resolution(df, cur):.1%} of their value)",
-            V.all_of(parts),
-            _runs(sw, seeds, model="mlp"),
-        )
+    ratio = V.bootstrap(
+        [st("momentum", 16), st("momentum", 0)],
+        lambda a, b: a.mean() / b.mean(),
+        1.3,
+        ">",
+        paired=True,
+        label="momentum slowdown(16)",
+        what="slowdown",
+    )
+    parts.append(V.at_least(ratio, S.censored(sw, seeds, model="mlp", optimizer="momentum", s=16)))
+    n_dec = sum(p.outcome == V.REPRODUCED for p in parts[:-1])
+    return _row(
+        f"mean steps {_mean_steps(d)}; {n_dec} of {len(parts) - 1} steps of s decided as "
+        f"increases; momentum slowdown(16) = {fmt_ratio(d.slow('mlp', 'momentum'))}x",
+        V.all_of(parts),
+        S.select(sw, seeds, model="mlp"),
     )
 
-    # (iii): one row per optimizer the design repeats
-    for o, cid in (("adam", "v2_iii_adam"), ("sgd", "v2_iii_sgd")):
-        c = spec[cid]
-        seeds = c["seeds"]
-        res = V.at_least(
-            V.bootstrap(
-                [
-                    st(sw, "deep_mlp", o, 16, seeds),
-                    st(sw, "deep_mlp", o, 0, seeds),
-                    st(sw, "mlp", o, 16, seeds),
-                    st(sw, "mlp", o, 0, seeds),
-                ],
-                _ratio_diff,
-                0.0,
-                ">",
-                paired=True,
-                what="Δ slowdown",
-            ),
-            cens(sw, "deep_mlp", o, 16, seeds),
-        )
-        never = int(_runs(sw, seeds, model="deep_mlp", optimizer=o, s=16).steps_to_target.isna().sum())
-        rows.append(
-            _row(
-                cid,
-                f"{o}: deep {_r(slow(sw, 'deep_mlp', o, seeds))}x vs MLP {_r(slow(sw, 'mlp', o, seeds))}x"
-                + (f" ({never} deep seed(s) at s = 16 never reach 80 %: at the budget)" if never else ""),
-                res,
-                _runs(sw, seeds, optimizer=o),
-            )
-        )
-    return rows
 
+def _slowdown_diff(sw, seeds, a: tuple, b: tuple, label: str = "", budget=None) -> V.Result:
+    """slowdown(16) of arm a = (model, optimizer) − that of arm b, paired bootstrap; a censored a at s = 16
+    makes it a lower bound. `budget(model, opt, s)`: the steps of a seed that never reaches the target."""
 
-def _calib_claim(df: pd.DataFrame) -> dict:
-    c = calib_table(df)
-    picks = c[c.pick]
-    ours = "; ".join(
-        f"{r.optimizer}: lr {r.lr:g} ({r.steps_to_85:.0f} steps to 85 %, configured "
-        f"{OPTIMIZERS[r.optimizer]['lr_base']:g}{', the pick' if r.configured else ', not the pick'})"
-        for r in picks.itertuples()
+    def st(model, o, s):
+        if budget is None:
+            return S.steps_by_seed(sw, seeds, model=model, optimizer=o, s=s)
+        v = S.col_by_seed(sw, "steps_to_target", seeds, model=model, optimizer=o, s=s)
+        return v.fillna(float(budget(model, o, s)))
+
+    res = V.bootstrap(
+        [st(*a, 16), st(*a, 0), st(*b, 16), st(*b, 0)],
+        S.ratio_diff,
+        0.0,
+        ">",
+        paired=True,
+        label=label,
+        what="Δ slowdown",
     )
-    return _row("calib", ours, None, df[df.experiment == "calib"])
+    return V.at_least(res, S.censored(sw, seeds, model=a[0], optimizer=a[1], s=16))
 
 
-def acc_at(curve: pd.DataFrame, t_eq: float) -> float:
-    """Test accuracy at the last evaluation at or before t_eq (vi_sim, vi_real)."""
-    return A.value_at(curve, "test_acc", t_eq)
+@claim("ii_optimizer")
+def ii_optimizer(d: Data, c: dict) -> Row:
+    """(ii) momentum and Adam slow down more than plain SGD."""
+    sw, seeds = d.sweep, c["seeds"]
+    parts = [
+        _slowdown_diff(sw, seeds, ("mlp", o), ("mlp", "sgd"), f"{o} − sgd") for o in ("momentum", "adam")
+    ]
+    return _row(
+        ", ".join(f"{o} {fmt_ratio(d.slow('mlp', o))}x" for o in OPTS),
+        V.all_of(parts),
+        S.select(sw, seeds, model="mlp").pipe(lambda x: x[S.s_of(x).isin([0, 16])]),
+    )
 
 
-def acc_window(curve: pd.DataFrame, t_eq: float, frac: float = 0.8) -> float:
-    """Mean test accuracy of the evaluations with time in (frac·t_eq, t_eq] (vi_real_v3; times within 1e-6
-    count as equal, as in analysis.value_at); none there: the last evaluation at or before t_eq."""
-    d = curve.dropna(subset=["test_acc"])
-    d = d[(d.time > frac * t_eq + 1e-6) & (d.time <= t_eq + 1e-6)]
-    return float(d.test_acc.mean()) if len(d) else acc_at(curve, t_eq)
+@claim("iii_depth")
+def iii_depth(d: Data, c: dict) -> Row:
+    """(iii) the deeper MLP slows down more, every optimizer."""
+    sw, seeds = d.sweep, c["seeds"]
+    parts = [_slowdown_diff(sw, seeds, ("deep_mlp", o), ("mlp", o), o) for o in OPTS]
+    return _row(
+        ", ".join(f"{o} {fmt_ratio(d.slow('deep_mlp', o))}x vs {fmt_ratio(d.slow('mlp', o))}x" for o in OPTS)
+        + " (a seed that never reaches 80 % counts at the budget in the interval)",
+        V.all_of(parts),
+        sw[sw.seed.isin(seeds) & S.s_of(sw).isin([0, 16])],
+    )
 
 
-def backup_table(
-    df: pd.DataFrame, cur: pd.DataFrame, kind: str = "sim", acc=acc_at, seeds=None
-) -> pd.DataFrame:
-    """Per seed (of `seeds`, default all): time to target of <kind>_{sync, backup, async}; accuracy
-    `acc(curve, T_eq)` with T_eq = min(the backup run's end, the async run's end) (a run that did not
-    complete: CHANCE)."""
-    out = []
-    backups = df[df.experiment == f"{kind}_backup"]
-    for seed in sorted(backups.seed if seeds is None else backups[backups.seed.isin(seeds)].seed):
-        b = df[(df.experiment == f"{kind}_backup") & (df.seed == seed)].iloc[0]
-        a = df[(df.experiment == f"{kind}_async") & (df.seed == seed)]
-        t_eq = min(b.time_end, a.time_end.iloc[0]) if len(a) and pd.notna(a.time_end.iloc[0]) else b.time_end
-        row = {"seed": seed, "t_eq": t_eq, "t_eq_is_async_end": bool(t_eq < b.time_end)}
-        for m in ("sync", "backup", "async"):
-            r = df[(df.experiment == f"{kind}_{m}") & (df.seed == seed)]
-            if not len(r):
-                continue
-            c = cur[(cur.run_id == r.run_id.iloc[0]) & (cur.experiment == f"{kind}_{m}")]
-            row[f"{m}_ttt"] = r.time_to_target.iloc[0]
-            row[f"{m}_acc_teq"] = acc(c, t_eq) if r.status.iloc[0] == "complete" else CHANCE
-        out.append(row)
-    return pd.DataFrame(out)
+@claim("iv_accuracy")
+def iv_accuracy(d: Data, c: dict) -> Row:
+    """(iv) accuracy after the fixed budget drops from s = 0 to s = 16 (momentum, Adam)."""
+    sw, seeds = d.sweep, c["seeds"]
+    acc = d.steps.set_index(["model", "optimizer", "s"])
+
+    def ac(o, s):
+        return S.col_by_seed(sw, "final_test_acc", seeds, CHANCE, model="mlp", optimizer=o, s=s) * 100
+
+    parts = [V.difference(ac(o, 0), ac(o, 16), c["threshold"], ">", label=o) for o in ("momentum", "adam")]
+    return _row(
+        "; ".join(
+            f"{o}: {acc.acc_txt[('mlp', o, 0)]} -> {acc.acc_txt[('mlp', o, 16)]} % "
+            f"(drop {(acc.acc[('mlp', o, 0)] - acc.acc[('mlp', o, 16)]) * 100:.2f} pt)"
+            for o in OPTS
+        ),
+        V.all_of(parts),
+        S.select(sw, seeds, model="mlp").pipe(lambda x: x[S.s_of(x).isin([0, 16])]),
+    )
 
 
-def _backup_claim(
-    df: pd.DataFrame, cur: pd.DataFrame, kind: str, c: dict, acc=acc_at, what: str = "accuracy at T_eq"
-) -> dict:
+@claim("v_alpha_tau")
+def v_alpha_tau(d: Data, c: dict) -> Row:
+    """(v) the α/τ rule recovers part of the staleness penalty (plain SGD, s = 16)."""
+    sw, seeds, df = d.sweep, c["seeds"], d.runs
+    lr = df[(df.experiment == "lr_rule") & (df.model == "mlp")]
+    inv = S.steps_by_seed(lr, seeds, optimizer="sgd")
+    g16 = S.steps_by_seed(sw, seeds, model="mlp", optimizer="sgd", s=16)
+    g0 = S.steps_by_seed(sw, seeds, model="mlp", optimizer="sgd", s=0)
+    res = V.bootstrap(
+        [g16, inv, g0], S.recovered, c["threshold"], ">", paired=True, what="recovered fraction"
+    )
+    if S.censored(sw, seeds, model="mlp", optimizer="sgd", s=16) or S.censored(lr, seeds, optimizer="sgd"):
+        res = replace(res, outcome=V.INCONCLUSIVE, method=res.method + ", censored")
+    x = d.steps.set_index(["model", "optimizer", "s"]).steps
+    mom = (
+        f" (momentum: {fmt_ratio(x[('mlp', 'momentum', 16)])} -> "
+        f"{fmt_ratio(A.censored_mean(lr[lr.optimizer == 'momentum'].steps_to_target))})"
+        if (lr.optimizer == "momentum").any()
+        else ""
+    )
+    return _row(
+        f"SGD steps s=0 {g0.mean():.0f}, s=16 {g16.mean():.0f}, s=16 + α/τ "
+        f"{inv.mean():.0f}: recovered {res.estimate:.0%} of the penalty" + mom,
+        res,
+        pd.concat(
+            [
+                S.select(sw, seeds, model="mlp", optimizer="sgd").pipe(lambda x: x[S.s_of(x).isin([0, 16])]),
+                S.select(lr, seeds, optimizer="sgd"),
+            ]
+        ),
+    )
+
+
+def _backup(d: Data, kind: str, c: dict, acc=S.acc_at, what: str = "accuracy at T_eq") -> Row:
     """(vi) on the claim's seeds: time to target sync − backup > 0 and accuracy backup − async > 0, the
     accuracy being `acc(curve, T_eq)` (acc_at: vi_sim, vi_real; acc_window: vi_real_v3)."""
-    unit = "units" if kind == "sim" else "s"
-    cid = c["id"]
-    bt = backup_table(df, cur, kind, acc=acc, seeds=c["seeds"])
+    df, unit = d.runs, "units" if kind == "sim" else "s"
+    bt = S.backup_table(df, d.curves, kind, acc=acc, seeds=c["seeds"])
     runs = df[
         df.experiment.isin([f"{kind}_sync", f"{kind}_backup", f"{kind}_async"]) & df.seed.isin(c["seeds"])
     ]
-    need = {"sync_ttt", "backup_ttt", "async_acc_teq", "backup_acc_teq"}
-    if len(bt) < 2 or not need <= set(bt.columns):
-        return _row(cid, "runs missing", V.all_of([]), runs)
+    if len(bt) < 2 or not {"sync_ttt", "backup_ttt", "async_acc_teq", "backup_acc_teq"} <= set(bt.columns):
+        return _row("runs missing", V.all_of([]), runs)
     b = bt.set_index("seed")
     sync_t = b.sync_ttt.astype(float).rename_axis("seed")
     back_t = b.backup_ttt.astype(float).rename_axis("seed")
@@ -674,7 +243,6 @@ def _backup_claim(
     )
     end = "async" if bt.t_eq_is_async_end.all() else "backup" if not bt.t_eq_is_async_end.any() else "first"
     return _row(
-        cid,
         f"time to target: backup {fmt_mean_std(bt.backup_ttt, 1)} vs sync "
         f"{fmt_mean_std(bt.sync_ttt, 1)} {unit}; {what} = {end}'s end ({bt.t_eq.mean():.1f} "
         f"{unit}): backup {fmt_mean_std(back_a, 2)} vs async {fmt_mean_std(asyn_a, 2)} %",
@@ -683,49 +251,49 @@ def _backup_claim(
     )
 
 
-def final_acc(runs: pd.DataFrame, cur: pd.DataFrame | None = None) -> pd.Series:
-    """Final test accuracy (%) per seed (validation, validation_2ms)."""
-    return _col_by_seed(runs, "final_test_acc", sorted(runs.seed)) * 100
+@claim("vi_sim")
+def vi_sim(d: Data, c: dict) -> Row:
+    return _backup(d, "sim", c)
 
 
-def late_acc(runs: pd.DataFrame, cur: pd.DataFrame) -> pd.Series:
-    """Mean test accuracy (%) per seed over each run's evaluations with step > BUDGET − LATE (validation_v3);
-    a run that did not complete counts CHANCE."""
-    out = {}
-    for r in runs.itertuples():
-        c = cur[(cur.run_id == r.run_id) & (cur.experiment == r.experiment) & (cur.step > BUDGET - LATE)]
-        acc = c.test_acc.dropna()
-        out[r.seed] = CHANCE if r.status != "complete" else float(acc.mean()) if len(acc) else math.nan
-    return (pd.Series(out, dtype=float) * 100).rename_axis("seed").sort_index()
+@claim("vii_coherence")
+def vii_coherence(d: Data, c: dict) -> Row:
+    """(vii) each run's mean coherence decreases at every step of s, every optimizer, MLP."""
+    sw, seeds = d.sweep, c["seeds"]
+
+    def coh(o, s):
+        return S.col_by_seed(sw, "coherence_mean", seeds, model="mlp", optimizer=o, s=s)
+
+    parts = [
+        V.difference(coh(o, s0), coh(o, s1), 0.0, ">", label=f"{o} {s0}→{s1}")
+        for o in OPTS
+        for s0, s1 in zip(SS, SS[1:])
+    ]
+    return _row(
+        _mean_steps(d, col="coh", fmt=lambda v: f"{v:.3f}"), V.all_of(parts), S.select(sw, seeds, model="mlp")
+    )
 
 
-def _validation_claim(
-    df: pd.DataFrame,
+def _validation(
+    d: Data,
     c: dict,
     real_exp: str = "real_async",
     val_exp: str = "validation",
-    acc=final_acc,
-    cur: pd.DataFrame | None = None,
+    acc=S.final_acc,
     what: str = "",
-) -> dict:
-    """Real async runs vs the core replaying their staleness, on the claim's seeds: `acc(runs, cur)` per seed
-    (final_acc: validation, validation_2ms; late_acc: validation_v3), TOST at the claim's margin."""
-    seeds = c["seeds"]
-    real = acc(_runs(df[df.experiment == real_exp], seeds), cur)
-    rep = acc(_runs(df[df.experiment == val_exp], seeds), cur)
-    base = df[
-        (df.experiment == "sweep")
-        & (df.model == "mlp")
-        & (df.optimizer == "momentum")
-        & (df.staleness_dist == "none")
-    ].final_test_acc
+) -> Row:
+    """Real async runs vs the core replaying their staleness, on the claim's seeds: `acc(runs, curves)` per
+    seed (final_acc: validation, validation_2ms; late_acc: validation_v3), TOST at the claim's margin."""
+    df, seeds = d.runs, c["seeds"]
+    real = acc(S.select(df[df.experiment == real_exp], seeds), d.curves)
+    rep = acc(S.select(df[df.experiment == val_exp], seeds), d.curves)
+    base = S.select(d.sweep, model="mlp", optimizer="momentum", staleness_dist="none").final_test_acc
     runs = df[df.experiment.isin([real_exp, val_exp]) & df.seed.isin(seeds)]
-    mr = _runs(df[df.experiment == real_exp], seeds).staleness_mean.mean()
+    mr = S.select(df[df.experiment == real_exp], seeds).staleness_mean.mean()
     res = None if c["test"] == "exploratory" else V.equivalence(real, rep, c["margin"])
     if not len(real) or not len(rep):
-        return _row(c["id"], f"runs missing (real n={len(real)}, replay n={len(rep)})", res, runs)
+        return _row(f"runs missing (real n={len(real)}, replay n={len(rep)})", res, runs)
     return _row(
-        c["id"],
         f"{what}real {fmt_mean_std(real, 2)} vs replay {fmt_mean_std(rep, 2)} % "
         f"(diff {real.mean() - rep.mean():+.2f} pt); mean staleness {mr:.1f}; no staleness: "
         f"{fmt_mean_std(base * 100, 2)} %",
@@ -734,10 +302,182 @@ def _validation_claim(
     )
 
 
+@claim("validation")
+def validation(d: Data, c: dict) -> Row:
+    return _validation(d, c)
+
+
+@claim("validation_2ms")
+def validation_2ms(d: Data, c: dict) -> Row:
+    return _validation(d, c, "real2ms_async", "validation_2ms")
+
+
+@claim("vi_real")
+def vi_real(d: Data, c: dict) -> Row:
+    return _backup(d, "real", c)
+
+
+@claim("calib")
+def calib(d: Data, c: dict) -> Row:
+    """The lr calibration at s = 0: each optimizer's pick against the configured lr (exploratory)."""
+    t = S.calib_table(d.runs)
+    ours = "; ".join(
+        f"{r.optimizer}: lr {r.lr:g} ({r.steps_to_85:.0f} steps to 85 %, configured "
+        f"{OPTIMIZERS[r.optimizer]['lr_base']:g}{', the pick' if r.configured else ', not the pick'})"
+        for r in t[t.pick].itertuples()
+    )
+    return _row(ours, None, d.runs[d.runs.experiment == "calib"])
+
+
+def _v2(d: Data) -> bool:
+    """Are the second design's runs (issue 17) in the CSV?"""
+    return bool(d.runs.experiment.isin(["sweep_v2", "lr_rule_v2", "calib_alpha"]).any())
+
+
+def _v2_budget(model: str, o: str, s: int) -> int:
+    """The step budget of a second-design arm: a seed that never reaches 80 % (or diverges) counts at it."""
+    return V2_ARMS[(model, o, s)][0]
+
+
+def _v2_steps(sw, model, o, s, seeds) -> pd.Series:
+    v = S.col_by_seed(sw, "steps_to_target", seeds, model=model, optimizer=o, s=s)
+    return v.fillna(float(_v2_budget(model, o, s)))
+
+
+def _v2_slow(sw, model, o, seeds) -> float:
+    a, b = _v2_steps(sw, model, o, 16, seeds), _v2_steps(sw, model, o, 0, seeds)
+    return a.mean() / b.mean() if len(a) and len(b) else math.nan
+
+
+@claim("calib_alpha")
+def calib_alpha(d: Data, c: dict) -> Row | None:
+    """The α0 calibration of the second design (exploratory): steps to 80 % per α0, and the pick."""
+    if not _v2(d):
+        return None
+    t = S.alpha_table(d.runs)
+    return _row(
+        "; ".join(
+            f"α0 {r.lr:g}: {fmt_ratio(r.k80) if math.isinf(r.k80) else f'{r.k80:.0f}'} steps to 80 % "
+            f"(n={r.n}){' **pick**' if r.pick else ''}"
+            for r in t.sort_values("lr").itertuples()
+        )
+        or "runs missing",
+        None,
+        d.runs[d.runs.experiment == "calib_alpha"],
+    )
+
+
+def _v2_alpha_others(lr2, g16, g0, seeds) -> str:
+    """Every α0's recovered fraction on the judged seeds (not judged: shown beside the pick)."""
+    out = []
+    for a, g in lr2.groupby("lr"):
+        x = S.col_by_seed(g, "steps_to_target", seeds, optimizer="sgd")
+        never = int(x.isna().sum())
+        frac = (g16.mean() - x.fillna(float(ALPHA_ARM[0])).mean()) / (g16.mean() - g0.mean())
+        out.append(f"{a:g}: {frac:.0%}" + (f" ({never}/{len(x)} never reach 80 %: at most)" if never else ""))
+    return ", ".join(out)
+
+
+@claim("v2_v_alpha_tau")
+def v2_v_alpha_tau(d: Data, c: dict) -> Row | None:
+    """(v) of the second design: the picked α0 on the judged seeds."""
+    if not _v2(d):
+        return None
+    df, seeds = d.runs, c["seeds"]
+    sw, lr2 = df[df.experiment == "sweep_v2"], df[df.experiment == "lr_rule_v2"]
+    pick = S.alpha_pick(df)
+    g16, g0 = _v2_steps(sw, "mlp", "sgd", 16, seeds), _v2_steps(sw, "mlp", "sgd", 0, seeds)
+    judged = lr2[np.isclose(lr2.lr, pick)] if pick is not None else lr2.iloc[:0]
+    inv = S.col_by_seed(judged, "steps_to_target", seeds, optimizer="sgd").fillna(float(ALPHA_ARM[0]))
+    runs = pd.concat([S.select(sw, seeds, model="mlp", optimizer="sgd"), S.select(judged, seeds)])
+    if not (len(g16) >= 2 and len(inv) >= 2 and len(g0) >= 2):
+        return _row("runs missing", V.all_of([]), runs)
+    res = V.bootstrap(
+        [g16, inv, g0], S.recovered, c["threshold"], ">", paired=True, what="recovered fraction"
+    )
+    if S.censored(sw, seeds, model="mlp", optimizer="sgd", s=16) or S.censored(
+        judged, seeds, optimizer="sgd"
+    ):
+        res = replace(res, outcome=V.INCONCLUSIVE, method=res.method + ", censored")
+    return _row(
+        f"SGD steps s=0 {g0.mean():.0f}, s=16 {g16.mean():.0f}, s=16 + α0/τ at α0 = {pick:g} "
+        f"{inv.mean():.0f}: recovered {res.estimate:.0%} of the penalty (every α0 on these seeds, "
+        f"not judged: {_v2_alpha_others(lr2, g16, g0, seeds)})",
+        res,
+        runs,
+    )
+
+
+@claim("v2_ii_optimizer")
+def v2_ii_optimizer(d: Data, c: dict) -> Row | None:
+    """(ii) of the second design."""
+    if not _v2(d):
+        return None
+    sw, seeds = d.runs[d.runs.experiment == "sweep_v2"], c["seeds"]
+    parts = [
+        _slowdown_diff(sw, seeds, ("mlp", o), ("mlp", "sgd"), f"{o} − sgd", _v2_budget)
+        for o in ("momentum", "adam")
+    ]
+    return _row(
+        ", ".join(f"{o} {fmt_ratio(_v2_slow(sw, 'mlp', o, seeds))}x" for o in OPTS)
+        + f" (steps to 80 % resolved to ≤ {S.resolution(d.runs, d.curves):.1%} of their value)",
+        V.all_of(parts),
+        S.select(sw, seeds, model="mlp"),
+    )
+
+
+def _v2_depth(d: Data, c: dict, o: str) -> Row | None:
+    """(iii) of the second design, one optimizer."""
+    if not _v2(d):
+        return None
+    sw, seeds = d.runs[d.runs.experiment == "sweep_v2"], c["seeds"]
+    res = _slowdown_diff(sw, seeds, ("deep_mlp", o), ("mlp", o), budget=_v2_budget)
+    never = int(S.select(sw, seeds, model="deep_mlp", optimizer=o, s=16).steps_to_target.isna().sum())
+    return _row(
+        f"{o}: deep {fmt_ratio(_v2_slow(sw, 'deep_mlp', o, seeds))}x vs MLP "
+        f"{fmt_ratio(_v2_slow(sw, 'mlp', o, seeds))}x"
+        + (f" ({never} deep seed(s) at s = 16 never reach 80 %: at the budget)" if never else ""),
+        res,
+        S.select(sw, seeds, optimizer=o),
+    )
+
+
+@claim("v2_iii_adam")
+def v2_iii_adam(d: Data, c: dict) -> Row | None:
+    return _v2_depth(d, c, "adam")
+
+
+@claim("v2_iii_sgd")
+def v2_iii_sgd(d: Data, c: dict) -> Row | None:
+    return _v2_depth(d, c, "sgd")
+
+
+def _v3(d: Data, c: dict) -> bool:
+    """Are the third design's runs (issue 17: fresh seeds 10-19) in the CSV?"""
+    return bool((d.runs.experiment.isin(V3_EXPERIMENTS) & d.runs.seed.isin(set(c["seeds"]))).any())
+
+
+@claim("validation_v3")
+def validation_v3(d: Data, c: dict) -> Row | None:
+    """The validation on the third design's seeds, by the late-window accuracy (lower variance)."""
+    if not _v3(d, c):
+        return None
+    what = f"mean test accuracy over the last {LATE:,} updates: "
+    return _validation(d, c, "real_async", "validation_v3", acc=S.late_acc, what=what)
+
+
+@claim("vi_real_v3")
+def vi_real_v3(d: Data, c: dict) -> Row | None:
+    """(vi) real on the third design's seeds, accuracy averaged over (0.8·T_eq, T_eq]."""
+    if not _v3(d, c):
+        return None
+    return _backup(d, "real", c, acc=S.acc_window, what="mean accuracy over (0.8·T_eq, T_eq], T_eq")
+
+
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     """The study README's generated blocks (written by `python -m largebatch.report`)."""
-    runs, _ = load(data_dir)
-    table = steps_table(runs)
+    runs, _ = S.load_csvs(data_dir)
+    table = S.steps_table(runs)
     t = table.assign(
         **{
             "steps to 80 %": table.steps_txt,
@@ -754,15 +494,15 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
         {
             "n": other.size(),
             "staleness mean": other.staleness_mean.mean().map(lambda v: fmt_num(v, 3)),
-            "steps to 80 %": other.steps_to_target.apply(_fmt_steps),
+            "steps to 80 %": other.steps_to_target.apply(S.fmt_steps),
             "final acc. (%)": other.final_test_acc.apply(lambda v: fmt_mean_std(v * 100, 2)),
             "time to 80 %": other[["time_unit", "time_to_target"]].apply(
-                lambda g: "–" if (g.time_unit == "steps").all() else _fmt_steps(g.time_to_target, 1)
+                lambda g: "–" if (g.time_unit == "steps").all() else S.fmt_steps(g.time_to_target, 1)
             ),
             "time unit": other.time_unit.first(),
         }
     ).reset_index()
-    cal = calib_table(runs)
+    cal = S.calib_table(runs)
     cal = pd.DataFrame(
         {
             "optimizer": cal.optimizer,
@@ -785,7 +525,7 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     return {
         "sweep": markdown_table(t),
         "other": markdown_table(o),
-        "v2": v2_table(runs),
+        "v2": S.v2_table(runs),
         "calib": markdown_table(cal),
         "walltime": walltime,
         "claims": None,

@@ -25,18 +25,9 @@ import pandas as pd
 
 from largebatch.config import from_dict, run_id
 from largebatch.metrics import atomic_write_text, read_summary
-from largebatch.results import (
-    DATA,
-    ROOT,
-    CollectOptions,
-    allow_partial,
-    check_config_id,
-    check_run,
-    check_summary,
-    collect_main,
-    merge_committed,
-    write_csvs,
-)
+from largebatch.paths import DATA, ROOT, RUNS
+from largebatch.runs import check_config_id, check_run, check_summary
+from largebatch.tables import CollectOptions, allow_partial, collect_main, merge_committed, write_csvs
 
 from . import analysis as A
 from .config import (
@@ -372,15 +363,11 @@ def before_reproduce(scale: str = "cpu") -> int:
 
 
 def collect(
-    scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA, merge: bool = False
+    scale: str = "cpu", runs_dir: str | Path = RUNS, data_dir: str | Path = DATA, merge: bool = False
 ) -> list[Path]:
-    """Write the three CSVs from the complete cpu runs (core and real); smoke/paper leave them unchanged.
-
-    merge: keep the committed rows of runs not found under `runs_dir` (`--merge`: the runs here add to the
-    committed CSVs instead of replacing them).
-    """
-    if scale != "cpu":
-        return []
+    """The three CSVs (runs, curves, staleness histograms) from the complete runs, the core's and the real
+    parameter server's, with `merge` (`--merge`) keeping the committed rows of runs not under `runs_dir`.
+    The core calls it at the cpu scale only (largebatch.study.skip_scale)."""
     rows, curves, hist = [], [], []
     for r, c, h in list(_core_rows(Path(runs_dir))) + list(_real_rows(Path(runs_dir))):
         rows += r

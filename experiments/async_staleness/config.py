@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from largebatch.config import TrainConfig
+from largebatch.scales import imagenet_paper, smoke_imagenet
 
 from .server_config import ServerConfig
 
@@ -295,32 +296,13 @@ def real_name(sc: ServerConfig) -> str:
 
 def paper() -> list[TrainConfig]:
     """Dai et al.'s design at ImageNet scale: ResNet-50, 8 workers x 32, momentum SGD, tau ~ U{0..s}."""
-    base = replace(
+    base = imagenet_paper(
         BASE,
-        tag="paper",
-        dataset="imagenet",
-        model="resnet50",
-        width=0,
-        depth=0,
         global_batch=256,
-        per_worker_batch=32,
-        lr_base=0.1,
-        lr_base_batch=256,
-        lr_scaling="linear",
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=1e-4,
-        epochs=90,
         max_steps=0,
-        warmup="gradual",
-        warmup_epochs=5,
-        decay="step",
-        decay_milestones_epochs=(30, 60, 80),
-        eval_every_steps=0,
         log_every_steps=50,
         log_coherence_every_steps=500,
         checkpoint_every_steps=0,
-        eval_batch=250,
         threads=0,
     )
     return [replace(base, staleness="uniform", staleness_max=s) for s in (0, 4, 16)]
@@ -329,20 +311,7 @@ def paper() -> list[TrainConfig]:
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """A few steps of the same configuration on tiny data."""
     if cfg.dataset == "imagenet":
-        return replace(
-            cfg,
-            dataset="synthetic_imagenet",
-            synthetic_examples=32,
-            image_size=64,
-            global_batch=8,
-            per_worker_batch=4,
-            max_steps=2,
-            eval_batch=8,
-            test_examples=8,
-            num_classes=10,
-            log_coherence_every_steps=2,
-            staleness_max=1,
-        )
+        return smoke_imagenet(cfg, 8, 4, 32, 8, 8, log_coherence_every_steps=2, staleness_max=1)
     return replace(
         cfg,
         train_examples=512,

@@ -250,21 +250,7 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=N
     srv = Server(sc.mode, workers, sc.backups, sc.updates)
     res = resolve(cfg, 1, n_train=len(data.y_train))
     b_update = cfg.per_worker_batch * srv.need
-    sink = RunSink(rdir, True, cfg.wandb)
-    sink.start(
-        {
-            "config": to_dict(cfg),
-            "server": to_dict(sc),
-            "resolved": to_dict(res),
-            "run_id": run_id(cfg, sc, workers),
-            "mechanism": "real",
-            "workers": workers,
-            "world_size": workers + 1,
-            "device": "cpu",
-            "torch": torch.__version__,
-            **git_info(),
-        }
-    )
+    sink = _open_sink(cfg, sc, workers, rdir, res)
     buf, out = torch.zeros(_HDR + n_par), torch.zeros(_HDR + n_par)
 
     def send_params(ws, stop=False):
@@ -300,18 +286,7 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=N
             v = srv.version
             if v % sc.eval_every == 0 or v == sc.updates:
                 te = _evaluate(model, data.x_test, data.y_test, cfg.eval_batch)
-                taus = [r[4] for r in srv.log if r[5]]
-                last = {
-                    "step": v,
-                    "examples_seen": v * b_update,
-                    "epoch": v * b_update / len(data.y_train),
-                    "train/loss": loss_acc / max(n_acc, 1),
-                    "opt/lr": lr,
-                    "test/acc": te["acc"],
-                    "test/loss": te["loss"],
-                    "time/s": clock,
-                    "stale/tau_mean": sum(taus) / max(len(taus), 1),
-                }
+                last = _record(srv, b_update, len(data.y_train), loss_acc / max(n_acc, 1), lr, te, clock)
                 sink.log(last)
                 loss_acc, n_acc = 0.0, 0
                 if hit_s is None and sc.target_acc and te["acc"] >= sc.target_acc:
@@ -332,6 +307,49 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=N
             "time/s": clock,
         }
         sink.log(last)
+    summary = _summary(cfg, sc, workers, rdir, srv, b_update, last, clock, hit_s, time.perf_counter() - t0)
+    sink.finish(summary)
+    return summary
+
+
+def _record(srv, b_update: int, n_train: int, loss: float, lr: float, te: dict, clock: float) -> dict:
+    """The metrics record of an evaluation at the server's version."""
+    v, taus = srv.version, [r[4] for r in srv.log if r[5]]
+    return {
+        "step": v,
+        "examples_seen": v * b_update,
+        "epoch": v * b_update / n_train,
+        "train/loss": loss,
+        "opt/lr": lr,
+        "test/acc": te["acc"],
+        "test/loss": te["loss"],
+        "time/s": clock,
+        "stale/tau_mean": sum(taus) / max(len(taus), 1),
+    }
+
+
+def _open_sink(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, res) -> RunSink:
+    """The server run's files: config.json (the TrainConfig, the server's config, the resolved values)."""
+    sink = RunSink(rdir, True, cfg.wandb)
+    sink.start(
+        {
+            "config": to_dict(cfg),
+            "server": to_dict(sc),
+            "resolved": to_dict(res),
+            "run_id": run_id(cfg, sc, workers),
+            "mechanism": "real",
+            "workers": workers,
+            "world_size": workers + 1,
+            "device": "cpu",
+            "torch": torch.__version__,
+            **git_info(),
+        }
+    )
+    return sink
+
+
+def _summary(cfg, sc, workers: int, rdir: Path, srv, b_update: int, last: dict, clock, hit_s, wall) -> dict:
+    """Write the server's log (updates.csv) and return the run's summary: steps, accuracy, staleness."""
     rows = "".join(",".join(str(x) for x in r) + "\n" for r in srv.log)
     atomic_write_text(
         rdir / "updates.csv", "server_version,worker,seq,worker_version,staleness,applied\n" + rows
@@ -340,7 +358,7 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=N
     counts = [0] * (max(taus) + 1 if taus else 1)
     for t in taus:
         counts[t] += 1
-    summary = {
+    return {
         "run_id": run_id(cfg, sc, workers),
         "study": cfg.study,
         "status": "complete",
@@ -349,7 +367,7 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=N
         "workers": workers,
         "steps": srv.version,
         "examples_seen": srv.version * b_update,
-        "wall_s": time.perf_counter() - t0,
+        "wall_s": wall,
         "train_s": clock,
         "final_test_acc": last.get("test/acc"),
         "final_test_loss": last.get("test/loss"),
@@ -359,8 +377,6 @@ def server(cfg: TrainConfig, sc: ServerConfig, workers: int, rdir: Path, built=N
         "time_to_target_s": hit_s,
         "step_time_mean_s": clock / max(srv.version, 1),
     }
-    sink.finish(summary)
-    return summary
 
 
 def split_args(argv: list[str]) -> tuple[dict, dict, dict]:

@@ -26,16 +26,65 @@ def load(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _refine(t: pd.DataFrame, i: int) -> tuple[float, bool]:
-    """B_opt from a quadratic in log2 B through the argmax and its neighbours (edge: the grid point)."""
-    if i == 0 or i == len(t) - 1:
-        return float(t["B"].iloc[i]), True
-    x = np.log2(t["B"].iloc[i - 1 : i + 2].to_numpy(float))
-    y = t["mean"].iloc[i - 1 : i + 2].to_numpy(float)
+def refine(bs: np.ndarray, mean: np.ndarray, i: int) -> tuple[float, bool]:
+    """B_opt from a quadratic in log2 B through the argmax `i` of `mean` and its neighbours, and whether the
+    argmax is at the grid's edge (then B_opt is the edge point: the optimum is censored there)."""
+    if i == 0 or i == len(bs) - 1:
+        return float(bs[i]), True
+    x = np.log2(np.asarray(bs[i - 1 : i + 2], float))
+    y = np.asarray(mean[i - 1 : i + 2], float)
     a, b, _ = np.polyfit(x, y, 2)
     if a >= 0:
-        return float(t["B"].iloc[i]), False
+        return float(bs[i]), False
     return float(2 ** np.clip(-b / (2 * a), x[0], x[-1])), False
+
+
+FIRST = ("optimal_batch",)  # the first design's runs
+V2 = ("optimal_batch", "optimal_batch_v2")  # the second design's cells join the first design's
+
+
+def cells(
+    runs: pd.DataFrame, n: int, lr: float, seeds, experiments=FIRST
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(Bs, acc[seed, B], train_acc[seed, B], diverged[B]) of one (N, eps) setting (runs of `experiments`)."""
+    g = runs[
+        runs.experiment.isin(experiments)
+        & (runs.N_train == n)
+        & np.isclose(runs.lr, lr)
+        & runs.seed.isin(seeds)
+    ]
+    bs = np.array(sorted(g.global_batch.unique()))
+    acc = np.full((len(seeds), len(bs)), np.nan)
+    tr = np.full((len(seeds), len(bs)), np.nan)
+    div = np.zeros(len(bs), bool)
+    for j, b in enumerate(bs):
+        for i, s in enumerate(seeds):
+            r = g[(g.global_batch == b) & (g.seed == s)]
+            if len(r):
+                ok = r.status.iloc[0] == "complete"
+                acc[i, j] = r.final_test_acc.iloc[0] if ok else np.nan
+                tr[i, j] = r.final_train_acc.iloc[0] if ok else 0.0
+                div[j] |= not ok
+    return bs, acc, tr, div
+
+
+def b_opt(bs, acc, div, idx) -> float:
+    """B_opt from the seeds `idx` of a setting's cells: the refined argmax of the seed means over the
+    stable batches (no diverged seed in the full data, as `optimal_batch`)."""
+    return _b_opt_edge(bs, acc, div, idx)[0]
+
+
+def b_opt_edge(bs, acc, div, idx) -> str:
+    """Where `b_opt` lies: "top" or "bottom" when the argmax is the largest or smallest stable batch (the
+    optimum is censored there: it lies at or beyond the grid's edge), "" inside the grid."""
+    value, edge = _b_opt_edge(bs, acc, div, idx)
+    return "" if not edge else "top" if value == bs[~div].max() else "bottom"
+
+
+def _b_opt_edge(bs, acc, div, idx) -> tuple[float, bool]:
+    keep = ~div
+    m = np.nanmean(acc[np.asarray(idx, int)][:, keep], axis=0)
+    return refine(bs[keep], m, int(np.nanargmax(m)))
 
 
 def per_batch(runs: pd.DataFrame, n: int, lr: float) -> pd.DataFrame:
@@ -73,7 +122,7 @@ def optimal_batch(runs: pd.DataFrame) -> pd.DataFrame:
         if stable.empty:
             continue
         i = int(stable["mean"].idxmax())
-        b_opt, edge = _refine(stable, i)
+        b_opt, edge = refine(stable["B"].to_numpy(), stable["mean"].to_numpy(), i)
         best, small, full = stable.iloc[i], stable.iloc[0], t[t.B == n].iloc[0]
 
         def beats(o, best=best):
@@ -131,19 +180,55 @@ def critical_batch(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("B").reset_index(drop=True)
 
 
+def crit_array(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(Bs, steps[seed, B, lr]) of the critical_batch runs (NaN: target not reached)."""
+    g = runs[runs.experiment == "critical_batch"]
+    seeds = sorted(g.seed.unique())
+    bs = sorted(g.global_batch.unique())
+    nlr = max(g[g.global_batch == b].lr.nunique() for b in bs)
+    steps = np.full((len(seeds), len(bs), nlr), np.nan)
+    for j, b in enumerate(bs):
+        for k, lr in enumerate(sorted(g[g.global_batch == b].lr.unique())):
+            for i, s in enumerate(seeds):
+                r = g[(g.global_batch == b) & np.isclose(g.lr, lr) & (g.seed == s)]
+                if len(r):
+                    steps[i, j, k] = r.steps_to_target.iloc[0]
+    return np.array(bs, float), steps
+
+
+B_CRIT_GRID = np.logspace(0, 6, 4001)  # the B_crit values the Pareto fit tries
+
+
 def fit_pareto(B, S) -> dict:
-    """Fit S = S_min (1 + B_crit/B), i.e. (S/S_min - 1)(E/E_min - 1) = 1, least squares in log S."""
-    B, S = np.asarray(B, float), np.asarray(S, float)
-    best = None
-    for bc in np.logspace(0, 6, 4001):
-        pred = np.log1p(bc / B)
-        log_smin = np.mean(np.log(S) - pred)
-        sse = float(np.sum((np.log(S) - log_smin - pred) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, bc, math.exp(log_smin))
-    sse, bc, smin = best
-    sst = float(np.sum((np.log(S) - np.log(S).mean()) ** 2))
-    return {"B_crit": bc, "S_min": smin, "E_min": smin * bc, "r2": 1 - sse / sst if sst > 0 else float("nan")}
+    """Fit S = S_min (1 + B_crit/B), i.e. (S/S_min - 1)(E/E_min - 1) = 1, least squares in log S over
+    B_crit in B_CRIT_GRID."""
+    B, ls = np.asarray(B, float), np.log(np.asarray(S, float))
+    pred = np.log1p(B_CRIT_GRID[:, None] / B[None, :])
+    log_smin = np.mean(ls[None, :] - pred, axis=1)
+    sse = np.sum((ls[None, :] - log_smin[:, None] - pred) ** 2, axis=1)
+    k = int(np.argmin(sse))
+    bc, smin = float(B_CRIT_GRID[k]), math.exp(log_smin[k])
+    sst = float(np.sum((ls - ls.mean()) ** 2))
+    return {
+        "B_crit": bc,
+        "S_min": smin,
+        "E_min": smin * bc,
+        "r2": 1 - float(sse[k]) / sst if sst > 0 else float("nan"),
+    }
+
+
+def pareto(bs: np.ndarray, steps: np.ndarray, idx) -> tuple[float, float]:
+    """(B_crit, R²) of `fit_pareto` on the per-B best lr of the seeds `idx` of `crit_array` (every chosen
+    seed must reach the target at that lr); NaN with fewer than 3 batches."""
+    sub = steps[np.asarray(idx, int)]
+    ok = ~np.isnan(sub).any(axis=0)  # [B, lr]: every chosen seed reached the target
+    mean = np.where(ok, np.nanmean(np.where(np.isnan(sub), 0, sub), axis=0) * 1.0, np.inf)
+    s = mean.min(axis=1)
+    keep = np.isfinite(s)
+    if keep.sum() < 3:
+        return math.nan, math.nan
+    fit = fit_pareto(bs[keep], s[keep])
+    return fit["B_crit"], fit["r2"]
 
 
 def bsimple(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
@@ -177,7 +262,11 @@ def bsimple(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
 
 def summary(data_dir: Path) -> dict:
     """Everything the claims and the README table need, computed from the CSVs."""
-    runs, curves = load(data_dir)
+    return summarise(*load(data_dir))
+
+
+def summarise(runs: pd.DataFrame, curves: pd.DataFrame) -> dict:
+    """`summary` of the two tables already loaded."""
     ob = optimal_batch(runs)
     by_eps = ob[ob.N == ob.N.min()]
     by_n = ob[np.isclose(ob.eps, EPS_REF)]

@@ -14,15 +14,9 @@ import pandas as pd
 
 from largebatch.config import run_id
 from largebatch.metrics import read_summary
-from largebatch.results import (
-    DATA,
-    ROOT,
-    CollectOptions,
-    check_run,
-    collect_main,
-    merge_committed,
-    write_csvs,
-)
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import check_run
+from largebatch.tables import CollectOptions, collect_main, merge_committed, write_csvs
 
 from .config import grid
 
@@ -126,13 +120,12 @@ def _rows(scale: str, runs_dir: Path):
 def collect(
     scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA, merge: bool = False
 ) -> list[Path]:
-    """Write the two CSVs from the complete runs of grid(scale); smoke/paper leave them unchanged.
+    """Write the two CSVs from the complete runs of grid(scale) (the core runs it at the cpu scale only:
+    largebatch.study.skip_scale).
 
     merge: keep the committed rows of runs not found under `runs_dir` (`--merge`: the runs here add to the
     committed CSVs instead of replacing them).
     """
-    if scale != "cpu":
-        return []
     rows, curves = [], []
     for row, cur in _rows(scale, Path(runs_dir)):
         rows.append(row)

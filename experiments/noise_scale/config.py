@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from largebatch.config import TrainConfig
+from largebatch.scales import imagenet_paper, smoke_imagenet
 
 MLP = dict(dataset="fashion_mnist", model="mlp", width=200, depth=1)
 BASE = TrainConfig(
@@ -187,51 +188,14 @@ def bsimple() -> list[TrainConfig]:
 
 def paper() -> list[TrainConfig]:
     """ResNet-50/ImageNet batch sweep, 90 epochs, noise module on (run with multi-node torchrun)."""
-    base = replace(
-        BASE,
-        tag="paper",
-        dataset="imagenet",
-        model="resnet50",
-        width=0,
-        depth=0,
-        per_worker_batch=32,
-        lr_base=0.1,
-        lr_base_batch=256,
-        lr_scaling="linear",
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=1e-4,
-        zero_gamma=True,
-        epochs=90,
-        warmup="gradual",
-        warmup_epochs=5,
-        decay="step",
-        decay_milestones_epochs=(30, 60, 80),
-        eval_every_steps=0,
-        eval_train_examples=0,
-        noise_every_steps=50,
-        noise_ema=0.99,
-        eval_batch=250,
-    )
+    base = imagenet_paper(BASE, zero_gamma=True, eval_train_examples=0, noise_every_steps=50, noise_ema=0.99)
     return [replace(base, global_batch=b) for b in (256, 1024, 4096, 8192, 16384, 32768)]
 
 
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """A few steps of the same configuration on tiny data."""
     if cfg.dataset == "imagenet":
-        return replace(
-            cfg,
-            dataset="synthetic_imagenet",
-            synthetic_examples=64,
-            image_size=64,
-            global_batch=32,
-            per_worker_batch=16,
-            max_steps=2,
-            noise_every_steps=1,
-            eval_batch=16,
-            test_examples=16,
-            num_classes=10,
-        )
+        return smoke_imagenet(cfg, 32, 16, 64, 16, 16, noise_every_steps=1)
     return replace(
         cfg,
         train_examples=min(cfg.train_examples or 2048, 2048),

@@ -10,13 +10,14 @@ benchmarks/bench_per_worker.py (benchmarks/per_worker.csv).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from largebatch import verdict as V
-from largebatch.prereg import load_spec
-from largebatch.results import ROOT, fmt_num, markdown_table
+from largebatch.claims import Row, claim
+from largebatch.formatting import fmt_num, markdown_table
+from largebatch.paths import ROOT
 
 from . import perfmodel as P
 
@@ -72,217 +73,241 @@ def per_worker_table(path: Path = PER_WORKER) -> pd.DataFrame | None:
     return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.size()}).reset_index()
 
 
-def claims(data_dir: Path) -> list[dict]:
-    """Rows for the README table (see largebatch.report)."""
-    spec = load_spec("scaling_model")
-    a = pd.read_csv(Path(data_dir) / "seed_article.csv").set_index("quantity")
-    fig = pd.read_csv(Path(data_dir) / "scaling_model.csv")
+class Data(NamedTuple):
+    """The CSVs the claims read: the article's quantities (indexed by name), Fig. 1's series, and the
+    per-worker benchmark (None without benchmarks/per_worker.csv)."""
 
-    def q(name: str, col: str = "measured_here") -> float:
-        return float(a.loc[name, col])
+    article: pd.DataFrame
+    fig: pd.DataFrame
+    per_worker: pd.DataFrame | None
 
-    def row(cid, ours, result, names=(), csv=CSV, runs=None):
-        return {
-            "id": cid,
-            "ours": ours,
-            "result": result,
-            "csv": csv,
-            "key": "quantity",
-            "runs": _quantity_rows(a, names) if runs is None else runs,
-            "wall_per_seed": None,
-        }
+    def q(self, name: str, col: str = "measured_here") -> float:
+        return float(self.article.loc[name, col])
 
-    p, fwd, train = (
-        q("MLP params (article: under 100k)"),
-        q("MLP forward FLOPs per image"),
-        q("MLP training FLOPs per image"),
+
+def load(data_dir: Path) -> Data:
+    pw = pd.read_csv(PER_WORKER) if PER_WORKER.is_file() else None
+    return Data(
+        pd.read_csv(Path(data_dir) / "seed_article.csv").set_index("quantity"),
+        pd.read_csv(Path(data_dir) / "scaling_model.csv"),
+        pw,
     )
-    he = q("ResNet-50 forward MACs, He et al. layout")
-    tv = q("ResNet-50 forward MACs, torchvision (v1.5)")
-    r_he = q("ResNet-50 training / forward, He et al. layout")
-    rows = [
-        row(
-            "mlp_params",
-            f"{p:,.0f} (counted)",
-            V.exact(p, spec["mlp_params"]["threshold"], "<", what="params"),
-            ["MLP params (article: under 100k)"],
-        ),
-        row(
-            "mlp_forward",
-            f"{fwd:,.0f} FLOPs = {fwd / 2:,.0f} multiply-adds (torch flop counter); the layer "
-            "sizes give 178,800 FLOPs in either convention",
-            _rel(fwd, spec["mlp_forward"], "FLOPs"),
-            ["MLP forward FLOPs per image"],
-        ),
-    ]
+
+
+def _row(d: Data, ours: str, result: V.Result | None, names=()) -> Row:
+    """A row judged from seed_article.csv's quantities `names` (dated by their first commit)."""
+    return Row(ours, result, runs=_quantity_rows(d.article, names), csv=CSV, key="quantity")
+
+
+MLP_PARAMS = "MLP params (article: under 100k)"
+MLP_FWD, MLP_TRAIN = "MLP forward FLOPs per image", "MLP training FLOPs per image"
+MLP_TIME = "seed MLP 20 epochs: wall time (article: ~3 min on Xeon E5-2667)"
+FITTED = "perf model: fitted efficiency"
+
+
+@claim("mlp_params")
+def mlp_params(d: Data, spec: dict) -> Row:
+    p = d.q(MLP_PARAMS)
+    return _row(d, f"{p:,.0f} (counted)", V.exact(p, spec["threshold"], "<", what="params"), [MLP_PARAMS])
+
+
+@claim("mlp_forward")
+def mlp_forward(d: Data, spec: dict) -> Row:
+    fwd = d.q(MLP_FWD)
+    return _row(
+        d,
+        f"{fwd:,.0f} FLOPs = {fwd / 2:,.0f} multiply-adds (torch flop counter); the layer "
+        "sizes give 178,800 FLOPs in either convention",
+        _rel(fwd, spec, "FLOPs"),
+        [MLP_FWD],
+    )
+
+
+@claim("mlp_train_ratio")
+def mlp_train_ratio(d: Data, spec: dict) -> Row:
+    fwd, train = d.q(MLP_FWD), d.q(MLP_TRAIN)
     t_in, f_in = _mlp_train_with_input_grad()
-    rows.append(
-        row(
-            "mlp_train_ratio",
-            f"article's convention (every input gradient): {t_in:,.0f} FLOPs = "
-            f"{t_in / f_in:.2f}× forward; autograd in training (layer 1 needs no input gradient): "
-            f"{train:,.0f} FLOPs = {train / fwd:.2f}×; 750k = 3 × the article's 250k forward",
-            _rel(t_in / f_in, spec["mlp_train_ratio"], "ratio"),
-            ["MLP training FLOPs per image", "MLP forward FLOPs per image"],
-        )
-    )
-    rows.append(
-        row(
-            "resnet50_macs",
-            f"{he / 1e9:.2f} G MACs (original layout); {tv / 1e9:.2f} G torchvision v1.5",
-            _rel(he, spec["resnet50_macs"], "MACs"),
-            ["ResNet-50 forward MACs, He et al. layout"],
-        )
-    )
-    rows.append(
-        row(
-            "resnet50_train_ratio",
-            f"{r_he:.2f}× (counted)",
-            _rel(r_he, spec["resnet50_train_ratio"], "ratio"),
-            ["ResNet-50 training / forward, He et al. layout"],
-        )
-    )
-    t = a.loc["seed MLP 20 epochs: wall time (article: ~3 min on Xeon E5-2667)"]
-    t_std = "" if pd.isna(t["std"]) else f" ± {t['std']:.1f}"
-    world = int(q("seed MLP 20 epochs: world size"))
-    rows.append(
-        row(
-            "mlp_time",
-            f"{t['measured_here']:.1f}{t_std} s (n={int(t['n'])}), {world}-process torchrun on this CPU",
-            None,
-            ["seed MLP 20 epochs: wall time (article: ~3 min on Xeon E5-2667)"],
-        )
+    return _row(
+        d,
+        f"article's convention (every input gradient): {t_in:,.0f} FLOPs = "
+        f"{t_in / f_in:.2f}× forward; autograd in training (layer 1 needs no input gradient): "
+        f"{train:,.0f} FLOPs = {train / fwd:.2f}×; 750k = 3 × the article's 250k forward",
+        _rel(t_in / f_in, spec, "ratio"),
+        [MLP_TRAIN, MLP_FWD],
     )
 
-    # fitted points (in-sample)
-    err = q("perf model: max |relative error| on published points")
-    ov, eff = q("perf model: fitted overlap"), q("perf model: fitted efficiency")
-    fitted = a[(a["kind"] == "modelled") & a["article_says"].notna() & ~a.index.str.contains("backprop")]
-    rows.append(
-        row(
-            "model_fit",
-            f"max error {err:.1%} over {len(fitted)} points (overlap {ov:.2f}, efficiency {eff:.2f})",
-            V.exact(err, spec["model_fit"]["threshold"], "<", what="max |error|"),
-            ["perf model: max |relative error| on published points", *fitted.index],
-        )
+
+@claim("resnet50_macs")
+def resnet50_macs(d: Data, spec: dict) -> Row:
+    he = d.q("ResNet-50 forward MACs, He et al. layout")
+    tv = d.q("ResNet-50 forward MACs, torchvision (v1.5)")
+    return _row(
+        d,
+        f"{he / 1e9:.2f} G MACs (original layout); {tv / 1e9:.2f} G torchvision v1.5",
+        _rel(he, spec, "MACs"),
+        ["ResNet-50 forward MACs, He et al. layout"],
     )
+
+
+@claim("resnet50_train_ratio")
+def resnet50_train_ratio(d: Data, spec: dict) -> Row:
+    name = "ResNet-50 training / forward, He et al. layout"
+    r_he = d.q(name)
+    return _row(d, f"{r_he:.2f}× (counted)", _rel(r_he, spec, "ratio"), [name])
+
+
+@claim("mlp_time")
+def mlp_time(d: Data, spec: dict) -> Row:
+    t = d.article.loc[MLP_TIME]
+    t_std = "" if pd.isna(t["std"]) else f" ± {t['std']:.1f}"
+    world = int(d.q("seed MLP 20 epochs: world size"))
+    return _row(
+        d,
+        f"{t['measured_here']:.1f}{t_std} s (n={int(t['n'])}), {world}-process torchrun on this CPU",
+        None,
+        [MLP_TIME],
+    )
+
+
+@claim("model_fit")
+def model_fit(d: Data, spec: dict) -> Row:
+    """The fitted points (in-sample)."""
+    name = "perf model: max |relative error| on published points"
+    err = d.q(name)
+    ov, eff = d.q("perf model: fitted overlap"), d.q(FITTED)
+    a = d.article
+    fitted = a[(a["kind"] == "modelled") & a["article_says"].notna() & ~a.index.str.contains("backprop")]
+    return _row(
+        d,
+        f"max error {err:.1%} over {len(fitted)} points (overlap {ov:.2f}, efficiency {eff:.2f})",
+        V.exact(err, spec["threshold"], "<", what="max |error|"),
+        [name, *fitted.index],
+    )
+
+
+@claim("fig1_256")
+def fig1_256(d: Data, spec: dict) -> Row:
+    fig = d.fig
     pub256 = fig[(fig["kind"] == "published") & (fig["label"] == "Goyal ~90% efficiency")]["speedup"].iloc[0]
     mod256 = fig[(fig["series"] == "model: P100 + 50GbE (Goyal)") & (fig["gpus"] == 256)]["speedup"].iloc[0]
-    rows.append(
-        row(
-            "fig1_256",
-            f"{mod256:.1f}× (model, P100 + 50GbE; fitted to this point)",
-            V.exact(mod256, pub256, equivalence_margin=spec["fig1_256"]["margin"] * pub256, what="speedup"),
-            ["perf model: fitted efficiency"],
-        )
+    return _row(
+        d,
+        f"{mod256:.1f}× (model, P100 + 50GbE; fitted to this point)",
+        V.exact(mod256, pub256, equivalence_margin=spec["margin"] * pub256, what="speedup"),
+        [FITTED],
     )
 
-    # predictions (out of sample)
-    bp_name = next(n for n in a.index if "backprop" in n)
-    bp = q(bp_name)
-    rows.append(
-        row(
-            "backprop_time",
-            f"model {bp * 1000:.0f} ms vs {q(bp_name, 'article_says') * 1000:.0f} ms "
-            f"({bp / q(bp_name, 'article_says') - 1:+.0%}; not fitted)",
-            _rel(bp, spec["backprop_time"], "s"),
-            [bp_name],
-        )
+
+@claim("backprop_time")
+def backprop_time(d: Data, spec: dict) -> Row:
+    """A prediction (out of sample)."""
+    name = next(n for n in d.article.index if "backprop" in n)
+    bp, says = d.q(name), d.q(name, "article_says")
+    return _row(
+        d,
+        f"model {bp * 1000:.0f} ms vs {says * 1000:.0f} ms ({bp / says - 1:+.0%}; not fitted)",
+        _rel(bp, spec, "s"),
+        [name],
     )
-    # the FLOP utilisation the fitted model implies for ResNet-50 on a P100 (images/s x FLOPs / peak)
+
+
+def utilisation(d: Data) -> float:
+    """The FLOP utilisation the fitted model implies for ResNet-50 on a P100 (images/s x FLOPs / peak)."""
     hw = P.P100_2017_ETHERNET50
-    util = hw.images_per_s_per_gpu * eff * P.RESNET50.train_flops / hw.peak_flops_per_gpu
-    alex = _alexnet_macs()
-    alex_days = ALEXNET_EPOCHS * P.IMAGENET_TRAIN_IMAGES * 6 * alex / (2 * GTX580_FLOPS * util) / DAY
-    band = spec["alexnet_gtx580"]["band"]
-    inside = band[0] < alex_days < band[1]
-    rows.append(
-        row(
-            "alexnet_gtx580",
-            f"{alex_days:.1f} days: {ALEXNET_EPOCHS} epochs × 1.28 M images × "
-            f"6 × {alex / 1e9:.2f} G MACs (torchvision AlexNet, counted) / (2 × 1.6 TFLOP/s × "
-            f"{util:.3f} utilisation)",
-            V.Result(
-                V.REPRODUCED if inside else V.NOT_REPRODUCED,
-                alex_days,
-                alex_days,
-                alex_days,
-                1,
-                "exact",
-                f"days in ({band[0]:g}, {band[1]:g})",
-                threshold=band[0],
-            ),
-            ["perf model: fitted efficiency"],
-        )
-    )
-    r50 = RESNET_ONE_GPU_EPOCHS * P.IMAGENET_TRAIN_IMAGES * P.RESNET50.train_flops / DAY
-    p100_days = r50 / (hw.peak_flops_per_gpu * util)
-    v100_days = r50 / (V100_FLOPS * util)
-    rows.append(
-        row(
-            "resnet50_one_gpu",
-            f"one P100: {p100_days:.1f} days ({RESNET_ONE_GPU_EPOCHS} epochs at {util:.3f} of 10.6 TFLOP/s)",
-            _rel(p100_days, spec["resnet50_one_gpu"], "days"),
-            ["perf model: fitted efficiency"],
-        )
-    )
-    rows.append(
-        row(
-            "v100",
-            f"one V100: {v100_days:.1f} days ({RESNET_ONE_GPU_EPOCHS} epochs at {util:.3f} of 15.7 TFLOP/s)",
-            None,
-            ["perf model: fitted efficiency"],
-        )
-    )
-    rec = next((n for n in a.index if n.startswith("record 2017-01")), None)
-    rows.append(
-        row(
-            "record_2017_01",
-            f"{q(rec, 'article_says'):.0f} min on 100 GPUs (not modelled: hardware not stated)"
-            if rec
-            else "not in the CSV",
-            None,
-            [rec] if rec else [],
-        )
+    return hw.images_per_s_per_gpu * d.q(FITTED) * P.RESNET50.train_flops / hw.peak_flops_per_gpu
+
+
+@claim("alexnet_gtx580")
+def alexnet_gtx580(d: Data, spec: dict) -> Row:
+    util, alex = utilisation(d), _alexnet_macs()
+    days = ALEXNET_EPOCHS * P.IMAGENET_TRAIN_IMAGES * 6 * alex / (2 * GTX580_FLOPS * util) / DAY
+    lo, hi = spec["band"]
+    return _row(
+        d,
+        f"{days:.1f} days: {ALEXNET_EPOCHS} epochs × 1.28 M images × "
+        f"6 × {alex / 1e9:.2f} G MACs (torchvision AlexNet, counted) / (2 × 1.6 TFLOP/s × "
+        f"{util:.3f} utilisation)",
+        V.exact_band(days, (lo, hi), what="days"),
+        [FITTED],
     )
 
-    pw = per_worker_table()
-    if pw is not None:
-        d = pd.read_csv(PER_WORKER)
-        c = spec["per_worker_curve"]
-        parts = []
-        for m in ("mlp", "resnet_small"):
-            big = d[(d.model == m) & (d.per_worker_batch == 256)].samples_per_s.to_numpy()
-            small = d[(d.model == m) & (d.per_worker_batch == 8)].samples_per_s.to_numpy()
-            parts.append(
-                V.bootstrap(
-                    [big, small],
-                    lambda x, y: x.mean() / y.mean(),
-                    c["threshold"],
-                    c["direction"],
-                    label=m,
-                    what="ratio",
-                )
-            )
-        txt = "; ".join(
-            f"{m}: "
-            + ", ".join(
-                f"{int(b)}: {r['mean']:,.0f}"
-                for b, r in pw[pw.model == m].set_index("per_worker_batch").iterrows()
-            )
-            for m in ("mlp", "resnet_small")
+
+def _resnet50_days(d: Data, peak_flops: float) -> float:
+    return (
+        RESNET_ONE_GPU_EPOCHS
+        * P.IMAGENET_TRAIN_IMAGES
+        * P.RESNET50.train_flops
+        / DAY
+        / (peak_flops * utilisation(d))
+    )
+
+
+@claim("resnet50_one_gpu")
+def resnet50_one_gpu(d: Data, spec: dict) -> Row:
+    days = _resnet50_days(d, P.P100_2017_ETHERNET50.peak_flops_per_gpu)
+    return _row(
+        d,
+        f"one P100: {days:.1f} days ({RESNET_ONE_GPU_EPOCHS} epochs at {utilisation(d):.3f} of 10.6 TFLOP/s)",
+        _rel(days, spec, "days"),
+        [FITTED],
+    )
+
+
+@claim("v100")
+def v100(d: Data, spec: dict) -> Row:
+    """The same on a V100 (exploratory: the article gives no number to judge it against)."""
+    days = _resnet50_days(d, V100_FLOPS)
+    return _row(
+        d,
+        f"one V100: {days:.1f} days ({RESNET_ONE_GPU_EPOCHS} epochs at {utilisation(d):.3f} of 15.7 TFLOP/s)",
+        None,  # exploratory
+        [FITTED],
+    )
+
+
+@claim("record_2017_01")
+def record_2017_01(d: Data, spec: dict) -> Row:
+    rec = next((n for n in d.article.index if n.startswith("record 2017-01")), None)
+    if rec is None:
+        return _row(d, "not in the CSV", None)
+    return _row(
+        d, f"{d.q(rec, 'article_says'):.0f} min on 100 GPUs (not modelled: hardware not stated)", None, [rec]
+    )
+
+
+@claim("per_worker_curve")
+def per_worker_curve(d: Data, spec: dict) -> Row | None:
+    """samples/s at per-worker batch 256 over 8, per model (benchmarks/bench_per_worker.py)."""
+    pw = d.per_worker
+    if pw is None:
+        return None
+    parts = [
+        V.bootstrap(
+            [pw[(pw.model == m) & (pw.per_worker_batch == b)].samples_per_s.to_numpy() for b in (256, 8)],
+            lambda x, y: x.mean() / y.mean(),
+            spec["threshold"],
+            spec["direction"],
+            label=m,
+            what="ratio",
         )
-        rows.append(
-            row(
-                "per_worker_curve",
-                f"samples/s by per-worker batch — {txt} ({d['device'].iloc[0]}, "
-                f"{int(d['threads'].iloc[0])} thread; other jobs shared the machine)",
-                V.all_of(parts),
-                csv="benchmarks/per_worker.csv",
-                runs=d.assign(quantity=d.model + "-" + d.per_worker_batch.astype(str)),
-            )
+        for m in ("mlp", "resnet_small")
+    ]
+    t = per_worker_table()
+    txt = "; ".join(
+        f"{m}: "
+        + ", ".join(
+            f"{int(b)}: {r['mean']:,.0f}" for b, r in t[t.model == m].set_index("per_worker_batch").iterrows()
         )
-    return rows
+        for m in ("mlp", "resnet_small")
+    )
+    return Row(
+        f"samples/s by per-worker batch — {txt} ({pw['device'].iloc[0]}, "
+        f"{int(pw['threads'].iloc[0])} thread; other jobs shared the machine)",
+        V.all_of(parts),
+        runs=pw.assign(quantity=pw.model + "-" + pw.per_worker_batch.astype(str)),
+        csv="benchmarks/per_worker.csv",
+        key="quantity",
+    )
 
 
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
@@ -330,4 +355,4 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     return out
 
 
-__all__ = ["claims", "readme_blocks", "per_worker_table", "np"]
+__all__ = ["load", "readme_blocks", "per_worker_table", "utilisation"]

@@ -22,13 +22,17 @@ from largebatch.config import run_id
 from largebatch.csvcheck import read_csv as read_checked
 from largebatch.flops import count_flops, param_count
 from largebatch.models import build_model, resnet50
-from largebatch.results import DATA, ROOT, checked_summary, collect_main, load_runs, run_config, write_csvs
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import checked_summary, load_runs, run_config
+from largebatch.study import SCALES
+from largebatch.tables import collect_main, write_csvs
 
 from . import perfmodel as pm
 
 ARTICLE = "Okanohara, Nikkei Robotics, Jan 2018"
 HE = "He et al., arXiv:1512.03385 (Table 1: 3.8 x 10^9 FLOPs, counted as multiply-adds)"
 COLUMNS = ["quantity", "article_says", "measured_here", "std", "n", "unit", "kind", "source", "how"]
+WRITES = SCALES  # published numbers and counts: the same CSVs at every scale
 KEYS = {"seed_article.csv": ("quantity",)}  # what identifies a row (scaling_model.csv: no key, exact repeats)
 GPUS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
 PER_GPU_BATCH = 32  # Goyal's and Akiba's per-GPU batch
@@ -59,14 +63,18 @@ def _he_layout(model):
     return model
 
 
+COUNTED_HOW = "largebatch.flops.count_flops (torch.utils.flop_counter), batch 1; "
+
+
 def count_rows() -> list[dict]:
     """Parameter and FLOP counts of the article's MLP and ResNet-50 (torch convention: multiply-add = 2)."""
-    how = "largebatch.flops.count_flops (torch.utils.flop_counter), batch 1; "
+    return _mlp_count_rows() + _resnet_count_rows()
+
+
+def _mlp_count_rows() -> list[dict]:
     mlp = build_model("mlp", (1, 28, 28), 10)
     m = count_flops(mlp, (1, 1, 28, 28), train=True)
-    tv = count_flops(resnet50().eval(), (1, 3, 224, 224), train=True)
-    he = count_flops(_he_layout(resnet50()).eval(), (1, 3, 224, 224), train=True)
-    mlp_how = how + "largebatch.models 'mlp' 784-100-100-10"
+    mlp_how = COUNTED_HOW + "largebatch.models 'mlp' 784-100-100-10"
     return [
         _row(
             "MLP params (article: under 100k)",
@@ -96,6 +104,14 @@ def count_rows() -> list[dict]:
             mlp_how + "; forward + backward w.r.t. parameters (no input gradient for layer 1)",
         ),
         _row("MLP training / forward", 3.0, m["train_to_forward"], "ratio", "counted", ARTICLE, mlp_how),
+    ]
+
+
+def _resnet_count_rows() -> list[dict]:
+    how = COUNTED_HOW
+    tv = count_flops(resnet50().eval(), (1, 3, 224, 224), train=True)
+    he = count_flops(_he_layout(resnet50()).eval(), (1, 3, 224, 224), train=True)
+    return [
         _row(
             "ResNet-50 params (torchvision)",
             None,

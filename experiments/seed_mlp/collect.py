@@ -11,10 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_runs, write_csvs
+from largebatch.paths import DATA, ROOT
+from largebatch.runs import grid_run_names, load_runs
+from largebatch.tables import collect_main, write_csvs
 
 from .config import grid
 
+WRITES = ("cpu", "paper")  # smoke runs check the code path; they never replace the committed results
 KEYS = {"seed_mlp.csv": ("run_id",)}  # what identifies a row of each CSV: a run counts once
 COLUMNS = [
     "run_id",
@@ -48,9 +51,6 @@ def collect(
     scale: str = "cpu", runs_dir: str | Path = ROOT / "runs", data_dir: str | Path = DATA
 ) -> list[Path]:
     """Write seed_mlp.csv from the complete runs of `grid(scale)`; returns the paths written ([] if none)."""
-    if scale == "smoke":  # smoke runs check the code path; they must not replace the committed results
-        print("[collect] seed_mlp: smoke scale, CSV unchanged", file=sys.stderr)
-        return []
     # Match on the id the run's own config gets now, not its directory name: an older run_id hash (or a
     # renamed directory) must not hide a run whose configuration is in the grid.
     mine = grid_run_names("seed_mlp", grid(scale), runs_dir)

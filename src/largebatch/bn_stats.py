@@ -23,6 +23,50 @@ from torch import nn
 from .models import GhostBatchNorm
 
 
+def _flat_sums(bns, sums: dict) -> torch.Tensor:
+    """One flat float64 tensor (one collective): each BN's sums of group means and variances, group count."""
+    parts = []
+    for m in bns:
+        acc = m._acc if isinstance(m, GhostBatchNorm) else sums.get(m)
+        if acc is None:
+            raise RuntimeError(f"recompute_bn_stats: a {type(m).__name__} saw no input (no batches?)")
+        s_m, s_v, cnt = acc
+        parts += [
+            s_m.double().flatten(),
+            s_v.double().flatten(),
+            torch.tensor([float(cnt)], dtype=torch.float64, device=s_m.device),
+        ]
+    return torch.cat([t.to(bns[0].running_mean.device) for t in parts])
+
+
+def _assign(bns, flat: torch.Tensor) -> None:
+    """Running mean and variance of each BN = its (reduced) sums / its group count."""
+    off = 0
+    for m in bns:
+        c = m.running_mean.numel()
+        cnt = flat[off + 2 * c]
+        m.running_mean.copy_(flat[off : off + c] / cnt)
+        m.running_var.copy_(flat[off + c : off + 2 * c] / cnt)
+        off += 2 * c + 1
+
+
+def _restore(handles, bns, saved: dict, ok: bool, modes) -> None:
+    """Hooks removed; counters and pending GhostBatchNorm sums back; the running stats too unless `ok`;
+    every module's train/eval flag as it was."""
+    for h in handles:
+        h.remove()
+    for m in bns:
+        nbt, rm, rv, acc = saved[m]
+        m.num_batches_tracked.copy_(nbt)
+        if not ok:
+            m.running_mean.copy_(rm)
+            m.running_var.copy_(rv)
+        if isinstance(m, GhostBatchNorm):
+            m._acc = acc  # None in normal use: nothing of ours is left behind
+    for m, was in modes:
+        m.training = was
+
+
 def _input(batch):
     """The model input of a batch given as a tensor or as (x, y, ...)."""
     return batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -91,40 +135,11 @@ def recompute_bn_stats(
         for b in batches:
             model(_input(b))
             n += 1
-        parts = []
-        for m in bns:
-            acc = m._acc if isinstance(m, GhostBatchNorm) else sums.get(m)
-            if acc is None:
-                raise RuntimeError(f"recompute_bn_stats: a {type(m).__name__} saw no input (no batches?)")
-            s_m, s_v, cnt = acc
-            parts += [
-                s_m.double().flatten(),
-                s_v.double().flatten(),
-                torch.tensor([float(cnt)], dtype=torch.float64, device=s_m.device),
-            ]
-        # one flat float64 tensor, one collective: sums of group means and variances, and group counts
-        flat = torch.cat([t.to(bns[0].running_mean.device) for t in parts])
+        flat = _flat_sums(bns, sums)
         if reduce_fn is not None:
             reduce_fn(flat)  # mean of sums / mean of counts = global sum / global count
-        off = 0
-        for m in bns:
-            c = m.running_mean.numel()
-            cnt = flat[off + 2 * c]
-            m.running_mean.copy_(flat[off : off + c] / cnt)
-            m.running_var.copy_(flat[off + c : off + 2 * c] / cnt)
-            off += 2 * c + 1
+        _assign(bns, flat)
         ok = True
     finally:
-        for h in handles:
-            h.remove()
-        for m in bns:
-            nbt, rm, rv, acc = saved[m]
-            m.num_batches_tracked.copy_(nbt)
-            if not ok:
-                m.running_mean.copy_(rm)
-                m.running_var.copy_(rv)
-            if isinstance(m, GhostBatchNorm):
-                m._acc = acc  # None in normal use: nothing of ours is left behind
-        for m, was in modes:
-            m.training = was
+        _restore(handles, bns, saved, ok, modes)
     return n

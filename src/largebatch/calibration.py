@@ -1,7 +1,8 @@
 """Calibration runs made before a study's sweep (its `calibrate.py`): run once, and read a B_simple probe.
 
 A study's proxy places its batches against B_simple measured on its own model and data (scalemodel).
-The probe is an ordinary run with the noise module on (raw values, no EMA); its B_simple over a window of
+The probe is an ordinary run with the noise module on (raw values, no EMA); `probe_main` is a study's whole
+calibrate.py command (train the probe, write its CSV, print B_simple). Its B_simple over a window of
 epochs is the ratio of the mean tr(Sigma) to the mean |G|^2 of the measurements in the window (McCandlish et
 al., arXiv 1812.06162, App. A: numerator and denominator averaged separately, then divided).
 """
@@ -9,6 +10,8 @@ al., arXiv 1812.06162, App. A: numerator and denominator averaged separately, th
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,4 +95,42 @@ def measured(path: Path, part: str = "probe") -> float | None:
     return float(cal.loc[cal["part"] == part, "b_simple"].iloc[0])
 
 
-__all__ = ["run_if_missing", "b_simple_window", "probe_row", "measured"]
+ROUND = {"final_test_err": 4, "wall_s": 1, "b_simple": 1, "epochs": 4}  # as the committed calib CSVs
+
+
+def write_probe(cfg: TrainConfig, window: tuple[float, float], csv: Path) -> Path | None:
+    """The probe's row (`probe_row`) written to `csv`, rounded as the committed calibration CSVs are; None
+    (and one line on stderr) while the probe run is not complete."""
+    from .tables import write_csv_atomic
+
+    row = probe_row(cfg, window)
+    if row is None:
+        print(f"[calibrate] no complete probe run at {run_dir(cfg)}", file=sys.stderr)
+        return None
+    return write_csv_atomic(pd.DataFrame([row]).round(ROUND), csv, sort_by=["part"])
+
+
+def probe_main(
+    study: str,
+    doc: str,
+    cfg: TrainConfig,
+    window: tuple[float, float],
+    csv: Path,
+    note: Callable[[float], str] = str,
+    argv: list[str] | None = None,
+) -> int:
+    """`python -m experiments.<study>.calibrate [--collect]`: train the probe `cfg` (unless --collect, or
+    complete), write its CSV, print it and B_simple (`note(b_simple)` says what the study does with it).
+    Returns 1 when there is no complete probe run to collect."""
+    a, _ = probe_command(study, doc).parse(sys.argv[1:] if argv is None else argv)
+    if not a.collect:
+        run_if_missing(cfg)
+    path = write_probe(cfg, window, csv)
+    if path is None:
+        return 1
+    print(pd.read_csv(path).to_string(index=False))
+    print(f"[calibrate] B_simple = {measured(path):.1f} {note(measured(path))}".rstrip())
+    return 0
+
+
+__all__ = ["run_if_missing", "b_simple_window", "probe_row", "measured", "write_probe", "probe_main"]

@@ -32,7 +32,6 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import dist as D
-from . import metrics as M
 from . import study as _study  # noqa: F401  (lets --model/--dataset find the studies' own names)
 from .config import CHOICES, ConfigError, TrainConfig, make_config, parse_overrides, run_id, to_dict, validate
 from .data import DataError, load
@@ -537,15 +536,33 @@ def main(argv: list[str] | None = None, study=None) -> int:
         # every rank prints its line: under torchrun the first rank to exit gets the others stopped, and
         # rank 0 may be stopped before it prints
         return _fail(True, "config", str(e), 2)
-    rdir = run_dir(cfg)
     if flags.get("dry"):
         if rank0:
             print(dry_report(cfg, res))
         return 0
-    M.set_run_context(
-        scale=flags.get("scale_used", "adhoc"), resume=not (flags.get("no-resume") or flags.get("force"))
+    force = bool(flags.get("force"))
+    return run(
+        cfg, flags.get("scale_used", "adhoc"), fresh=bool(flags.get("no-resume")) or force, force=force
     )
-    if read_summary(rdir) is not None and not flags.get("force"):
+
+
+def run(cfg: TrainConfig, scale: str = "adhoc", fresh: bool = False, force: bool = False) -> int:
+    """Train `cfg` in this process (the sweep's in-process and pooled runs call this with a TrainConfig; a
+    command line goes through `main`). Returns the exit code, as `main` does.
+
+    Args:
+        cfg: The run's configuration.
+        scale: The grid scale it belongs to (smoke | cpu | paper | adhoc): its W&B group and tag.
+        fresh: Start over instead of resuming from the run's checkpoint (--no-resume, --force).
+        force: Train it again even when it is complete.
+    """
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    try:
+        validate(cfg, D.env_world_size())
+    except ConfigError as e:
+        return _fail(True, "config", str(e), 2)
+    rdir = run_dir(cfg)
+    if read_summary(rdir) is not None and not force:
         if rank0:
             print(
                 f"{run_id(cfg)}: complete (summary.json holds its final metrics), skipping; "
@@ -560,41 +577,14 @@ def main(argv: list[str] | None = None, study=None) -> int:
             if rank0:
                 lock = RunLock(rdir).acquire()
             dist = D.init(cfg.device)
-            fresh = bool(flags.get("no-resume") or flags.get("force"))
-            summary = train(cfg, data=data, dist=dist, resume=not fresh)
+            summary = train(cfg, data=data, dist=dist, resume=not fresh, scale=scale)
         if rank0:
             print(
                 f"{summary['run_id']}: {summary['status']} after {summary['steps']} steps, "
                 f"test acc {summary['final_test_acc']}, {summary['wall_s']:.1f}s"
             )
-    except RunBusy as e:
-        code = _fail(rank0, "run", str(e), 3)
-    except (ConfigError, DataError, CheckpointError) as e:
-        kind = (
-            "config" if isinstance(e, ConfigError) else "data" if isinstance(e, DataError) else "checkpoint"
-        )
-        code = _fail(True, kind, str(e), 2)  # every rank finds it: each prints (see above)
-    except KeyboardInterrupt as e:
-        how = " by SIGTERM" if isinstance(e, Terminated) else ""
-        code = _fail(
-            rank0,
-            "run",
-            f"{run_id(cfg)} interrupted{how}; rerun the same command to resume from its last checkpoint",
-            130,
-        )
-    except OSError as e:
-        code = _fail(True, "run", oserror_text(e), 2)
-    except Exception as e:  # a bug, not bad input: keep the traceback, print one line pointing at it
-        rank = int(os.environ.get("RANK", "0"))
-        where = _save_traceback(rdir, traceback.format_exc(), rank)
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        who = f" (rank {rank})" if rank else ""
-        code = _fail(
-            True,
-            "run",
-            f"{type(e).__name__}{who}: {first}" + (f" (traceback in {where})" if where else ""),
-            1,
-        )
+    except BaseException as e:  # noqa: BLE001 - every failure becomes an exit code (_exit_code)
+        code = _exit_code(e, cfg, rdir, rank0)
     finally:
         if lock is not None:
             lock.release()
@@ -606,6 +596,34 @@ def main(argv: list[str] | None = None, study=None) -> int:
         except Exception:
             pass
     return code
+
+
+def _exit_code(e: BaseException, cfg: TrainConfig, rdir: Path, rank0: bool) -> int:
+    """A failed run's exit code and its one line (a bug's traceback kept in the run directory)."""
+    if isinstance(e, RunBusy):
+        return _fail(rank0, "run", str(e), 3)
+    if isinstance(e, (ConfigError, DataError, CheckpointError)):
+        kind = (
+            "config" if isinstance(e, ConfigError) else "data" if isinstance(e, DataError) else "checkpoint"
+        )
+        return _fail(True, kind, str(e), 2)  # every rank finds it: each prints (see main)
+    if isinstance(e, KeyboardInterrupt):
+        how = " by SIGTERM" if isinstance(e, Terminated) else ""
+        msg = f"{run_id(cfg)} interrupted{how}; rerun the same command to resume from its last checkpoint"
+        return _fail(rank0, "run", msg, 130)
+    if isinstance(e, OSError):
+        return _fail(True, "run", oserror_text(e), 2)
+    if not isinstance(e, Exception):  # SystemExit and the like: not ours to turn into a code
+        raise e
+    rank = int(
+        os.environ.get("RANK", "0")
+    )  # a bug, not bad input: keep the traceback, one line pointing at it
+    where = _save_traceback(rdir, traceback.format_exc(), rank)
+    first = (str(e).strip().splitlines() or [""])[0][:200]
+    who = f" (rank {rank})" if rank else ""
+    return _fail(
+        True, "run", f"{type(e).__name__}{who}: {first}" + (f" (traceback in {where})" if where else ""), 1
+    )
 
 
 def exit_main(argv=None, study=None) -> None:

@@ -24,10 +24,10 @@ from typing import Literal
 
 from .cmdline import Command, exit_with
 from .csvcheck import check_dir
-from .results import DATA, ROOT, guarded
+from .paths import DATA, NOTEBOOKS, ROOT
 from .study import csv_keys, discover
+from .tables import guarded
 
-NOTEBOOKS = ROOT / "notebooks"
 TIMEOUT_S = 60  # per notebook: STYLE §7 asks for notebooks that run in under a minute
 
 

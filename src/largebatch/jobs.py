@@ -30,6 +30,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from .config import TrainConfig
+
 _STOP = None  # the sentinel a worker reads as "no more runs"
 _INTERRUPT = signal.SIGUSR1  # parent -> worker: stop the current run as Ctrl-C would
 
@@ -55,11 +57,12 @@ def threads_per_job(jobs: int) -> int:
 
 @dataclass(frozen=True)
 class Task:
-    """One run for a worker: `argv` for largebatch.cli.main under the study's config module."""
+    """One run for a worker: its TrainConfig, handed to largebatch.cli.run (no command line)."""
 
     index: int
-    study: str
-    argv: tuple[str, ...]
+    cfg: TrainConfig
+    scale: str = "cpu"
+    fresh: bool = False  # start over instead of resuming (--no-resume)
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,7 @@ def _worker(wid: int, threads: int, tasks, results) -> None:
     signal.signal(_INTERRUPT, signal.SIG_IGN)
     import torch
 
-    from .cli import main as run_one
-    from .study import get as get_study
+    from .cli import run as run_one
 
     torch.set_num_threads(threads)
     parent = os.getppid()
@@ -108,7 +110,7 @@ def _worker(wid: int, threads: int, tasks, results) -> None:
         sys.stdout = sys.stderr = buf
         signal.signal(_INTERRUPT, _on_interrupt)
         try:
-            code = run_one(list(task.argv), study=get_study(task.study).module("config"))
+            code = run_one(task.cfg, task.scale, fresh=task.fresh)
         except KeyboardInterrupt:
             code = 130
         except BaseException as e:  # noqa: BLE001 - a worker must report, never die silently

@@ -27,9 +27,6 @@ import warnings
 from pathlib import Path
 
 WANDB_PROJECT = "largebatch"
-# What a run's config does not hold but its W&B identity needs; set by largebatch.cli before a run
-# (scale: smoke | cpu | paper, or adhoc for `largebatch.train`).
-_CONTEXT = {"scale": "adhoc"}
 METRIC_PREFIXES = (
     "train",
     "test",
@@ -45,20 +42,16 @@ METRIC_PREFIXES = (
 )  # logged series: plotted against examples_seen
 
 
-def set_run_context(**kw) -> None:
-    """Record facts about the coming run that are not config fields (`scale`) for its W&B identity."""
-    _CONTEXT.update(kw)
-
-
-def wandb_identity(config: dict, resumed: bool = False) -> dict:
+def wandb_identity(config: dict, resumed: bool = False, scale: str = "adhoc") -> dict:
     """wandb.init's name, group, job_type and tags for a run's config.json content.
 
     Args:
         config: {"config": TrainConfig as a dict, "world_size": P, ...} (what RunSink.start writes).
         resumed: the run continues from a checkpoint (adds the tag `resumed`).
+        scale: the grid scale the run belongs to (smoke | cpu | paper; adhoc for `largebatch.train`).
     """
     c = config.get("config", {})
-    scale = str(_CONTEXT.get("scale") or "adhoc")
+    scale = str(scale or "adhoc")
     arm, study, batch = c.get("tag") or "default", c.get("study", "demo"), c.get("global_batch", "?")
     tags = [
         f"scale:{scale}",
@@ -240,9 +233,9 @@ def git_info() -> dict:
 class RunSink:
     """Writes one run's files on the main rank; every method is a no-op elsewhere."""
 
-    def __init__(self, run_dir: Path, is_main: bool, wandb_mode: str = "auto"):
+    def __init__(self, run_dir: Path, is_main: bool, wandb_mode: str = "auto", scale: str = "adhoc"):
         self.dir, self.is_main, self._wandb = Path(run_dir), is_main, None
-        self._wandb_mode, self._f = wandb_mode, None
+        self._wandb_mode, self._f, self.scale = wandb_mode, None, scale
 
     def start(self, config: dict, resume_step: int | None = None) -> None:
         """Write config.json; on resume keep metrics up to `resume_step` only (no duplicate rows)."""
@@ -276,12 +269,12 @@ class RunSink:
         try:
             import wandb
 
-            ident = wandb_identity(config, resumed=resume_step is not None)
+            ident = wandb_identity(config, resumed=resume_step is not None, scale=self.scale)
             self._wandb = wandb.init(
                 project=WANDB_PROJECT,
                 id=self.dir.name,
                 resume="allow",
-                config={**config, "scale": _CONTEXT.get("scale", "adhoc"), "resumed_at_step": resume_step},
+                config={**config, "scale": self.scale, "resumed_at_step": resume_step},
                 dir=str(self.dir),
                 mode=mode,
                 **ident,

@@ -47,5 +47,20 @@ def find_root() -> Path | None:
 
 
 ROOT = find_root() or Path.cwd()  # repository root: paper_figures/, notebooks/, README.md, runs/ (relative)
+FIGURES = ROOT / "paper_figures"  # the figures the notebooks save
+DATA = FIGURES / "data"  # the committed CSVs: the only input of the figures and the report
+NOTEBOOKS = ROOT / "notebooks"  # one notebook per study, notebooks/<study>.ipynb
+RUNS = ROOT / "runs"  # run directories, runs/<study>/<run_id>/ (not committed)
 
-__all__ = ["ENV", "ROOT", "find_root", "installed_studies", "is_checkout", "source_checkout"]
+__all__ = [
+    "ENV",
+    "ROOT",
+    "FIGURES",
+    "DATA",
+    "NOTEBOOKS",
+    "RUNS",
+    "find_root",
+    "installed_studies",
+    "is_checkout",
+    "source_checkout",
+]

@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .results import FIGURES, mean_std_n
+from .formatting import mean_std_n
+from .paths import FIGURES
 
 # Sized for a one-column figure (~3.5 in) in print: 9-10 pt text, 1.5 pt lines, fonts embedded as TrueType.
 _RC = {
@@ -278,13 +279,7 @@ def errorbar_by(
         raise ValueError(f"err={err!r}: choose one of {tuple(BARS)}")
     ax.figure._largebatch_bars = getattr(ax.figure, "_largebatch_bars", set()) | {err}
     for h, g in _groups(df, hue):
-        pts = []
-        for xv, gg in g.groupby(x, sort=True):
-            vals = pd.to_numeric(gg[y], errors="coerce").astype(float)
-            m, s, n = mean_std_n(vals)
-            e = s / math.sqrt(n) if err == "se" and n > 0 else s
-            k_flag = int(gg[flag].astype(bool).sum()) if flag else 0
-            pts.append((xv, m, e, n, len(vals) - n, k_flag, len(vals)))
+        pts = _points(g, x, y, err, flag)
         drawn = [p for p in pts if p[3] > 0]
         ns = [p[3] for p in drawn] or [0]
         ns_txt = f"n={min(ns)}" if min(ns) == max(ns) else f"n={min(ns)}–{max(ns)}"
@@ -296,69 +291,88 @@ def errorbar_by(
             marker=marker,
             label=f"{name} ({ns_txt})" if name else ns_txt,
         )
-        color = cont[0].get_color()
         cont[0]._largebatch_notes = {}  # x -> "k/n diverged": mark_off_scale repeats it at the edge
         dy = 4 + 9 * ((len(ax.containers) - 1) % 3)  # labels of several lines at one x do not overlap
-        for xv, m, _, n, miss, k_flag, total in pts:
-            notes = ([f"{miss}/{total} {missing_text}"] if miss else []) + (
-                [f"{k_flag}/{total} {flag_text}"] if k_flag else []
-            )
-            if not notes:
-                continue
-            if n and k_flag == total and not miss:  # every run flagged: a cross, explained once in the legend
-                first = not ax.__dict__.get("_largebatch_cross")
-                ax._largebatch_cross = True
-                ax.plot(
-                    [xv],
-                    [m],
-                    marker="x",
-                    markersize=7,
-                    color=color,
-                    linestyle="none",
-                    zorder=6,
-                    label=f"× all runs {flag_text}" if first else "_nolegend_",
-                )
-                cont[0]._largebatch_notes[xv] = f"all {flag_text}"
-                continue
-            if n:
-                cont[0]._largebatch_notes[xv] = ", ".join(notes)
-            if n == 0:  # nothing to average: an open marker on the top edge says the runs exist
-                ax.plot(
-                    [xv],
-                    [1.0],
-                    transform=ax.get_xaxis_transform(),
-                    marker="^",
-                    markerfacecolor="none",
-                    color=color,
-                    clip_on=False,
-                    linestyle="none",
-                    zorder=6,
-                )
-                ha, dx = _side(ax, xv)
-                ax.annotate(
-                    ", ".join(notes),
-                    (xv, 1.0),
-                    xycoords=ax.get_xaxis_transform(),
-                    ha=ha,
-                    textcoords="offset points",
-                    xytext=(dx, -10 - 8 * _next_slot(ax, "top")),
-                    fontsize=6,
-                    color=color,
-                    annotation_clip=False,
-                )
-            else:
-                ha, dx = _side(ax, xv)
-                ax.annotate(
-                    ", ".join(notes),
-                    (xv, m),
-                    textcoords="offset points",
-                    xytext=(dx, dy),
-                    ha=ha,
-                    fontsize=6,
-                    color=color,
-                )
+        for pt in pts:
+            _note_point(ax, cont[0], pt, dy, flag_text, missing_text)
     set_log(ax, logx, False, base=2)
     set_log(ax, False, logy)
+
+
+def _points(g: pd.DataFrame, x: str, y: str, err: str, flag: str | None) -> list[tuple]:
+    """(x, mean, error bar, n with a value, n without, n flagged, n) per `x` of one curve's rows."""
+    pts = []
+    for xv, gg in g.groupby(x, sort=True):
+        vals = pd.to_numeric(gg[y], errors="coerce").astype(float)
+        m, s, n = mean_std_n(vals)
+        e = s / math.sqrt(n) if err == "se" and n > 0 else s
+        k_flag = int(gg[flag].astype(bool).sum()) if flag else 0
+        pts.append((xv, m, e, n, len(vals) - n, k_flag, len(vals)))
+    return pts
+
+
+def _note_point(ax, line, pt: tuple, dy: float, flag_text: str, missing_text: str) -> None:
+    """Label a point with its runs that have no value or are flagged: "k/n <text>" beside it, a cross when
+    every run is flagged, an open marker on the top edge when no run has a value."""
+    xv, m, _, n, miss, k_flag, total = pt
+    notes = ([f"{miss}/{total} {missing_text}"] if miss else []) + (
+        [f"{k_flag}/{total} {flag_text}"] if k_flag else []
+    )
+    if not notes:
+        return
+    color = line.get_color()
+    if n and k_flag == total and not miss:  # every run flagged: a cross, explained once in the legend
+        first = not ax.__dict__.get("_largebatch_cross")
+        ax._largebatch_cross = True
+        ax.plot(
+            [xv],
+            [m],
+            marker="x",
+            markersize=7,
+            color=color,
+            linestyle="none",
+            zorder=6,
+            label=f"× all runs {flag_text}" if first else "_nolegend_",
+        )
+        line._largebatch_notes[xv] = f"all {flag_text}"
+        return
+    if n:
+        ha, dx = _side(ax, xv)
+        line._largebatch_notes[xv] = ", ".join(notes)
+        ax.annotate(
+            ", ".join(notes),
+            (xv, m),
+            textcoords="offset points",
+            xytext=(dx, dy),
+            ha=ha,
+            fontsize=6,
+            color=color,
+        )
+        return
+    # nothing to average: an open marker on the top edge says the runs exist
+    ax.plot(
+        [xv],
+        [1.0],
+        transform=ax.get_xaxis_transform(),
+        marker="^",
+        markerfacecolor="none",
+        color=color,
+        clip_on=False,
+        linestyle="none",
+        zorder=6,
+    )
+    ha, dx = _side(ax, xv)
+    ax.annotate(
+        ", ".join(notes),
+        (xv, 1.0),
+        xycoords=ax.get_xaxis_transform(),
+        ha=ha,
+        textcoords="offset points",
+        xytext=(dx, -10 - 8 * _next_slot(ax, "top")),
+        fontsize=6,
+        color=color,
+        annotation_clip=False,
+    )
 
 
 def ring_single_seed(ax, df: pd.DataFrame, x: str, y: str, label: str = "one seed (no error bar)") -> int:

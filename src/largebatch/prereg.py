@@ -31,11 +31,26 @@ The rule the report applies (README, "How verdicts are reached"):
     the runs it judges (`meta.git_sha` of each run; `git merge-base --is-ancestor`), **post hoc** when it is
     not an ancestor of one of them or is not committed at all;
   * runs that record no git sha (the older CSVs) cannot prove it: such a row is **post hoc** when the claim
-    was fixed after the CSV first held the runs, and *unverified* otherwise.
+    was fixed after the CSV first held the runs, and *unverified* otherwise;
+  * the statistic's code counts too (issue 31): for a claim computed by a registered function
+    (largebatch.claims), the commit that last changed that function or a function of its claims.py that it
+    calls (`claim_source`: the AST without docstrings, so words and comments do not count) dates the claim
+    when it is not an ancestor of the criterion's commit (`code_commit`, `fixed_commit` returns how =
+    "code"). A commit marked BYTE_IDENTICAL in its message changed code but left every generated block
+    byte-identical (the report's output compared before and after it): a function's first registered
+    version added by such a commit inherits its spec's date (the refactor that registered the claims, issue
+    27, commit 2e2161e "Claims as registered functions"), and such a commit's later change (a helper shared
+    by several claims, merged into one) keeps the date the function had. Any other change re-dates the row.
+
+A claims.toml may also hold `[[replication]]` tables (`of` = a claim id, `why`, and the spec keys a later
+design replaces to run the claim's cells again, e.g. seeds and experiments): the report judges the claim on
+those runs too and shows it beside the row; the original verdict stays (`load_replications`).
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import difflib
 import functools
 import re
@@ -47,7 +62,7 @@ import pandas as pd
 import tomllib
 
 from .csvcheck import DataFileError
-from .results import ROOT
+from .paths import ROOT
 
 PRE, POST, UNVERIFIED, UNCOMMITTED = "pre-registered", "post hoc", "unverified", "uncommitted"
 _ZERO = "0" * 40
@@ -114,9 +129,11 @@ NEEDS = {  # what each test reads from its spec, beyond id, claim and test
 
 
 class _Claims(dict):
-    """A study's claims by id; a missing id is a SpecKeyError naming the file."""
+    """A study's claims by id; a missing id is a SpecKeyError naming the file. `replications`: its
+    [[replication]] tables."""
 
     path = ""
+    replications: list = []
 
     def __missing__(self, key):
         raise SpecKeyError(
@@ -132,6 +149,12 @@ class _Claim(dict):
 
     def __missing__(self, key):
         raise SpecKeyError(f"{self.where}: claim {self.get('id')!r} has no key {key!r}{_near(key, self)}")
+
+    def updated(self, keys: dict) -> _Claim:
+        """A copy with `keys` replaced (a replication: the same claim on other seeds)."""
+        out = _Claim({**self, **keys})
+        out.where = self.where
+        return out
 
 
 def _near(key, names) -> str:
@@ -186,15 +209,19 @@ def _load(path: str, mtime: float) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: TOML syntax error: {e}") from None
-    if set(data) - {"claim"} or not isinstance(data.get("claim", []), list):
-        bad = next(iter(set(data) - {"claim"}), "claim")
-        raise SpecError(f"{path}: {bad!r}: a claims spec holds only [[claim]] tables{_near(bad, ['claim'])}")
-    lines, spans = text.splitlines(), _blocks(text)
-    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[claim]]"] + [len(lines)]
+    tables = ("claim", "replication")
+    if set(data) - set(tables) or not all(isinstance(data.get(t, []), list) for t in tables):
+        bad = next(iter(set(data) - set(tables)), "claim")
+        raise SpecError(
+            f"{path}: {bad!r}: a claims spec holds only [[claim]] and [[replication]] tables"
+            f"{_near(bad, tables)}"
+        )
+    lines, spans = text.splitlines(), table_spans(text)
+    starts = _starts(lines, "claim")
     out = _Claims()
     out.path = path
     for k, c in enumerate(data.get("claim", [])):
-        span = spans.get(c.get("id"), (starts[k], starts[k + 1] - 1))
+        span = spans.get(c.get("id"), (starts[k], _end(lines, starts[k])))
         _check_claim(c, path, lines, span)
         if c["id"] in out:
             raise SpecError(f"{path} line {span[0] + 1}: duplicate claim id {c['id']!r}")
@@ -208,16 +235,54 @@ def _load(path: str, mtime: float) -> dict:
                 f"{c.where}: claim {cid!r}: precondition = {pre!r} must be the id of a claim above it in "
                 f"this file{_near(pre, out)}"
             )
+    out.replications = _replications(data.get("replication", []), out, path, lines)
     return out
+
+
+REPLICATION_KEYS = {"of": (str,), "why": (str,)}  # and the spec keys it replaces (seeds, experiments, ...)
+
+
+def _replications(tables: list[dict], claims: dict, path: str, lines: list[str]) -> list[dict]:
+    """The [[replication]] tables, checked: `of` names a claim of this file, `why` says which later design
+    ran its cells on which seeds, and every other key is a spec key (the ones the rerun replaces)."""
+    starts = _starts(lines, "replication")
+    out = []
+    for k, t in enumerate(tables):
+        where = f"{path} line {starts[k] + 1}"
+        for key in ("of", "why"):
+            if not isinstance(t.get(key), str):
+                raise SpecError(f'{where}: a [[replication]] table needs {key} = "..."')
+        if t["of"] not in claims:
+            raise SpecError(f"{where}: of = {t['of']!r} is not a claim of this file{_near(t['of'], claims)}")
+        for key, v in t.items():
+            types = REPLICATION_KEYS.get(key) or SPEC_KEYS.get(key)
+            if types is None or key in ("id", "claim", "test"):
+                raise SpecError(f"{where}: [[replication]] key {key!r} is not a spec key it can replace")
+            if not _is(v, types):
+                raise SpecError(f"{where}: [[replication]] {key} = {v!r} has the wrong type")
+        out.append(dict(t))
+    return out
+
+
+def load_replications(study: str, root: Path = ROOT) -> list[dict]:
+    """The study's [[replication]] tables: a judged claim computed again on a later design's runs of its
+    cells (other seeds), shown beside its row; the original verdict stays (it was pre-registered)."""
+    return getattr(load_spec(study, root), "replications", [])
 
 
 def load_spec(study: str, root: Path = ROOT) -> dict[str, dict]:
     """The study's claims as data, keyed by id, in file order (empty without a claims.toml)."""
-    p = spec_path(study, root)
-    return _load(str(p), p.stat().st_mtime) if p.is_file() else {}
+    return load_spec_file(spec_path(study, root))
 
 
-def _git(*args: str, root: Path = ROOT) -> str | None:
+def load_spec_file(p: Path) -> dict[str, dict]:
+    """The claims.toml at `p` (`load_spec`; its `replications` attribute holds its [[replication]] tables)."""
+    p = Path(p)
+    return _load(str(p), p.stat().st_mtime) if p.is_file() else _Claims()
+
+
+def git(*args: str, root: Path = ROOT) -> str | None:
+    """`git <args>` in `root`: its stdout, or None when git fails or is not there."""
     try:
         r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -227,7 +292,7 @@ def _git(*args: str, root: Path = ROOT) -> str | None:
 
 @functools.cache
 def _full(sha: str, root: Path = ROOT) -> str | None:
-    out = _git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", root=root)
+    out = git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", root=root)
     return out.strip() if out else None
 
 
@@ -249,7 +314,7 @@ def is_ancestor(a: str, b: str, root: Path = ROOT) -> bool | None:
 @functools.cache
 def _blame(path: str, root: Path = ROOT) -> list[tuple[str, int]]:
     """(commit, committer time) of each line of `path` as it is in the working tree."""
-    out = _git("blame", "--porcelain", "--", path, root=root)
+    out = git("blame", "--porcelain", "--", path, root=root)
     if out is None:
         return []
     times, lines, cur = {}, [], None
@@ -264,16 +329,28 @@ def _blame(path: str, root: Path = ROOT) -> list[tuple[str, int]]:
     return [(c, times.get(c, 0)) for c in lines]
 
 
-def _blocks(text: str) -> dict[str, tuple[int, int]]:
-    """claim id -> (first, last) 0-based line of its [[claim]] table."""
+def _starts(lines: list[str], kind: str) -> list[int]:
+    """0-based lines of the `[[kind]]` table headers."""
+    return [i for i, ln in enumerate(lines) if ln.strip() == f"[[{kind}]]"]
+
+
+def _end(lines: list[str], start: int) -> int:
+    """The last line of the table that starts at `start`: the line before the next table header (any kind:
+    a [[replication]] table after a claim does not belong to the claim's span), or the file's last line."""
+    head = re.compile(r"^\s*\[\[?\s*[A-Za-z_][\w.]*\s*\]\]?\s*(#.*)?$")
+    return next((i - 1 for i in range(start + 1, len(lines)) if head.match(lines[i])), len(lines) - 1)
+
+
+def table_spans(text: str) -> dict[str, tuple[int, int]]:
+    """claim id -> (first, last) 0-based line of its [[claim]] table (up to the next table header)."""
     lines = text.splitlines()
-    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[claim]]"] + [len(lines)]
     out = {}
-    for s, e in zip(starts, starts[1:]):
-        for ln in lines[s:e]:
+    for s in _starts(lines, "claim"):
+        e = _end(lines, s)
+        for ln in lines[s : e + 1]:
             m = re.match(r'^\s*id\s*=\s*"([^"]+)"', ln)
             if m:
-                out[m.group(1)] = (s, e - 1)
+                out[m.group(1)] = (s, e)
                 break
     return out
 
@@ -283,7 +360,7 @@ def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
     p = spec_path(study, root)
     rel = str(p.relative_to(root))
     blame = _blame(rel, root)
-    span = _blocks(p.read_text()).get(claim_id)
+    span = table_spans(p.read_text()).get(claim_id)
     if not blame or span is None:
         return UNCOMMITTED
     lines = [blame[i] for i in range(span[0], min(span[1] + 1, len(blame)))]
@@ -295,7 +372,7 @@ def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
 
 @functools.cache
 def _show(commit: str, file: str, root: Path = ROOT) -> str | None:
-    return _git("show", f"{commit}:{file}", root=root)
+    return git("show", f"{commit}:{file}", root=root)
 
 
 def _norm(s: str) -> str:
@@ -321,14 +398,109 @@ def registered_ok(reg: dict | None, root: Path = ROOT) -> bool:
     return True
 
 
-def fixed_commit(study: str, spec: dict, root: Path = ROOT) -> tuple[str, str]:
+def fixed_commit(study: str, spec: dict, root: Path = ROOT, code: str | None = None) -> tuple[str, str]:
     """(commit, how): the commit that fixed the claim and whether it is 'registered' (an earlier commit
-    holding the same criterion), 'spec' (the spec's own last change) or UNCOMMITTED."""
+    holding the same criterion), 'spec' (the spec's own last change), 'code' (a later change to the code that
+    computes the statistic: `code`, the repository-relative file of the claim's registered function,
+    `code_commit`) or UNCOMMITTED."""
     reg = spec.get("registered")
     if registered_ok(reg, root):
-        return _full(reg["commit"], root) or reg["commit"], "registered"
-    c = spec_commit(study, spec["id"], root)
-    return c, "spec" if c != UNCOMMITTED else UNCOMMITTED
+        c, how = _full(reg["commit"], root) or reg["commit"], "registered"
+    else:
+        c = spec_commit(study, spec["id"], root)
+        how = "spec" if c != UNCOMMITTED else UNCOMMITTED
+    k = code_commit(code, spec["id"], root) if code and c != UNCOMMITTED else None
+    if k == UNCOMMITTED or (k is not None and is_ancestor(k, c, root) is not True):
+        return k, "code" if k != UNCOMMITTED else UNCOMMITTED  # the code changed after the criterion
+    return c, how
+
+
+# The trailer of a commit that changed the claims' code but left every generated block byte-identical (the
+# report's output at its parent and at it compared): the refactor that registered the claims as functions
+# (issue 27) and its follow-ups. A function's first registered version, when added by such a commit, inherits
+# its spec's date, and a marked commit's change of a function keeps the date the function had.
+BYTE_IDENTICAL = "Generated-blocks: byte-identical"
+
+
+def _is_claim(dec: ast.expr, cid: str) -> bool:
+    """Is `dec` the decorator `@claim("cid")` (or `@<module>.claim("cid")`)?"""
+    f = dec.func if isinstance(dec, ast.Call) else None
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    first = dec.args[0] if isinstance(dec, ast.Call) and dec.args else None
+    return name == "claim" and isinstance(first, ast.Constant) and first.value == cid
+
+
+def _dump(fn: ast.AST) -> str:
+    """`fn` as ast.dump without docstrings (a comment or docstring edit does not re-date a claim)."""
+    fn = copy.deepcopy(fn)
+    for node in ast.walk(fn):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(fn)
+
+
+@functools.cache
+def claim_source(text: str, cid: str) -> str | None:
+    """The normalised source of the function registered as `cid` in the module `text` and of the module's
+    functions it calls (transitively): the code that computes the claim's statistic in its claims.py. None
+    when no function is registered under `cid` (or the text does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    start = next((n for n in defs.values() if any(_is_claim(d, cid) for d in n.decorator_list)), None)
+    if start is None:
+        return None
+    seen, todo = {start.name}, [start]
+    while todo:
+        for node in ast.walk(todo.pop()):
+            if isinstance(node, ast.Name) and node.id in defs and node.id not in seen:
+                seen.add(node.id)
+                todo.append(defs[node.id])
+    return "\n".join(_dump(defs[k]) for k in sorted(seen))
+
+
+@functools.cache
+def _file_history(file: str, root: Path = ROOT) -> tuple[tuple[str, bool], ...]:
+    """(commit, has the BYTE_IDENTICAL trailer) of every commit that changed `file`, oldest first."""
+    out = git("log", "--topo-order", "--reverse", "--format=%H%x1f%B%x1e", "--", file, root=root) or ""
+    rows = [r.strip().split("\x1f", 1) for r in out.split("\x1e") if r.strip()]
+    return tuple((h, BYTE_IDENTICAL in (msg.splitlines() if msg else [])) for h, msg in rows)
+
+
+def code_commit(file: str, cid: str, root: Path = ROOT) -> str | None:
+    """The commit that last changed the code of claim `cid` in `file` (`claim_source`: its registered function
+    and the functions of that module it calls), or None when it has not changed since its first registered
+    version and that version came with a commit marked BYTE_IDENTICAL (then the spec's date stands); a
+    change made by a marked commit keeps the date the code had before it. UNCOMMITTED when the working
+    tree's version differs from the last commit's."""
+    path = Path(root) / file
+    now = claim_source(path.read_text(), cid) if path.is_file() else None
+    if now is None:
+        return None
+    last, last_src, first = None, None, True
+    for commit, identical in _file_history(file, root):
+        src = claim_source(_show(commit, file, root) or "", cid)
+        if src is not None and src != last_src:
+            if not identical:
+                last = commit
+            elif first:
+                last = None  # a first version added by a marked refactor: the spec's date stands
+            first = False  # a marked commit's later change keeps the date it had
+        if src is None:
+            first = True  # removed (or never there): its next version is a first version again
+        last_src = src
+    if last_src != now:
+        return UNCOMMITTED
+    return last
 
 
 RENAMES = "paper_figures/data/run_id_renames.csv"  # old_run_id,new_run_id: ids renamed by a scheme change
@@ -349,7 +521,7 @@ def _first_commits(csv_rel: str, key: str, root: Path = ROOT) -> dict[str, str]:
     """key value -> the first commit whose version of the CSV holds it (under its old name, for a run id
     in the rename table)."""
     out: dict[str, str] = {}
-    log = _git("log", "--format=%H", "--reverse", "--", csv_rel, root=root) or ""
+    log = git("log", "--format=%H", "--reverse", "--", csv_rel, root=root) or ""
     for c in log.split():
         text = _show(c, csv_rel, root)
         if not text:
@@ -390,6 +562,12 @@ def status(fixed: str, commits: dict, root: Path = ROOT) -> str:
         return UNVERIFIED
     anc = [is_ancestor(fixed, c, root) for c in data]
     return POST if any(a is False for a in anc) else UNVERIFIED
+
+
+def clear_caches() -> None:
+    """Forget what git said (blame, file histories): after new commits in a long-lived process or a test."""
+    for f in (_blame, _file_history, _first_commits, claim_source):
+        f.cache_clear()
 
 
 def short(sha: str) -> str:

@@ -24,13 +24,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import csvcheck, prereg
+from . import claims, csvcheck, prereg
 from . import verdict as V
+from .claims import Row
 from .cmdline import Command, exit_with
 from .csvcheck import DataFileError
+from .formatting import replace_block, write_block
 from .metrics import oserror_text
-from .results import DATA, ROOT, replace_block, write_block
-from .study import csv_keys, discover
+from .paths import DATA, ROOT
+from .study import Study, csv_keys, discover
 from .study import find as find_study
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
@@ -47,22 +49,19 @@ SHOWN = {
 JUDGED = (*V.OUTCOMES, V.NOT_TESTABLE, V.NOT_SEPARATED)  # every outcome but exploratory
 
 
-def _claims_module(study: str):
+def claims_module(study: str):
+    """The claims module of the study called `study`, or None (largebatch.study)."""
     # largebatch.study: None when no study has this name (e.g. a <study>_curves.csv) or it has no
     # claims.py; an error inside an existing claims.py is raised.
     s = find_study(study)
     return s.module("claims") if s is not None else None
 
 
-def _studies(data_dir: Path) -> list[tuple[str, object]]:
+def _studies(data_dir: Path) -> list[Study]:
+    """The studies with a claims module whose CSV `<name>.csv` is in `data_dir`, by name."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    out = []
-    for study in sorted({p.stem for p in Path(data_dir).glob("*.csv")}):
-        mod = _claims_module(study)
-        if mod is not None:
-            out.append((study, mod))
-    return out
+    return [s for s in discover() if s.csv(data_dir).is_file() and s.module("claims") is not None]
 
 
 def _target(spec: dict, res: V.Result | None) -> tuple[float, str]:
@@ -77,32 +76,40 @@ def _target(spec: dict, res: V.Result | None) -> tuple[float, str]:
     return math.nan, ""
 
 
-def judge(study: str, row: dict, root: Path = ROOT) -> dict:
-    """A claims row completed with its spec, pre-registration status and seeds needed."""
+def _code_file(study: str, cid: str, root: Path) -> str | None:
+    """The repository-relative file of the claim's registered function (None: the first form, or a file
+    outside `root`): prereg dates the claim by its code too."""
+    fn = claims.registered(study).get(cid)
+    path = Path(claims.source(fn)[0]).resolve() if fn is not None else None
+    return (
+        str(path.relative_to(Path(root).resolve()))
+        if path and path.is_relative_to(Path(root).resolve())
+        else None
+    )
+
+
+def judge(study: str, row: Row, root: Path = ROOT) -> dict:
+    """A claim's row completed with its spec, pre-registration status and seeds needed."""
     specs = prereg.load_spec(study, root)
-    if row.get("id") not in specs:
+    if row.id not in specs:
         raise ValueError(
-            f"experiments.{study}.claims: row id {row.get('id')!r} is not in {prereg.spec_path(study, root)}"
+            f"experiments.{study}.claims: row id {row.id!r} is not in {prereg.spec_path(study, root)}"
         )
-    spec = specs[row["id"]]
-    res: V.Result | None = row.get("result")
+    spec = specs[row.id]
+    res: V.Result | None = row.result
     if res is not None and spec.get("sesoi") is not None:
         res = V.with_sesoi(res, float(spec["sesoi"]), spec.get("direction", ">"))
     exploratory = spec.get("test") == "exploratory" or res is None
-    fixed, how = prereg.fixed_commit(study, spec, root)
-    runs = row.get("runs")
-    commits = (
-        prereg.run_commits(runs, row["csv"], row.get("key", "run_id"), root)
-        if runs is not None and len(runs)
-        else {}
-    )
+    fixed, how = prereg.fixed_commit(study, spec, root, _code_file(study, row.id, root))
+    runs = row.runs
+    commits = prereg.run_commits(runs, row.csv, row.key, root) if runs is not None and len(runs) else {}
     st = prereg.status(fixed, commits, root)
     out = {
         "study": study,
-        "id": row["id"],
+        "id": row.id,
         "claim": spec["claim"],
         "paper": spec.get("paper", ""),
-        "ours": row["ours"],
+        "ours": row.text,
         "figure": spec.get("figure", ""),
         "result": res,
         "spec": spec,
@@ -117,11 +124,11 @@ def judge(study: str, row: dict, root: Path = ROOT) -> dict:
         need = V.seeds_needed(res, target)
     if res is not None and not exploratory and res.outcome == V.INCONCLUSIVE:
         need_obs = V.seeds_needed(res, V.distance(res))
-    out.update(
-        target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.get("wall_per_seed")
-    )
-    control = row.get("control_result")
+    out.update(target=target, target_why=why, need=need, need_obs=need_obs, wall_per_seed=row.wall_per_seed)
+    control = row.control_result
     out["control_result"] = control
+    out["replication"] = row.replication if row.replication and row.replication.result else None
+    out["flags"] = row.flags
     if control is not None and out["outcome"] == V.REPRODUCED and control.outcome == V.REPRODUCED:
         out["outcome"] = V.NOT_SEPARATED
     return out
@@ -153,7 +160,7 @@ def _committed_header(name: str, data_dir: Path) -> list[str]:
     if ref.is_file() and ref.resolve() != (data_dir / name).resolve():
         with open(ref) as f:
             return _header(f.readline())
-    text = prereg._git("show", f"HEAD:{ref.relative_to(ROOT)}") if ref.is_relative_to(ROOT) else None
+    text = prereg.git("show", f"HEAD:{ref.relative_to(ROOT)}") if ref.is_relative_to(ROOT) else None
     return _header(text or "")
 
 
@@ -224,16 +231,11 @@ def collect_claims(data_dir: str | Path = DATA, root: Path = ROOT) -> list[dict]
         DataFileError: a CSV the claims read lacks a column or is missing, or a claims.toml is invalid.
     """
     out = []
-    for study, mod in _studies(Path(data_dir)):
-        for row in _call(study, mod.claims, Path(data_dir)):
-            missing = {"id", "ours", "result"} - set(row)
-            if missing:
-                raise ValueError(
-                    f"experiments.{study}.claims: row {row.get('id')!r} misses {sorted(missing)}"
-                )
-            r = judge(study, row, root)
+    for s in _studies(Path(data_dir)):
+        for row in _call(s.name, lambda d, s=s: s.claims(d, root), Path(data_dir)):
+            r = judge(s.name, row, root)
             if r["outcome"] not in (*JUDGED, V.EXPLORATORY):
-                raise ValueError(f"{study}/{r['id']}: outcome {r['outcome']!r}")
+                raise ValueError(f"{s.name}/{r['id']}: outcome {r['outcome']!r}")
             out.append(r)
     return apply_preconditions(out)
 
@@ -243,7 +245,7 @@ def _cell(v) -> str:
 
 
 def _fixed_cell(r: dict) -> str:
-    c = f"`{prereg.short(r['fixed'])}`"
+    c = f"`{prereg.short(r['fixed'])}`" + (" (its code)" if r["fixed_how"] == "code" else "")
     if r["outcome"] == V.EXPLORATORY:
         return c
     if r["prereg"] == prereg.POST:
@@ -259,6 +261,10 @@ def _seeds_cell(r: dict) -> str:
         return ""
     if res.method.startswith("exact"):
         return "– (exact)"
+    if res.too_few:
+        return f"{res.n_text()} → needs ≥ {V.MIN_BOOT_N} seeds first (no bootstrap interval on fewer)"
+    if r.get("flags") and r["outcome"] == V.INCONCLUSIVE:
+        return f"{res.n_text()}: flagged above; more seeds cannot decide it"
     txt = (
         f"{res.n_text()} → > {V.SEED_CAP} (cap not enough)"
         if r["need"] is None
@@ -272,16 +278,41 @@ def _seeds_cell(r: dict) -> str:
     return txt
 
 
-COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc")
+COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc", "not replicated")
+REPLICATED = {
+    V.REPRODUCED: "replicated",
+    V.INCONCLUSIVE: "not replicated (inconclusive)",
+    V.NOT_REPRODUCED: "not replicated (not reproduced)",
+}
+
+
+def seeds_text(seeds) -> str:
+    """Seeds as ranges: [10, 11, ..., 19] -> '10–19', [0, 1, 3] -> '0–1, 3'."""
+    out, run = [], []
+    for x in sorted(seeds):
+        if run and x != run[-1] + 1:
+            out.append(run)
+            run = []
+        run.append(x)
+    out += [run] if run else []
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in out)
+
+
+def not_replicated(r: dict) -> bool:
+    """A reproduced row whose claim, judged again on a later design's fresh seeds, does not pass there."""
+    rep = r.get("replication")
+    return r["outcome"] == V.REPRODUCED and rep is not None and rep.result.outcome != V.REPRODUCED
 
 
 def counts(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """study -> {outcome: count} (exploratory rows counted apart)."""
+    """study -> {outcome: count} (exploratory rows counted apart; post hoc and not replicated: of the
+    judged and of the reproduced rows)."""
     out: dict[str, dict[str, int]] = {}
     for r in rows:
         c = out.setdefault(r["study"], {k: 0 for k in COUNTED})
         c[r["outcome"]] += 1
         c["post hoc"] += r["outcome"] != V.EXPLORATORY and r["prereg"] == prereg.POST
+        c["not replicated"] += not_replicated(r)
     return out
 
 
@@ -289,21 +320,23 @@ def render_counts(rows: list[dict]) -> str:
     c = counts(rows)
     lines = [
         "| study | reproduced | not reproduced | inconclusive | not testable here (precondition not "
-        "reproduced) | control passes too | exploratory (no verdict) | of the judged: post hoc |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "reproduced) | control passes too | exploratory (no verdict) | of the judged: post hoc | of the "
+        "reproduced: not replicated on fresh seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     tot = {k: 0 for k in COUNTED}
     for s, d in c.items():
         lines.append(
             f"| `{s}` | {d[V.REPRODUCED]} | {d[V.NOT_REPRODUCED]} | {d[V.INCONCLUSIVE]} | "
-            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d[V.EXPLORATORY]} | {d['post hoc']} |"
+            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d[V.EXPLORATORY]} | {d['post hoc']} | "
+            f"{d['not replicated']} |"
         )
         for k in tot:
             tot[k] += d[k]
     lines.append(
         f"| **all** | **{tot[V.REPRODUCED]}** | **{tot[V.NOT_REPRODUCED]}** | "
         f"**{tot[V.INCONCLUSIVE]}** | {tot[V.NOT_TESTABLE]} | {tot[V.NOT_SEPARATED]} | "
-        f"{tot[V.EXPLORATORY]} | {tot['post hoc']} |"
+        f"{tot[V.EXPLORATORY]} | {tot['post hoc']} | {tot['not replicated']} |"
     )
     return "\n".join(lines)
 
@@ -318,6 +351,8 @@ def render_study_counts(rows: list[dict]) -> str:
         extra += f", {c[V.NOT_TESTABLE]} not testable here (precondition not reproduced)"
     if c[V.NOT_SEPARATED]:
         extra += f", {c[V.NOT_SEPARATED]} passed by the control too"
+    if c["not replicated"]:
+        extra += f" ({c['not replicated']} of the reproduced not replicated on fresh seeds)"
     return (
         f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
         f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive{extra}"
@@ -328,6 +363,39 @@ def render_study_counts(rows: list[dict]) -> str:
     )
 
 
+def _interval_cell(r: dict) -> str:
+    """The interval and its test; the precondition's, the control's and the replication's beside it; the
+    row's flags (e.g. an optimum at a grid edge)."""
+    res = r["result"]
+    iv = "" if res is None else f"{res.interval()} ({res.method}; {res.rule})"
+    pre = r.get("precondition_row")
+    if r["outcome"] == V.NOT_TESTABLE:
+        iv = (
+            f"precondition `{r['spec']['precondition']}` "
+            + (f"{SHOWN[pre['outcome']]}: {pre['result'].interval()}" if pre else "has no row")
+            + (f"; this row's own: {iv}" if iv else "")
+        )
+    ctl = r.get("control_result")
+    if ctl is not None:
+        iv += f"; control {r['spec'].get('control', '')}: {SHOWN[ctl.outcome]}, {ctl.interval()}"
+    rep = r.get("replication")
+    if rep is not None and r["outcome"] != V.EXPLORATORY:
+        iv += (
+            f"; replication, seeds {seeds_text(rep.seeds)} ({rep.spec['why']}): {rep.result.interval()}, "
+            f"{REPLICATED[rep.result.outcome]}"
+        )
+    for flag in r.get("flags") or ():
+        iv += f"; **{flag}**"
+    return iv
+
+
+def _verdict_cell(r: dict) -> str:
+    rep = r.get("replication")
+    if not_replicated(r):
+        return f"{SHOWN[r['outcome']]}; **not replicated** on seeds {seeds_text(rep.seeds)}"
+    return SHOWN[r["outcome"]]
+
+
 def render_rows(rows: list[dict], with_study: bool = False) -> str:
     """The claim table: claim | paper | ours | verdict | interval (test) | n → needed | fixed at | figure."""
     head = ["claim", "paper", "ours", "verdict", "interval (test)", "seeds: n → needed", "fixed at", "figure"]
@@ -335,26 +403,14 @@ def render_rows(rows: list[dict], with_study: bool = False) -> str:
         head = ["study", *head]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        res = r["result"]
         fig = r["figure"] or ""
         fig = f"[{Path(fig).stem}]({fig})" if fig else ""
-        iv = "" if res is None else f"{res.interval()} ({res.method}; {res.rule})"
-        pre = r.get("precondition_row")
-        if r["outcome"] == V.NOT_TESTABLE:
-            iv = (
-                f"precondition `{r['spec']['precondition']}` "
-                + (f"{SHOWN[pre['outcome']]}: {pre['result'].interval()}" if pre else "has no row")
-                + (f"; this row's own: {iv}" if iv else "")
-            )
-        ctl = r.get("control_result")
-        if ctl is not None:
-            iv += f"; control {r['spec'].get('control', '')}: {SHOWN[ctl.outcome]}, {ctl.interval()}"
         cells = [
             r["claim"],
             r["paper"],
             r["ours"],
-            SHOWN[r["outcome"]],
-            iv,
+            _verdict_cell(r),
+            _interval_cell(r),
             _seeds_cell(r),
             _fixed_cell(r),
             fig,
@@ -403,6 +459,8 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
                 "target": r["target"],
                 "why": r["target_why"],
                 "half_width": res.half_width,
+                "too_few": res.too_few,
+                "flagged": bool(r.get("flags")),
                 "extra": extra,
                 "wall": wall,
                 "minutes": extra * wall / 60 if wall is not None else math.nan,
@@ -435,6 +493,11 @@ def render_seeds(rows: list[dict]) -> str:
         obs = n_txt(p["obs"]) if p["outcome"] == V.INCONCLUSIVE else "decided"
         if p["outcome"] != V.INCONCLUSIVE:
             plan_txt = "decided"
+        elif p["flagged"]:
+            plan_txt = "no: flagged (e.g. censored at a grid edge); a new design decides it, not more seeds"
+        elif p["too_few"]:
+            plan_txt = f"first ≥ {V.MIN_BOOT_N} seeds: no bootstrap interval on fewer (then the power rule)"
+            obs = "unknown (no interval yet)"
         elif p["plan"] is None:
             plan_txt = "no: the cap of 10 seeds is not enough (a redesign, its own issue)"
         elif p["extra"] == 0:
@@ -453,7 +516,8 @@ def render_seeds(rows: list[dict]) -> str:
         mins = f"{p['minutes']:.1f}" if p["wall"] is not None and p["outcome"] == V.INCONCLUSIVE else ""
         lines.append(
             f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → "
-            f"{n_txt(p['need'])} | {obs} | {mins} | {plan_txt} |"
+            f"{n_txt(p['need']) if not p['too_few'] else f'≥ {V.MIN_BOOT_N} first'} | {obs} | {mins} | "
+            f"{plan_txt} |"
         )
     return "\n".join(lines)
 
@@ -473,22 +537,30 @@ def blocks(
         Path(readme) if readme else Path(root) / "README.md": {"report": render_table(rows)},
         Path(root) / "docs" / "seeds.md": {"seeds": render_seeds(rows)},
     }
-    for study, mod in _studies(Path(data_dir)):
-        fn = getattr(mod, "readme_blocks", None)
+    for s in _studies(Path(data_dir)):
+        fn = getattr(s.module("claims"), "readme_blocks", None)
         if fn is None:
             continue
-        table = render_rows([r for r in rows if r["study"] == study])
+        table = render_rows([r for r in rows if r["study"] == s.name])
         got = {
             k: table if v is None else v.replace(CLAIMS_TOKEN, table)
-            for k, v in _call(study, fn, Path(data_dir)).items()
+            for k, v in _call(s.name, fn, Path(data_dir)).items()
         }
-        out[Path(root) / "experiments" / study / "README.md"] = got
+        out[_readme(s.name, root)] = got
     for study in dict.fromkeys(r["study"] for r in rows):  # the counts line, where a README asks for it
-        path = Path(root) / "experiments" / study / "README.md"
+        path = _readme(study, root)
         if path.is_file() and "<!-- verdicts:start -->" in path.read_text():
             mine = [r for r in rows if r["study"] == study]
             out.setdefault(path, {})["verdicts"] = render_study_counts(mine)
     return out
+
+
+def _readme(study: str, root: Path) -> Path:
+    """The study's README under `root` (the study's own, largebatch.study, when `root` is the checkout)."""
+    s = find_study(study)
+    return (
+        s.readme if s is not None and Path(root) == ROOT else Path(root) / "experiments" / study / "README.md"
+    )
 
 
 def _rel(path: Path) -> str:

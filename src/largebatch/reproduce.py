@@ -29,9 +29,8 @@ from . import figures, report
 from .cmdline import Command, UsageError, exit_with
 from .jobs import default_jobs
 from .metrics import is_complete
-from .paths import ROOT
+from .paths import DATA, ROOT
 from .registry import did_you_mean
-from .results import DATA
 from .study import Study, discover
 from .sweep import run_sweep
 from .trainer import run_dir

@@ -25,24 +25,27 @@ missing is None (and contributes nothing: no grid, no CSVs, no claims); an error
 raised, never read as "missing". Nothing else in src/ turns a study name into a module (a test checks).
 
 Shared plumbing for study code: `skip_scale` (the guard that keeps smoke and paper runs from overwriting
-committed CSVs) and `CHANCE_ACC` (the accuracy a diverged run scores) here; the run directories of a grid
-(`grid_run_names`), CSV writers (`write_csvs`, `write_csv_atomic`), the `collect.py` command line
-(`collect_main`) and number formatters (`fmt_mean_std`, `fmt_num`) in largebatch.results.
+committed CSVs; the core applies it) and `CHANCE_ACC` (the accuracy a diverged run scores) here; the run
+directories of a grid and the runs' rows (`grid_run_names`, `load_runs`) in largebatch.runs, CSV writers
+(`write_csvs`) and the `collect.py` command line (`collect_main`) in largebatch.tables, number formatters
+(`fmt_mean_std`, `fmt_num`, `markdown_table`) in largebatch.formatting, paths in largebatch.paths.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol, runtime_checkable
 
-from . import registry
+from . import prereg, registry
+from .claims import Row
+from .claims import run as claims_run
 from .config import TrainConfig
-from .paths import find_root, is_checkout
-from .results import DATA
+from .paths import DATA, NOTEBOOKS, ROOT, RUNS, find_root, is_checkout
 
 CHECKOUT_PACKAGE = "experiments"  # the studies in a checkout (python -m experiments.<study>.run)
 INSTALLED_PACKAGE = "largebatch_experiments"  # the same directory as a wheel installs it (pyproject.toml)
@@ -69,13 +72,20 @@ class CollectModule(Protocol):
 
 @runtime_checkable
 class ClaimsModule(Protocol):
-    """experiments/<name>/claims.py: rows {id, ours, result, ...} for the claims of claims.toml."""
+    """experiments/<name>/claims.py: `load(data_dir)` (the CSVs its claims read, loaded once) and one
+    function per claim of claims.toml registered with `@largebatch.claims.claim(id)`; or, the first form,
+    `claims(data_dir) -> list[dict]` (largebatch.claims.Row.from_dict)."""
 
+    def load(self, data_dir: Path) -> object: ...
+
+
+@runtime_checkable
+class OldClaimsModule(Protocol):
     def claims(self, data_dir: Path) -> list[dict]: ...
 
 
-PROTOCOLS = {"config": GridModule, "collect": CollectModule, "claims": ClaimsModule}
-REQUIRED = {"config": "grid", "collect": "collect", "claims": "claims"}  # the function each part must define
+PROTOCOLS = {"config": (GridModule,), "collect": (CollectModule,), "claims": (ClaimsModule, OldClaimsModule)}
+REQUIRED = {"config": "grid", "collect": "collect", "claims": "load"}  # the function each part must define
 
 
 class StudyError(LookupError):
@@ -105,7 +115,7 @@ class Study:
             return None
         mod = importlib.import_module(f"{package()}.{self.name}.{part}")
         proto = PROTOCOLS.get(part)
-        if proto is not None and not isinstance(mod, proto):
+        if proto is not None and not any(isinstance(mod, p) for p in proto):
             raise StudyError(f"{self.path / part}.py must define {REQUIRED[part]}() (experiments/README.md)")
         return mod
 
@@ -133,10 +143,45 @@ class Study:
         """Processes per run in `make reproduce` (config.NPROC; 1 without it)."""
         return int(getattr(self.config(), "NPROC", 1))
 
+    @property
+    def readme(self) -> Path:
+        """experiments/<name>/README.md: the claim, commands and numbers (the report writes its blocks)."""
+        return self.path / "README.md"
+
+    def csv(self, data_dir: str | Path = DATA) -> Path:
+        """The study's main CSV, `<data_dir>/<name>.csv` (others: `<name>_<what>.csv`)."""
+        return Path(data_dir) / f"{self.name}.csv"
+
+    @property
+    def csv_rel(self) -> str:
+        """The main CSV as a repository-relative path (how a claim row names the CSV it dates)."""
+        return (
+            f"{DATA.relative_to(ROOT)}/{self.name}.csv" if DATA.is_relative_to(ROOT) else self.name + ".csv"
+        )
+
+    @property
+    def notebook(self) -> Path:
+        """notebooks/<name>.ipynb: the study's figures (`make figures` runs it)."""
+        return NOTEBOOKS / f"{self.name}.ipynb"
+
+    def runs_dir(self, out_dir: str | Path = RUNS) -> Path:
+        """Where the study's runs are: `<out_dir>/<name>/<run_id>/`."""
+        return Path(out_dir) / self.name
+
     def collect(self, scale: str = "cpu", **kw) -> list[Path]:
-        """collect.collect(scale, **kw): the CSVs written ([] without collect.py)."""
+        """collect.collect(scale, **kw): the CSVs written ([] without collect.py).
+
+        The scale guard runs here, before the study's code: only the scales in the collect module's
+        `WRITES` (default: cpu) rewrite the committed CSVs; smoke runs check the code path and paper runs
+        are collected where they ran. A keyword the study's collect() does not take is dropped.
+        """
         mod = self.module("collect")
-        return list(mod.collect(check_scale(scale), **kw)) if mod is not None else []
+        if mod is None or skip_scale(self.name, check_scale(scale), getattr(mod, "WRITES", ("cpu",))):
+            return []
+        params = inspect.signature(mod.collect).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            kw = {k: v for k, v in kw.items() if k in params}
+        return list(mod.collect(scale, **kw))
 
     def before_reproduce(self, scale: str = "cpu") -> int:
         """collect.before_reproduce(scale): failed runs (0 without the hook)."""
@@ -149,10 +194,15 @@ class Study:
         """experiments/<name>/claims.toml: the study's claims as data (largebatch.prereg reads it)."""
         return self.path / "claims.toml"
 
-    def claims(self, data_dir: str | Path = DATA) -> list[dict] | None:
-        """claims.claims(data_dir), or None without claims.py."""
+    def claims(self, data_dir: str | Path = DATA, root: Path | None = None) -> list[Row] | None:
+        """The study's claim rows on the CSVs under `data_dir` (largebatch.claims.run: one registered
+        function per id of claims.toml, or the first form's claims()), or None without claims.py.
+        `root`: the repository whose experiments/<name>/claims.toml is read (default: the study's own)."""
         mod = self.module("claims")
-        return mod.claims(Path(data_dir)) if mod is not None else None
+        if mod is None:
+            return None
+        spec = prereg.load_spec_file(prereg.spec_path(self.name, root) if root else self.claims_spec)
+        return claims_run(self.name, mod, spec, Path(data_dir), self.csv_rel, spec.replications)
 
 
 def check_scale(scale: str) -> str:
@@ -233,7 +283,9 @@ def skip_scale(study: str, scale: str, writes: tuple[str, ...] = ("cpu",)) -> bo
     """True (and one line on stderr) when collect() at `scale` must leave the committed CSVs as they are.
 
     Smoke runs check the code path and paper runs are collected where they ran, so by default only the
-    cpu scale writes. Use: `if skip_scale(STUDY, scale): return []` at the top of collect().
+    cpu scale writes. The core applies it before every collect() (`Study.collect`, the sweep, and
+    `python -m experiments.<name>.collect` through largebatch.tables.collect_main), with the collect
+    module's `WRITES`; a study need not call it.
     """
     if scale in writes:
         return False

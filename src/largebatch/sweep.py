@@ -28,7 +28,6 @@ but never with fewer rows than the committed ones unless --partial.
 from __future__ import annotations
 
 import codecs
-import inspect
 import io
 import os
 import re
@@ -36,12 +35,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from .cli import main as run_one
 from .cli import normalize
+from .cli import run as run_one
 from .cmdline import Command, UsageError, exit_with
 from .config import ConfigError, make_config, parse_overrides, run_id
 from .csvcheck import DataFileError
@@ -49,9 +48,9 @@ from .jobs import default_jobs
 from .metrics import is_complete, oserror_text
 from .paths import ROOT
 from .progress import is_tty  # the repository root: runs/ and the working directory of launched runs
-from .results import ShrinkError, allow_partial
 from .study import discover
 from .study import get as get_study
+from .tables import ShrinkError, allow_partial
 from .trainer import run_dir
 
 
@@ -259,9 +258,9 @@ def run_sweep(
             print(" ".join(cmd))
             continue
         t = time.time()
-        if own[i] == 1 and not subprocess_runs:
+        if own[i] == 1 and not subprocess_runs:  # in this process: the TrainConfig itself, no command line
             with _Tee("stdout") as out, _Tee("stderr") as err:
-                code = run_one(cmd[cmd.index("-m") + 2 :], study=study_module(name))
+                code = run_one(cfgs[i], scale, fresh="--no-resume" in extra)
             r = subprocess.CompletedProcess(cmd, code, out.text(), err.text())
         else:
             print(f"[sweep] run {k + 1}/{len(todo)}: index {i}, {run_id(cfgs[i])}", flush=True)
@@ -302,14 +301,14 @@ def _run_pooled(name: str, scale: str, cfgs: list, todo: list[int], extra: list[
     from .jobs import Pool, Task, threads_per_job
 
     threads = threads_per_job(jobs)
-    own = [a for a in extra if a not in RUN_FLAGS]
-    set_threads = not any(a.startswith("--threads=") for a in own)
+    set_threads = not any(a.startswith("--threads=") for a in extra)
+    fresh = "--no-resume" in extra
     tasks = []
-    for i in todo:
-        argv = ["--index=" + str(i), f"--scale={scale}", *extra, "--progress=false"]
-        if set_threads and cfgs[i].threads == 0:
-            argv.append(f"--threads={threads}")
-        tasks.append(Task(i, name, tuple(argv)))
+    for i in todo:  # each worker gets the TrainConfig (overrides applied by plan), without a progress bar
+        cfg = replace(cfgs[i], progress=False)
+        if set_threads and cfg.threads == 0:
+            cfg = replace(cfg, threads=threads)
+        tasks.append(Task(i, cfg, scale, fresh))
     print(f"[sweep] {len(todo)} run(s), {jobs} at a time, {threads} thread(s) each", flush=True)
     failed: list[int] = []
     bar = tqdm(total=len(todo), desc=name, unit="run", dynamic_ncols=True, disable=not sys.stderr.isatty())
@@ -509,14 +508,11 @@ def run_cluster(
 
 
 def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) -> list[Path]:
-    """The study's collect() (if any); a refusal to shrink a committed CSV is printed, not raised."""
-    collect = study_module(name, "collect")
-    if collect is None:
-        return []
-    kw = {"runs_dir": runs_dir} if "runs_dir" in inspect.signature(collect.collect).parameters else {}
+    """The study's collect() (if any, through largebatch.study: the scale guard first); a refusal to shrink a
+    committed CSV is printed, not raised."""
     try:
         with allow_partial(partial):
-            paths = collect.collect(scale, **kw)
+            paths = get_study(name).collect(scale, runs_dir=runs_dir)
     except ShrinkError as e:
         print(f"[sweep] collect: {e}")
         return []

@@ -215,6 +215,7 @@ def train(
     dist: D.Dist | None = None,
     resume: bool = True,
     *,
+    scale: str = "adhoc",
     on_step: Callable[[Run, RunState], None] | None = None,
     return_model: bool = False,
 ):
@@ -224,11 +225,12 @@ def train(
         data: preloaded dataset (tests); None loads cfg.dataset.
         dist: from largebatch.dist.init(); None means a world of one.
         resume: continue from the run's checkpoint if one exists.
+        scale: the grid scale the run belongs to (smoke | cpu | paper | adhoc): its W&B group and tag.
         on_step: called as on_step(run, state) after every step that leaves the run going, its checkpoint
             written (tests stop or kill a run there: tests/interrupt.py).
         return_model: return (summary, model) instead of the summary.
     """
-    run, st = _setup(cfg, data, dist, resume)
+    run, st = _setup(cfg, data, dist, resume, scale)
     try:
         for _ in range(st.start, run.res.total_steps):
             rec, lr, totals = _train_step(run, st)
@@ -257,7 +259,7 @@ def _due(run: Run, st: RunState, every: int) -> bool:
 
 
 def _setup(
-    cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None, resume: bool
+    cfg: TrainConfig, data: TensorData | None, dist: D.Dist | None, resume: bool, scale: str = "adhoc"
 ) -> tuple[Run, RunState]:
     """Build the run (data, model, DDP, optimizer, noise meter, staleness), resume it from its checkpoint
     or clear an old one, open its files and say what it runs."""
@@ -306,36 +308,8 @@ def _setup(
     elif dist.is_main:  # a fresh start (--no-resume, --force): no old checkpoint outlives it
         for name in (CHECKPOINT, CHECKPOINT_META):
             (rdir / name).unlink(missing_ok=True)
-    sink = RunSink(rdir, dist.is_main, cfg.wandb)
-    sink.start(
-        {
-            "config": to_dict(cfg),
-            "resolved": to_dict(res),
-            "run_id": run_id(cfg),
-            "world_size": dist.world_size,
-            "device": str(dev),
-            "torch": torch.__version__,
-            "cuda": torch.version.cuda,
-            **git_info(),
-        },
-        resume_step=st.start or None,
-    )
-    bar = None
-    if dist.is_main and cfg.progress:
-        if st.start:
-            print(f"[largebatch] {run_id(cfg)}: resumed at step {st.start} of {res.total_steps}", flush=True)
-        else:
-            print(
-                f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
-                f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
-                f"{res.total_steps} steps",
-                flush=True,
-            )
-        from .progress import progress  # a bar on a terminal, plain periodic lines in a log
-
-        bar = progress(
-            res.total_steps, st.start, cfg.study, "step", leave=False, dynamic_ncols=True, mininterval=1.0
-        )
+    sink = _open_sink(cfg, res, dist, rdir, st, scale)
+    bar = _announce(cfg, res, dist, st)
     run = Run(
         cfg,
         res,
@@ -357,6 +331,46 @@ def _setup(
     )
     st.t0 = time.perf_counter()
     return run, st
+
+
+def _open_sink(cfg: TrainConfig, res, dist: D.Dist, rdir: Path, st: RunState, scale: str) -> RunSink:
+    """The run's files (config.json with the resolved values, the git commit and the machine; metrics.jsonl
+    kept up to the step it resumes at) and its W&B run."""
+    sink = RunSink(rdir, dist.is_main, cfg.wandb, scale=scale)
+    sink.start(
+        {
+            "config": to_dict(cfg),
+            "resolved": to_dict(res),
+            "run_id": run_id(cfg),
+            "world_size": dist.world_size,
+            "device": str(dist.device),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            **git_info(),
+        },
+        resume_step=st.start or None,
+    )
+    return sink
+
+
+def _announce(cfg: TrainConfig, res, dist: D.Dist, st: RunState):
+    """Say what the run trains (or where it resumes) and start its progress bar (None: off, or not rank 0)."""
+    if not (dist.is_main and cfg.progress):
+        return None
+    if st.start:
+        print(f"[largebatch] {run_id(cfg)}: resumed at step {st.start} of {res.total_steps}", flush=True)
+    else:
+        print(
+            f"[largebatch] {run_id(cfg)}: B={cfg.global_batch} = {dist.world_size} proc x "
+            f"{res.workers_per_process} workers x n={cfg.per_worker_batch}, lr_peak={res.lr_peak:.4g}, "
+            f"{res.total_steps} steps",
+            flush=True,
+        )
+    from .progress import progress  # a bar on a terminal, plain periodic lines in a log
+
+    return progress(
+        res.total_steps, st.start, cfg.study, "step", leave=False, dynamic_ncols=True, mininterval=1.0
+    )
 
 
 def _resume(cfg, dist, model, opt, noise, stale, sampler, rdir: Path, dhash: str, st: RunState) -> None:

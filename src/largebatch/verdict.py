@@ -47,6 +47,7 @@ ALPHA = 0.05
 SEED_CAP = 10
 N_RESAMPLES = 2000
 MIN_BOOT_N = 3  # fewer seeds than this: a bootstrap interval is not computed (inconclusive)
+TOO_FEW = f"bootstrap not computed (needs ≥ {MIN_BOOT_N} seeds)"  # the method of such a result
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,22 @@ class Result:
     label: str = ""
     threshold: float = math.nan  # the decision boundary (the margin for equivalence tests)
     equivalence: bool = False
+    direction: str = ""  # the paper's side of `threshold`: ">" or "<" ("" for bands and equivalence)
+    band: tuple = ()  # (lo, hi) of a "lies in the band" claim
 
     @property
     def half_width(self) -> float:
         return (self.hi - self.lo) / 2 if math.isfinite(self.hi - self.lo) else math.inf
+
+    @property
+    def too_few(self) -> bool:
+        """A bootstrap not computed: fewer than MIN_BOOT_N seeds (the row needs more seeds first)."""
+        return self.method.startswith(TOO_FEW) or any(p.too_few for p in self.parts)
+
+    def binding(self) -> Result:
+        """The part that sets a composite's verdict: of the parts with the composite's outcome, the one
+        nearest to failing (least `slack`; for any_of, the one farthest inside its boundary)."""
+        return _binding(self.parts, self.outcome, self.method.startswith("any of"))
 
     def interval(self, digits: int = 2) -> str:
         """'est [lo, hi]' (or the composite's parts, one per label)."""
@@ -82,10 +95,12 @@ class Result:
 
             if len(self.parts) <= 3:
                 return "; ".join(one(p) for p in self.parts)
-            key = next((p for p in self.parts if p.outcome == self.outcome), self.parts[0])
-            return f"{one(key)} (the part that sets the verdict, of {len(self.parts)})"
+            n = len(self.parts)
+            return f"{one(self.binding())} (the part that sets the verdict: nearest to failing, of {n})"
         if self.method.startswith("exact"):
             return _num(self.estimate, digits)
+        if self.method.startswith(TOO_FEW):
+            return f"{_num(self.estimate, digits)} (no interval: needs ≥ {MIN_BOOT_N} seeds, has {self.n})"
         return f"{_num(self.estimate, digits)} [{_num(self.lo, digits)}, {_num(self.hi, digits)}]"
 
     def n_text(self) -> str:
@@ -151,12 +166,12 @@ def difference_band(a, b, lo: float, hi: float, label: str = "", conf: float = C
     reproduced when it lies wholly outside, inconclusive otherwise (t intervals as in `difference`)."""
     r = difference(a, b, lo, ">", label=label, conf=conf)
     if not (r.lo <= r.hi):
-        return replace(r, rule=f"Δ in ({lo:g}, {hi:g})")
-    outcome = (
-        REPRODUCED if lo < r.lo and r.hi < hi else NOT_REPRODUCED if r.hi < lo or r.lo > hi else INCONCLUSIVE
-    )
+        return replace(r, rule=f"Δ in ({lo:g}, {hi:g})", direction="", band=(lo, hi))
+    outcome = in_band(r.lo, r.hi, (lo, hi))
     edge = lo if abs(r.estimate - lo) < abs(hi - r.estimate) else hi
-    return replace(r, outcome=outcome, rule=f"Δ in ({lo:g}, {hi:g})", threshold=edge)
+    return replace(
+        r, outcome=outcome, rule=f"Δ in ({lo:g}, {hi:g})", threshold=edge, direction="", band=(lo, hi)
+    )
 
 
 def _flat(x) -> bool:
@@ -185,7 +200,35 @@ def _shared(a: pd.Series, b: pd.Series) -> pd.Index | None:
 
 
 def _point(est: float, n: int, method: str, rule: str, threshold: float, direction: str) -> Result:
-    return Result(decide(est, est, threshold, direction), est, est, est, n, method, rule, threshold=threshold)
+    out = decide(est, est, threshold, direction)
+    return Result(out, est, est, est, n, method, rule, threshold=threshold, direction=direction)
+
+
+def slack(r: Result) -> float:
+    """How far `r`'s interval lies inside its boundary on the paper's side (negative: it crosses or lies
+    outside it; -inf: no interval; NaN: the boundary is not known, e.g. an exact equivalence)."""
+    if not (r.lo <= r.hi):
+        return -math.inf
+    if r.equivalence:
+        return min(r.threshold - r.hi, r.lo + r.threshold)
+    if r.band:
+        return min(r.lo - r.band[0], r.band[1] - r.hi)
+    if r.direction == ">":
+        return r.lo - r.threshold
+    if r.direction == "<":
+        return r.threshold - r.hi
+    return math.nan
+
+
+def _binding(parts, outcome: str, any_: bool) -> Result:
+    """Of `parts` with `outcome`, the one nearest to failing (all_of) or farthest inside (any_of); the first
+    such part when a boundary is unknown."""
+    cand = [p for p in parts if p.outcome == outcome] or list(parts)
+    sl = [slack(p) for p in cand]
+    if any(math.isnan(x) for x in sl):
+        return cand[0]
+    k = max(range(len(cand)), key=lambda i: sl[i]) if any_ else min(range(len(cand)), key=lambda i: sl[i])
+    return cand[k]
 
 
 def _rule(direction: str, threshold: float, what: str = "Δ") -> str:
@@ -239,6 +282,7 @@ def difference(
                 "Welch t",
                 rule,
                 label=label,
+                direction=direction,
             )
         est, n, method = float(a.mean() - b.mean()), min(len(a), len(b)), "Welch t"
         if _flat(a) and _flat(b):
@@ -256,6 +300,7 @@ def difference(
         conf,
         label=label,
         threshold=threshold,
+        direction=direction,
     )
 
 
@@ -273,6 +318,7 @@ def one_sample(x, threshold: float, direction: str = ">", label: str = "", conf:
             "t",
             rule,
             label=label,
+            direction=direction,
         )
     if _flat(x):
         return replace(
@@ -291,6 +337,7 @@ def one_sample(x, threshold: float, direction: str = ">", label: str = "", conf:
         conf,
         label=label,
         threshold=threshold,
+        direction=direction,
     )
 
 
@@ -415,77 +462,48 @@ def bootstrap(
     samples = [np.asarray(s, dtype=float) for s in samples]
     n = min(len(s) for s in samples)
     est = float(statistic(*samples))
-    if n < MIN_BOOT_N:  # 2 seeds give 3 distinct resamples: no interval worth the name
-        rule = (
-            f"{what} in ({band[0]:g}, {band[1]:g})" if band is not None else _rule(direction, threshold, what)
-        )
-        return Result(
-            INCONCLUSIVE,
-            est,
-            math.nan,
-            math.nan,
-            n,
-            f"bootstrap (n < {MIN_BOOT_N})",
-            rule,
-            label=label,
-            threshold=threshold if band is None else band[0],
-        )
     if band is not None:
-        lo_b, hi_b = band
-        rule = f"{what} in ({lo_b:g}, {hi_b:g})"
-        if n < 2 or all(_flat(s) for s in samples):
-            lo = hi = est if n >= 2 else math.nan
-        else:
-            res = stats.bootstrap(
-                tuple(samples),
-                statistic,
-                n_resamples=n_resamples,
-                confidence_level=1 - 2 * ALPHA,
-                method="percentile",
-                paired=paired,
-                vectorized=False,
-                rng=np.random.default_rng(0),
-            )
-            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        outcome = (
-            INCONCLUSIVE
-            if not lo <= hi
-            else REPRODUCED
-            if lo_b < lo and hi < hi_b
-            else NOT_REPRODUCED
-            if hi < lo_b or lo > hi_b
-            else INCONCLUSIVE
+        band = tuple(band)
+        rule, level, side = f"{what} in ({band[0]:g}, {band[1]:g})", 1 - 2 * ALPHA, {"band": band}
+        edge = band[0] if abs(est - band[0]) < abs(band[1] - est) else band[1]  # the boundary that decides it
+    else:
+        rule, level, side, edge = _rule(direction, threshold, what), conf, {"direction": direction}, threshold
+    if n < MIN_BOOT_N:  # 2 seeds give 3 distinct resamples: no interval worth the name
+        first = threshold if band is None else band[0]
+        return Result(
+            INCONCLUSIVE, est, math.nan, math.nan, n, TOO_FEW, rule, label=label, threshold=first, **side
         )
-        edge = lo_b if abs(est - lo_b) < abs(hi_b - est) else hi_b  # the boundary that decides it
-        return Result(outcome, est, lo, hi, n, "bootstrap", rule, 1 - 2 * ALPHA, label=label, threshold=edge)
-    rule = _rule(direction, threshold, what)
-    if n < 2:
-        return Result(INCONCLUSIVE, est, math.nan, math.nan, n, "bootstrap", rule, conf, label=label)
-    if all(_flat(s) for s in samples):
+    flat = all(_flat(s) for s in samples)
+    if flat and band is None:
         return replace(_point(est, n, "bootstrap (no spread)", rule, threshold, direction), label=label)
+    lo, hi = (est, est) if flat else _percentile(samples, statistic, level, paired, n_resamples)
+    outcome = in_band(lo, hi, band) if band is not None else decide(lo, hi, threshold, direction)
+    return Result(outcome, est, lo, hi, n, "bootstrap", rule, level, label=label, threshold=edge, **side)
+
+
+def _percentile(samples, statistic, level: float, paired: bool, n_resamples: int) -> tuple[float, float]:
+    """scipy.stats.bootstrap's percentile interval (seeded generator: the tables are reproducible)."""
     res = stats.bootstrap(
         tuple(samples),
         statistic,
         n_resamples=n_resamples,
-        confidence_level=conf,
+        confidence_level=level,
         method="percentile",
         paired=paired,
         vectorized=False,
         rng=np.random.default_rng(0),
     )
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return Result(
-        decide(lo, hi, threshold, direction),
-        est,
-        lo,
-        hi,
-        n,
-        "bootstrap",
-        rule,
-        conf,
-        label=label,
-        threshold=threshold,
-    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def in_band(lo: float, hi: float, band: tuple[float, float]) -> str:
+    """The outcome of an interval [lo, hi] for "lies in the band": reproduced inside it, not reproduced wholly
+    outside it, inconclusive otherwise (and for NaN bounds)."""
+    if not lo <= hi:
+        return INCONCLUSIVE
+    if band[0] < lo and hi < band[1]:
+        return REPRODUCED
+    return NOT_REPRODUCED if hi < band[0] or lo > band[1] else INCONCLUSIVE
 
 
 def exact(
@@ -502,20 +520,31 @@ def exact(
     into absolute ones by the caller).
     """
     if equivalence_margin is not None:
+        band = (threshold - equivalence_margin, threshold + equivalence_margin)
         inside = abs(value - threshold) < equivalence_margin
-        return Result(
-            REPRODUCED if inside else NOT_REPRODUCED,
-            value,
-            value,
-            value,
-            1,
-            "exact",
-            f"|{what} − {threshold:g}| < {equivalence_margin:g}",
-            label=label,
-        )
+        return _exact_in(value, inside, f"|{what} − {threshold:g}| < {equivalence_margin:g}", label, band)
     return replace(
         _point(value, 1, "exact", _rule(direction, threshold, what), threshold, direction), label=label
     )
+
+
+def exact_band(value: float, band: tuple[float, float], what: str = "value", label: str = "") -> Result:
+    """A deterministic quantity that the claim places in the band (lo, hi): the interval is the point."""
+    lo, hi = band
+    return _exact_in(value, lo < value < hi, f"{what} in ({lo:g}, {hi:g})", label, (lo, hi), threshold=lo)
+
+
+def _exact_in(value: float, inside: bool, rule: str, label: str, band: tuple, threshold=math.nan) -> Result:
+    """An exact result for "the value lies in `band`": reproduced inside, not reproduced outside."""
+    outcome = REPRODUCED if inside else NOT_REPRODUCED
+    return Result(outcome, value, value, value, 1, "exact", rule, label=label, threshold=threshold, band=band)
+
+
+def censored_bound(result: Result, why: str) -> Result:
+    """`result` computed on a censored quantity (e.g. an optimum at its grid's edge: a bound, not a
+    measurement): it cannot be reproduced, so a reproduced result becomes inconclusive (issue 31)."""
+    out = INCONCLUSIVE if result.outcome == REPRODUCED else result.outcome
+    return replace(result, outcome=out, method=f"{result.method}, censored: {why}")
 
 
 def at_least(result: Result, censored: bool) -> Result:
@@ -528,31 +557,43 @@ def at_least(result: Result, censored: bool) -> Result:
 
 def all_of(parts: Sequence[Result], label: str = "") -> Result:
     """A claim needing every part: reproduced if all are, not reproduced if any is not, else inconclusive."""
-    parts = tuple(parts)
     outs = [p.outcome for p in parts]
     if outs and all(o == REPRODUCED for o in outs):
-        outcome = REPRODUCED
-    elif any(o == NOT_REPRODUCED for o in outs):
-        outcome = NOT_REPRODUCED
-    else:
-        outcome = INCONCLUSIVE
-    # the part that limits the verdict carries the estimate (first undecided or failed one)
-    key = next((p for p in parts if p.outcome == outcome), parts[0]) if parts else None
-    if key is None:
+        return _composite(parts, REPRODUCED, label, any_=False)
+    return _composite(parts, NOT_REPRODUCED if NOT_REPRODUCED in outs else INCONCLUSIVE, label, any_=False)
+
+
+def any_of(parts: Sequence[Result], label: str = "") -> Result:
+    """A claim that needs one part ("some kn"): reproduced if any part is, not reproduced if every part
+    is not, inconclusive otherwise."""
+    outs = [p.outcome for p in parts]
+    if REPRODUCED in outs:
+        return _composite(parts, REPRODUCED, label, any_=True)
+    every_not = outs and all(o == NOT_REPRODUCED for o in outs)
+    return _composite(parts, NOT_REPRODUCED if every_not else INCONCLUSIVE, label, any_=True)
+
+
+def _composite(parts: Sequence[Result], outcome: str, label: str, any_: bool) -> Result:
+    """The composite Result: the part that sets the verdict (`_binding`) carries its estimate and interval."""
+    parts = tuple(parts)
+    if not parts:
         return Result(INCONCLUSIVE, math.nan, math.nan, math.nan, 0, "none", "", label=label)
+    key = _binding(parts, outcome, any_)
     return Result(
         outcome,
         key.estimate,
         key.lo,
         key.hi,
         _n_of(parts),
-        "all of: " + key.method,
-        " and ".join(dict.fromkeys(p.rule for p in parts)),
+        ("any of: " if any_ else "all of: ") + key.method,
+        (" or " if any_ else " and ").join(dict.fromkeys(p.rule for p in parts)),
         key.level,
         parts,
         label,
         threshold=key.threshold,
         equivalence=key.equivalence,
+        direction=key.direction,
+        band=key.band,
     )
 
 
@@ -560,36 +601,6 @@ def _n_of(parts) -> int:
     """Seeds of a composite: the smallest n among its parts measured on seeds (exact parts have none)."""
     ns = [p.n for p in parts if not p.method.startswith("exact")]
     return min(ns) if ns else min(p.n for p in parts)
-
-
-def any_of(parts: Sequence[Result], label: str = "") -> Result:
-    """A claim that needs one part ("some kn"): reproduced if any part is, not reproduced if every part
-    is not, inconclusive otherwise."""
-    parts = tuple(parts)
-    outs = [p.outcome for p in parts]
-    if any(o == REPRODUCED for o in outs):
-        outcome = REPRODUCED
-    elif outs and all(o == NOT_REPRODUCED for o in outs):
-        outcome = NOT_REPRODUCED
-    else:
-        outcome = INCONCLUSIVE
-    if not parts:
-        return Result(INCONCLUSIVE, math.nan, math.nan, math.nan, 0, "none", "", label=label)
-    key = next((p for p in parts if p.outcome == outcome), parts[0])
-    return Result(
-        outcome,
-        key.estimate,
-        key.lo,
-        key.hi,
-        _n_of(parts),
-        "any of: " + key.method,
-        " or ".join(dict.fromkeys(p.rule for p in parts)),
-        key.level,
-        parts,
-        label,
-        threshold=key.threshold,
-        equivalence=key.equivalence,
-    )
 
 
 def distance(result: Result) -> float:
