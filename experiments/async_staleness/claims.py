@@ -375,6 +375,9 @@ def claims(data_dir: Path) -> list[dict]:
     v3_seeds = set(spec["validation_v3"]["seeds"]) | set(spec["vi_real_v3"]["seeds"])
     if (df.experiment.isin(V3_EXPERIMENTS) & df.seed.isin(v3_seeds)).any():
         rows += _v3_rows(df, cur, spec)
+    from . import claims_v4  # the fourth design (issue 31): its rows once its runs are in the CSV
+
+    rows += claims_v4.rows(df, cur, spec)
     return rows
 
 
