@@ -30,6 +30,7 @@ from largebatch.sweep import run_sweep
 from largebatch.trainer import train
 
 DATA = make_synthetic(256, (1, 28, 28), 10, seed=3)
+V4 = ("sweep_v4", "simv4_sync", "simv4_backup", "simv4_async")  # the fourth design: its own tests
 KW = dict(
     study="t",
     dataset="synthetic",
@@ -66,7 +67,7 @@ def test_grid_resolves():
     for cfg in config.grid("paper"):
         resolve(cfg, 1)
         resolve(cfg, 8)  # 8 ranks x 1 worker x 32
-    assert len({c.tag for c in cfgs}) == 11 and all(c.staleness_max in config.STALENESS for c in cfgs)
+    assert len({c.tag for c in cfgs}) == 14 and all(c.staleness_max in config.STALENESS for c in cfgs)
     for cfg, sc, k in config.real_grid("cpu"):
         ps.check(cfg, sc, k)
 
@@ -347,12 +348,11 @@ def test_second_design_appended_resolved_and_within_budget():
     from largebatch.results import DATA
 
     df = pd.read_csv(DATA / "async_staleness.csv")
-    cfgs = config.grid("cpu")
-    cfgs = cfgs[: len(cfgs) - len(config.validation_v3())]  # the third design comes after the second
+    cfgs = config.grid("cpu")[:183]  # the third and fourth designs come after the second
     v2 = config.alpha_v2() + config.sweep_v2()
     assert cfgs[len(cfgs) - len(v2) :] == v2
     first = {run_id(c) for c in cfgs[: len(cfgs) - len(v2)]}
-    core = df[(df.mechanism == "simulated") & (df.experiment != "validation_v3")]  # v3: its own test
+    core = df[(df.mechanism == "simulated") & ~df.experiment.isin(["validation_v3", *V4])]  # own tests
     assert set(core[~core.experiment.isin(["calib_alpha", "lr_rule_v2", "sweep_v2"])].run_id) <= first
     assert set(core[core.experiment.isin(["calib_alpha", "lr_rule_v2", "sweep_v2"])].run_id) <= {
         run_id(c) for c in v2
@@ -479,10 +479,10 @@ def test_third_design_appended_with_fresh_seeds():
     from largebatch.results import DATA
 
     df = pd.read_csv(DATA / "async_staleness.csv")
-    cfgs, v3 = config.grid("cpu"), config.validation_v3()
-    assert len(cfgs) == 193 and cfgs[183:] == v3 and [c.seed for c in v3] == config.V3_SEEDS
+    cfgs, v3 = config.grid("cpu")[:193], config.validation_v3()  # the fourth design after it: its own test
+    assert cfgs[183:] == v3 and [c.seed for c in v3] == config.V3_SEEDS
     assert {c.tag for c in cfgs[:183]} == {c.tag for c in cfgs} - {"validation_v3"}
-    core = df[df.mechanism == "simulated"]
+    core = df[(df.mechanism == "simulated") & ~df.experiment.isin(V4)]
     old = core.experiment != "validation_v3"
     assert set(core[old].run_id) <= {
         run_id(c) for c in cfgs[:183]

@@ -260,6 +260,10 @@ def test_sesoi_turns_a_null_effect_into_not_reproduced():
     assert V.with_sesoi(lo, -0.5, "<").outcome == V.NOT_REPRODUCED
     both = V.all_of([real, null])
     assert both.outcome == V.INCONCLUSIVE and V.with_sesoi(both, 0.5, ">").outcome == V.NOT_REPRODUCED
+    # computed from censored seeds (lower bounds): below the sesoi is no evidence that the effect is small
+    bound = V.at_least(null, censored=True)
+    assert V.with_sesoi(bound, 0.5, ">").outcome == V.INCONCLUSIVE
+    assert V.with_sesoi(V.all_of([real, bound]), 0.5, ">").outcome == V.INCONCLUSIVE
 
 
 def test_difference_band():

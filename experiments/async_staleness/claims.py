@@ -36,7 +36,7 @@ from largebatch.formatting import fmt_mean_std, fmt_num, markdown_table
 
 from . import analysis as A
 from . import stats as S
-from .config import ALPHA_ARM, LATE, OPTIMIZERS, V2_ARMS
+from .config import ALPHA_ARM, BUDGET, LATE, OPTIMIZERS, V2_ARMS
 from .stats import CHANCE, OPTS, SS, V2_EXPERIMENTS, fmt_ratio, slowdown
 
 V3_EXPERIMENTS = ("validation_v3", "real_async", "real_sync", "real_backup")  # with seeds of the v3 claims
@@ -223,7 +223,7 @@ def v_alpha_tau(d: Data, c: dict) -> Row:
 def _backup(d: Data, kind: str, c: dict, acc=S.acc_at, what: str = "accuracy at T_eq") -> Row:
     """(vi) on the claim's seeds: time to target sync − backup > 0 and accuracy backup − async > 0, the
     accuracy being `acc(curve, T_eq)` (acc_at: vi_sim, vi_real; acc_window: vi_real_v3)."""
-    df, unit = d.runs, "units" if kind == "sim" else "s"
+    df, unit = d.runs, "units" if kind.startswith("sim") else "s"
     bt = S.backup_table(df, d.curves, kind, acc=acc, seeds=c["seeds"])
     runs = df[
         df.experiment.isin([f"{kind}_sync", f"{kind}_backup", f"{kind}_async"]) & df.seed.isin(c["seeds"])
@@ -530,3 +530,104 @@ def readme_blocks(data_dir: Path) -> dict[str, str | None]:
         "walltime": walltime,
         "claims": None,
     }
+
+
+# ---- fourth design (issue 31): (i), (iv), (vi) simulated on fresh seeds (config.sweep_v4, config.sim_v4) ---
+SWEEP_V4 = "sweep_v4"
+SIM_V4 = "simv4"  # experiments simv4_sync, simv4_backup, simv4_async
+
+
+def trend_x(s) -> np.ndarray:
+    """The trend's abscissa: log2(1 + s) spaces the doubling ladder of s evenly."""
+    return np.log2(1.0 + np.asarray(s, dtype=float))
+
+
+X_MEAN = float(trend_x(SS).mean())  # arms above it (s >= 8) carry positive weight in the slope
+
+
+def exponent(steps: pd.Series) -> float:
+    """Least-squares slope of log2(steps) against log2(1 + s) (steps indexed by s): the exponent b of
+    steps ∝ (1 + s)^b."""
+    return float(np.polyfit(trend_x(steps.index), np.log2(steps.to_numpy(dtype=float)), 1)[0])
+
+
+def exponents(d: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Per seed with all six arms: b (indexed by seed), and the steps table (seed x s) it was fitted on. A
+    seed that never reaches 80 % (or diverges) counts at the budget."""
+    k = d.steps_to_target.astype(float).fillna(float(BUDGET))
+    tab = d.assign(k=k).pivot_table(index="seed", columns="s", values="k", aggfunc="first")
+    tab = tab.reindex(columns=list(SS)).dropna()
+    return pd.Series({seed: exponent(r) for seed, r in tab.iterrows()}, dtype=float), tab
+
+
+def _trend_part(d: pd.DataFrame, label: str, threshold: float) -> tuple[V.Result, pd.Series, pd.DataFrame]:
+    b, tab = exponents(d)
+    res = V.bootstrap([b.to_numpy()], np.mean, threshold, ">", label=label, what="exponent b")
+    cens = d[d.seed.isin(tab.index) & d.steps_to_target.isna()]
+    if (trend_x(cens.s) < X_MEAN).any():  # a bound at s <= 4 pulls the slope down: b is no bound at all
+        res = replace(res, outcome=V.INCONCLUSIVE, method=res.method + ", censored at s ≤ 4: no bound")
+    else:
+        res = V.at_least(res, len(cens) > 0)
+    return res, b, tab
+
+
+def _sweep_v4(d: Data, seeds) -> pd.DataFrame:
+    """The sweep_v4 runs (MLP) of `seeds`, with their s."""
+    r = d.runs[(d.runs.experiment == SWEEP_V4) & (d.runs.model == "mlp")]
+    return r[r.seed.isin(seeds)].assign(s=lambda x: S.s_of(x))
+
+
+@claim("v4_i_trend")
+def v4_i_trend(d: Data, c: dict) -> Row | None:
+    """Every optimizer's mean exponent b > 0 (bootstrap over seeds)."""
+    sw = _sweep_v4(d, c["seeds"])
+    if not len(sw):
+        return None
+    parts, txt = [], []
+    for o in OPTS:
+        g = sw[sw.optimizer == o]
+        res, b, tab = _trend_part(g, o, c["threshold"])
+        parts.append(res)
+        never = g[g.seed.isin(tab.index)].groupby("s").steps_to_target.apply(lambda v: int(v.isna().sum()))
+        means = ", ".join(("≥ " if never.get(s, 0) else "") + f"{tab[s].mean():.0f}" for s in SS if len(tab))
+        txt.append(f"{o}: b = {b.mean():.2f} (n={len(b)}), steps {means}")
+    return _row(
+        "exponent b of steps to 80 % ∝ (1 + s)^b, seed mean, and mean steps at s = "
+        + ", ".join(map(str, SS))
+        + f" (≥: some seed never reaches 80 %, counted at {BUDGET:,}): "
+        + "; ".join(txt),
+        V.all_of(parts),
+        sw,
+    )
+
+
+@claim("v4_iv_accuracy")
+def v4_iv_accuracy(d: Data, c: dict) -> Row | None:
+    """Late accuracy acc(0) − acc(16) > threshold for momentum and Adam (paired t)."""
+    sw = _sweep_v4(d, c["seeds"])
+    sw = sw[sw.s.isin([0, 16])]
+    if not len(sw):
+        return None
+
+    def acc(o: str, s: int) -> pd.Series:
+        return S.late_acc(S.select(sw, c["seeds"], optimizer=o, s=s), d.curves)
+
+    parts = [V.difference(acc(o, 0), acc(o, 16), c["threshold"], ">", label=o) for o in ("momentum", "adam")]
+    txt = "; ".join(
+        f"{o}{' (not judged)' if o == 'sgd' else ''}: {fmt_mean_std(acc(o, 0), 2)} -> "
+        f"{fmt_mean_std(acc(o, 16), 2)} % (drop {acc(o, 0).mean() - acc(o, 16).mean():.2f} pt)"
+        for o in OPTS
+    )
+    return _row(
+        f"mean test accuracy over the last {LATE:,} updates, s = 0 -> 16: {txt}",
+        V.all_of(parts),
+        sw[sw.optimizer.isin(["momentum", "adam"])],
+    )
+
+
+@claim("v4_vi_sim")
+def v4_vi_sim(d: Data, c: dict) -> Row | None:
+    """vi_sim's criterion and code on the simv4_* runs (fresh seeds)."""
+    if not (d.runs.experiment.str.startswith(f"{SIM_V4}_") & d.runs.seed.isin(c["seeds"])).any():
+        return None
+    return _backup(d, SIM_V4, c)

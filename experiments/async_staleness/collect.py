@@ -7,7 +7,8 @@
                                                               committed replay.csv is never edited)
 
 async_staleness.csv: one row per run and time model (a sim_sync run is also the sync + backup row: same
-training steps, another step-time model, analysis.py), with the issue's columns first.
+training steps, another step-time model, analysis.py; a simv4_sync run likewise), with the issue's columns
+first.
 _curves.csv: one row per evaluation (steps, examples, test accuracy, coherence, time).
 _staleness_hist.csv: measured staleness counts: real async runs, the event simulation, and the replay
 runs' realised draws.
@@ -35,6 +36,7 @@ from .config import (
     SEEDS,
     SIM_ASYNC_UPDATES,
     SIM_BACKUPS,
+    SIM_KINDS,
     SIM_WORKERS,
     TARGET,
     TARGET_HIGH,
@@ -212,9 +214,10 @@ def _core_rows(runs_dir: Path):
         hist = []
         if cfg.staleness == "replay":
             hist = _hist_rows(row["staleness_dist"], "simulated", rid, cfg.seed, s["staleness_counts"])
-        if cfg.tag == "sim_sync":
+        kind, _, mode = cfg.tag.rpartition("_")  # simulated time: <kind>_sync and <kind>_async, SIM_KINDS
+        if kind in SIM_KINDS and mode == "sync":
             out, curves = [], []
-            for exp, b in (("sim_sync", 0), ("sim_backup", SIM_BACKUPS)):
+            for exp, b in ((f"{kind}_sync", 0), (f"{kind}_backup", SIM_BACKUPS)):
                 times = np.cumsum(A.sync_step_times(SIM_WORKERS, b, cfg.max_steps, cfg.seed))
                 cur = _curve(recs, rid, exp, times)
                 stt = A.first_at_or_above(cur, "test_acc", TARGET)
@@ -236,7 +239,8 @@ def _core_rows(runs_dir: Path):
                 curves.append(cur)
             yield out, curves, hist
             continue
-        times = A.async_events(SIM_WORKERS, cfg.max_steps, cfg.seed)[0] if cfg.tag == "sim_async" else None
+        is_async = kind in SIM_KINDS and mode == "async"
+        times = A.async_events(SIM_WORKERS, cfg.max_steps, cfg.seed)[0] if is_async else None
         cur = _curve(recs, rid, cfg.tag, times)
         row["steps_to_target"] = A.first_at_or_above(cur, "test_acc", TARGET) if ok else np.nan
         row["steps_to_85"] = A.first_at_or_above(cur, "test_acc", TARGET_HIGH) if ok else np.nan

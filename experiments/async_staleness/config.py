@@ -13,6 +13,8 @@ one async worker's minibatch of n = 32 per update, constant lr, a fixed budget o
   calib_alpha, lr_rule_v2, sweep_v2   the second design (issue 17): alpha0 of alpha0/max(tau, 1) calibrated
               at s = 16, and the arms of (ii), (iii), (v) with finer evaluation and 5 seeds
   validation_v3   the third design (issue 17): `validation` on the fresh seeds V3_SEEDS
+  sweep_v4, simv4_sync, simv4_async   the fourth design (issue 31): the MLP sweep and the simulated-time
+              runs on the fresh seeds V4_SEEDS / V4_SIM_SEEDS
 Real runs (param_server.py, `real_grid`): async / sync / backup (K = 8 (+1) workers, gloo point to
 point, injected log-normal delays with stragglers), seeds REAL_SEEDS; the 10 ms design again on V3_SEEDS.
 The paper scale is Dai et al.'s design on ResNet-50/ImageNet (multi-node torchrun, 8 workers x 32).
@@ -259,6 +261,34 @@ def alpha_v2() -> list[TrainConfig]:
     ]
 
 
+# ---- fourth design (issue 31; appended to the grid, fixed before its runs; README "Fourth design") ---------
+# Fresh-seed reruns of three rows the earlier designs left inconclusive, never pooled with their seeds: (i) as
+# a trend test over s (claims.toml v4_i_trend), (iv) with the late-accuracy statistic of the third design
+# (v4_iv_accuracy), (vi) in simulated time (v4_vi_sim). sweep_v4 is the first design's MLP sweep (every
+# optimizer and s, budget, lr, evaluation every EVAL updates) without the coherence measurements: no v4 claim
+# reads them, and they leave the training as it is (staleness.Staleness.after takes a separate gradient). The
+# simulated-time runs are sim()'s configurations under the experiment prefix `simv4` (SIM_KINDS; the first
+# design's figure selects `sim_`, so it keeps its lines).
+V4_SEEDS = list(range(20, 28))  # no judged run of this study has used 20-27 (earlier: 0-5, 10-19; 100-101)
+V4_SIM_SEEDS = V4_SEEDS[:6]  # 20-25: the power rule asks 4 at (vi) simulated's observed effect; 2 spare
+SIM_KINDS = ("sim", "simv4")  # experiment prefixes of the simulated-time runs: <kind>_sync/_backup/_async
+
+
+def sweep_v4() -> list[TrainConfig]:
+    """The first design's MLP sweep (OPTIMIZERS x STALENESS) on V4_SEEDS, no coherence (tag sweep_v4)."""
+    first = [c for c in sweep() if net_name(c) == "mlp" and c.seed == SEEDS[0]]
+    return [
+        replace(c, tag="sweep_v4", seed=seed, log_coherence_every_steps=0) for c in first for seed in V4_SEEDS
+    ]
+
+
+def sim_v4() -> list[TrainConfig]:
+    """sim()'s sync (16, and 16 + 1 backup from the same runs) and async (16) runs on V4_SIM_SEEDS (tags
+    simv4_sync, simv4_async)."""
+    first = [c for c in sim() if c.seed == SEEDS[0]]
+    return [replace(c, tag="simv4" + c.tag[len("sim") :], seed=seed) for c in first for seed in V4_SIM_SEEDS]
+
+
 def real_grid(scale: str = "cpu") -> list[tuple[TrainConfig, ServerConfig, int]]:
     """(config, server config, workers K) of the real parameter-server runs; scale "v3": only the third
     design's (the tail of the cpu list)."""
@@ -337,5 +367,5 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
                 picks[c.tag] = c
         return [smoke_cfg(c) for c in picks.values()] + [smoke_cfg(paper()[-1])]
     # the third design, appended (issue 17): indices stay; not in the smoke grid (validation's smoke run is
-    # the same configuration)
-    return cfgs + validation_v3()
+    # the same configuration); the fourth (issue 31) after it, likewise (the sweep's and sim's smoke runs)
+    return cfgs + validation_v3() + sweep_v4() + sim_v4()

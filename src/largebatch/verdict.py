@@ -145,13 +145,17 @@ def with_sesoi(result: Result, sesoi: float, direction: str) -> Result:
     side of it). With `sesoi`, the effect the paper's claim needs at least: an interval wholly on the other
     side of the sesoi is *not reproduced* (the equivalence logic of two one-sided tests: whatever the effect
     is, it is smaller than any effect of interest), and a reproduced result stays reproduced. Composite
-    results are re-judged part by part and recombined as all_of / any_of were.
+    results are re-judged part by part and recombined as all_of / any_of were. A result computed from
+    censored seeds (`at_least`: "censored" in its method) is left as it is: its interval bounds the effect
+    from one side only, so lying below the sesoi does not show the effect is smaller.
     """
     if result.parts:
         parts = [with_sesoi(p, sesoi, direction) for p in result.parts]
         how = any_of if result.method.startswith("any of") else all_of
         return replace(how(parts, result.label), rule=result.rule + f"; sesoi {sesoi:g}")
     if result.outcome != INCONCLUSIVE or result.equivalence or not (result.lo <= result.hi):
+        return result
+    if "censored" in result.method:  # an interval of bounds (at_least): the effect may exceed the sesoi
         return result
     below = result.hi < sesoi if direction == ">" else result.lo > sesoi
     return replace(
