@@ -68,3 +68,20 @@ def test_benchmark_table_renders_gpu_check_rows(tmp_path):
     bench_core.render({"torch": "t", "threads": 2}, readme, gpu=gpu)
     text = readme.read_text()
     assert "ResNet-50 training on GPU X" in text and "| 0.960 |" in text and "12.5 s" in text
+
+
+def test_sweep_exits_nonzero_when_collect_refuses(tmp_path, monkeypatch, capsys):
+    """A collect that refuses to shrink a committed CSV leaves it as it is and makes the sweep fail (its
+    runs stay complete: the next run of the command skips them and collects again)."""
+    import largebatch.sweep as S
+    from largebatch.results import ShrinkError
+
+    class Refusing:
+        def collect(self, scale, **kw):
+            raise ShrinkError("refusing to replace x.csv (6 rows) with 1 row")
+
+    monkeypatch.setattr(S, "get_study", lambda name: Refusing())
+    assert S.collect_study("seed_mlp", "smoke", tmp_path) is None
+    monkeypatch.setattr(S, "plan", lambda *a, **k: ([], []))
+    assert S.run_sweep("seed_mlp", "smoke", 1, extra=[f"--out_dir={tmp_path}"]) == 1
+    assert "refusing to replace" in capsys.readouterr().err

@@ -275,9 +275,15 @@ def run_sweep(
                 )
             )
     if not dry:
-        collect_study(name, scale, Path(cfgs[0].out_dir) if cfgs else ROOT / "runs", partial)
-    if failed:
-        print(f"[sweep] {len(failed)} run(s) failed: {failed}; rerun the same command to retry them")
+        if collect_study(name, scale, Path(cfgs[0].out_dir) if cfgs else ROOT / "runs", partial) is None:
+            failed.append("collect")  # the runs are complete; the CSVs were left as they were
+    runs_failed = [i for i in failed if i != "collect"]
+    if runs_failed:
+        print(
+            f"[sweep] {len(runs_failed)} run(s) failed: {runs_failed}; rerun the same command to retry them"
+        )
+    if "collect" in failed:
+        print("[sweep] the runs are kept; collect them with the study's collect (see above) or --partial")
     return len(failed)
 
 
@@ -507,21 +513,21 @@ def run_cluster(
     return len(failed)
 
 
-def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) -> list[Path]:
-    """The study's collect() (if any, through largebatch.study: the scale guard first); a refusal to shrink a
-    committed CSV is printed, not raised."""
+def collect_study(name: str, scale: str, runs_dir: Path, partial: bool = False) -> list[Path] | None:
+    """The study's collect() (if any, through largebatch.study: the scale guard first): the paths written,
+    or None when it refused or failed (printed, not raised: the sweep then exits nonzero, its runs kept)."""
     try:
         with allow_partial(partial):
             paths = get_study(name).collect(scale, runs_dir=runs_dir)
     except ShrinkError as e:
-        print(f"[sweep] collect: {e}")
-        return []
+        print(f"[sweep] collect: {e}", file=sys.stderr)
+        return None
     except DataFileError as e:  # a malformed committed CSV, a run whose files disagree: nothing written
         print(f"[sweep] collect error: {e}", file=sys.stderr)
-        return []
+        return None
     except OSError as e:
         print(f"[sweep] collect error: {oserror_text(e, 'data directory', 'then rerun')}", file=sys.stderr)
-        return []
+        return None
     for path in paths:
         print(f"[sweep] wrote {path}")
     return paths
