@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from largebatch import bstar
+from largebatch.claims import Row, claim
 from largebatch.results import DATA, markdown_table
 
 STUDY = "failure_batch"
@@ -35,35 +37,47 @@ PAPER_GOYAL = {
 }
 
 
-def claims(data_dir: Path) -> list[dict]:
-    """Exploratory rows (no verdict: the probes are calibration, seeds >= 100): each proxy's B*."""
-    runs = _runs(str(data_dir))
-    rows = []
-    if (runs.probe == "goyal").any():
-        from largebatch.proxies import E_V3
+class Data(NamedTuple):
+    """The probes' runs (failure_batch.csv) and where they were read from."""
 
-        est = estimates("goyal", E_V3, data_dir)
-        rows.append(
-            _row(
-                "bstar_goyal",
-                f"E = {E_V3:g}: B* = {est['b_star_gap']:,.0f}{_ci(est['ci'], 'b_star_gap')}"
-                f" (target {est['target']:.2f} %, seeds {est['n_seeds']})",
-                runs[runs.probe == "goyal"],
-            )
-        )
-    parts, mine = [], runs[runs.probe.str.startswith("lars")]
+    runs: pd.DataFrame
+    data_dir: Path
+
+
+def load(data_dir: Path) -> Data:
+    return Data(_runs(str(data_dir)), Path(data_dir))
+
+
+@claim("bstar_goyal")
+def bstar_goyal(d: Data, spec: dict) -> Row | None:
+    """The Goyal / 32k-recipe proxy's B* at the v3 budget (exploratory: calibration)."""
+    if not (d.runs.probe == "goyal").any():
+        return None
+    from largebatch.proxies import E_V3
+
+    est = estimates("goyal", E_V3, d.data_dir)
+    return Row(
+        f"E = {E_V3:g}: B* = {est['b_star_gap']:,.0f}{_ci(est['ci'], 'b_star_gap')}"
+        f" (target {est['target']:.2f} %, seeds {est['n_seeds']})",
+        None,
+        runs=d.runs[d.runs.probe == "goyal"],
+    )
+
+
+@claim("bstar_lars")
+def bstar_lars(d: Data, spec: dict) -> Row | None:
+    """The LARS nets' B* for tuned SGD at the LARS budget (exploratory: calibration)."""
+    parts = []
     for p in ("lars_nobn", "lars_bn"):
-        r = probe_runs(p, data_dir)
+        r = probe_runs(p, d.data_dir)
         if r[np.isclose(r.epochs, LARS_E)].seed.nunique() >= 2:
-            est = estimates(p, LARS_E, data_dir)
+            est = estimates(p, LARS_E, d.data_dir)
             parts.append(f"{p}: {est['b_star_gap']:,.0f}{_ci(est['ci'], 'b_star_gap')}")
-    if parts:
-        rows.append(_row("bstar_lars", f"E = {LARS_E:.2f}: " + "; ".join(parts), mine))
-    return rows
-
-
-def _row(cid: str, ours: str, runs: pd.DataFrame) -> dict:
-    return {"id": cid, "ours": ours, "result": None, "runs": runs, "csv": CSV}
+    if not parts:
+        return None
+    return Row(
+        f"E = {LARS_E:.2f}: " + "; ".join(parts), None, runs=d.runs[d.runs.probe.str.startswith("lars")]
+    )
 
 
 @lru_cache(maxsize=8)
