@@ -26,6 +26,7 @@ from . import proxy
 from .config import SHARED_ARMS_V3
 
 CSV = "paper_figures/data/recipe_32k.csv"
+GOYAL_CSV = "paper_figures/data/goyal_linear_scaling.csv"
 CHANCE_ERR = 90.0
 COLUMNS = ["arm", "run_id", "seed", "global_batch", "status", "final_test_err", "wall_s", "meta.git_sha"]
 
@@ -50,13 +51,19 @@ class Data:
 
 def load(data_dir: Path) -> Data:
     """The recipe's v3 arms and the Goyal study's v3 baseline and A (config.SHARED_ARMS_V3)."""
+    return Data(v3_runs(data_dir, COLUMNS))
+
+
+def v3_runs(data_dir: Path, columns: list[str]) -> pd.DataFrame:
+    """The v3 rows of recipe_32k.csv and the Goyal study's shared runs (experiment `batch` at the batches of
+    config.SHARED_ARMS_V3, named by arm), with `columns` and `csv` (the CSV each row comes from)."""
     r = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
     r = r[r["design"] == "v3"].assign(csv=CSV)
     g = pd.read_csv(Path(data_dir) / "goyal_linear_scaling.csv")
     by_batch = {b: a for a, b in SHARED_ARMS_V3.items()}
     g = g[(g["design"] == "v3") & (g["experiment"] == "batch") & g["global_batch"].isin(by_batch)]
-    g = g.assign(arm=g["global_batch"].map(by_batch), csv="paper_figures/data/goyal_linear_scaling.csv")
-    return Data(pd.concat([r[[*COLUMNS, "csv"]], g[[*COLUMNS, "csv"]]], ignore_index=True))
+    g = g.assign(arm=g["global_batch"].map(by_batch), csv=GOYAL_CSV)
+    return pd.concat([r[[*columns, "csv"]], g[[*columns, "csv"]]], ignore_index=True)
 
 
 def _ready(data: Data, s: dict) -> bool:
@@ -164,86 +171,110 @@ def fp16(data: Data, s: dict) -> Row | None:
     return _row(data, s, ours, V.equivalence(h, f, s["margin"]), ["D2_fp16", "D2_fp32"])
 
 
-def arm_errors(runs: pd.DataFrame) -> dict[str, pd.Series]:
-    """Final test error per arm (diverged runs at chance), indexed by seed."""
-    err = runs["final_test_err"].astype(float).where(runs["status"] != "diverged", CHANCE_ERR)
-    return {
-        a: err[runs["arm"] == a].set_axis(runs.loc[runs["arm"] == a, "seed"]) for a in runs["arm"].unique()
-    }
+# The arms as the README's results table names them (config.py's docstring has their full definitions).
+ARMS = {
+    "baseline": "Goyal's recipe at B = 256 (no warmup)",
+    "A": "Goyal's recipe: linear scaling, gradual warmup over 5/90, ÷10 at 30/60/80 of 90",
+    "B": "A + slow start: warmup to 0.5η, then 0.5 / 0.075 / 0.01 / 0.001·η from 0/40/70/85 of 90",
+    "C": "A with RMSprop warm-up in place of the lr warmup (η from step 0)",
+    "D": "RMSprop warm-up + slow start (0.5η from step 0) + BN recomputed from the last 2 minibatches",
+    "D_running": "D's runs, evaluated with the BN running averages",
+    "D2_fp32": "D on 2 gloo processes, fp32 gradient allreduce",
+    "D2_fp16": "D on 2 gloo processes, fp16 gradient allreduce (fp16_compress_hook)",
+}
+SHARED = "(Goyal study's runs)"
+# The sweep's wall clock, from start to the last run (one-process arms 2 at a time, then the fp16 pair),
+# as the sweep logged it (commit ae024d0); the CSVs hold each run's own wall time only.
+SWEEP_MACHINE_MIN = 12.5
 
 
-ARMS = ["baseline", "A", "B", "C", "D", "D_running", "D_fp16"]
+def _arms_table(d: Data) -> str:
+    base = d.err("baseline", None)
+    rows = []
+    for a, what in ARMS.items():
+        e, r = d.err(a, None), d.sel(a)
+        paired = e - base.reindex(e.index)
+        rows.append(
+            {
+                "arm": f"{a} {SHARED}" if a in SHARED_ARMS_V3 else a,
+                "what it changes": what,
+                "B": int(r["global_batch"].iloc[0]),
+                "steps": int(r["steps"].iloc[0]),
+                "lr peak": f"{r['lr_peak'].iloc[0]:.4g}",
+                "test error % (mean ± std, n)": fmt_mean_std(e, 2),
+                "Δ vs baseline (pt, same seeds)": "–" if a == "baseline" else f"{paired.mean():+.2f}",
+            }
+        )
+    return markdown_table(pd.DataFrame(rows))
+
+
+def _walltime(data_dir: Path, d: Data) -> str:
+    own = d.runs[d.runs["csv"] == CSV].drop_duplicates("run_id")  # D_running rows are D's runs
+    shared = d.runs[d.runs["csv"] == GOYAL_CSV]
+    recipe = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
+    procs = recipe.drop_duplicates("run_id").set_index("run_id")["world_size"].reindex(own["run_id"])
+    return (
+        f"Sweep: {len(own)} runs of this study ({(procs == 1).sum()} one-process, {(procs == 2).sum()} "
+        f"two-process), {own.wall_s.sum() / 60:.1f} min of summed run wall time (training process of rank 0, "
+        f"without interpreter and torchrun start-up; {recipe['meta.device'].iloc[0]}, torch "
+        f"{recipe['meta.torch'].iloc[0]}); {SWEEP_MACHINE_MIN:g} min of machine time with the one-process "
+        f"arms two at a time. The baseline and A are the Goyal study's {len(shared)} runs "
+        f"({shared.wall_s.sum() / 60:.1f} min, counted in its budget)."
+    )
+
+
+def _calib(data_dir: Path) -> str | None:
+    cal = Path(data_dir) / "recipe_32k_calib.csv"
+    if not cal.exists():
+        return None
+    c = pd.read_csv(cal)
+    v3 = c[c["part"] == "rms_v3"]
+    if not len(v3):
+        return None
+    grid = v3.pivot_table(index="rms_lr", columns="seed", values="final_test_err").rename(
+        columns=lambda s: f"seed {s}"
+    )
+    grid["mean"] = grid.mean(axis=1).round(3)
+    grid["summed wall_s"] = v3.groupby("rms_lr")["wall_s"].sum().round(1)
+    from .calibrate import RMS_DEFAULT, RMS_MARGIN, pick_rms_lr
+
+    first, margin = v3.iloc[0], grid["mean"][RMS_DEFAULT] - grid["mean"].min()
+    text = (
+        f"η_RMS grid (arm D at B = {int(first.global_batch)}, E = {first.epochs:g}, one process, calibration "
+        f"seeds; final test error %):\n\n" + markdown_table(grid.reset_index()) + "\n\n"
+        f"Pick: {pick_rms_lr(c, 'rms_v3'):g} (the rule: the lowest seed mean, {RMS_DEFAULT:g} unless another "
+        f"value is better by more than {RMS_MARGIN:g} pt; here by {margin:.2f} pt)."
+    )
+    late = c[c["part"].isin(["probe", "probe_late"])]
+    if len(late):
+        w = pd.DataFrame(
+            {
+                "probe epochs (of 20)": late.window_epochs,
+                "‖G‖² (± SE)": [f"{g:.4f} ± {e:.4f}" for g, e in zip(late.g2_mean, late.g2_se)],
+                "tr(Σ)": late.trace_sigma_mean.round(1),
+                "B_simple": [
+                    f"{b:.0f}" if g > 2 * e else "unresolved (‖G‖² within 2 SE of 0)"
+                    for b, g, e in zip(late.b_simple, late.g2_mean, late.g2_se)
+                ],
+                "use": late["part"].map(
+                    {"probe": "the second design's reference", "probe_late": "read after its sweep"}
+                ),
+            }
+        )
+        text += (
+            "\n\nThe second design's B_simple probe (baseline arm, B = 256, width 128, 20 epochs, seed "
+            f"{int(late.seed.iloc[0])}) in each lr phase:\n\n" + markdown_table(w)
+        )
+    return text
 
 
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     """The study README's generated blocks (written by `python -m largebatch.report`)."""
-    all_runs = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
-    runs, alt = all_runs[all_runs.batch_role == "main"], all_runs[all_runs.batch_role == "alt"]
-    arms = [a for a in ARMS if a in set(runs.arm)]
-
-    def arm_row(a, r):
-        first = r.iloc[0]
-        return {
-            "arm": a,
-            "B": int(first.global_batch),
-            "optimizer": first.optimizer,
-            "schedule": first.schedule,
-            "BN eval": first.bn_eval,
-            "allreduce": f"{first.comm_dtype} × {int(r.world_size.min())} proc",
-            "test error (%)": fmt_mean_std(arm_errors(r)[a], 2),
-            "train error (%)": fmt_mean_std(r.final_train_err, 2),
-            "status": ", ".join(f"{k} {v}" for k, v in r.status.value_counts().items()),
-            "wall (s)": f"{r.wall_s.mean():.0f}",
-        }
-
-    table = pd.DataFrame(
-        [arm_row(a, runs[runs.arm == a]) for a in arms]
-        + [arm_row(a, alt[alt.arm == a]) for a in arms if a in set(alt.arm)]
-    )
-    uniq = all_runs.drop_duplicates("run_id")  # D_running rows are D's own runs (second design)
-    wall = uniq.wall_s.sum() / 60
-    blocks = {
-        "results": markdown_table(table),
+    d = Data(v3_runs(data_dir, [*COLUMNS, "steps", "lr_peak"]))
+    return {
+        "results": _arms_table(d),
         "claims": None,
-        "walltime": f"Sweep: {len(uniq)} runs, {wall:.1f} min of summed run wall time (training "
-        "process of rank 0, without interpreter and torchrun start-up; "
-        f"{all_runs['meta.device'].iloc[0]}, torch {all_runs['meta.torch'].iloc[0]}).",
-        "regime": markdown_table(pd.DataFrame(proxy.regime_table())),
+        "walltime": _walltime(data_dir, d),
+        "regime": markdown_table(pd.DataFrame(proxy.regime_table_v3())),
+        "calib": _calib(data_dir),
     }
-    cal = Path(data_dir) / "recipe_32k_calib.csv"
-    if cal.exists():
-        c = pd.read_csv(cal)
-        probe = c[c["part"] == "probe"].iloc[0]
-        rms = c[c["part"] == "rms"][["rms_lr", "final_test_err", "status", "wall_s"]]
-        blocks["calib"] = (
-            f"B_simple probe (baseline arm, B = 256, {probe.epochs:g} epochs, seed {int(probe.seed)}): "
-            f"tr(Σ) / |G|² over epochs {probe.window_epochs} = {probe.b_simple:.0f} "
-            f"(|G|² = {probe.g2_mean:.4f} ± {probe.g2_se:.4f} SE, {int(probe.n_measurements)} measurements). "
-            f"η_RMS grid (arm D at B = {int(c[c['part'] == 'rms'].global_batch.iloc[0])}, 1 process, seed "
-            f"{int(probe.seed)}):\n\n" + markdown_table(rms)
-        )
-        late = c[c["part"].isin(["probe", "probe_late"])]
-        if (late["part"] == "probe_late").any():
-            w = late.assign(
-                use=late["part"].map(
-                    {"probe": "the reference (fixed before the sweep)", "probe_late": "exploratory"}
-                ),
-                g2=[f"{g:.4f} ± {e:.4f}" for g, e in zip(late.g2_mean, late.g2_se)],
-                b_simple=[
-                    f"{b:.0f}" if g > 2 * e else "unresolved (‖G‖² within 2 SE of 0)"
-                    for b, g, e in zip(late.b_simple, late.g2_mean, late.g2_se)
-                ],
-            )[["window_epochs", "g2", "trace_sigma_mean", "b_simple", "use"]]
-            w = w.rename(
-                columns={
-                    "window_epochs": "probe epochs (of 20)",
-                    "g2": "‖G‖² (± SE)",
-                    "trace_sigma_mean": "tr(Σ)",
-                    "b_simple": "B_simple",
-                }
-            )
-            blocks["calib"] += (
-                "\n\nThe same probe in each lr phase (the later windows were added after the "
-                "sweep):\n\n" + markdown_table(w.round({"tr(Σ)": 1}))
-            )
-    return blocks

@@ -94,16 +94,3 @@ PROXY = scale(
 )
 B_LARGE = PROXY.batches[-1]  # its image of 32k
 E_CPU = PROXY.epochs
-
-
-def regime_table() -> list[dict]:
-    """Paper vs the second design's proxy (the README's regime block until it shows the third design's)."""
-    return table(
-        PAPER,
-        PROXY,
-        notes={
-            f"batch 256 → {B_BASELINE}: B / ref": "pinned (the rule's image of 256 is 64)",
-            "warmup / time constant of momentum": "momentum kept at 0.9",
-            "beta_center / time constant of rms_decay": "mu2 scaled to keep this ratio",
-        },
-    )
