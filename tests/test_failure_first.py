@@ -16,9 +16,9 @@ import pytest
 from experiments.failure_batch import claims as FB
 from experiments.goyal_linear_scaling import claims_v3 as G3
 from experiments.goyal_linear_scaling import config as GC
-from experiments.recipe_32k import claims_v3 as R3
+from experiments.recipe_32k import claims as R3
 from experiments.recipe_32k import config as RC
-from largebatch import bstar, prereg, proxies
+from largebatch import bstar, claims, prereg, proxies
 from largebatch import verdict as V
 from largebatch.results import DATA
 
@@ -128,18 +128,18 @@ def test_recipe_v3_rows_and_precondition(tmp_path, a_gap, expect):
     from largebatch import report
 
     spec = prereg.load_spec("recipe_32k")
-    rows = R3.rows(_recipe_dir(tmp_path, a_gap, 0.3), spec)
-    assert {r["id"] for r in rows} == {k for k in spec if k.startswith("v3_")}
-    by = {r["id"]: r for r in rows}
-    assert by["v3_A_fails"]["result"].outcome == expect
-    assert by["v3_D_near_baseline"]["control_result"] is not None
+    rows = claims.run("recipe_32k", R3, spec, _recipe_dir(tmp_path, a_gap, 0.3))
+    assert {r.id for r in rows} == {k for k in spec if k.startswith("v3_")}
+    by = {r.id: r for r in rows}
+    assert by["v3_A_fails"].result.outcome == expect
+    assert by["v3_D_near_baseline"].control_result is not None
     judged = [
         {
             "study": "recipe_32k",
-            "id": r["id"],
-            "spec": spec[r["id"]],
-            "result": r["result"],
-            "outcome": V.EXPLORATORY if r["result"] is None else r["result"].outcome,
+            "id": r.id,
+            "spec": spec[r.id],
+            "result": r.result,
+            "outcome": V.EXPLORATORY if r.result is None else r.result.outcome,
         }
         for r in rows
     ]

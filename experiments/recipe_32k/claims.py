@@ -1,309 +1,280 @@
-"""The 32k recipe's claims, judged from paper_figures/data/recipe_32k{,_curves}.csv by largebatch.verdict.
+"""The 32k recipe's claims (third design, issue 28), one registered function per id of claims.toml.
 
-The claims, as data, are in claims.toml (arms, batch, statistic, threshold or margin, seeds), fixed before the
-second design's sweep; this module computes the statistics' inputs and hands them to `largebatch.verdict`.
-Errors are final test errors in percentage points; a diverged run counts as chance error (90 % on 10
-classes). The single-technique ablations (B and C against A) are an exploratory row without a verdict;
-D_running is D's own running-average score (same runs). The first design (18 epochs, B = 8,192) and its
-claims are in the history of this file and of recipe_32k.csv.
-Paper numbers: Akiba et al. 74.9 % top-1 at 32k (abstract); Goyal et al. 32k 27.55 ± 0.28 % and 256 23.60 ±
-0.12 % top-1 error (Fig. 3 / Table 1), so across the two papers D - A = -2.45 pt and recovery = 62 %.
+Each function takes the study's data (`load`) and its [[claim]] table and returns a `Row` for
+largebatch.report (largebatch.claims). The baseline (B = 256) and arm A (Goyal's recipe at the image of 32k)
+are the Goyal study's runs (goyal_linear_scaling.csv, experiment `batch`, design v3, the same seeds;
+config.SHARED_ARMS_V3), read here as data; B, C, D, D_running and the fp16 pair D2_fp32 / D2_fp16 come from
+recipe_32k.csv. Every error is Goyal's model error (the median of the evaluations in the final 5/90 of the
+run), in percent; a diverged run counts as 90 %. Arms are compared paired by seed. A claim whose arms have no
+runs on its seeds has no row. The first and second designs' claims are in the history of claims.toml and of
+this file. Paper numbers: Akiba et al. 74.9 % top-1 at 32k (abstract); Goyal et al. 32k 27.55 ± 0.28 % and 256
+23.60 ± 0.12 % top-1 error (Fig. 3 / Table 1), so across the two papers D - A = -2.45 pt and recovery = 62 %.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from largebatch import verdict as V
-from largebatch.prereg import load_spec
-from largebatch.results import fmt_mean_std, markdown_table, mean_std_n
+from largebatch.claims import Row, claim
+from largebatch.formatting import fmt_mean_std, markdown_table
 
 from . import proxy
+from .config import SHARED_ARMS_V3
 
-FIG_ARMS = "paper_figures/recipe_32k_arms.png"
-FIG_BN = "paper_figures/recipe_32k_bn_fp16.png"
-CHANCE_ERR = 90.0
 CSV = "paper_figures/data/recipe_32k.csv"
-PAPER_A, PAPER_D, PAPER_BASE = 27.55, 100 - 74.9, 23.60
+GOYAL_CSV = "paper_figures/data/goyal_linear_scaling.csv"
+CHANCE_ERR = 90.0
+COLUMNS = ["arm", "run_id", "seed", "global_batch", "status", "final_test_err", "wall_s", "meta.git_sha"]
 
 
-def arm_errors(runs: pd.DataFrame) -> dict[str, pd.Series]:
-    """Final test error per arm (diverged runs at chance), indexed by seed."""
-    err = runs["final_test_err"].astype(float).where(runs["status"] != "diverged", CHANCE_ERR)
-    return {
-        a: err[runs["arm"] == a].set_axis(runs.loc[runs["arm"] == a, "seed"]) for a in runs["arm"].unique()
-    }
+@dataclass(frozen=True, eq=False)
+class Data:
+    """The v3 runs of both CSVs, one row per (run, arm); `arm` is baseline, A, B, C, D, D_running, D2_*, and
+    `csv` the repository-relative CSV each row comes from."""
+
+    runs: pd.DataFrame
+
+    def err(self, arm: str, seeds) -> pd.Series:
+        """Final test error (%) of `arm` on `seeds`, indexed by seed; a diverged run at chance (90 %)."""
+        d = self.sel(arm, seeds)
+        e = d["final_test_err"].astype(float).where(d["status"] != "diverged", CHANCE_ERR)
+        return e.set_axis(d["seed"]).rename_axis("seed").sort_index()
+
+    def sel(self, arm: str, seeds=None) -> pd.DataFrame:
+        d = self.runs[self.runs["arm"] == arm]
+        return d if seeds is None else d[d["seed"].isin(seeds)]
 
 
-def _fmt(s: pd.Series) -> str:
-    m, sd, n = mean_std_n(s)
-    return f"{m:.2f} ± {sd:.2f}% (n={n})" if n > 1 else (f"{m:.2f}% (n=1)" if n else "–")
+def load(data_dir: Path) -> Data:
+    """The recipe's v3 arms and the Goyal study's v3 baseline and A (config.SHARED_ARMS_V3)."""
+    return Data(v3_runs(data_dir, COLUMNS))
 
 
-def _mean(s) -> float:
-    return mean_std_n(s)[0]
+def v3_runs(data_dir: Path, columns: list[str]) -> pd.DataFrame:
+    """The v3 rows of recipe_32k.csv and the Goyal study's shared runs (experiment `batch` at the batches of
+    config.SHARED_ARMS_V3, named by arm), with `columns` and `csv` (the CSV each row comes from)."""
+    r = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
+    r = r[r["design"] == "v3"].assign(csv=CSV)
+    g = pd.read_csv(Path(data_dir) / "goyal_linear_scaling.csv")
+    by_batch = {b: a for a, b in SHARED_ARMS_V3.items()}
+    g = g[(g["design"] == "v3") & (g["experiment"] == "batch") & g["global_batch"].isin(by_batch)]
+    g = g.assign(arm=g["global_batch"].map(by_batch), csv=GOYAL_CSV)
+    return pd.concat([r[[*columns, "csv"]], g[[*columns, "csv"]]], ignore_index=True)
 
 
-def _spec() -> dict[str, dict]:
-    return load_spec("recipe_32k")
+def _ready(data: Data, s: dict) -> bool:
+    """Do all the claim's arms have runs on its seeds?"""
+    return all(len(data.sel(a, s["seeds"])) for a in s["arms"])
 
 
-def _wall(runs: pd.DataFrame, arms) -> float | None:
-    """Seconds of run wall time one more seed of `arms` costs (mean wall_s per arm, summed)."""
-    if "wall_s" not in runs.columns:
+def _row(data: Data, s: dict, ours: str, result, arms, control=None) -> Row:
+    """A row judging `arms` on the claim's seeds; its cost per seed is the summed mean wall time of the arms.
+    Dated against each run's recorded commit (the rows of both CSVs carry meta.git_sha)."""
+    frames = [f for f in (data.sel(a, s["seeds"]) for a in arms) if len(f)]
+    runs = pd.concat(frames) if frames else data.runs.iloc[:0]
+    wall = float(sum(f["wall_s"].mean() for f in frames)) if frames else None
+    return Row(ours, result, runs=runs, csv=CSV, wall_per_seed=wall, control_result=control)
+
+
+def _ms(x: pd.Series) -> str:
+    return fmt_mean_std(x, 2) + " %"
+
+
+@claim("v3_A_fails")
+def a_fails(data: Data, s: dict) -> Row | None:
+    """The precondition: A more than 1 pt worse than the baseline (paired t)."""
+    if not _ready(data, s):
         return None
-    return float(sum(runs.loc[runs["arm"] == a, "wall_s"].mean() for a in arms if (runs["arm"] == a).any()))
+    a, b0 = data.err("A", s["seeds"]), data.err("baseline", s["seeds"])
+    res = V.difference(a, b0, s["threshold"], s["direction"])
+    ours = f"A (Goyal, B = {s['batch']}) {_ms(a)} vs baseline {_ms(b0)} (Δ {a.mean() - b0.mean():+.2f} pt)"
+    return _row(data, s, ours, res, ["A", "baseline"])
 
 
-def _sel(runs: pd.DataFrame, arms, seeds) -> pd.DataFrame:
-    return runs[runs["arm"].isin(arms) & runs["seed"].isin(seeds)]
+@claim("v3_D_beats_A")
+def d_beats_a(data: Data, s: dict) -> Row | None:
+    if not _ready(data, s):
+        return None
+    a, d = data.err("A", s["seeds"]), data.err("D", s["seeds"])
+    ours = f"A {_ms(a)}, D {_ms(d)} (A − D {a.mean() - d.mean():+.2f} pt)"
+    return _row(data, s, ours, V.difference(a, d, s["threshold"], s["direction"]), ["A", "D"])
 
 
-def evaluate(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> list[dict]:
-    """Claim rows {id, ours, result, runs, csv, wall_per_seed} of the second design (claims.toml): criteria at
-    the main batch (4 B_simple, batch_role "main"), the B_simple prediction also at B_simple ("alt")."""
-    spec = _spec()
-    ids = set(runs["run_id"])
-    curves = None if curves is None else curves[curves["run_id"].isin(ids)]
-    main, alt = runs[runs["batch_role"] == "main"], runs[runs["batch_role"] == "alt"]
-    e, ea = arm_errors(main), arm_errors(alt)
-    if not {"baseline", "A", "D"} <= set(e):
-        return []
+@claim("v3_D_recovers")
+def d_recovers(data: Data, s: dict) -> Row | None:
+    """(A − D) / (A − baseline) of the seed means, seeds resampled together (paired bootstrap)."""
+    if not _ready(data, s):
+        return None
+    a, d, b0 = (data.err(x, s["seeds"]) for x in ("A", "D", "baseline"))
+    common = a.index.intersection(d.index).intersection(b0.index)
+    a, d, b0 = a[common], d[common], b0[common]
 
-    def arm(a, cid, errs=e):
-        return errs[a][errs[a].index.isin(spec[cid]["seeds"])] if a in errs else pd.Series(dtype=float)
+    def ratio(x, y, z):
+        gap = x.mean() - z.mean()
+        return (x.mean() - y.mean()) / gap if gap != 0 else float("nan")
 
-    def row(cid, ours, result, arms, table=main):
-        return {
-            "id": cid,
-            "ours": ours,
-            "result": result,
-            "runs": _sel(table, arms, spec[cid]["seeds"]),
-            "csv": CSV,
-            "wall_per_seed": _wall(table, arms),
-        }
-
-    B = int(main.loc[main["arm"] == "A", "global_batch"].iloc[0])
-    rows = []
-    A_, D_ = arm("A", "v2_D_beats_A"), arm("D", "v2_D_beats_A")
-    s = spec["v2_D_beats_A"]
-    rows.append(
-        row(
-            "v2_D_beats_A",
-            f"B={B}: D {_fmt(D_)} vs A {_fmt(A_)}: A − D = {_mean(A_) - _mean(D_):+.2f} pt",
-            V.difference(A_, D_, s["threshold"], s["direction"]),
-            ["A", "D"],
-        )
-    )
-    s = spec["v2_D_recovers"]
-    A_, D_, b_ = (arm(k, "v2_D_recovers") for k in ("A", "D", "baseline"))
-    common = A_.index.intersection(D_.index).intersection(b_.index)
     res = V.bootstrap(
-        [A_[common], D_[common], b_[common]],
-        lambda a, d, b: (a.mean() - d.mean()) / (a.mean() - b.mean()),
+        [a.to_numpy(), d.to_numpy(), b0.to_numpy()],
+        ratio,
         s["threshold"],
         s["direction"],
         paired=True,
-        what="recovery",
+        what="recovered fraction",
     )
-    rows.append(
-        row(
-            "v2_D_recovers",
-            f"{res.estimate:.0%} of A − baseline = {_mean(A_) - _mean(b_):.2f} pt "
-            f"(baseline B=256 {_fmt(b_)})",
-            res,
-            ["A", "D", "baseline"],
-        )
-    )
-    s = spec["v2_D_near_baseline"]
-    D_, b_ = arm("D", "v2_D_near_baseline"), arm("baseline", "v2_D_near_baseline")
-    rows.append(
-        row(
-            "v2_D_near_baseline",
-            f"D − baseline = {_mean(D_) - _mean(b_):+.2f} pt",
-            V.equivalence(D_, b_, s["margin"]),
-            ["D", "baseline"],
-        )
-    )
-    s = spec["v2_bsimple_falls"]
-    A_, b_ = arm("A", "v2_bsimple_falls"), arm("baseline", "v2_bsimple_falls")
-    rows.append(
-        row(
-            "v2_bsimple_falls",
-            f"A at B={B} {_fmt(A_)} vs baseline {_fmt(b_)}: {_mean(A_) - _mean(b_):+.2f} pt",
-            V.difference(A_, b_, s["threshold"], s["direction"]),
-            ["A", "baseline"],
-        )
-    )
-    if "A" in ea:
-        s = spec["v2_bsimple_flat"]
-        Ar, b_ = arm("A", "v2_bsimple_flat", ea), arm("baseline", "v2_bsimple_flat")
-        Bref = int(alt.loc[alt["arm"] == "A", "global_batch"].iloc[0])
-        r = row(
-            "v2_bsimple_flat",
-            f"A at B={Bref} {_fmt(Ar)} vs baseline {_fmt(b_)}: {_mean(Ar) - _mean(b_):+.2f} pt",
-            V.equivalence(Ar, b_, s["margin"]),
-            ["A"],
-            alt,
-        )
-        r["runs"] = pd.concat([r["runs"], _sel(main, ["baseline"], s["seeds"])])
-        rows.append(r)
-    single = [
-        f"{k} {_fmt(e[k])}, {k} − A = {_mean(e[k]) - _mean(e['A']):+.2f} pt" for k in ("B", "C") if k in e
-    ]
-    if single:
-        rows.append(row("v2_ablation", f"B={B}: " + "; ".join(single), None, ["A", "B", "C"]))
-    if "D_running" in e:
-        s = spec["v2_bn_recomputed"]
-        D_, r_ = arm("D", "v2_bn_recomputed"), arm("D_running", "v2_bn_recomputed")
-        rows.append(
-            row(
-                "v2_bn_recomputed",
-                f"recomputed {_fmt(D_)} vs running {_fmt(r_)}: {_mean(D_) - _mean(r_):+.2f} pt",
-                V.noninferior(D_, r_, s["margin"]),
-                ["D", "D_running"],
-            )
-        )
-        if curves is not None and len(curves):
-            rows.append(
-                _bn_first_half(
-                    main,
-                    curves[curves["batch_role"] == "main"],
-                    spec["v2_bn_first_half"],
-                    row,
-                    "v2_bn_first_half",
-                )
-            )
-    if "D_fp16" in e:
-        s = spec["v2_fp16"]
-        procs = main.loc[main["arm"] == "D_fp16", "world_size"].astype(int)
-        real = bool(len(procs)) and bool((procs >= 2).all())
-        f_, D_ = arm("D_fp16", "v2_fp16"), arm("D", "v2_fp16")
-        rows.append(
-            row(
-                "v2_fp16",
-                f"fp16 {_fmt(f_)} vs fp32 {_fmt(D_)}: {_mean(f_) - _mean(D_):+.2f} pt; "
-                f"{procs.min() if len(procs) else 0} gloo processes"
-                + ("" if real else " (fp16 hook inactive in one process: not measured)"),
-                V.equivalence(f_, D_, s["margin"]) if real else None,
-                ["D_fp16", "D"],
-            )
-        )
-    return rows
+    ours = f"gap A − baseline {a.mean() - b0.mean():+.2f} pt, D closes {100 * ratio(a, d, b0):.0f} % of it"
+    return _row(data, s, ours, res, ["A", "D", "baseline"])
 
 
-def _bn_first_half(
-    runs: pd.DataFrame, curves: pd.DataFrame, spec: dict, row, cid: str = "bn_first_half"
-) -> dict:
-    """PAPERS.md §4.4's stricter form: recomputed within the margin of running at every epoch of the first
-    half (paired by seed per epoch; every epoch must pass)."""
-    c = curves[curves["arm"].isin(["D", "D_running"]) & curves["seed"].isin(spec["seeds"])]
-    E = float(runs.loc[runs["arm"] == "D", "epochs"].iloc[0])
-    c = c[c["epoch"] <= E / 2].dropna(subset=["test_err"])
-    c = c.groupby(["arm", "epoch", "seed"], as_index=False)["test_err"].mean()
-    parts = []
-    for ep, g in c.groupby("epoch"):
-        d = g[g["arm"] == "D"].set_index("seed")["test_err"]
-        r = g[g["arm"] == "D_running"].set_index("seed")["test_err"]
-        parts.append(V.noninferior(d, r, spec["margin"], label=f"ep {ep:g}"))
-    res = V.all_of(parts) if parts else None
-    worst = max(parts, key=lambda p: p.estimate) if parts else None
+@claim("v3_D_near_baseline")
+def d_near_baseline(data: Data, s: dict) -> Row | None:
+    """D within the margin of the baseline (TOST), and the control (A) by the same test."""
+    if not _ready(data, s):
+        return None
+    d, b0 = data.err("D", s["seeds"]), data.err("baseline", s["seeds"])
+    ctl = data.err(s["control"], s["seeds"])
+    res = V.equivalence(d, b0, s["margin"])
+    control = V.equivalence(ctl, b0, s["margin"], label=s["control"])
     ours = (
-        "no curves"
-        if not parts
-        else (
-            f"{sum(p.outcome == V.REPRODUCED for p in parts)} of {len(parts)} epochs pass; largest "
-            f"recomputed − running {worst.estimate:+.2f} pt at {worst.label}"
-        )
+        f"D − baseline {d.mean() - b0.mean():+.2f} pt; control {s['control']} − baseline "
+        f"{ctl.mean() - b0.mean():+.2f} pt"
     )
-    return row(cid, ours, res, ["D", "D_running"])
+    return _row(data, s, ours, res, ["D", "baseline", s["control"]], control)
 
 
-def claims(data_dir: Path) -> list[dict]:
-    """Rows for the README table (see largebatch.report): the third design's once its runs are in the CSV."""
-    runs = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
-    if "design" in runs.columns and (runs["design"] == "v3").any():
-        from . import claims_v3
-
-        return claims_v3.rows(Path(data_dir), _spec())
-    path = Path(data_dir) / "recipe_32k_curves.csv"
-    return evaluate(runs, pd.read_csv(path) if path.exists() else None)
+@claim("v3_ablation")
+def ablation(data: Data, s: dict) -> Row | None:
+    if not _ready(data, s):
+        return None
+    ours = "; ".join(f"{a} {_ms(data.err(a, s['seeds']))}" for a in s["arms"])
+    return _row(data, s, ours, None, s["arms"])
 
 
-ARMS = ["baseline", "A", "B", "C", "D", "D_running", "D_fp16"]
+@claim("v3_bn_recomputed")
+def bn_recomputed(data: Data, s: dict) -> Row | None:
+    if not _ready(data, s):
+        return None
+    d, run = data.err("D", s["seeds"]), data.err("D_running", s["seeds"])
+    ours = f"D (recomputed BN) {_ms(d)}, D_running {_ms(run)} (Δ {d.mean() - run.mean():+.2f} pt)"
+    return _row(data, s, ours, V.noninferior(d, run, s["margin"]), ["D", "D_running"])
+
+
+@claim("v3_fp16")
+def fp16(data: Data, s: dict) -> Row | None:
+    if not _ready(data, s):
+        return None
+    h, f = data.err("D2_fp16", s["seeds"]), data.err("D2_fp32", s["seeds"])
+    ours = f"D2_fp16 {_ms(h)}, D2_fp32 {_ms(f)} (Δ {h.mean() - f.mean():+.2f} pt)"
+    return _row(data, s, ours, V.equivalence(h, f, s["margin"]), ["D2_fp16", "D2_fp32"])
+
+
+# The arms as the README's results table names them (config.py's docstring has their full definitions).
+ARMS = {
+    "baseline": "Goyal's recipe at B = 256 (no warmup)",
+    "A": "Goyal's recipe: linear scaling, gradual warmup over 5/90, ÷10 at 30/60/80 of 90",
+    "B": "A + slow start: warmup to 0.5η, then 0.5 / 0.075 / 0.01 / 0.001·η from 0/40/70/85 of 90",
+    "C": "A with RMSprop warm-up in place of the lr warmup (η from step 0)",
+    "D": "RMSprop warm-up + slow start (0.5η from step 0) + BN recomputed from the last 2 minibatches",
+    "D_running": "D's runs, evaluated with the BN running averages",
+    "D2_fp32": "D on 2 gloo processes, fp32 gradient allreduce",
+    "D2_fp16": "D on 2 gloo processes, fp16 gradient allreduce (fp16_compress_hook)",
+}
+SHARED = "(Goyal study's runs)"
+# The sweep's wall clock, from start to the last run (one-process arms 2 at a time, then the fp16 pair),
+# as the sweep logged it (commit ae024d0); the CSVs hold each run's own wall time only.
+SWEEP_MACHINE_MIN = 12.5
+
+
+def _arms_table(d: Data) -> str:
+    base = d.err("baseline", None)
+    rows = []
+    for a, what in ARMS.items():
+        e, r = d.err(a, None), d.sel(a)
+        paired = e - base.reindex(e.index)
+        rows.append(
+            {
+                "arm": f"{a} {SHARED}" if a in SHARED_ARMS_V3 else a,
+                "what it changes": what,
+                "B": int(r["global_batch"].iloc[0]),
+                "steps": int(r["steps"].iloc[0]),
+                "lr peak": f"{r['lr_peak'].iloc[0]:.4g}",
+                "test error % (mean ± std, n)": fmt_mean_std(e, 2),
+                "Δ vs baseline (pt, same seeds)": "–" if a == "baseline" else f"{paired.mean():+.2f}",
+            }
+        )
+    return markdown_table(pd.DataFrame(rows))
+
+
+def _walltime(data_dir: Path, d: Data) -> str:
+    own = d.runs[d.runs["csv"] == CSV].drop_duplicates("run_id")  # D_running rows are D's runs
+    shared = d.runs[d.runs["csv"] == GOYAL_CSV]
+    recipe = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
+    procs = recipe.drop_duplicates("run_id").set_index("run_id")["world_size"].reindex(own["run_id"])
+    return (
+        f"Sweep: {len(own)} runs of this study ({(procs == 1).sum()} one-process, {(procs == 2).sum()} "
+        f"two-process), {own.wall_s.sum() / 60:.1f} min of summed run wall time (training process of rank 0, "
+        f"without interpreter and torchrun start-up; {recipe['meta.device'].iloc[0]}, torch "
+        f"{recipe['meta.torch'].iloc[0]}); {SWEEP_MACHINE_MIN:g} min of machine time with the one-process "
+        f"arms two at a time. The baseline and A are the Goyal study's {len(shared)} runs "
+        f"({shared.wall_s.sum() / 60:.1f} min, counted in its budget)."
+    )
+
+
+def _calib(data_dir: Path) -> str | None:
+    cal = Path(data_dir) / "recipe_32k_calib.csv"
+    if not cal.exists():
+        return None
+    c = pd.read_csv(cal)
+    v3 = c[c["part"] == "rms_v3"]
+    if not len(v3):
+        return None
+    grid = v3.pivot_table(index="rms_lr", columns="seed", values="final_test_err").rename(
+        columns=lambda s: f"seed {s}"
+    )
+    grid["mean"] = grid.mean(axis=1).round(3)
+    grid["summed wall_s"] = v3.groupby("rms_lr")["wall_s"].sum().round(1)
+    from .calibrate import RMS_DEFAULT, RMS_MARGIN, pick_rms_lr
+
+    first, margin = v3.iloc[0], grid["mean"][RMS_DEFAULT] - grid["mean"].min()
+    text = (
+        f"η_RMS grid (arm D at B = {int(first.global_batch)}, E = {first.epochs:g}, one process, calibration "
+        f"seeds; final test error %):\n\n" + markdown_table(grid.reset_index()) + "\n\n"
+        f"Pick: {pick_rms_lr(c, 'rms_v3'):g} (the rule: the lowest seed mean, {RMS_DEFAULT:g} unless another "
+        f"value is better by more than {RMS_MARGIN:g} pt; here by {margin:.2f} pt)."
+    )
+    late = c[c["part"].isin(["probe", "probe_late"])]
+    if len(late):
+        w = pd.DataFrame(
+            {
+                "probe epochs (of 20)": late.window_epochs,
+                "‖G‖² (± SE)": [f"{g:.4f} ± {e:.4f}" for g, e in zip(late.g2_mean, late.g2_se)],
+                "tr(Σ)": late.trace_sigma_mean.round(1),
+                "B_simple": [
+                    f"{b:.0f}" if g > 2 * e else "unresolved (‖G‖² within 2 SE of 0)"
+                    for b, g, e in zip(late.b_simple, late.g2_mean, late.g2_se)
+                ],
+                "use": late["part"].map(
+                    {"probe": "the second design's reference", "probe_late": "read after its sweep"}
+                ),
+            }
+        )
+        text += (
+            "\n\nThe second design's B_simple probe (baseline arm, B = 256, width 128, 20 epochs, seed "
+            f"{int(late.seed.iloc[0])}) in each lr phase:\n\n" + markdown_table(w)
+        )
+    return text
 
 
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     """The study README's generated blocks (written by `python -m largebatch.report`)."""
-    all_runs = pd.read_csv(Path(data_dir) / "recipe_32k.csv")
-    runs, alt = all_runs[all_runs.batch_role == "main"], all_runs[all_runs.batch_role == "alt"]
-    arms = [a for a in ARMS if a in set(runs.arm)]
-
-    def arm_row(a, r):
-        first = r.iloc[0]
-        return {
-            "arm": a,
-            "B": int(first.global_batch),
-            "optimizer": first.optimizer,
-            "schedule": first.schedule,
-            "BN eval": first.bn_eval,
-            "allreduce": f"{first.comm_dtype} × {int(r.world_size.min())} proc",
-            "test error (%)": fmt_mean_std(arm_errors(r)[a], 2),
-            "train error (%)": fmt_mean_std(r.final_train_err, 2),
-            "status": ", ".join(f"{k} {v}" for k, v in r.status.value_counts().items()),
-            "wall (s)": f"{r.wall_s.mean():.0f}",
-        }
-
-    table = pd.DataFrame(
-        [arm_row(a, runs[runs.arm == a]) for a in arms]
-        + [arm_row(a, alt[alt.arm == a]) for a in arms if a in set(alt.arm)]
-    )
-    uniq = all_runs.drop_duplicates("run_id")  # D_running rows are D's own runs (second design)
-    wall = uniq.wall_s.sum() / 60
-    blocks = {
-        "results": markdown_table(table),
+    d = Data(v3_runs(data_dir, [*COLUMNS, "steps", "lr_peak"]))
+    return {
+        "results": _arms_table(d),
         "claims": None,
-        "walltime": f"Sweep: {len(uniq)} runs, {wall:.1f} min of summed run wall time (training "
-        "process of rank 0, without interpreter and torchrun start-up; "
-        f"{all_runs['meta.device'].iloc[0]}, torch {all_runs['meta.torch'].iloc[0]}).",
-        "regime": markdown_table(pd.DataFrame(proxy.regime_table())),
+        "walltime": _walltime(data_dir, d),
+        "regime": markdown_table(pd.DataFrame(proxy.regime_table_v3())),
+        "calib": _calib(data_dir),
     }
-    cal = Path(data_dir) / "recipe_32k_calib.csv"
-    if cal.exists():
-        c = pd.read_csv(cal)
-        probe = c[c["part"] == "probe"].iloc[0]
-        rms = c[c["part"] == "rms"][["rms_lr", "final_test_err", "status", "wall_s"]]
-        blocks["calib"] = (
-            f"B_simple probe (baseline arm, B = 256, {probe.epochs:g} epochs, seed {int(probe.seed)}): "
-            f"tr(Σ) / |G|² over epochs {probe.window_epochs} = {probe.b_simple:.0f} "
-            f"(|G|² = {probe.g2_mean:.4f} ± {probe.g2_se:.4f} SE, {int(probe.n_measurements)} measurements). "
-            f"η_RMS grid (arm D at B = {int(c[c['part'] == 'rms'].global_batch.iloc[0])}, 1 process, seed "
-            f"{int(probe.seed)}):\n\n" + markdown_table(rms)
-        )
-        late = c[c["part"].isin(["probe", "probe_late"])]
-        if (late["part"] == "probe_late").any():
-            w = late.assign(
-                use=late["part"].map(
-                    {"probe": "the reference (fixed before the sweep)", "probe_late": "exploratory"}
-                ),
-                g2=[f"{g:.4f} ± {e:.4f}" for g, e in zip(late.g2_mean, late.g2_se)],
-                b_simple=[
-                    f"{b:.0f}" if g > 2 * e else "unresolved (‖G‖² within 2 SE of 0)"
-                    for b, g, e in zip(late.b_simple, late.g2_mean, late.g2_se)
-                ],
-            )[["window_epochs", "g2", "trace_sigma_mean", "b_simple", "use"]]
-            w = w.rename(
-                columns={
-                    "window_epochs": "probe epochs (of 20)",
-                    "g2": "‖G‖² (± SE)",
-                    "trace_sigma_mean": "tr(Σ)",
-                    "b_simple": "B_simple",
-                }
-            )
-            blocks["calib"] += (
-                "\n\nThe same probe in each lr phase (the later windows were added after the "
-                "sweep):\n\n" + markdown_table(w.round({"tr(Σ)": 1}))
-            )
-    return blocks

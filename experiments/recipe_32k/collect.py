@@ -2,11 +2,11 @@
 
     python -m experiments.recipe_32k.collect [--scale=cpu]
 
-recipe_32k.csv            one row per complete run of the cpu grid: arm, batch_role (main, or alt for the
-                          arms repeated at the second large batch), configuration, status, final test
-                          error (%, Goyal's: the median of the evaluations in the final 5/90, as the Goyal
-                          study's CSV, whose baseline and A runs the third design shares) and train error
-                          (%, 100 * (1 - final accuracy)), wall time
+recipe_32k.csv            one row per complete run of the cpu grid: arm, batch_role (main; the second
+                          design also had alt, an arm repeated at a second batch), configuration, status,
+                          final test error (%, Goyal's: the median of the evaluations in the final 5/90,
+                          as the Goyal study's CSV, whose baseline and A runs the third design shares) and
+                          train error (%, 100 * (1 - final accuracy)), wall time
 recipe_32k_curves.csv     one row per run x evaluation: epoch, test / train error (%), the mean training
                           loss over the steps since the previous evaluation, lr
 recipe_32k_schedules.csv  the lr schedule and the RMSprop warm-up weights over epochs of every arm's config,
@@ -29,7 +29,7 @@ from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_cu
 from largebatch.rmsprop_warmup import alpha_sgd
 from largebatch.schedules import lr_curve
 
-from .config import ARMS, B_ALT_CPU, STUDY, arm_v3, grid
+from .config import ARMS, STUDY, arm_v3, grid
 from .config import DESIGN_V3 as DESIGN
 
 RUN_COLUMNS = [
@@ -105,14 +105,13 @@ def schedule_name(decay: str) -> str:
 
 
 def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """load_runs rows -> the recipe_32k.csv columns (errors in percent); batch_role "alt" marks the arms
-    repeated at B_ALT_CPU, "main" the rest (the claims are judged on "main")."""
-    alt = (df["global_batch"] == B_ALT_CPU) & (df["tag"] != "baseline")
+    """load_runs rows -> the recipe_32k.csv columns (errors in percent); batch_role is "main" for every run
+    of the third design (the second repeated arm A at a second batch, "alt")."""
     out = df.assign(
         study=STUDY,
         design=DESIGN,
         arm=df["tag"],
-        batch_role=alt.map({True: "alt", False: "main"}),
+        batch_role="main",
         schedule=df["decay"].map(schedule_name),
         final_test_err=100 * (1 - df["final_test_acc"].astype(float)),
         final_train_err=100 * (1 - df["final_train_acc"].astype(float)),

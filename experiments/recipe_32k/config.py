@@ -1,14 +1,11 @@
 """Grids of the 32k-batch recipe study (Akiba, Suzuki & Fukuda, arXiv 1711.04325).
 
-Every arm has the same example budget E, as in the paper (90 epochs for every arm). At cpu scale E, the
-batches and every phase come from the scale-model rule (`proxy.py`, largebatch.scalemodel): the largest batch
-stands to the proxy's measured B_simple as 32k stands to Goyal's 8k elbow and gets 1,000 steps; each phase is
-the paper's fraction of the run.
+Every arm has the same example budget E, as in the paper (90 epochs for every arm), and every phase is the
+paper's fraction of it.
 
   baseline   B = 256, Goyal recipe (lr 0.1 per 256, lr / 10 at 30/60/80 of 90, no warmup at 256)
-  A          B = B_LARGE (image of 32k), Goyal recipe: linear scaling, gradual warmup from 0.1 to
-             0.1 B/256 over 5 of 90, lr / 10 at 30/60/80 of 90
-  A_ref      A at B_REF (image of Goyal's 8k, = the measured B_simple): the prediction arm
+  A          Goyal recipe at the large batch: linear scaling, gradual warmup from 0.1 to 0.1 B/256 over 5 of
+             90, lr / 10 at 30/60/80 of 90
   B          A + slow start: gradual warmup to 0.5 eta, then 0.5 / 0.075 / 0.01 / 0.001 x eta at 0/40/70/85
   C          RMSprop warm-up (alpha_sgd rises around beta_center = 10, width beta_period = 5, of 90) in place
              of the lr warmup: eta = 0.1 B/256 from step 0, Goyal's steps at 30/60/80
@@ -18,19 +15,23 @@ the paper's fraction of the run.
              averages beside the recomputed statistics at each evaluation (trainer: test_running/*), which
              is exactly what a separate bn_eval=running run logs (same parameters; test_trainer.py), and
              collect.py writes those scores as the D_running rows
-  D_fp16     D with fp16 gradient allreduce (PyTorch's fp16_compress_hook; acts only with >= 2 processes)
+  D_fp16     D with fp16 gradient allreduce (PyTorch's fp16_compress_hook; acts only with >= 2 processes);
+             at cpu scale the pair D2_fp32 / D2_fp16: D on two processes with the fp32 / fp16 allreduce
 
 RMSprop warm-up has no lr warmup in front of it: in the Chainer reimplementation of the paper's schedule the
 slow-start lr is 0.5 eta_base from epoch 0: the RMSprop phase *is* the warm-up. Putting a gradual lr warmup
-under it (as the first cpu design did) inflates the RMSprop term: it enters the momentum buffer scaled by
-eta_RMS / eta_t and is later multiplied by the larger eta of the following steps (largebatch.rmsprop_warmup;
-tests/test_rmsprop_warmup.py measures the inflation).
-Every arm uses plain (not Nesterov) momentum 0.9, so that RMSprop warm-up's pure-SGD limit is the same SGD.
+under it inflates the RMSprop term: it enters the momentum buffer scaled by eta_RMS / eta_t and is later
+multiplied by the larger eta of the following steps (largebatch.rmsprop_warmup; tests/test_rmsprop_warmup.py
+measures the inflation).
 
-Scales: cpu = Fashion-MNIST, resmlp_bn width 128 (ghost BN, n = 32), 2 gloo processes per run
-(`python -m largebatch.sweep recipe_32k --nproc=2`) so that fp16 communication is real; paper = ResNet-50 /
-ImageNet, 32k on 1024 GPUs (32 per GPU), 90 epochs; smoke = a few steps of each arm on tiny data. The
-calibration runs (B_simple probe, eta_RMS grid) are in `calibrate.py`.
+Scales: cpu = the third design (issue 28): the Goyal study's proxy (largebatch.proxies.NET_V3: resmlp_bn
+width 64, Fashion-MNIST, E = 12 epochs, every batch seeing E N examples), the arms at its image of 32k
+(B_V3 = 4,288 = 2.28 B*), Nesterov momentum 0.9 in every arm; paper = ResNet-50 / ImageNet, 32k on 1024
+GPUs (32 per GPU), 90 epochs; smoke = a few steps of each arm on tiny data. The paper and smoke grids keep
+the second design's arm definitions (`arm`, `cpu_arm`: plain momentum; their run ids are unchanged), and
+calibrate.py's B_simple probe and first eta_RMS grid (committed in recipe_32k_calib.csv) run on `cpu_arm`
+too. The first and second cpu designs' grids are in the history of this file (the second's runs: the
+history of recipe_32k.csv up to 20ded1f).
 """
 
 from __future__ import annotations
@@ -38,29 +39,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from largebatch.config import TrainConfig
+from largebatch.scales import smoke_imagenet
 
 from . import proxy
 
 STUDY = "recipe_32k"
-DESIGN = "v2"  # second cpu design (scale-model rule); the first (18 epochs, B = 8192) has no design column
-NPROC = (
-    1  # processes per cpu run; the v3 fp16 pair asks for 2 itself (TrainConfig.nproc), the rest are pooled
-)
-E_CPU = proxy.E_CPU  # cpu epoch budget (scale-model rule)
-B_SMALL, B_REF, B_LARGE_CPU, B_LARGE_PAPER = proxy.B_BASELINE, proxy.B_REF, proxy.B_LARGE, 32768
-B_ALT_CPU = B_REF  # the arm repeated at a second batch (batch_role "alt" in the CSV)
-RMS_LR_CPU = 3e-4  # eta_RMS at cpu scale: calibrate.py's grid picks it (recipe_32k_calib.csv)
-ARMS = ("baseline", "A", "B", "C", "D", "D_running", "D_fp16")  # the arms reported
+NPROC = 1  # processes per cpu run; the fp16 pair asks for 2 itself (TrainConfig.nproc), the rest are pooled
+E_CPU = proxy.E_CPU  # epochs of `cpu_arm` (the smoke grid and the committed calibration runs)
+B_SMALL, B_LARGE_CPU, B_LARGE_PAPER = proxy.B_BASELINE, proxy.B_LARGE, 32768
+RMS_LR_CPU = 3e-4  # eta_RMS of `cpu_arm`: calibrate.py's first grid picks it (recipe_32k_calib.csv, part rms)
+ARMS = ("baseline", "A", "B", "C", "D", "D_running", "D_fp16")  # the arms of the paper grid, reported
 RUN_ARMS = tuple(a for a in ARMS if a != "D_running")  # the arms run (D_running comes from D's runs)
-SEEDS = {
-    "baseline": [0, 1, 2, 3],
-    "A": [0, 1, 2, 3],
-    "B": [0, 1, 2],
-    "C": [0, 1, 2],
-    "D": [0, 1, 2, 3],
-    "D_fp16": [0, 1, 2, 3],
-}
-ALT_ARMS, ALT_SEEDS = ("A",), [0, 1, 2]  # A at B_REF: the B_simple prediction (claims)
 BN_RECOMPUTE_BATCHES = 2  # last k training minibatches (k * B examples, B / 32 worker groups each)
 EVALS = 20  # evaluations per run (every E/20 epochs)
 
@@ -164,17 +153,12 @@ PAPER_BASE = TrainConfig(
 
 
 def cpu_arm(name: str, B: int | None = None, **kw) -> TrainConfig:
-    """Arm `name` at cpu scale (proxy epochs, scaled mu2), evaluated EVALS times."""
+    """Arm `name` on the second design's proxy (proxy.PROXY: its epochs and scaled mu2), evaluated EVALS
+    times: the smoke grid's arms and the calibration runs of calibrate.py's probe and first eta_RMS grid."""
     B = B or B_LARGE_CPU
     cfg = arm(CPU_BASE, name, E_CPU, B, rms_decay=proxy.PROXY.decays["rms_decay"])
     spe = proxy.FMNIST_N // cfg.global_batch
     return replace(cfg, eval_every_steps=max(1, round(E_CPU * spe / EVALS)), **kw)
-
-
-def cpu() -> list[TrainConfig]:
-    """Every arm at B_LARGE_CPU (the baseline at 256), then A at B_REF; seeds innermost."""
-    main = [cpu_arm(a, seed=s) for a in RUN_ARMS for s in SEEDS[a]]
-    return main + [cpu_arm(a, B_ALT_CPU, seed=s) for a in ALT_ARMS for s in ALT_SEEDS]
 
 
 def paper() -> list[TrainConfig]:
@@ -185,19 +169,7 @@ def paper() -> list[TrainConfig]:
 def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     """Two steps of the same arm on tiny data (synthetic 64x64 ImageNet for the paper configs)."""
     if cfg.dataset == "imagenet":
-        return replace(
-            cfg,
-            dataset="synthetic_imagenet",
-            synthetic_examples=32,
-            image_size=64,
-            num_classes=10,
-            global_batch=16,
-            per_worker_batch=8,
-            max_steps=2,
-            eval_batch=16,
-            test_examples=8,
-            bn_recompute_batches=1,
-        )
+        return smoke_imagenet(cfg, 16, 8, 32, 8, 16, bn_recompute_batches=1)
     return replace(
         cfg,
         train_examples=2048,
@@ -210,14 +182,12 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-# ---- cpu scale, third design (v3, issue 28): the Goyal study's proxy, arms at its image of 32k -----------
-# One network, one data set, one baseline for both studies (largebatch.proxies.NET_V3: resmlp_bn width 64,
-# Fashion-MNIST, E = 12 epochs, every batch seeing E N examples). The baseline (B = 256) and arm A (Goyal's
-# recipe at the image of 32k, 4,288 = 2.28 B*) are the Goyal study's own runs (its `batch` experiment, same
-# seeds), made once; this grid holds the other arms at the same batch, Nesterov 0.9 in every arm (Goyal's
-# SGD; RMSprop warm-up hands over to it exactly, largebatch.rmsprop_warmup). D2_fp32 / D2_fp16 are D as
-# two-process runs (nproc = 2) with the fp32 / fp16 gradient allreduce: the fp16 claim compares the pair,
-# so that nothing but the allreduce differs. Seeds 20-29 (fresh; 20-24 for the exploratory B and C).
+# The cpu grid (third design, issue 28). The baseline (B = 256) and arm A (Goyal's recipe at the image of
+# 32k, 4,288 = 2.28 B*) are the Goyal study's own runs (its `batch` experiment, same seeds), made once; this
+# grid holds the other arms at the same batch, Nesterov 0.9 in every arm (Goyal's SGD; RMSprop warm-up hands
+# over to it exactly, largebatch.rmsprop_warmup). D2_fp32 / D2_fp16 are D as two-process runs (nproc = 2)
+# with the fp32 / fp16 gradient allreduce: the fp16 claim compares the pair, so that nothing but the
+# allreduce differs. Seeds 20-29 (fresh; 20-24 for the exploratory B and C).
 DESIGN_V3 = "v3"
 E_V3 = proxy.E_V3
 B_V3 = proxy.B3_LARGE
@@ -263,6 +233,4 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "smoke":
         first = [cpu_arm(a, seed=0) for a in RUN_ARMS]
         return [smoke_cfg(c) for c in first] + [smoke_cfg(paper()[RUN_ARMS.index("D")])]
-    if scale == "cpu_v2":  # the second design (committed CSV until v3 replaces it)
-        return cpu()
     return cpu_v3()
