@@ -17,16 +17,13 @@ import hashlib
 import math
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from experiments.goyal_linear_scaling import analysis as A
-from experiments.goyal_linear_scaling import claims as C
 from experiments.goyal_linear_scaling import collect as K
 from experiments.goyal_linear_scaling import config as G
-from largebatch import verdict as V
 from largebatch.config import ConfigError, resolve, run_id
 from largebatch.models import GhostBatchNorm, build_model, ghost_bns
 from largebatch.optim import build_optimizer
@@ -173,102 +170,6 @@ def test_flat_region_and_elbow_by_hand():
     assert A.elbow(_stats([10.0] * 7), 256, 4096) is None
 
 
-ABL_4096 = {
-    ("warmup", "none", "linear", True): 11.0,
-    ("warmup", "constant", "linear", True): 12.0,
-    ("rule", "gradual", "sqrt", True): 10.8,
-    ("rule", "gradual", "none", True): 13.0,
-    ("gamma", "gradual", "linear", False): 10.4,
-}  # every criterion (c), (e), (f) met
-ABL_2048 = {
-    ("warmup", "none", "linear", True): 10.2,
-    ("warmup", "constant", "linear", True): 10.1,
-    ("rule", "gradual", "sqrt", True): 10.0,
-    ("rule", "gradual", "none", True): 10.3,
-    ("gamma", "gradual", "linear", False): 10.0,
-}  # none met (gradual = 10.1 at kn = 2048)
-
-
-def _fake_runs(ablations=None):
-    """A hand-made study: flat to 4096 (16x), elbow at 8192, ablations {kn: {setting: mean}} (default: the
-    ABL_4096 means at kn = 4096)."""
-    rows, curves = [], []
-    base_err = 10.0
-    means = {
-        64: 10.0,
-        128: 10.0,
-        256: 10.0,
-        512: 10.1,
-        1024: 10.0,
-        2048: 10.1,
-        4096: 10.2,
-        8192: 11.5,
-        16384: 14.0,
-    }
-    specs = [("batch", b, "gradual", "linear", True, m) for b, m in means.items()]
-    for kn, abl in (ablations or {4096: ABL_4096}).items():
-        specs += [(e, kn, w, r, z, m) for (e, w, r, z), m in abl.items()]
-    for i, (exp, b, w, r, z, m) in enumerate(specs):
-        for s in range(3):
-            rid = f"r{i}-s{s}"
-            err = m + (s - 1) * 0.05
-            rows.append(
-                {
-                    "experiment": exp,
-                    "run_id": rid,
-                    "seed": s,
-                    "global_batch": b,
-                    "warmup": w,
-                    "lr_rule": r,
-                    "zero_gamma": z,
-                    "epochs": 18.0,
-                    "status": "complete",
-                    "final_test_err": err,
-                }
-            )
-            for e in np.arange(0.5, 18.01, 0.5):  # train curves: baseline shape + (final gap) after E/3
-                gap = (m - base_err) * (3 if m - base_err >= 1 else 1)
-                curves.append(
-                    {
-                        "run_id": rid,
-                        "epoch": e,
-                        "step": int(e * 10),
-                        "train_err": 20 / e + gap,
-                        "test_err": err,
-                    }
-                )
-    return pd.DataFrame(rows), pd.DataFrame(curves)
-
-
-def _claims_of(tmp_path, ablations):
-    runs, curves = _fake_runs(ablations)
-    runs.to_csv(tmp_path / f"{G.STUDY}.csv", index=False)
-    curves.to_csv(tmp_path / f"{G.STUDY}_curves.csv", index=False)
-    return {r["id"]: r for r in C.claims(tmp_path)}
-
-
-def test_claims_on_hand_made_csvs(tmp_path):
-    """Flat to 4096, elbow at 8192, every ablation criterion met at B_ABL = 1024 (the batch fixed before the
-    sweep, in claims.toml); the seed noise is the same in every arm, so paired intervals are points."""
-    rows = _claims_of(tmp_path, {G.B_ABL: ABL_4096, 2048: ABL_2048})
-    assert {"id", "ours", "result", "runs", "csv", "wall_per_seed"} <= set(rows["a_flat"])
-    got = {k: (r["result"].outcome if r["result"] is not None else None) for k, r in rows.items()}
-    for k in ("a_flat", "b_elbow", "c_warmup", "d_curves", "e_rule", "f_gamma"):
-        assert got[k] == V.REPRODUCED, k
-    assert "elbow at kn = 8192" in rows["b_elbow"]["ours"]
-    assert rows["c_warmup"]["ours"].startswith(f"kn={G.B_ABL}: ")
-    # the ablations at another batch are exploratory: numbers, no verdict
-    for k in ("c_warmup_2048", "e_rule_2048", "f_gamma_2048"):
-        assert got[k] is None and rows[k]["ours"].startswith("kn=2048: ")
-
-
-def test_claims_not_met_at_b_abl(tmp_path):
-    """The same criteria fail when the ablations at B_ABL cost less than 0.3 pt (no warmup +0.2 pt)."""
-    rows = _claims_of(tmp_path, {G.B_ABL: ABL_2048})
-    assert rows["c_warmup"]["result"].outcome == V.NOT_REPRODUCED
-    assert "none 10.20 ± 0.05 (n=3) (+0.20)" in rows["c_warmup"]["ours"]
-
-
 def test_smoke_sweep_and_collect(tmp_path, capsys):
     extra = [f"--out_dir={tmp_path}", "--wandb=off", "--threads=1"]
     assert run_sweep(G.STUDY, "smoke", 1, extra=extra) == 0
@@ -316,130 +217,6 @@ def test_regime_table_paper_side_is_goyal():
     assert rows[f"batch 8,192 → {P.B_REF:,}: steps"]["paper"] == "14,040"  # 156 steps x 90
     assert rows["warmup (steps at the largest batch)"]["paper"] == "195"  # 5 epochs of 39 steps at 32k
     assert rows[f"batch 32,768 → {P.B_LARGE:,}: steps"]["proxy"] == f"{P.STEPS_LARGEST:,}"
-
-
-# ---- second design (v2, issue 16): claims at batches fixed before the sweep --------------------------------
-V2_GOOD = {256: 10.0, "half": 10.05, "ref": 10.1, "2x": 11.5, "4x": 14.0}
-V2_ABL = {
-    ("warmup", "none", "linear", True): 11.0,
-    ("warmup", "constant", "linear", True): 12.0,
-    ("rule", "gradual", "sqrt", True): 10.8,
-    ("rule", "gradual", "none", True): 13.0,
-    ("gamma", "gradual", "linear", False): 10.4,
-}
-
-
-def _fake_v2(tmp_path, means=None, abl=None, spread=None):
-    """v2 CSVs: batch sweep on config.BATCHES_V2 with `means` (keys 256, half, ref, 2x, 4x), the ablations at
-    B_ABL_V2 (`abl`), 4 seeds; seed s adds spread[kn] * (s - 1.5) (default 0: paired intervals are points)."""
-    from experiments.goyal_linear_scaling import proxy as P
-
-    means = means or V2_GOOD
-    keyed = dict(zip((256, "half", "ref", "2x", "4x"), P.BATCHES))
-    specs = [
-        ("batch", keyed[k], "gradual" if keyed[k] > 256 else "none", "linear", True, m)
-        for k, m in means.items()
-    ]
-    specs += [(e, G.B_ABL_V2, w, r, z, m) for (e, w, r, z), m in (abl or V2_ABL).items()]
-    rows, curves = [], []
-    for i, (exp, b, w, r, z, m) in enumerate(specs):
-        for s in G.SEEDS_V2:
-            rid = f"v2r{i}-s{s}"
-            err = m + (spread or {}).get(b, 0.0) * (s - 1.5)
-            rows.append(
-                {
-                    "study": G.STUDY,
-                    "design": "v2",
-                    "experiment": exp,
-                    "run_id": rid,
-                    "seed": s,
-                    "global_batch": b,
-                    "warmup": w,
-                    "lr_rule": r,
-                    "zero_gamma": z,
-                    "epochs": 60.0,
-                    "status": "complete",
-                    "final_test_err": err,
-                    "final_train_err": err - 5,
-                    "lr_peak": 0.1 * b / 256,
-                    "steps": 100,
-                    "samples_per_s": 1e5,
-                    "wall_s": 10.0,
-                    "train_s": 9.0,
-                    "meta.device": "cpu",
-                    "meta.torch": "x",
-                }
-            )
-            for e in np.arange(1.0, 60.01, 1.0):
-                gap = (m - 10.0) * (3 if m - 10.0 >= 1 else 1)
-                curves.append(
-                    {
-                        "run_id": rid,
-                        "epoch": e,
-                        "step": int(e * 10),
-                        "train_err": 20 / e + gap,
-                        "test_err": err,
-                    }
-                )
-    pd.DataFrame(rows).to_csv(tmp_path / f"{G.STUDY}.csv", index=False)
-    pd.DataFrame(curves).to_csv(tmp_path / f"{G.STUDY}_curves.csv", index=False)
-    return {r["id"]: r for r in C.claims(tmp_path)}
-
-
-def _outcomes(rows):
-    return {k: (r["result"].outcome if r["result"] is not None else None) for k, r in rows.items()}
-
-
-def test_v2_claims_reproduced_not_reproduced_inconclusive(tmp_path):
-    from experiments.goyal_linear_scaling import proxy as P
-
-    rows = _fake_v2(tmp_path)
-    got = _outcomes(rows)
-    assert set(got) == {k for k in C.load_spec(G.STUDY) if k.startswith("v2_")}
-    assert all(v == V.REPRODUCED for v in got.values()), got
-    assert rows["v2_c_warmup"]["ours"].startswith(f"kn={G.B_ABL_V2}: ")
-    # flat to 4 B_simple: no elbow, and the flat region does not end by 2 B_simple -> (b), (d), (g) fail
-    flat = dict(V2_GOOD, **{"2x": 10.1, "4x": 10.2})
-    got = _outcomes(_fake_v2(tmp_path, means=flat))
-    assert got["v2_b_elbow"] == got["v2_g_bsimple"] == got["v2_d_curves"] == V.NOT_REPRODUCED
-    assert got["v2_a_flat"] == V.REPRODUCED
-    # ablations that cost nothing at the image of 8k: (c), (e) not reproduced; (f) still no worse
-    none = {k: 10.0 for k in V2_ABL}  # 0.1 pt better than the batch sweep's run at B_ABL_V2
-    got = _outcomes(_fake_v2(tmp_path, abl=none))
-    assert got["v2_c_warmup"] == got["v2_e_rule"] == V.NOT_REPRODUCED and got["v2_f_gamma"] == V.REPRODUCED
-    # seeds that disagree by ±0.6 pt at B_simple / 2 leave the 0.3 pt equivalence undecided
-    got = _outcomes(_fake_v2(tmp_path, spread={P.B_HALF: 0.4}))
-    assert got["v2_a_flat"] == got["v2_g_bsimple"] == V.INCONCLUSIVE
-
-
-def test_v2_readme_blocks_and_v1_dispatch(tmp_path):
-    _fake_v2(tmp_path)
-    b = C.readme_blocks(tmp_path)
-    assert {"batch", "claims", "ablations", "timing", "findings", "regime"} <= set(b)
-    assert "second design" in b["timing"] and "cpu proxy v2" in b["regime"]
-    from largebatch.results import DATA
-
-    committed = pd.read_csv(DATA / f"{G.STUDY}.csv")  # the rerun replaced the first design's CSV (issue 16)
-    assert C.is_v2(committed) and (committed.design == "v2").all() and len(committed) == len(G.grid("cpu_v2"))
-    assert all(r["id"].startswith("v2_") for r in C.claims(DATA))
-    assert not C.is_v2(committed.drop(columns="design"))  # a first-design CSV (no column): the first claims
-    # no run of the warm-down (kn <= 256 warmed from 0.1 down to its own lr) is left in the committed CSV
-    assert (committed.global_batch >= 256).all()
-    assert (committed.loc[committed.global_batch <= 256, "warmup"] == "none").all()
-
-
-def test_v2_claims_toml_batches_are_the_configs():
-    from experiments.goyal_linear_scaling import proxy as P
-
-    spec = C.load_spec(G.STUDY)
-    assert spec["v2_a_flat"]["batch"] == [P.B_HALF, P.B_REF]
-    assert spec["v2_b_elbow"]["batch"] == [P.B_2X, P.B_LARGE]
-    assert spec["v2_d_curves"]["batch_flat"] == [P.B_HALF, P.B_REF]
-    assert spec["v2_d_curves"]["batch_beyond"] == [P.B_2X, P.B_LARGE]
-    assert spec["v2_g_bsimple"]["batch"] == [P.B_HALF, P.B_2X]
-    for k in ("v2_c_warmup", "v2_e_rule", "v2_f_gamma"):
-        assert spec[k]["batch"] == G.B_ABL_V2 == P.B_REF
-    assert all(spec[k]["seeds"] == G.SEEDS_V2 for k in spec if k.startswith("v2_"))
 
 
 def test_v2_calibration_constant():
