@@ -103,11 +103,15 @@ def curve_gaps(
 ) -> pd.DataFrame:
     """Per global_batch: the largest |mean train error - baseline mean train error| for epochs in
     [start_frac * E, E], on `points` evenly spaced epochs (seed-mean curves, interpolated); also the
-    mean and the final (epoch E) signed gap. A batch with a diverged run gets max_abs_gap = inf."""
+    mean signed gap, and the final signed gap at the last epoch that every run of the batch and of the
+    baseline has evaluated (`end_epoch`: a run's last evaluation can fall a step short of E, where the
+    interpolated curve has no value). A batch with a diverged run gets max_abs_gap = inf."""
     d = runs[runs["experiment"] == experiment]
     epochs = float(d["epochs"].iloc[0])
     grid = np.linspace(start_frac * epochs, epochs, points)
-    base = mean_curve(curves, d.loc[d["global_batch"] == baseline, "run_id"], grid)
+    base_ids = d.loc[d["global_batch"] == baseline, "run_id"]
+    base = mean_curve(curves, base_ids, grid)
+    last = curves.dropna(subset=["train_err"]).groupby("run_id")["epoch"].max()
     rows = []
     for b, g in d.groupby("global_batch"):
         gap = mean_curve(curves, g["run_id"], grid) - base
@@ -115,12 +119,16 @@ def curve_gaps(
         mx = float(np.max(np.abs(gap[ok]))) if ok.any() else float("nan")
         if (g["status"] == "diverged").any():  # its curve stops: it does not follow the baseline
             mx = float("inf")
+        end = last.reindex([*g["run_id"], *base_ids]).min()  # NaN when a run has no curve
+        at = np.array([min(end, epochs)])
+        final = mean_curve(curves, g["run_id"], at) - mean_curve(curves, base_ids, at)
         rows.append(
             {
                 "global_batch": int(b),
                 "max_abs_gap": mx,
                 "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan"),
-                "final_gap": float(gap[-1]),
+                "final_gap": float(final[0]),
+                "end_epoch": float(at[0]),
             }
         )
     return pd.DataFrame(rows)
