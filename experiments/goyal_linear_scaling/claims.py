@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from largebatch import bstar
 from largebatch import verdict as V
 from largebatch.claims import Row, claim
 from largebatch.formatting import fmt_mean_std, markdown_table
-from largebatch.proxies import B_STAR_V3
+from largebatch.proxies import B_STAR_V3, FMNIST_N, regime_table_v3
 
 from . import analysis as A
-from .config import B_ABL, BASELINE_BATCH, DESIGN_V3, STUDY
+from .config import B_ABL, BATCHES, DESIGN, STUDY, E
 
 BASELINE = 256
 
@@ -43,7 +44,7 @@ def load(data_dir: Path) -> Data:
     """The v3 rows of goyal_linear_scaling{,_curves}.csv (collect.py writes design = "v3")."""
     runs = pd.read_csv(Path(data_dir) / f"{STUDY}.csv")
     curves = pd.read_csv(Path(data_dir) / f"{STUDY}_curves.csv")
-    runs = runs[runs["design"] == DESIGN_V3]
+    runs = runs[runs["design"] == DESIGN]
     return Data(runs, curves[curves["run_id"].isin(runs["run_id"])])
 
 
@@ -232,219 +233,161 @@ def f_gamma(data: Data, s: dict) -> Row:
     return _ablation_row(data, s, [("γ=1", {"experiment": "gamma", "zero_gamma": False})], g0, "γ=0")
 
 
-def ablation_batches(runs: pd.DataFrame) -> list[int]:
-    """The global batches at which some ablation run (warmup, rule or gamma) is in the CSV, ascending."""
-    return sorted(int(b) for b in runs.loc[runs["experiment"] != "batch", "global_batch"].unique())
+# ---- the study README's tables (no claims: `python -m largebatch.report` writes them as generated blocks)
+REFERENCE = {"warmup": "gradual", "rule": "linear", "gamma": "γ=0"}  # the batch sweep's run at B_ABL
 
 
-def is_v2(runs: pd.DataFrame) -> bool:
-    """The CSV holds the second design's runs (collect.py writes design = "v2"; the first CSV has none)."""
-    return "design" in runs.columns and bool((runs["design"] == "v2").any())
+def ablation_settings(d: Data, b: int = B_ABL) -> list[tuple[str, str, pd.DataFrame]]:
+    """(group, setting, runs) of Tables 1, 2a, 2b at kn = b, the reference first in each group (gradual
+    warmup, the linear rule and γ = 0 are the batch sweep's run at b)."""
+    at, ref = d.runs[d.runs.global_batch == b], d.batch[d.batch.global_batch == b]
+    return [
+        ("warmup", "gradual", ref),
+        ("warmup", "none", _sel(at, experiment="warmup", warmup="none")),
+        ("warmup", "constant", _sel(at, experiment="warmup", warmup="constant")),
+        ("rule", "linear", ref),
+        ("rule", "sqrt", _sel(at, experiment="rule", lr_rule="sqrt")),
+        ("rule", "none", _sel(at, experiment="rule", lr_rule="none")),
+        ("gamma", "γ=0", ref),
+        ("gamma", "γ=1", _sel(at, experiment="gamma")),
+    ]
 
 
-def regime_block() -> str:
-    """The paper-vs-proxy table of the second design (proxy.regime_table), from the configs, not the runs."""
-    from . import proxy
-
-    rows = pd.DataFrame(proxy.regime_table()).rename(
-        columns={"paper": "paper (ResNet-50)", "proxy": "cpu proxy v2"}
-    )
-    note = (
-        f"B_simple = {proxy.B_SIMPLE:,.0f}"
-        + (
-            " (PROVISIONAL: not yet measured on this network)"
-            if proxy.B_SIMPLE_PROVISIONAL
-            else " (measured)"
+def batch_table(d: Data) -> pd.DataFrame:
+    """The batch sweep: one row per kn, its place against B*, η, steps, test and train error."""
+    base = A.error_for_stats(d.batch[d.batch.global_batch == BASELINE]).mean()
+    rows = []
+    for kn, g in d.batch.groupby("global_batch"):
+        err = A.error_for_stats(g)
+        rows.append(
+            {
+                "kn": int(kn),
+                "B / B*": f"{kn / B_STAR_V3:.2f}",
+                "η = 0.1·kn/256": f"{g.lr_peak.iloc[0]:g}",
+                "steps": f"{int(g.steps.iloc[0]):,}",
+                "test error % (mean ± std, n)": fmt_mean_std(err, 2),
+                f"Δ vs kn={BASELINE} (pt)": f"{err.mean() - base:+.2f}",
+                "train error % (mean ± std, n)": fmt_mean_std(g.final_train_err, 2),
+            }
         )
-        + f"; STEPS_LARGEST = {proxy.STEPS_LARGEST} at the image of 32k; E = {proxy.E_CPU:.2f} epochs for "
-        "every kn; ablations at the image of 8k."
-    )
-    from .config import grid
+    return pd.DataFrame(rows)
 
-    b, b1 = proxy.budget(grid("cpu")), proxy.budget(grid("cpu_v1"))
-    note += (
-        f" Budget estimate of the v2 cpu grid: {b['runs']} runs, {b['minutes']:.1f} min of summed run wall "
-        "time (examples / the first design's measured examples/s per kn on this machine, plus "
-        f"evaluations, times {b['safety']:g} for safety; the same estimate gives {b1['minutes']:.1f} min for "
-        "the first design's 57 runs)."
+
+def ablation_table(d: Data) -> pd.DataFrame:
+    """The ablations at B_ABL: η, test error, change against the same-kn reference and against kn = 256."""
+    base = A.error_for_stats(d.batch[d.batch.global_batch == BASELINE]).mean()
+    sets = ablation_settings(d)
+    ref = {grp: A.error_for_stats(g).mean() for grp, name, g in sets if name == REFERENCE[grp]}
+    return pd.DataFrame(
+        [
+            {
+                "table": {"warmup": "1 (warmup)", "rule": "2a (lr rule)", "gamma": "2b (BN γ init)"}[grp],
+                "setting": name + (" (reference)" if name == REFERENCE[grp] else ""),
+                "η": f"{g.lr_peak.iloc[0]:.3g}",
+                "test error % (mean ± std, n)": fmt_mean_std(A.error_for_stats(g), 2),
+                "Δ vs reference (pt)": (
+                    "" if name == REFERENCE[grp] else f"{A.error_for_stats(g).mean() - ref[grp]:+.2f}"
+                ),
+                f"Δ vs kn={BASELINE} (pt)": f"{A.error_for_stats(g).mean() - base:+.2f}",
+            }
+            for grp, name, g in sets
+        ]
     )
-    return markdown_table(rows) + "\n\n" + note
+
+
+def findings(d: Data) -> str:
+    """Bullets of what the CSVs show, in the seed means (the claims table carries the intervals)."""
+    err = {int(kn): A.error_for_stats(g).mean() for kn, g in d.batch.groupby("global_batch")}
+    delta = {kn: e - err[BASELINE] for kn, e in err.items()}
+    flat, past = [b for b in BATCHES if BASELINE < b <= B_STAR_V3], [b for b in BATCHES if b > B_STAR_V3]
+    gaps = A.curve_gaps(d.runs, d.curves, BASELINE).set_index("global_batch")
+    sets = ablation_settings(d)
+    ref = {grp: A.error_for_stats(g).mean() for grp, name, g in sets if name == REFERENCE[grp]}
+    words = {"none": "no {}", "constant": "constant warmup", "sqrt": "sqrt scaling", "γ=1": "γ = 1"}
+    cost = [
+        f"{words[name].format('warmup' if grp == 'warmup' else 'scaling')} "
+        f"{A.error_for_stats(g).mean() - ref[grp] + 0.0:+.2f} pt"  # + 0.0: no "-0.00"
+        for grp, name, g in sets
+        if name != REFERENCE[grp]
+    ]
+    sd = max(A.error_for_stats(g).std(ddof=1) for _, _, g in sets)
+    n_div = int((d.runs.status == "diverged").sum())
+
+    def at(bs):
+        return ", ".join(f"{b} ({_bstar(b)}) {delta[b]:+.2f}" for b in bs)
+
+    return "\n".join(
+        [
+            f"- Test error against kn = {BASELINE} ({err[BASELINE]:.2f} %), seed means: below B*, "
+            f"{at(flat)} pt; past B*, {at(past)} pt. {n_div} of {len(d.runs)} runs diverged.",
+            "- Train error (the seed-mean curves on the fixed 10k training subset) at the last epoch every "
+            f"run evaluated (epoch {gaps.end_epoch.min():.3f} of {d.batch.epochs.iloc[0]:g}), against the "
+            "baseline's: "
+            + ", ".join(f"kn = {b} {gaps.loc[b, 'final_gap']:+.2f} pt" for b in BATCHES if b != BASELINE)
+            + ".",
+            f"- Ablations at kn = {B_ABL} (the image of 8k, {_bstar(B_ABL)}), each against the same-kn run "
+            f"with gradual warmup, the linear rule and γ = 0: {', '.join(cost)}; seed standard deviations of "
+            f"the eight settings up to {sd:.2f} pt.",
+        ]
+    )
+
+
+def timing(d: Data) -> str:
+    """Summed run time from the CSV (the sweep's machine time is not in it: runs shared the cores)."""
+    r = d.runs
+    shas = ", ".join(f"`{s[:7]}`" for s in sorted(r["meta.git_sha"].dropna().unique()))
+    return (
+        f"{len(r)} runs, every one made at commit {shas}: {r.wall_s.sum() / 60:.1f} min of summed run wall "
+        f"time (`wall_s`; {r.train_s.sum() / 60:.1f} min of it in training steps), on "
+        f"{r['meta.device'].iloc[0]} with torch {r['meta.torch'].iloc[0]}. The sweep ran two runs at a time "
+        "sharing the machine's 2 CPU cores, so each run's wall time includes the other's load and the sum "
+        "exceeds the sweep's machine time (which the CSV does not record)."
+    )
+
+
+def probe_fit(data_dir: Path) -> dict:
+    """The failure_batch probe of this proxy at E (calibration seeds): its fit of S(B) = S_min (1 + B_crit
+    / B) and its model-free B*, computed from paper_figures/data/failure_batch.csv (largebatch.bstar)."""
+    fb = pd.read_csv(Path(data_dir) / "failure_batch.csv")
+    fb = fb[fb["probe"] == "goyal"]
+    a = bstar.analyse(fb, BASELINE, E, FMNIST_N)
+    return {**a, "seeds": sorted(int(s) for s in fb.seed.unique())}
+
+
+def regime_block(data_dir: Path) -> str:
+    """Paper vs proxy (largebatch.proxies.regime_table_v3) with the probe's fit, and where B* comes from."""
+    p = probe_fit(data_dir)
+    f = p["fit"]
+    table = markdown_table(pd.DataFrame(regime_table_v3((f.s_min, f.b_crit) if f else None)))
+    seeds = f"{p['seeds'][0]}-{p['seeds'][-1]}" if p["seeds"] else "none"
+    note = (
+        f"B* = {B_STAR_V3:,.0f} (largebatch.proxies.B_STAR_V3, fixed before the runs): the experiments/"
+        f"failure_batch probe's model-free B* at E = {E:g}, the batch where the plain recipe's error is "
+        f"{bstar.DELTA_PT:g} pt above the baseline's ({p['b_star_gap']:,.0f} as recomputed here from "
+        f"failure_batch.csv; calibration seeds {seeds}). "
+    )
+    if f:
+        note += (
+            f"The probe's steps to its target at E = {E:g}, fitted by S(B) = S_min (1 + B_crit / B) over "
+            f"{f.n_batches} uncensored batches: S_min = {f.s_min:,.0f} steps, B_crit = {f.b_crit:,.0f}, so "
+            f"E N / S_min − B_crit = {f.b_star:,.0f}; their intervals are in experiments/failure_batch/"
+            "README.md. "
+        )
+    note += (
+        "The paper's B* is the same model-free rule on Goyal's Table 3a (largebatch.bstar.paper_b_star); its "
+        "S(B) is not published (no B_crit), so its S / S(B) column assumes B_crit ≪ B."
+    )
+    return table + "\n\n" + note
 
 
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
     """The study README's generated blocks (written by `python -m largebatch.report`)."""
-    from .config import B_ABL_FLAT
-
-    runs = pd.read_csv(Path(data_dir) / f"{STUDY}.csv")
-    curves = pd.read_csv(Path(data_dir) / f"{STUDY}_curves.csv")
-    batch = runs[runs.experiment == "batch"]
-    stats = A.batch_stats(runs)
-    b_flat, flat = A.flat_region(stats, BASELINE_BATCH)
-    b_elbow = A.elbow(stats, BASELINE_BATCH, b_flat)
-    base = flat[flat.global_batch == BASELINE_BATCH].iloc[0]
-    per_b = batch.groupby("global_batch").agg(
-        lr=("lr_peak", "first"), steps=("steps", "first"), samples_per_s=("samples_per_s", "median")
-    )
-    table = flat.set_index("global_batch").join(per_b).reset_index()
-    table = pd.DataFrame(
-        {
-            "kn": table.global_batch,
-            "η = 0.1·kn/256": table.lr.map(lambda v: f"{v:g}"),
-            "steps": table.steps,
-            "test error % (mean ± std, n)": [
-                fmt_mean_std(A.error_for_stats(batch[batch.global_batch == b]), 2) for b in table.global_batch
-            ],
-            "train error %": [
-                fmt_mean_std(batch.loc[batch.global_batch == b, "final_train_err"], 2)
-                for b in table.global_batch
-            ],
-            "Δ vs kn=256 (pt)": table.delta.map(lambda v: f"{v:+.2f}"),
-            "within max(0.3, 2σ) (means)": table.within.map({True: "yes", False: "no"}),
-            "diverged": table.diverged,
-            "examples/s (median)": table.samples_per_s.map(lambda v: f"{v:,.0f}"),
-        }
-    )
-    abl_batches = ablation_batches(runs)
-
-    def settings(b):
-        at, grad = runs[runs.global_batch == b], batch[batch.global_batch == b]
-        return [
-            ("warmup: none", at[(at.experiment == "warmup") & (at.warmup == "none")]),
-            ("warmup: constant", at[(at.experiment == "warmup") & (at.warmup == "constant")]),
-            ("warmup: gradual", grad),
-            ("rule: none", at[(at.experiment == "rule") & (at.lr_rule == "none")]),
-            ("rule: sqrt", at[(at.experiment == "rule") & (at.lr_rule == "sqrt")]),
-            ("rule: linear", grad),
-            ("BN init: γ=1", at[at.experiment == "gamma"]),
-            ("BN init: γ=0", grad),
-        ]
-
-    abl = pd.DataFrame(
-        [
-            {
-                "kn": b,
-                "setting": k,
-                "mean": A.error_for_stats(g).mean(),
-                "std": A.error_for_stats(g).std(ddof=1),
-                "n": len(g),
-            }
-            for b in abl_batches
-            for k, g in settings(b)
-        ]
-    )
-    names = list(dict.fromkeys(abl.setting))
-    abl_tab = pd.DataFrame({"setting": names})
-    for b in abl_batches:
-        sets = dict(settings(b))
-        abl_tab[f"kn={b}: η"] = [f"{sets[k].lr_peak.iloc[0]:.3g}" for k in names]
-        abl_tab[f"kn={b}: test error % (mean ± std, n)"] = [
-            fmt_mean_std(A.error_for_stats(sets[k]), 2) for k in names
-        ]
-        abl_tab[f"kn={b}: Δ vs kn={BASELINE_BATCH} (pt)"] = [
-            f"{A.error_for_stats(sets[k]).mean() - base['mean']:+.2f}" for k in names
-        ]
-    keys = ["experiment", "global_batch", "warmup", "lr_rule", "zero_gamma"]
-    typical = runs.groupby(keys)["wall_s"].transform("median")  # robust to a run slowed by another job
-    added = runs[(runs.experiment != "batch") & (runs.global_batch == B_ABL_FLAT)]  # run after the sweep
-    timing = (
-        f"{len(runs)} runs ({len(runs) - len(added)} in the original sweep, plus {len(added)} ablation "
-        f"runs at kn = {B_ABL_FLAT} added after it: {added.wall_s.sum() / 60:.1f} min of `wall_s`, "
-        f"{added.train_s.sum() / 60:.1f} min in training steps); "
-        f"{runs.wall_s.sum() / 60:.1f} min of run wall time in total (sum of `wall_s`, "
-        f"{runs.train_s.sum() / 60:.1f} min of it in training steps); {typical.sum() / 60:.1f} min with "
-        f"each run's time replaced by the median of its configuration's seeds; one process on 2 CPU cores "
-        f"({runs['meta.device'].iloc[0]}, torch {runs['meta.torch'].iloc[0]})."
-    )
-    gaps = A.curve_gaps(runs, curves, BASELINE_BATCH).set_index("global_batch")
-    st = stats.set_index("global_batch")
-    steps = batch.groupby("global_batch")["steps"].first()
-    bad = [b for b in st.index if st.loc[b, "mean"] > 50]
-    m = abl.set_index(["kn", "setting"])["mean"]
-    ref = {
-        "warmup: none": "warmup: gradual",
-        "warmup: constant": "warmup: gradual",
-        "rule: sqrt": "rule: linear",
-        "rule: none": "rule: linear",
-        "BN init: γ=1": "BN init: γ=0",
-    }
-    cost = {b: {k: m[b, k] - m[b, r] for k, r in ref.items()} for b in abl_batches}
-
-    def abl_bullet(b):
-        c = {k: round(v, 2) + 0.0 for k, v in cost[b].items()}  # + 0.0: no "-0.00"
-        eta = batch.loc[batch.global_batch == b, "lr_peak"].iloc[0]
-        sd = abl.loc[abl.kn == b, "std"].max()
-        return (
-            f"- At kn = {b} ({b / BASELINE_BATCH:.3g}× the baseline, η = {eta:g}) the change of the mean "
-            f"test error against the same-kn run with gradual warmup, the linear rule and γ = 0 is: "
-            f"no warmup {c['warmup: none']:+.2f} pt, constant warmup {c['warmup: constant']:+.2f} pt, "
-            f"sqrt scaling {c['rule: sqrt']:+.2f} pt, no scaling {c['rule: none']:+.2f} pt, "
-            f"γ = 1 {c['BN init: γ=1']:+.2f} pt; seed standard deviations of the eight settings up to "
-            f"{sd:.2f} pt (the claims table gives each comparison's interval)."
-        )
-
-    lo, hi = min(abl_batches), max(abl_batches)
-    grew = [k for k in ref if cost[hi][k] > cost[lo][k]]
-    findings = "\n".join(
-        [
-            f"- The flat region (by the means) ends at B_flat = {b_flat} = {b_flat // BASELINE_BATCH}× the "
-            f"baseline (the issue asks ≥ 16×); the elbow is at kn = {b_elbow} "
-            f"({int(steps[b_elbow])} steps in the run), and kn ≥ {min(bad)} (η ≥ {0.1 * min(bad) / 256:g}) "
-            "end near chance error "
-            f"({int(st.loc[bad, 'diverged'].sum())} of {int(st.loc[bad, 'n'].sum())} such runs diverged "
-            "outright)."
-            if b_flat and b_elbow and bad
-            else f"- B_flat = {b_flat}, elbow = {b_elbow}.",
-            f"- At B_flat the test error is within tolerance "
-            f"({st.loc[b_flat, 'mean'] - base['mean']:+.2f} pt) but the train error ends "
-            f"{gaps.loc[b_flat, 'final_gap']:+.2f} pt above the baseline's: the larger "
-            "batch fits the training set less and generalises as well, so here the train curve is a stricter "
-            "test than the test error."
-            if b_flat
-            else "",
-            *[abl_bullet(b) for b in abl_batches],
-            (
-                f"- From kn = {lo} to kn = {hi}, {len(grew)} of the {len(ref)} ablations cost more in the "
-                "means"
-                + (" (every one)" if len(grew) == len(ref) else f" ({', '.join(grew) or 'none'})")
-                + f"; the verdicts are judged at kn = {B_ABL}, fixed before the sweep, and kn = {hi} is "
-                "exploratory."
-                if len(abl_batches) > 1
-                else ""
-            ),
-        ]
-    )
-    if is_v2(runs):
-        timing = (
-            f"{len(runs)} runs (second design); {runs.wall_s.sum() / 60:.1f} min of run wall time (sum of "
-            f"`wall_s`, {runs.train_s.sum() / 60:.1f} min of it in training steps); "
-            f"{typical.sum() / 60:.1f} min with each run's time replaced by the median of its "
-            f"configuration's seeds; one process on 2 CPU cores ({runs['meta.device'].iloc[0]}, torch "
-            f"{runs['meta.torch'].iloc[0]})."
-        )
-        from . import proxy
-
-        findings = "\n".join(
-            [
-                f"- The flat region (by the means) ends at B_flat = {b_flat} = {b_flat / proxy.B_SIMPLE:.2g} "
-                f"B_simple; the elbow (≥ 1 pt by the means) is at kn = {b_elbow}"
-                + (f" = {b_elbow / proxy.B_SIMPLE:.2g} B_simple." if b_elbow else ".")
-                if b_flat
-                else f"- B_flat = {b_flat}, elbow = {b_elbow}.",
-                "- Train error at the end against the baseline's (seed means): "
-                + ", ".join(
-                    f"kn = {b}: {gaps.loc[b, 'final_gap']:+.2f} pt ({int(steps[b]):,} steps)"
-                    for b in gaps.index
-                    if b != BASELINE_BATCH
-                )
-                + ".",
-                *[abl_bullet(b) for b in abl_batches],
-            ]
-        )
+    d = load(data_dir)
     return {
-        "batch": markdown_table(table),
+        "batch": markdown_table(batch_table(d)),
         "claims": None,
-        "ablations": markdown_table(abl_tab),
-        "timing": timing,
-        "findings": findings,
-        "regime": regime_block(),
+        "ablations": markdown_table(ablation_table(d)),
+        "timing": timing(d),
+        "findings": findings(d),
+        "regime": regime_block(data_dir),
     }
