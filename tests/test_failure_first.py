@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from experiments.failure_batch import claims as FB
-from experiments.goyal_linear_scaling import claims_v3 as G3
+from experiments.goyal_linear_scaling import claims as G3
 from experiments.goyal_linear_scaling import config as GC
 from experiments.recipe_32k import claims as R3
 from experiments.recipe_32k import config as RC
@@ -70,13 +70,13 @@ def _goyal_runs(gap: dict[int, float], rng) -> tuple[pd.DataFrame, pd.DataFrame]
 def test_goyal_v3_rows_on_made_up_runs():
     spec = prereg.load_spec("goyal_linear_scaling")
     runs, curves = _goyal_runs({512: 0.0, 1088: 0.05, 2112: 1.2, 4288: 4.0}, np.random.default_rng(0))
-    rows = {r["id"]: r for r in G3.rows(runs, curves, spec)}
-    assert set(rows) == set(G3.CLAIMS) == {k for k in spec if k.startswith("v3_")}
-    assert rows["v3_a_flat"]["result"].outcome == V.REPRODUCED
-    assert rows["v3_b_fails"]["result"].outcome == V.REPRODUCED
-    assert rows["v3_g_bstar"]["result"].outcome == V.REPRODUCED  # +1.2 inside (0.5, 2)
-    assert rows["v3_c_warmup"]["result"].outcome == V.REPRODUCED
-    assert rows["v3_e_rule"]["result"].outcome != V.REPRODUCED  # no rule effect in the made-up runs
+    rows = claims.evaluate("goyal_linear_scaling", G3.Data(runs, curves), spec)
+    assert list(rows) == list(claims.registered("goyal_linear_scaling")) and set(rows) == set(spec)
+    assert rows["v3_a_flat"].result.outcome == V.REPRODUCED
+    assert rows["v3_b_fails"].result.outcome == V.REPRODUCED
+    assert rows["v3_g_bstar"].result.outcome == V.REPRODUCED  # +1.2 inside (0.5, 2)
+    assert rows["v3_c_warmup"].result.outcome == V.REPRODUCED
+    assert rows["v3_e_rule"].result.outcome != V.REPRODUCED  # no rule effect in the made-up runs
 
 
 def _recipe_dir(tmp_path, a_gap: float, d_gap: float):

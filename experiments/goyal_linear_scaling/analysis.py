@@ -1,14 +1,13 @@
 """The statistics of the Goyal study, as pure functions of the two committed CSVs (or of run records).
 
-    final_error    Goyal's model error: the median of the evaluations in the final 5/90 of training
-    batch_stats    mean, std (ddof 1) and n of the final error per global batch (one experiment)
-    flat_region    B_flat: the largest kn such that every kn' <= kn is within max(0.3 pt, 2 sigma) of the
-                   baseline (sigma = the baseline's seed std)
-    elbow          the smallest kn > B_flat whose mean error is >= 1 pt above the baseline
-    curve_gaps     largest |train-error gap| to the baseline's mean curve after the first third of training
+    final_error      Goyal's model error: the median of the evaluations in the final 5/90 of training
+    error_for_stats  a run's final error, a diverged run counted as chance error (CHANCE_ERR, 10 classes)
+    mean_curve       the seed-mean train-error curve of some runs on a grid of epochs
+    curve_gaps       largest |train-error gap| to the baseline's mean curve after the first third of training,
+                     and the gap at the last epoch every run evaluated
 
-Errors are in percent (100 - accuracy). A diverged run has no final error in the CSV; for the flat-region
-and elbow logic it counts as chance error (CHANCE_ERR, 10 classes), as a run that learned nothing.
+Errors are in percent (100 - accuracy). A diverged run has no final error in the CSV; the statistics count
+it as chance error, as a run that learned nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from largebatch.recipes import FINAL_WINDOW as WINDOW  # noqa: F401 (re-exported
 from largebatch.recipes import final_error  # noqa: F401 (re-exported: collect.py, tests)
 from largebatch.study import CHANCE_ACC
 
-FLAT_TOL_PT, ELBOW_PT, CURVE_TOL_PT, WARMUP_TOL_PT = 0.3, 1.0, 1.0, 0.3
 CHANCE_ERR = 100 * (1 - CHANCE_ACC)  # percent: a diverged 10-class run
 
 
@@ -30,53 +28,6 @@ def error_for_stats(runs: pd.DataFrame, col: str = "final_test_err") -> pd.Serie
     """The run's final error; diverged runs count as chance error."""
     err = runs[col].astype(float)
     return err.where(runs["status"] != "diverged", CHANCE_ERR)
-
-
-def batch_stats(runs: pd.DataFrame, experiment: str = "batch", col: str = "final_test_err") -> pd.DataFrame:
-    """One row per global_batch of `experiment`: mean, std, n, diverged (count)."""
-    d = runs[runs["experiment"] == experiment].assign(err=lambda r: error_for_stats(r, col))
-    g = d.groupby("global_batch")
-    out = pd.DataFrame(
-        {
-            "mean": g["err"].mean(),
-            "std": g["err"].std(ddof=1),
-            "n": g["err"].count(),
-            "diverged": g["status"].apply(lambda s: int((s == "diverged").sum())),
-        }
-    )
-    return out.reset_index()
-
-
-def flat_region(
-    stats: pd.DataFrame, baseline: int, tol_pt: float = FLAT_TOL_PT
-) -> tuple[int | None, pd.DataFrame]:
-    """B_flat and the table behind it (delta = mean - baseline mean, tol = max(tol_pt, 2 sigma_baseline)).
-
-    B_flat is the largest batch such that every batch <= it is within tol of the baseline (|delta| <= tol);
-    None if some batch at or below the baseline already fails.
-    """
-    s = stats.sort_values("global_batch").reset_index(drop=True)
-    base = s[s["global_batch"] == baseline].iloc[0]
-    sd = 0.0 if not np.isfinite(base["std"]) else float(base["std"])
-    tol = max(tol_pt, 2 * sd)
-    s = s.assign(delta=s["mean"] - base["mean"], tol=tol)
-    s["within"] = s["delta"].abs() <= tol + 1e-9  # rounding: 10.3 - 10.0 > 0.3 in floats
-    b_flat = None
-    for _, r in s.iterrows():
-        if not r["within"]:
-            break
-        b_flat = int(r["global_batch"])
-    if b_flat is not None and b_flat < baseline:
-        b_flat = None
-    return b_flat, s
-
-
-def elbow(stats: pd.DataFrame, baseline: int, b_flat: int | None, pt: float = ELBOW_PT) -> int | None:
-    """Smallest batch above B_flat (above the baseline if None) at least `pt` worse than the baseline."""
-    s = stats.sort_values("global_batch")
-    base = float(s.loc[s["global_batch"] == baseline, "mean"].iloc[0])
-    above = s[(s["global_batch"] > (b_flat or baseline)) & (s["mean"] - base >= pt - 1e-9)]
-    return int(above["global_batch"].iloc[0]) if len(above) else None
 
 
 def mean_curve(curves: pd.DataFrame, run_ids, grid: np.ndarray, col: str = "train_err") -> np.ndarray:
@@ -103,11 +54,15 @@ def curve_gaps(
 ) -> pd.DataFrame:
     """Per global_batch: the largest |mean train error - baseline mean train error| for epochs in
     [start_frac * E, E], on `points` evenly spaced epochs (seed-mean curves, interpolated); also the
-    mean and the final (epoch E) signed gap. A batch with a diverged run gets max_abs_gap = inf."""
+    mean signed gap, and the final signed gap at the last epoch that every run of the batch and of the
+    baseline has evaluated (`end_epoch`: a run's last evaluation can fall a step short of E, where the
+    interpolated curve has no value). A batch with a diverged run gets max_abs_gap = inf."""
     d = runs[runs["experiment"] == experiment]
     epochs = float(d["epochs"].iloc[0])
     grid = np.linspace(start_frac * epochs, epochs, points)
-    base = mean_curve(curves, d.loc[d["global_batch"] == baseline, "run_id"], grid)
+    base_ids = d.loc[d["global_batch"] == baseline, "run_id"]
+    base = mean_curve(curves, base_ids, grid)
+    last = curves.dropna(subset=["train_err"]).groupby("run_id")["epoch"].max()
     rows = []
     for b, g in d.groupby("global_batch"):
         gap = mean_curve(curves, g["run_id"], grid) - base
@@ -115,12 +70,16 @@ def curve_gaps(
         mx = float(np.max(np.abs(gap[ok]))) if ok.any() else float("nan")
         if (g["status"] == "diverged").any():  # its curve stops: it does not follow the baseline
             mx = float("inf")
+        end = last.reindex([*g["run_id"], *base_ids]).min()  # NaN when a run has no curve
+        at = np.array([min(end, epochs)])
+        final = mean_curve(curves, g["run_id"], at) - mean_curve(curves, base_ids, at)
         rows.append(
             {
                 "global_batch": int(b),
                 "max_abs_gap": mx,
                 "mean_gap": float(np.mean(gap[ok])) if ok.any() else float("nan"),
-                "final_gap": float(gap[-1]),
+                "final_gap": float(final[0]),
+                "end_epoch": float(at[0]),
             }
         )
     return pd.DataFrame(rows)

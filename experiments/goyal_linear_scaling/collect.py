@@ -3,7 +3,7 @@
     python -m experiments.goyal_linear_scaling.collect [--scale=cpu]
 
 goyal_linear_scaling.csv: one row per run of the cpu grid (experiment = batch | warmup | rule | gamma;
-design = "v3" for the design placed against B* (config.DESIGN_V3; the v2 CSV said "v2", the first none);
+design = "v3" for the design placed against B* (config.DESIGN; the v2 CSV said "v2", the first none);
 final_test_err / final_train_err are Goyal's model error, the median of the evaluations in the final
 5/90 of training (analysis.final_error), in percent. goyal_linear_scaling_curves.csv: one row per
 evaluation (run_id, epoch, step, train_err, test_err), train_err on a fixed 10k training subset in eval
@@ -21,8 +21,7 @@ import pandas as pd
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
 from .analysis import final_error
-from .config import DESIGN_V3 as DESIGN
-from .config import STUDY, grid
+from .config import DESIGN, STUDY, grid
 
 COLUMNS = [
     "study",
