@@ -247,7 +247,7 @@ def test_smoke_sweep(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_async_runs_exit_cleanly_ten_times_and_apply_each_push_once(tmp_path):
+def test_real_async_runs_exit_cleanly_four_times_and_apply_each_push_once(tmp_path):
     base = replace(
         config.BASE,
         dataset="synthetic",
@@ -260,7 +260,7 @@ def test_real_async_runs_exit_cleanly_ten_times_and_apply_each_push_once(tmp_pat
         momentum=0.9,
         lr_base=0.01,
     )
-    for i in range(10):
+    for i in range(4):  # ten in an earlier version: 82 s of the suite's budget
         cfg = replace(base, seed=i)
         sc = ps.ServerConfig(updates=20, delay="exp", delay_ms=1.0, eval_every=10)
         r = ps.launch(cfg, sc, 2, timeout=120, env_extra={"WANDB_MODE": "disabled"})

@@ -297,7 +297,7 @@ def test_collect_names_simulated_time_runs_by_prefix(tmp_path, monkeypatch):
     for c in cfgs:
         train(c)
     monkeypatch.setattr(collect, "grid", lambda scale="cpu": cfgs)
-    rows = [r for rs, _, _ in collect._core_rows(tmp_path) for r in rs]
+    rows = [r for rs, _, _ in collect.core_rows(tmp_path) for r in rs]
     by = {r["experiment"]: r for r in rows}
     assert set(by) == {f"{k}_{m}" for k in config.SIM_KINDS for m in ("sync", "backup", "async")}
     for k in config.SIM_KINDS:

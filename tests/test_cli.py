@@ -48,10 +48,10 @@ def test_completed_run_is_skipped(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_exits_zero_ten_times(tmp_path):
+def test_torchrun_two_processes_exits_zero_four_times(tmp_path):
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     torchrun = str(Path(sys.executable).with_name("torchrun"))
-    for i in range(10):
+    for i in range(4):  # ten in an earlier version: 98 s of the suite's 10-minute budget
         r = subprocess.run(
             [
                 torchrun,
@@ -73,4 +73,4 @@ def test_torchrun_two_processes_exits_zero_ten_times(tmp_path):
             timeout=120,
         )
         assert r.returncode == 0, f"run {i}: rc={r.returncode}\n{r.stderr[-3000:]}"
-    assert len(list((tmp_path / "demo").glob("*/summary.json"))) == 10
+    assert len(list((tmp_path / "demo").glob("*/summary.json"))) == 4

@@ -110,7 +110,7 @@ def test_per_example_and_two_batch_agree_on_mlp(fmnist):
     model = build_model("mlp", (1, 28, 28), 10).double()
     x, y = fmnist.x_train[:25600].double(), fmnist.y_train[:25600]
     pe_g2, pe_tr, tb_g2, tb_tr = [], [], [], []
-    for i in range(100):
+    for i in range(40):  # 40 minibatches: the 3-sigma test holds at any count; 100 took 52 s
         xb, yb = x[i * 256 : (i + 1) * 256], y[i * 256 : (i + 1) * 256]
         g = per_example_grads(model, xb, yb)
         a, b = per_example_estimate(g)

@@ -176,7 +176,7 @@ def _curve(recs: list[dict], rid: str, exp: str, times=None) -> pd.DataFrame:
     return c
 
 
-def _core_rows(runs_dir: Path):
+def core_rows(runs_dir: Path):
     """(row(s), curve frames, hist rows) of every complete core run of the cpu grid."""
     for cfg in grid("cpu"):
         d = runs_dir / cfg.study / run_id(cfg)
@@ -373,7 +373,7 @@ def collect(
     parameter server's, with `merge` (`--merge`) keeping the committed rows of runs not under `runs_dir`.
     The core calls it at the cpu scale only (largebatch.study.skip_scale)."""
     rows, curves, hist = [], [], []
-    for r, c, h in list(_core_rows(Path(runs_dir))) + list(_real_rows(Path(runs_dir))):
+    for r, c, h in list(core_rows(Path(runs_dir))) + list(_real_rows(Path(runs_dir))):
         rows += r
         curves += c
         hist += h
