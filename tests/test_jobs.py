@@ -131,7 +131,10 @@ def test_reproduce_dry_prints_plan_and_overall_time(capsys):
 
 def test_reproduce_list_and_bad_only(capsys):
     assert reproduce.main(["--list"]) == 0
-    assert "goyal_linear_scaling" in capsys.readouterr().out.split()
+    listed = capsys.readouterr().out.split()
+    assert "goyal_linear_scaling" in listed and "failure_batch" not in listed  # calibration: only when named
+    assert reproduce.main(["--list", "--only=failure_batch"]) == 0
+    assert capsys.readouterr().out.split() == ["failure_batch"]
     assert reproduce.main(["--only=nope"]) == 2
     assert "unknown study 'nope'" in capsys.readouterr().err
 

@@ -8,7 +8,9 @@ name) runs as `python -m largebatch.sweep <study> --scale=cpu` with its config.N
 --jobs runs side by side (largebatch.jobs). A study's runs outside the core grid go first
 (`experiments/<study>/collect.py: before_reproduce`, e.g. the staleness study's real parameter-server
 runs, which measure wall-clock time and so run alone). Then every figure and the README results table are
-rebuilt from the CSVs the sweeps wrote.
+rebuilt from the CSVs the sweeps wrote. Calibration studies (config.CALIBRATION, e.g. the B* probes of
+experiments/failure_batch, whose values the other studies' designs fixed before their runs) run only when
+--only names them.
 
 Before it starts it prints the plan: each study's runs and an estimate of its time, from the wall time
 its committed runs took (`wall_s` in paper_figures/data/<study>.csv, one row per run), divided for pooled
@@ -121,12 +123,13 @@ class Options:
 
 
 def command() -> Command:
-    names = [s.name for s in discover() if s.runnable]
+    names = [s.name for s in discover() if s.runnable and not s.calibration]
+    calib = [s.name for s in discover() if s.runnable and s.calibration]
     return Command(
         "python -m largebatch.reproduce",
         "The cpu scale of every study, in order, resumable (completed runs are skipped), then every figure "
-        f"and README block. Studies: {', '.join(names)}. It prints its plan with an overall time estimate "
-        "first.",
+        f"and README block. Studies: {', '.join(names)}; calibration (only with --only): {', '.join(calib)}. "
+        "It prints its plan with an overall time estimate first.",
         Options,
         sections={"what to run": ("only", "jobs"), "instead of running": ("dry", "list")},
     )
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.jobs < 0:
         print(f"reproduce error: --jobs={a.jobs}: give 0 (auto) or a number", file=sys.stderr)
         return 2
-    studies = [s for s in discover() if s.runnable and (not only or s.name in only)]
+    studies = [s for s in discover() if s.runnable and (s.name in only if only else not s.calibration)]
     if a.list:
         for s in studies:
             print(s.name)

@@ -144,6 +144,11 @@ class Study:
         return int(getattr(self.config(), "NPROC", 1))
 
     @property
+    def calibration(self) -> bool:
+        """True for a calibration study (config.CALIBRATION): `make reproduce` runs it only when named."""
+        return bool(getattr(self.config(), "CALIBRATION", False))
+
+    @property
     def readme(self) -> Path:
         """experiments/<name>/README.md: the claim, commands and numbers (the report writes its blocks)."""
         return self.path / "README.md"
