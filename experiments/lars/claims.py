@@ -1,20 +1,24 @@
-"""Claims of the LARS study, judged from the committed CSVs by largebatch.verdict (issue 20).
+"""Claims of the LARS study's third design (v3, issue 28): the paper's init, each net's ladder against its B*.
 
-The claims are data in claims.toml (issue 10's criteria; arms, batch, threshold or margin, seeds). Accuracies
-are test accuracy in percent (diverged runs score chance); "best" = the lr of the grid with the highest seed
-mean. (a)-(d) are the paper's Tables 1, 3 and 5 on the no-BN net (AlexNet); the BN variant's (b)-(c) use the
-same criteria. (e) is judged across weight tensors (the paper's 233x is conv1.w to fc6.w, both weights);
-the spread over all tensors (biases and BN γ included, the first reading) is shown beside it.
+The claims are data in claims.toml (ids v3_*), one registered function each (largebatch.claims), in the
+order of the README table; each takes the study's data (`load`) and its [[claim]] table and returns a `Row`,
+or None while its settings have no runs. Accuracies are the last evaluation's test accuracy in percent
+(diverged runs score chance); "best" is the grid point with the highest seed mean; an arm whose best point
+sits at an edge of its grid makes its row inconclusive (pre-registered). The batches are the spec's, fixed
+before the runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from largebatch import verdict as V
+from largebatch.claims import Row, claim
 from largebatch.prereg import load_spec
 from largebatch.results import fmt_mean_std, markdown_table
 
@@ -22,8 +26,331 @@ from . import analysis
 from .analysis import BASE_B, KEYS, scored, summary
 
 CSV = "paper_figures/data/lars.csv"
+BASELINE = {"nobn": 384, "bn": 512}
+NAME = {"nobn": "no BN", "bn": "BN"}
 NAMES = {"nobn": "no-BN net", "bn": "BN net"}
 NETS = {"nobn": "AlexNet-like, no BN", "bn": "AlexNet-like + BN"}
+
+
+@dataclass(frozen=True)
+class Data:
+    """The v3 runs, their per-setting table (analysis.settings) and the step-1 ratios."""
+
+    runs: pd.DataFrame
+    settings: pd.DataFrame
+    ratios: pd.DataFrame
+    data_dir: Path | None = None
+
+    def best(self, net: str, opt: str, b: int, experiment: str = "main") -> pd.Series | None:
+        return analysis.best(self.settings, experiment, net, opt, b)
+
+    def acc(self, row: pd.Series, seeds) -> pd.Series:
+        """Per-seed accuracy (%) of one setting, indexed by seed."""
+        return (self.of(row, seeds).set_index("seed").acc * 100).rename_axis("seed").sort_index()
+
+    def of(self, row: pd.Series, seeds) -> pd.DataFrame:
+        r = scored(self.runs)
+        m = np.ones(len(r), bool)
+        for k in KEYS:
+            m &= (r[k] == row[k]).to_numpy() if k != "lr_base" else np.isclose(r[k], row[k])
+        return r[m & r.seed.isin(seeds).to_numpy()]
+
+    def edge(self, row: pd.Series | None) -> bool:
+        """The setting is at an edge of its grid (same experiment, net, optimizer, batch, epochs)."""
+        if row is None:
+            return True
+        st = self.settings
+        g = st[
+            (st.experiment == row.experiment)
+            & (st.net == row.net)
+            & (st.optimizer == row.optimizer)
+            & (st.global_batch == row.global_batch)
+            & (st.epochs == row.epochs)
+        ].lr_base
+        return len(g) < 3 or bool(np.isclose(row.lr_base, g.min()) or np.isclose(row.lr_base, g.max()))
+
+
+def load(data_dir: Path) -> Data:
+    """The v3 rows of lars.csv (collect.py writes design = "v3"), their settings and the step-1 ratios."""
+    runs, _, ratios = analysis.load(Path(data_dir))
+    runs = runs[runs["design"] == "v3"] if "design" in runs.columns else runs.iloc[:0]
+    return Data(runs, analysis.settings(runs), ratios, Path(data_dir))
+
+
+def _ms(x: pd.Series) -> str:
+    return fmt_mean_std(x, 2) + " %"
+
+
+def _edged(res: V.Result, edges: list[str]) -> V.Result:
+    """Pre-registered: an arm tuned to the edge of its grid is not shown to be tuned: inconclusive."""
+    if not edges:
+        return res
+    return replace(
+        res, outcome=V.INCONCLUSIVE, method=res.method + "; best at a grid edge: " + ", ".join(edges)
+    )
+
+
+def _row(data: Data, s: dict, ours: str, result, settings, control=None) -> Row:
+    frames = [data.of(x, s["seeds"]) for x in settings if x is not None]
+    runs = pd.concat(frames) if frames else data.runs.iloc[:0]
+    wall = float(sum(f.wall_s.mean() for f in frames)) if frames and "wall_s" in runs.columns else None
+    return Row(ours, result, runs=runs, csv=CSV, wall_per_seed=wall, control_result=control)
+
+
+def _edges(data: Data, named: dict) -> list[str]:
+    return [name for name, row in named.items() if data.edge(row)]
+
+
+def _a_fails(data: Data, s: dict, net: str) -> Row | None:
+    """Precondition (a): tuned SGD at the image of 4K more than the threshold below tuned SGD at the
+    baseline batch (both tuned on their grids)."""
+    b0, b = s["batch"]
+    base, sgd = data.best(net, "sgd", b0), data.best(net, "sgd", b)
+    if base is None or sgd is None:
+        return None
+    x0, x = data.acc(base, s["seeds"]), data.acc(sgd, s["seeds"])
+    edges = _edges(data, {f"SGD at {b0}": base, f"SGD at {b}": sgd})
+    res = _edged(V.difference(x0, x, s["threshold"], s["direction"]), edges)
+    ours = (
+        f"best SGD at {b} (lr {sgd.lr:g}) {_ms(x)} vs at {b0} (lr {base.lr:g}) {_ms(x0)}: "
+        f"{x0.mean() - x.mean():+.2f} pt; {int(sgd.diverged)} of {int(sgd.n)} seeds diverged"
+    )
+    return _row(data, s, ours, res, [base, sgd])
+
+
+def _b_beats(data: Data, s: dict, net: str) -> Row | None:
+    """(b): LARS (best γ0) minus tuned SGD above the threshold at every batch of the spec."""
+    parts, texts, used, edges = [], [], [], []
+    for b in s["batch"]:
+        la, sg = data.best(net, "lars", b), data.best(net, "sgd", b)
+        if la is None or sg is None:
+            return None
+        xl, xs = data.acc(la, s["seeds"]), data.acc(sg, s["seeds"])
+        parts.append(V.difference(xl, xs, s["threshold"], s["direction"], label=f"B={b}"))
+        texts.append(f"B={b}: LARS (γ0 {la.lr:g}) {_ms(xl)}, SGD (lr {sg.lr:g}) {_ms(xs)}")
+        used += [la, sg]
+        edges += _edges(data, {f"LARS at {b}": la, f"SGD at {b}": sg})
+    return _row(data, s, "; ".join(texts), _edged(V.all_of(parts), edges), used)
+
+
+def _near_baseline(data: Data, s: dict, net: str) -> Row | None:
+    """(b'): LARS within the margin of the baseline (TOST) at every batch; tuned SGD by the same test is
+    the control."""
+    base = data.best(net, "sgd", BASELINE[net])
+    if base is None:
+        return None
+    x0 = data.acc(base, s["seeds"])
+    parts, ctl, texts, used, edges = [], [], [], [base], _edges(data, {"baseline SGD": base})
+    for b in s["batch"]:
+        la, sg = data.best(net, "lars", b), data.best(net, "sgd", b)
+        if la is None or sg is None:
+            return None
+        xl, xs = data.acc(la, s["seeds"]), data.acc(sg, s["seeds"])
+        parts.append(V.equivalence(xl, x0, s["margin"], label=f"B={b}"))
+        ctl.append(V.equivalence(xs, x0, s["margin"], label=f"SGD B={b}"))
+        texts.append(f"B={b}: LARS {xl.mean() - x0.mean():+.2f}, SGD {xs.mean() - x0.mean():+.2f} pt")
+        used += [la, sg]
+        edges += _edges(data, {f"LARS at {b}": la})
+    ours = f"vs the baseline {_ms(x0)}: " + "; ".join(texts)
+    return _row(data, s, ours, _edged(V.all_of(parts), edges), used, control=V.all_of(ctl, "SGD"))
+
+
+def _c_small(data: Data, s: dict, net: str) -> Row | None:
+    """(c): LARS at the baseline batch within the margin of tuned SGD there (TOST)."""
+    la, sg = data.best(net, "lars", s["batch"]), data.best(net, "sgd", s["batch"])
+    if la is None or sg is None:
+        return None
+    xl, xs = data.acc(la, s["seeds"]), data.acc(sg, s["seeds"])
+    edges = _edges(data, {"LARS": la, "SGD": sg})
+    ours = f"LARS (γ0 {la.lr:g}) {_ms(xl)} vs SGD (lr {sg.lr:g}) {_ms(xs)}: {xl.mean() - xs.mean():+.2f} pt"
+    return _row(data, s, ours, _edged(V.equivalence(xl, xs, s["margin"]), edges), [la, sg])
+
+
+def _e_spread(data: Data, s: dict, net: str) -> Row | None:
+    """(e): per seed, max/min of ‖w‖/‖g‖ over the weight tensors at step 1 (Caffe init), above the
+    threshold on average (the spread over all tensors is shown beside it)."""
+    t2 = data.runs[data.runs.experiment == "table2"]
+    mine = t2[
+        (t2.net == net) & (t2.init == "caffe") & (t2.global_batch == s["batch"]) & t2.seed.isin(s["seeds"])
+    ]
+    if not len(mine):
+        return None
+    w = analysis.spread(data.ratios, mine, weights_only=True)
+    a = analysis.spread(data.ratios, mine)
+    return Row(
+        f"Caffe init, weight tensors: {fmt_mean_std(w.spread, 1)}x; all tensors (biases, BN γ): "
+        f"{fmt_mean_std(a.spread, 1)}x",
+        V.one_sample(w.spread, s["threshold"], s["direction"]),
+        runs=mine,
+        csv=CSV,
+        wall_per_seed=float(mine.wall_s.mean()) if "wall_s" in mine.columns else None,
+    )
+
+
+@claim("v3_a_nobn")
+def a_nobn(data: Data, s: dict) -> Row | None:
+    """Precondition (a), no BN: tuned SGD fails at the image of 4K."""
+    return _a_fails(data, s, "nobn")
+
+
+@claim("v3_a_bn")
+def a_bn(data: Data, s: dict) -> Row | None:
+    """Precondition (a), BN: tuned SGD fails at the image of 4K."""
+    return _a_fails(data, s, "bn")
+
+
+@claim("v3_b_nobn")
+def b_nobn(data: Data, s: dict) -> Row | None:
+    """(b), no BN: LARS beats tuned SGD at the images of 4K and 8K."""
+    return _b_beats(data, s, "nobn")
+
+
+@claim("v3_b_bn")
+def b_bn(data: Data, s: dict) -> Row | None:
+    """(b), BN: LARS beats tuned SGD at the images of 4K and 8K."""
+    return _b_beats(data, s, "bn")
+
+
+@claim("v3_near_nobn")
+def near_nobn(data: Data, s: dict) -> Row | None:
+    """(b'), no BN: LARS within the margin of the baseline at the images of 4K and 8K."""
+    return _near_baseline(data, s, "nobn")
+
+
+@claim("v3_near_bn")
+def near_bn(data: Data, s: dict) -> Row | None:
+    """(b'), BN: LARS within the margin of the baseline at the images of 4K and 8K."""
+    return _near_baseline(data, s, "bn")
+
+
+@claim("v3_c_nobn")
+def c_nobn(data: Data, s: dict) -> Row | None:
+    """(c), no BN: LARS = tuned SGD at the baseline batch."""
+    return _c_small(data, s, "nobn")
+
+
+@claim("v3_c_bn")
+def c_bn(data: Data, s: dict) -> Row | None:
+    """(c), BN: LARS = tuned SGD at the baseline batch."""
+    return _c_small(data, s, "bn")
+
+
+@claim("v3_d_pre")
+def d_pre(data: Data, s: dict) -> Row | None:
+    """Precondition (d), no BN: LARS itself more than the threshold below the baseline at the image of 16K."""
+    base, la = data.best("nobn", "sgd", BASELINE["nobn"]), data.best("nobn", "lars", s["batch"])
+    if base is None or la is None:
+        return None
+    x0, xl = data.acc(base, s["seeds"]), data.acc(la, s["seeds"])
+    edges = _edges(data, {"LARS 1x": la})
+    ours = (
+        f"LARS at {s['batch']} (γ0 {la.lr:g}) {_ms(xl)} vs the baseline {_ms(x0)}: gap "
+        f"{x0.mean() - xl.mean():.2f} pt"
+    )
+    return _row(
+        data, s, ours, _edged(V.difference(x0, xl, s["threshold"], s["direction"]), edges), [base, la]
+    )
+
+
+@claim("v3_d_nobn")
+def d_nobn(data: Data, s: dict) -> Row | None:
+    """(d) Table 5, no BN: the fraction of LARS's gap to the baseline that doubling the epochs recovers
+    (ratio of seed means, seeds resampled together)."""
+    b = s["batch"]
+    base = data.best("nobn", "sgd", BASELINE["nobn"])
+    e1, e2 = data.best("nobn", "lars", b), data.best("nobn", "lars", b, "longer")
+    if base is None or e1 is None or e2 is None:
+        return None
+    x1, x2, x0 = (data.acc(x, s["seeds"]) for x in (e1, e2, base))
+    common = x1.index.intersection(x2.index).intersection(x0.index)
+    res = V.bootstrap(
+        [x1[common], x2[common], x0[common]],
+        lambda a, c, z: (c.mean() - a.mean()) / (z.mean() - a.mean()),
+        s["threshold"],
+        s["direction"],
+        paired=True,
+        what="recovered fraction",
+    )
+    edges = _edges(data, {"LARS 1x": e1, "LARS 2x": e2})
+    ours = (
+        f"B={b}: LARS 1x (γ0 {e1.lr:g}) {_ms(x1)}, 2x (γ0 {e2.lr:g}) {_ms(x2)}, baseline {_ms(x0)}: "
+        f"{res.estimate:.0%} of the gap recovered"
+    )
+    return _row(data, s, ours, _edged(res, edges), [e1, e2, base])
+
+
+@claim("v3_e_nobn")
+def e_nobn(data: Data, s: dict) -> Row | None:
+    """(e), no BN: the step-1 spread of ‖w‖/‖g‖ across the weight tensors with the Caffe init."""
+    return _e_spread(data, s, "nobn")
+
+
+@claim("v3_e_bn")
+def e_bn(data: Data, s: dict) -> Row | None:
+    """(e), BN: the step-1 spread of ‖w‖/‖g‖ across the weight tensors with the Caffe init."""
+    return _e_spread(data, s, "bn")
+
+
+# ---- second design (v2): its rows from the v2 CSV through claims_v2 (below), one registered id each --------
+@lru_cache(maxsize=4)
+def _v2_rows(data_dir: str) -> dict[str, dict]:
+    runs = pd.read_csv(Path(data_dir) / "lars.csv")
+    return {r["id"]: r for r in claims_v2(Path(data_dir))} if is_v2(runs) else {}
+
+
+def _v2(data: Data, cid: str) -> Row | None:
+    r = _v2_rows(str(data.data_dir)).get(cid)
+    return None if r is None else Row.from_dict(r)
+
+
+@claim("v2_a_nobn")
+def v2_a_nobn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_a_nobn")
+
+
+@claim("v2_b_nobn")
+def v2_b_nobn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_b_nobn")
+
+
+@claim("v2_c_nobn")
+def v2_c_nobn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_c_nobn")
+
+
+@claim("v2_d_nobn")
+def v2_d_nobn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_d_nobn")
+
+
+@claim("v2_b_bn")
+def v2_b_bn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_b_bn")
+
+
+@claim("v2_c_bn")
+def v2_c_bn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_c_bn")
+
+
+@claim("v2_e_nobn_caffe")
+def v2_e_nobn_caffe(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_e_nobn_caffe")
+
+
+@claim("v2_e_nobn")
+def v2_e_nobn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_e_nobn")
+
+
+@claim("v2_e_bn_caffe")
+def v2_e_bn_caffe(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_e_bn_caffe")
+
+
+@claim("v2_e_bn")
+def v2_e_bn(data: Data, s: dict) -> Row | None:
+    return _v2(data, "v2_e_bn")
 
 
 def _acc(seeds) -> str:
@@ -50,7 +377,7 @@ def _wall(runs: pd.DataFrame, rows) -> float | None:
     return float(sum(_runs_of(runs, x, runs.seed.unique()).wall_s.mean() for x in rows if x is not None))
 
 
-def _row(cid, ours, result, runs, settings_rows, seeds) -> dict:
+def _row_v2(cid, ours, result, runs, settings_rows, seeds) -> dict:
     sub = pd.concat([_runs_of(runs, x, seeds) for x in settings_rows if x is not None])
     return {
         "id": cid,
@@ -62,135 +389,9 @@ def _row(cid, ours, result, runs, settings_rows, seeds) -> dict:
     }
 
 
-def _net_rows(runs: pd.DataFrame, d: dict, net: str, big: int, spec: dict) -> list[dict]:
-    base = d["base"]
-    rows = []
-    la, sg = d["lars_claim"], d["sgd_claim"]
-    if f"b_{net}" in spec and la is not None and sg is not None:
-        s = spec[f"b_{net}"]
-        seeds = s["seeds"]
-        b_, l_, g_ = (_by_seed(runs, x, seeds) for x in (base, la, sg))
-        res = V.all_of(
-            [
-                V.difference(b_, l_, s["threshold"][0], "<", label="baseline − LARS"),
-                V.difference(l_, g_, s["threshold"][1], ">", label="LARS − SGD"),
-            ]
-        )
-        rows.append(
-            _row(
-                f"b_{net}",
-                f"LARS (γ0={la.lr:g}) {_acc(l_)} vs baseline (SGD lr={base.lr:g}) "
-                f"{_acc(b_)}: gap {b_.mean() - l_.mean():.2f} pt; best SGD (lr={sg.lr:g}) {_acc(g_)}: "
-                f"LARS {l_.mean() - g_.mean():+.2f} pt",
-                res,
-                runs,
-                [base, la, sg],
-                seeds,
-            )
-        )
-    lb = d["lars_base"]
-    if f"c_{net}" in spec and lb is not None:
-        s = spec[f"c_{net}"]
-        l_, b_ = _by_seed(runs, lb, s["seeds"]), _by_seed(runs, base, s["seeds"])
-        rows.append(
-            _row(
-                f"c_{net}",
-                f"LARS (γ0={lb.lr:g}) {_acc(l_)} vs SGD (lr={base.lr:g}) {_acc(b_)}: "
-                f"{l_.mean() - b_.mean():+.2f} pt",
-                V.equivalence(l_, b_, s["margin"]),
-                runs,
-                [lb, base],
-                s["seeds"],
-            )
-        )
-    e1, e2 = d["lars_big"], d["lars_big_2x"]
-    if f"d_{net}" in spec and e1 is not None and e2 is not None:
-        s = spec[f"d_{net}"]
-        x1, x2, b_ = (_by_seed(runs, x, s["seeds"]) for x in (e1, e2, base))
-        common = x1.index.intersection(x2.index).intersection(b_.index)
-        res = V.bootstrap(
-            [x1[common], x2[common], b_[common]],
-            lambda a, c, b: (c.mean() - a.mean()) / (b.mean() - a.mean()),
-            s["threshold"],
-            s["direction"],
-            paired=True,
-            what="recovered fraction",
-        )
-        rows.append(
-            _row(
-                f"d_{net}",
-                f"LARS {int(e1.epochs)} ep (γ0={e1.lr:g}) {_acc(x1)}, gap "
-                f"{b_.mean() - x1.mean():.2f} pt; {int(e2.epochs)} ep (γ0={e2.lr:g}) {_acc(x2)}: "
-                f"+{x2.mean() - x1.mean():.2f} pt = {res.estimate:.0%} of it",
-                res,
-                runs,
-                [e1, e2, base],
-                s["seeds"],
-            )
-        )
-    return rows
-
-
 def is_v2(runs: pd.DataFrame) -> bool:
     """The CSV holds the second design's runs (collect.py writes design = "v2"; the first CSV has none)."""
     return "design" in runs.columns and bool((runs["design"] == "v2").any())
-
-
-def claims(data_dir: Path) -> list[dict]:
-    """Rows for the README table (see largebatch.report): the third design's once its runs are in the CSV."""
-    committed = pd.read_csv(Path(data_dir) / "lars.csv")
-    if "design" in committed.columns and (committed["design"] == "v3").any():
-        from . import claims_v3
-
-        return claims_v3.rows(Path(data_dir), load_spec("lars"))
-    if is_v2(committed):
-        return claims_v2(Path(data_dir))
-    spec = load_spec("lars")
-    s = summary(Path(data_dir))
-    runs = s["runs"]
-    rows = []
-    d = s["nets"].get("nobn")
-    if d is not None and d["linear"] is not None:
-        sp = spec["a_nobn"]
-        lin, base = d["linear"], d["base"]
-        b_, l_ = _by_seed(runs, base, sp["seeds"]), _by_seed(runs, lin, sp["seeds"])
-        rows.append(
-            _row(
-                "a_nobn",
-                f"lr {lin.lr:g}: {int(lin.diverged)} of {int(lin.n)} seeds diverged; "
-                f"{_acc(l_)} (diverged = 10 %) vs baseline {_acc(b_)}: {l_.mean() - b_.mean():+.2f} pt",
-                V.difference(b_, l_, sp["threshold"], sp["direction"]),
-                runs,
-                [base, lin],
-                sp["seeds"],
-            )
-        )
-    for net in ("nobn", "bn"):
-        if net in s["nets"]:
-            rows += _net_rows(runs, s["nets"][net], net, s["largest_B"], spec)
-    sp_all, sp_w = s["spread"], s["spread_w"]
-    for net in ("nobn", "bn"):
-        cid = f"e_{net}"
-        if cid not in spec:
-            continue
-        c = spec[cid]
-        w = sp_w[(sp_w.net == net) & (sp_w.global_batch == BASE_B) & sp_w.seed.isin(c["seeds"])]
-        a = sp_all[(sp_all.net == net) & (sp_all.global_batch == BASE_B) & sp_all.seed.isin(c["seeds"])]
-        if not len(w):
-            continue
-        t2 = runs[runs.run_id.isin(w.run_id)]
-        rows.append(
-            {
-                "id": cid,
-                "ours": f"weight tensors: {fmt_mean_std(w.spread, 1)}x; all tensors (biases, "
-                f"BN γ): {fmt_mean_std(a.spread, 1)}x",
-                "result": V.one_sample(w.spread, c["threshold"], c["direction"]),
-                "runs": t2,
-                "csv": CSV,
-                "wall_per_seed": float(t2.wall_s.mean()) if "wall_s" in t2.columns else None,
-            }
-        )
-    return rows
 
 
 # ---- second design (v2, issue 16): claims at the images of the paper's batches (config.py, proxy.py) ------
@@ -252,7 +453,7 @@ def claims_v2(data_dir: Path) -> list[dict]:
                 lin = lin.iloc[0]
                 b_, l_ = _by_seed(runs, base, s["seeds"]), _by_seed(runs, lin, s["seeds"])
                 rows.append(
-                    _row(
+                    _row_v2(
                         "v2_a_nobn",
                         f"B={B_CLAIM}, lr {lin.lr:g} (η0 = {base.lr:g} × B/128): {int(lin.diverged)} of "
                         f"{int(lin.n)} seeds diverged; {_acc(l_)} vs baseline {_acc(b_)}: "
@@ -275,7 +476,7 @@ def claims_v2(data_dir: Path) -> list[dict]:
                 ]
             )
             rows.append(
-                _row(
+                _row_v2(
                     cid,
                     f"B={B_CLAIM}: LARS (γ0={la.lr:g}) {_acc(l_)} vs baseline (SGD lr={base.lr:g}) "
                     f"{_acc(b_)}: gap {b_.mean() - l_.mean():.2f} pt; best SGD (lr={sg.lr:g}) {_acc(g_)}: "
@@ -292,7 +493,7 @@ def claims_v2(data_dir: Path) -> list[dict]:
             s = spec[cid]
             l_, b_ = _by_seed(runs, lb, s["seeds"]), _by_seed(runs, base, s["seeds"])
             rows.append(
-                _row(
+                _row_v2(
                     cid,
                     f"LARS (γ0={lb.lr:g}) {_acc(l_)} vs SGD (lr={base.lr:g}) {_acc(b_)}: "
                     f"{l_.mean() - b_.mean():+.2f} pt"
@@ -318,7 +519,7 @@ def claims_v2(data_dir: Path) -> list[dict]:
                 what="recovered fraction",
             )
             rows.append(
-                _row(
+                _row_v2(
                     cid,
                     f"B={B_LONGER}: LARS {e1.epochs:.3g} ep (γ0={e1.lr:g}) {_acc(x1)}, gap "
                     f"{b_.mean() - x1.mean():.2f} pt; {e2.epochs:.3g} ep (γ0={e2.lr:g}) {_acc(x2)}: "
