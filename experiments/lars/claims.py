@@ -5,13 +5,13 @@ order of the README table; each takes the study's data (`load`) and its [[claim]
 or None while its settings have no runs. Accuracies are the last evaluation's test accuracy in percent
 (diverged runs score chance); "best" is the grid point with the highest seed mean; an arm whose best point
 sits at an edge of its grid makes its row inconclusive (pre-registered). The batches are the spec's, fixed
-before the runs.
+before the runs. The first and second designs' claims are in git history (claims.toml names the commit).
+readme_blocks writes the study README's generated blocks from the same data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +19,15 @@ import pandas as pd
 
 from largebatch import verdict as V
 from largebatch.claims import Row, claim
-from largebatch.prereg import load_spec
 from largebatch.results import fmt_mean_std, markdown_table
 
-from . import analysis
-from .analysis import BASE_B, KEYS, scored, summary
+from . import analysis, proxy
+from .analysis import BASE_B, KEYS, scored
+from .config import NETS_V3
 
 CSV = "paper_figures/data/lars.csv"
 BASELINE = {"nobn": 384, "bn": 512}
 NAME = {"nobn": "no BN", "bn": "BN"}
-NAMES = {"nobn": "no-BN net", "bn": "BN net"}
-NETS = {"nobn": "AlexNet-like, no BN", "bn": "AlexNet-like + BN"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,6 @@ class Data:
     runs: pd.DataFrame
     settings: pd.DataFrame
     ratios: pd.DataFrame
-    data_dir: Path | None = None
 
     def best(self, net: str, opt: str, b: int, experiment: str = "main") -> pd.Series | None:
         return analysis.best(self.settings, experiment, net, opt, b)
@@ -74,7 +71,7 @@ def load(data_dir: Path) -> Data:
     """The v3 rows of lars.csv (collect.py writes design = "v3"), their settings and the step-1 ratios."""
     runs, _, ratios = analysis.load(Path(data_dir))
     runs = runs[runs["design"] == "v3"] if "design" in runs.columns else runs.iloc[:0]
-    return Data(runs, analysis.settings(runs), ratios, Path(data_dir))
+    return Data(runs, analysis.settings(runs), ratios)
 
 
 def _ms(x: pd.Series) -> str:
@@ -291,407 +288,155 @@ def e_bn(data: Data, s: dict) -> Row | None:
     return _e_spread(data, s, "bn")
 
 
-# ---- second design (v2): its rows from the v2 CSV through claims_v2 (below), one registered id each --------
-@lru_cache(maxsize=4)
-def _v2_rows(data_dir: str) -> dict[str, dict]:
-    runs = pd.read_csv(Path(data_dir) / "lars.csv")
-    return {r["id"]: r for r in claims_v2(Path(data_dir))} if is_v2(runs) else {}
+# ---- the study README's generated blocks (no claims: `python -m largebatch.report` writes them) ------------
+NO_RUNS = "(no third-design runs in lars.csv yet: `python -m experiments.lars.collect` after the sweep)"
 
 
-def _v2(data: Data, cid: str) -> Row | None:
-    r = _v2_rows(str(data.data_dir)).get(cid)
-    return None if r is None else Row.from_dict(r)
+def b_star(net: str, data_dir: Path) -> float:
+    """The net's B* for tuned SGD, measured by the failure_batch probe at the LARS budget (its claims module's
+    `b_star`, model-free, from failure_batch.csv in `data_dir`): the number the ladder was placed against
+    (proxy.B_STAR_V3 holds it to 3 significant digits)."""
+    from largebatch.study import get
+
+    fb = get("failure_batch").module("claims")
+    return fb.b_star(f"lars_{net}", fb.LARS_E, data_dir)
 
 
-@claim("v2_a_nobn")
-def v2_a_nobn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_a_nobn")
-
-
-@claim("v2_b_nobn")
-def v2_b_nobn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_b_nobn")
-
-
-@claim("v2_c_nobn")
-def v2_c_nobn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_c_nobn")
-
-
-@claim("v2_d_nobn")
-def v2_d_nobn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_d_nobn")
-
-
-@claim("v2_b_bn")
-def v2_b_bn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_b_bn")
-
-
-@claim("v2_c_bn")
-def v2_c_bn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_c_bn")
-
-
-@claim("v2_e_nobn_caffe")
-def v2_e_nobn_caffe(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_e_nobn_caffe")
-
-
-@claim("v2_e_nobn")
-def v2_e_nobn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_e_nobn")
-
-
-@claim("v2_e_bn_caffe")
-def v2_e_bn_caffe(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_e_bn_caffe")
-
-
-@claim("v2_e_bn")
-def v2_e_bn(data: Data, s: dict) -> Row | None:
-    return _v2(data, "v2_e_bn")
-
-
-def _acc(seeds) -> str:
-    return fmt_mean_std(seeds, 2) + " %"
-
-
-def _runs_of(runs: pd.DataFrame, row: pd.Series, seeds) -> pd.DataFrame:
-    r = scored(runs)
-    m = np.ones(len(r), bool)
-    for k in KEYS:
-        m &= (r[k] == row[k]).to_numpy() if k != "lr_base" else np.isclose(r[k], row[k])
-    return r[m & r.seed.isin(seeds).to_numpy()]
-
-
-def _by_seed(runs: pd.DataFrame, row: pd.Series, seeds) -> pd.Series:
-    """Per-seed accuracy (%) of one setting, indexed by seed (diverged = chance)."""
-    r = _runs_of(runs, row, seeds)
-    return (r.set_index("seed").acc * 100).rename_axis("seed").sort_index()
-
-
-def _wall(runs: pd.DataFrame, rows) -> float | None:
-    if "wall_s" not in runs.columns:
-        return None
-    return float(sum(_runs_of(runs, x, runs.seed.unique()).wall_s.mean() for x in rows if x is not None))
-
-
-def _row_v2(cid, ours, result, runs, settings_rows, seeds) -> dict:
-    sub = pd.concat([_runs_of(runs, x, seeds) for x in settings_rows if x is not None])
-    return {
-        "id": cid,
-        "ours": ours,
-        "result": result,
-        "runs": sub,
-        "csv": CSV,
-        "wall_per_seed": _wall(runs, settings_rows),
-    }
-
-
-def is_v2(runs: pd.DataFrame) -> bool:
-    """The CSV holds the second design's runs (collect.py writes design = "v2"; the first CSV has none)."""
-    return "design" in runs.columns and bool((runs["design"] == "v2").any())
-
-
-# ---- second design (v2, issue 16): claims at the images of the paper's batches (config.py, proxy.py) ------
-def grid_edge(st: pd.DataFrame, row: pd.Series | None) -> bool:
-    """The best setting `row` lies at an edge of its lr grid (same experiment, net, optimizer, B, epochs)."""
-    if row is None:
-        return True
+def _grid_text(d: Data, row: pd.Series) -> str:
+    """The best grid point, the grid it was chosen from, and whether it sits at an edge."""
+    st = d.settings
     g = st[
         (st.experiment == row.experiment)
         & (st.net == row.net)
         & (st.optimizer == row.optimizer)
         & (st.global_batch == row.global_batch)
         & (st.epochs == row.epochs)
-    ].lr_base
-    return len(g) < 3 or bool(np.isclose(row.lr_base, g.min()) or np.isclose(row.lr_base, g.max()))
+    ].sort_values("lr")
+    text = f"{row.lr:g} of {{{', '.join(f'{x:g}' for x in g.lr)}}}"
+    return text + (" (edge)" if d.edge(row) else "")
 
 
-def _edge_rule(res: V.Result, edges: list[str]) -> V.Result:
-    """Pre-registered: a row whose SGD control's best lr sits at an edge of its grid is inconclusive (the
-    control is not shown to be tuned)."""
-    if not edges:
-        return res
-    from dataclasses import replace
-
-    return replace(res, outcome=V.INCONCLUSIVE, method=res.method + "; best SGD lr at a grid edge")
+def _acc_text(row: pd.Series | None) -> str:
+    if row is None:
+        return ""
+    s = "" if pd.isna(row["std"]) else f" ± {100 * row['std']:.2f}"
+    out = f"{100 * row['mean']:.2f}{s} (n={int(row.n)})"
+    return out + (f", {int(row.diverged)} diverged" if row.diverged else "")
 
 
-def claims_v2(data_dir: Path) -> list[dict]:
-    """The second design's rows (claims.toml ids v2_*), from the v2 rows of the committed CSVs."""
-    from .config import NETS as _NETS
-    from .proxy import B_CLAIM, B_LONGER
-
-    spec = load_spec("lars")
-    runs, _, ratios = analysis.load(Path(data_dir))
-    runs = runs[runs["design"] == "v2"]
-    st = analysis.settings(runs)
+def main_table(d: Data, net: str, bstar: float) -> pd.DataFrame:
+    """One row per batch (and the no-BN net's 2× epochs run): B / B*, steps, the best SGD and the best LARS
+    (seed mean, the grid point, its grid and whether it is at an edge)."""
     rows = []
-
-    def best(exp, net, opt, b):
-        return analysis.best(st, exp, net, opt, b)
-
-    for net in _NETS:
-        base = best("main", net, "sgd", BASE_B)
-        if base is None:
-            continue
-        sg, la = best("main", net, "sgd", B_CLAIM), best("main", net, "lars", B_CLAIM)
-        lb = best("main", net, "lars", BASE_B)
-        edge_base = ["SGD B=128"] if grid_edge(st, base) else []
-        if net == "nobn" and "v2_a_nobn" in spec:
-            s = spec["v2_a_nobn"]
-            lin = st[
-                (st.experiment == "main")
-                & (st.net == net)
-                & (st.optimizer == "sgd")
-                & (st.global_batch == B_CLAIM)
-                & np.isclose(st.lr_base, base.lr_base)
-            ]
-            if len(lin):
-                lin = lin.iloc[0]
-                b_, l_ = _by_seed(runs, base, s["seeds"]), _by_seed(runs, lin, s["seeds"])
-                rows.append(
-                    _row_v2(
-                        "v2_a_nobn",
-                        f"B={B_CLAIM}, lr {lin.lr:g} (η0 = {base.lr:g} × B/128): {int(lin.diverged)} of "
-                        f"{int(lin.n)} seeds diverged; {_acc(l_)} vs baseline {_acc(b_)}: "
-                        f"{l_.mean() - b_.mean():+.2f} pt",
-                        _edge_rule(V.difference(b_, l_, s["threshold"], s["direction"]), edge_base),
-                        runs,
-                        [base, lin],
-                        s["seeds"],
-                    )
-                )
-        cid = f"v2_b_{net}"
-        if cid in spec and la is not None and sg is not None:
-            s = spec[cid]
-            b_, l_, g_ = (_by_seed(runs, x, s["seeds"]) for x in (base, la, sg))
-            edges = edge_base + ([f"SGD B={B_CLAIM}"] if grid_edge(st, sg) else [])
-            res = V.all_of(
-                [
-                    V.difference(b_, l_, s["threshold"][0], "<", label="baseline − LARS"),
-                    V.difference(l_, g_, s["threshold"][1], ">", label="LARS − SGD"),
-                ]
-            )
-            rows.append(
-                _row_v2(
-                    cid,
-                    f"B={B_CLAIM}: LARS (γ0={la.lr:g}) {_acc(l_)} vs baseline (SGD lr={base.lr:g}) "
-                    f"{_acc(b_)}: gap {b_.mean() - l_.mean():.2f} pt; best SGD (lr={sg.lr:g}) {_acc(g_)}: "
-                    f"LARS {l_.mean() - g_.mean():+.2f} pt"
-                    + (f"; at a grid edge: {', '.join(edges)}" if edges else ""),
-                    _edge_rule(res, edges),
-                    runs,
-                    [base, la, sg],
-                    s["seeds"],
-                )
-            )
-        cid = f"v2_c_{net}"
-        if cid in spec and lb is not None:
-            s = spec[cid]
-            l_, b_ = _by_seed(runs, lb, s["seeds"]), _by_seed(runs, base, s["seeds"])
-            rows.append(
-                _row_v2(
-                    cid,
-                    f"LARS (γ0={lb.lr:g}) {_acc(l_)} vs SGD (lr={base.lr:g}) {_acc(b_)}: "
-                    f"{l_.mean() - b_.mean():+.2f} pt"
-                    + ("; SGD's best lr at a grid edge" if edge_base else ""),
-                    _edge_rule(V.equivalence(l_, b_, s["margin"]), edge_base),
-                    runs,
-                    [lb, base],
-                    s["seeds"],
-                )
-            )
-        cid = f"v2_d_{net}"
-        e1, e2 = best("main", net, "lars", B_LONGER), best("longer", net, "lars", B_LONGER)
-        if cid in spec and e1 is not None and e2 is not None:
-            s = spec[cid]
-            x1, x2, b_ = (_by_seed(runs, x, s["seeds"]) for x in (e1, e2, base))
-            common = x1.index.intersection(x2.index).intersection(b_.index)
-            res = V.bootstrap(
-                [x1[common], x2[common], b_[common]],
-                lambda a, c, b: (c.mean() - a.mean()) / (b.mean() - a.mean()),
-                s["threshold"],
-                s["direction"],
-                paired=True,
-                what="recovered fraction",
-            )
-            rows.append(
-                _row_v2(
-                    cid,
-                    f"B={B_LONGER}: LARS {e1.epochs:.3g} ep (γ0={e1.lr:g}) {_acc(x1)}, gap "
-                    f"{b_.mean() - x1.mean():.2f} pt; {e2.epochs:.3g} ep (γ0={e2.lr:g}) {_acc(x2)}: "
-                    f"{x2.mean() - x1.mean():+.2f} pt = {res.estimate:.0%} of it",
-                    res,
-                    runs,
-                    [e1, e2, base],
-                    s["seeds"],
-                )
-            )
-    t2 = runs[runs.experiment == "table2"]
-    for net in _NETS:
-        for init in ("caffe", "default"):
-            cid = f"v2_e_{net}" + ("_caffe" if init == "caffe" else "")
-            if cid not in spec:
-                continue
-            c = spec[cid]
-            mine = t2[
-                (t2.net == net) & (t2.init == init) & (t2.global_batch == BASE_B) & t2.seed.isin(c["seeds"])
-            ]
-            if not len(mine):
-                continue
-            w = analysis.spread(ratios, mine, weights_only=True)
-            a = analysis.spread(ratios, mine)
-            rows.append(
-                {
-                    "id": cid,
-                    "ours": f"{init} init, weight tensors: {fmt_mean_std(w.spread, 1)}x; all tensors "
-                    f"(biases, BN γ): {fmt_mean_std(a.spread, 1)}x",
-                    "result": V.one_sample(w.spread, c["threshold"], c["direction"]),
-                    "runs": mine,
-                    "csv": CSV,
-                    "wall_per_seed": float(mine.wall_s.mean()) if "wall_s" in mine.columns else None,
-                }
-            )
-    return rows
+    main = d.runs[(d.runs.net == net) & d.runs.experiment.isin(["main", "longer"])]
+    for (exp, b), g in main.groupby(["experiment", "global_batch"], sort=False):
+        sg, la = d.best(net, "sgd", int(b), exp), d.best(net, "lars", int(b), exp)
+        rows.append(
+            {
+                "B": f"{int(b):,}",
+                "B / B*": f"{b / bstar:.2f}",
+                "epochs": f"{g.epochs.iloc[0]:.3g}" + (" (2×)" if exp == "longer" else ""),
+                "steps": f"{int(g.steps.max()):,}",
+                "best SGD acc % (mean ± std, n)": _acc_text(sg),
+                "SGD peak lr (grid)": "" if sg is None else _grid_text(d, sg),
+                "best LARS acc % (mean ± std, n)": _acc_text(la),
+                "LARS γ0 (grid)": "" if la is None else _grid_text(d, la),
+                "LARS − SGD (pt)": (
+                    "" if sg is None or la is None else f"{100 * (la['mean'] - sg['mean']):+.2f}"
+                ),
+                "_order": (exp == "longer", int(b)),
+            }
+        )
+    rows.sort(key=lambda r: r.pop("_order"))
+    return pd.DataFrame(rows)
 
 
-def regime_block() -> str:
-    """The paper-vs-proxy table of the second design (proxy.regime_table), from the configs, not the runs."""
-    from . import proxy
-
-    rows = pd.DataFrame(proxy.regime_table())
-    note = (
-        f"B_simple = {proxy.B_SIMPLE:,.0f}"
-        + (" (PROVISIONAL: not yet measured on this net)" if proxy.B_SIMPLE_PROVISIONAL else " (measured)")
-        + f"; STEPS_LARGEST = {proxy.STEPS_LARGEST} at the image of 32K; ladder "
-        + ", ".join(f"{b:,}" for b in proxy.LADDER)
-        + f"; E = {proxy.E_CPU:.2f} epochs for every arm."
+def step1_table(d: Data) -> pd.DataFrame:
+    """Table 2: mean over seeds of ‖w‖/‖g‖ per tensor at step 1 (B = 128, Caffe init), per net."""
+    t = analysis.step1(d.ratios, d.runs)
+    t = t[(t.global_batch == BASE_B) & (t.w_norm > 0)]
+    out = t.pivot_table(index="layer", columns="net", values="w_over_g", sort=False)
+    out = out[[n for n in NAME if n in out.columns]].rename(columns=lambda n: f"{NAME[n]}: ‖w‖/‖g‖")
+    order = {name: i for i, name in enumerate(analysis.LAYER_ORDER)}
+    out = out.reset_index().sort_values("layer", key=lambda s: s.map(order))
+    n = t.groupby("net").n.max()
+    return (
+        out.round(2)
+        .assign(layer=lambda x: x.layer + "")
+        .rename(
+            columns={
+                "layer": "tensor (seeds: " + ", ".join(f"{NAME[k]} {int(v)}" for k, v in n.items()) + ")"
+            }
+        )
     )
+
+
+def timing(d: Data) -> str:
+    """Summed run time from the CSV (the sweep's machine time is not in it)."""
     from .config import grid
 
-    b, b1 = proxy.budget(grid("cpu_v2")), proxy.budget(grid("cpu_v1"))
-    note += (
-        f" Budget estimate of the v2 cpu grid: {b['runs']} runs, {b['minutes']:.1f} min of summed run wall "
-        "time (examples / the first design's measured examples/s per net and B on this machine, plus "
-        f"evaluations, times {b['safety']:g} for safety; the same estimate gives {b1['minutes']:.1f} min for "
-        "the first design's 210 runs)."
+    r = d.runs
+    shas = ", ".join(f"`{s[:7]}`" for s in sorted(r["meta.git_sha"].dropna().astype(str).unique()))
+    return (
+        f"{len(r)} of the cpu grid's {len(grid('cpu'))} runs, made at commit {shas}: "
+        f"{r.wall_s.sum() / 60:.1f} min of summed run wall time (`wall_s`; {r.train_s.sum() / 60:.1f} min of it in training steps), on "
+        f"{r['meta.device'].iloc[0]} with torch {r['meta.torch'].iloc[0]}."
     )
-    return markdown_table(
-        rows.rename(columns={"paper": "paper (AlexNet / AlexNet-BN)", "proxy": "cpu proxy v2"})
-    ) + ("\n\n" + note)
 
 
-def _results_v2(data_dir: Path) -> str:
-    """The v2 results block: claims, accuracy per (net, B) of the tuned arms (the ladder), step-1 table per
-    init, the sweep's time."""
-    runs, _, ratios = analysis.load(Path(data_dir))
-    runs = runs[runs["design"] == "v2"]
-    bt = analysis.batch_table(runs)
-    bt = bt.assign(order=bt.net.map({n: i for i, n in enumerate(NETS)})).sort_values(["order", "B"])
+def results_block(d: Data, data_dir: Path) -> str:
+    """The claims table, each net's main table, the step-1 table and the sweep's time."""
+    if not len(d.runs):
+        return "<<claims>>\n\n" + NO_RUNS
+    parts = ["<<claims>>"]
+    for net in NAME:
+        bs = b_star(net, data_dir)
+        parts.append(f"**{NAME[net]}** (`{NETS_V3[net]}`, B* = {bs:,.0f}):")
+        t = main_table(d, net, bs)
+        parts.append(markdown_table(t) if len(t) else NO_RUNS)
+    t2 = step1_table(d)
+    if len(t2):
+        parts += ["**Step 1** (Table 2; B = 128, Caffe init):", markdown_table(t2)]
+    parts.append(timing(d))
+    return "\n\n".join(parts)
 
-    def cell(m, s, n, lr, dv):
-        if m is None or pd.isna(m):
-            return ""
-        out = (
-            f"{100 * m:.2f} ± {100 * s:.2f} (n={int(n)})" if not pd.isna(s) else f"{100 * m:.2f} (n={int(n)})"
-        )
-        return out + f" @ {lr:g}" + (f", {int(dv)} diverged" if dv else "")
 
-    steps = runs[runs.experiment == "main"].groupby("global_batch").steps.first()
-    bt_md = pd.DataFrame(
-        {
-            "net": bt.net.map(NETS),
-            "B": bt.B,
-            "steps": bt.B.map(steps),
-            **{
-                f"{name} (%, lr)": [
-                    cell(*r)
-                    for r in bt[[f"{k}_mean", f"{k}_std", f"{k}_n", f"{k}_lr", f"{k}_diverged"]].itertuples(
-                        index=False
-                    )
-                ]
-                for name, k in (
-                    ("SGD tuned", "sgd"),
-                    ("SGD linear rule", "sgd_linear"),
-                    ("LARS tuned", "lars"),
-                )
-            },
-        }
+def regime_block(data_dir: Path) -> str:
+    """Each net's ladder against its B*: the paper's batch and the proxy's image, B / B* and steps on both
+    sides (proxy.py's third-design placement; no runs needed)."""
+    from .config import LONGER_BATCH
+
+    rows = []
+    for net in NAME:
+        bs = b_star(net, data_dir)
+        for pb, b in zip(proxy.PAPER_LADDER_V3[net], proxy.ladder_v3(net)):
+            rows.append(
+                {
+                    "net": NAME[net],
+                    "paper batch → proxy batch": f"{pb:,} → {b:,}",
+                    "B / B*: paper": f"{pb / proxy.B_STAR_PAPER_V3[net]:.2f}",
+                    "B / B*: proxy": f"{b / bs:.2f}",
+                    "steps: paper (100 epochs)": f"{100 * proxy.IMAGENET_N / pb:,.0f}",
+                    f"steps: proxy (E = {proxy.E_V3:.3g})": f"{proxy.E_V3 * proxy.FMNIST_N / b:,.0f}"
+                    + (" (and 2E)" if b == LONGER_BATCH and net == "nobn" else ""),
+                }
+            )
+    note = (
+        "B* (the batch where tuned SGD's final error is 1 pt above the baseline batch's, model-free): proxy "
+        + ", ".join(f"{NAME[n]} {b_star(n, data_dir):,.0f}" for n in NAME)
+        + " (experiments/failure_batch's probe at E = "
+        f"{proxy.E_V3:.3g}, recomputed here from failure_batch.csv; the ladder was placed against "
+        + ", ".join(f"{proxy.B_STAR_V3[n]:,.0f}" for n in NAME)
+        + ", proxy.B_STAR_V3, the same to 3 significant digits); paper "
+        + ", ".join(f"{NAME[n]} {proxy.B_STAR_PAPER_V3[n]:,.0f}" for n in NAME)
+        + " (the same rule on You et al.'s Table 1, tuned SGD at 512, 4K, 8K; largebatch.bstar.paper_b_star)."
+        " The image of 32K is not run (fewer than 3 steps per epoch on both nets)."
     )
-    t2 = runs[(runs.experiment == "table2") & (runs.global_batch == BASE_B)]
-    r = ratios[(ratios.step == 1) & ratios.run_id.isin(t2.run_id)].merge(
-        t2[["run_id", "net", "init"]], on="run_id"
-    )
-    r = r.assign(w_over_g=r.w_norm / r.g_norm, col=r.net.map({"nobn": "no-BN", "bn": "BN"}) + ", " + r.init)
-    t2_md = r.pivot_table(index="layer", columns="col", values="w_over_g", sort=False).reset_index()
-    t2_md = t2_md.assign(pos=t2_md.layer.map({n: i for i, n in enumerate(analysis.LAYER_ORDER)})).sort_values(
-        "pos"
-    )
-    t2_md = t2_md.drop(columns="pos").round(2)
-    timing = (
-        f"cpu sweep (v2): {len(runs)} runs, sum of the runs' wall times {runs.wall_s.sum() / 60:.1f} min "
-        f"(device {runs['meta.device'].iloc[0]}, torch {runs['meta.torch'].iloc[0]})"
-    )
-    return "\n\n".join(["<<claims>>", markdown_table(bt_md), markdown_table(t2_md), timing])
+    return markdown_table(pd.DataFrame(rows)) + "\n\n" + note
 
 
 def readme_blocks(data_dir: Path) -> dict[str, str | None]:
-    """The study README's generated blocks (written by `python -m largebatch.report`): the claims, the batch
-    table, the step-1 table and the sweep's time ("results"); the v2 design's paper-vs-proxy table
-    ("regime")."""
-    if is_v2(pd.read_csv(Path(data_dir) / "lars.csv")):
-        return {"results": _results_v2(Path(data_dir)), "regime": regime_block()}
-    S = summary(Path(data_dir))
-    runs = S["runs"]
-    bt = (
-        S["batch"]
-        .assign(order=lambda d: d.net.map({n: i for i, n in enumerate(NETS)}))
-        .sort_values(["order", "B"])
-    )
-
-    def cell(m, s, n, lr, dv):
-        if m is None or pd.isna(m):
-            return ""
-        out = (
-            f"{100 * m:.2f} ± {100 * s:.2f} (n={int(n)})" if not pd.isna(s) else f"{100 * m:.2f} (n={int(n)})"
-        )
-        return out + f" @ {lr:g}" + (f", {int(dv)} diverged" if dv else "")
-
-    bt_md = pd.DataFrame(
-        {
-            "net": bt.net.map(NETS),
-            "B": bt.B,
-            **{
-                f"{name} (%, lr)": [
-                    cell(*r)
-                    for r in bt[[f"{k}_mean", f"{k}_std", f"{k}_n", f"{k}_lr", f"{k}_diverged"]].itertuples(
-                        index=False
-                    )
-                ]
-                for name, k in (
-                    ("SGD tuned", "sgd"),
-                    ("SGD linear rule", "sgd_linear"),
-                    ("LARS tuned", "lars"),
-                )
-            },
-        }
-    )
-    t2 = S["step1"][S["step1"].global_batch == BASE_B]
-    t2_md = t2.pivot_table(index="layer", columns="net", values="w_over_g", sort=False)[
-        list(NETS)
-    ].reset_index()
-    t2_md = t2_md.assign(pos=t2_md.layer.map({n: i for i, n in enumerate(analysis.LAYER_ORDER)})).sort_values(
-        "pos"
-    )
-    t2_md = t2_md.drop(columns="pos").rename(columns={"nobn": "no-BN ‖w‖/‖g‖", "bn": "BN ‖w‖/‖g‖"}).round(2)
-    timing = (
-        f"cpu sweep: {len(runs)} runs, sum of the runs' wall times {runs.wall_s.sum() / 60:.1f} min "
-        f"(device {runs['meta.device'].iloc[0]}, torch {runs['meta.torch'].iloc[0]})"
-    )
-    return {
-        "results": "\n\n".join(["<<claims>>", markdown_table(bt_md), markdown_table(t2_md), timing]),
-        "regime": regime_block(),
-    }
+    """The study README's generated blocks (written by `python -m largebatch.report`): the claims, each net's
+    main table, the step-1 table and the sweep's time ("results"); each net's ladder against B* ("regime")."""
+    d = load(data_dir)
+    return {"results": results_block(d, Path(data_dir)), "regime": regime_block(Path(data_dir))}
