@@ -264,10 +264,10 @@ def test_v3_grid_matches_its_spec():
 
 def _v3_runs(sgd4k=(0.84, 0.86, 0.85), lars8k=(0.885, 0.893, 0.88), drop=()):
     """v3 runs, both nets alike, seeds 20-24 identical within each setting (every paired interval is a
-    point): SGD at the baseline batch 88 / 90 / 89 % (best interior), LARS there 89.5 / 89.9 / 89; at the image
-    of 4K SGD `sgd4k`, LARS 88 / 89.5 / 87; at the image of 8K SGD 80 / 82 / 81, LARS `lars8k`; no BN at the
-    image of 16K LARS 80 / 85 / 84 (1x) and 86 / 88 / 87 (2x); table2 spreads of 100x (no BN) and 5x (BN) with seed
-    factors 0.9-1.1. `drop`: (net, B) whose rows are left out."""
+    point): SGD at the baseline batch 88 / 90 / 89 % (best interior), LARS there 89.5 / 89.9 / 89; at the
+    image of 4K SGD `sgd4k`, LARS 88 / 89.5 / 87; at the image of 8K SGD 80 / 82 / 81, LARS `lars8k`; no BN at
+    the image of 16K LARS 80 / 85 / 84 (1x) and 86 / 88 / 87 (2x); table2 spreads of 100x (no BN) and 5x (BN)
+    with seed factors 0.9-1.1. `drop`: (net, B) whose rows are left out."""
     from experiments.lars import proxy
 
     rows, ratios, k = [], [], 0

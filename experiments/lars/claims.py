@@ -379,7 +379,8 @@ def timing(d: Data) -> str:
     shas = ", ".join(f"`{s[:7]}`" for s in sorted(r["meta.git_sha"].dropna().astype(str).unique()))
     return (
         f"{len(r)} of the cpu grid's {len(grid('cpu'))} runs, made at commit {shas}: "
-        f"{r.wall_s.sum() / 60:.1f} min of summed run wall time (`wall_s`; {r.train_s.sum() / 60:.1f} min of it in training steps), on "
+        f"{r.wall_s.sum() / 60:.1f} min of summed run wall time (`wall_s`; {r.train_s.sum() / 60:.1f} min of "
+        "it in training steps), on "
         f"{r['meta.device'].iloc[0]} with torch {r['meta.torch'].iloc[0]}."
     )
 
