@@ -6,8 +6,9 @@ grid runs end to end through the sweep (5 runs incl. ResNet-50 and AlexNet-BN on
 the AlexNet-like nets' shapes, names, parameter counts and ghost BN groups (by hand); the SGD and LARS lr
 mappings (peak and warmup start) against hand values; the LARS switches the study sets; the trainer's
 step-1 ||w||, ||g|| of a table2 run equal those of a fresh model's first-batch gradient computed here;
-collect's long ratio table on a hand-built record; analysis and claims on a hand-made CSV set whose
-verdicts are computed by hand.
+collect's long ratio table on a hand-built record; the third design's grid against its spec and proxy.py;
+each registered v3 claim and the README blocks on hand-made data whose verdicts are known by hand; the
+committed CSV's v3 rows (skipped while lars.csv holds none).
 
 Run: cd /work/main && WANDB_MODE=disabled OMP_NUM_THREADS=1 \
     .venv/bin/python -m pytest -q tests/test_lars_study.py
@@ -46,25 +47,6 @@ def test_grids_resolve(scale):
                 resolve(c, 8)
     if scale == "paper":
         assert all(c.global_batch % (8 * c.per_worker_batch) == 0 for c in cfgs)
-
-
-def test_cpu_grid_shape():
-    cfgs = config.grid("cpu_v1")
-    main = [c for c in cfgs if c.tag == "main"]
-    assert {c.global_batch for c in main if c.model == "alexnet_mlp"} == {128, 1024, 2048, 4096, 8192}
-    assert {c.global_batch for c in main if c.model == "alexnet_mlp_bn"} == {128, 4096, 8192}
-    assert {c.epochs for c in main} == {config.EPOCHS}
-    assert {c.epochs for c in cfgs if c.tag == "longer"} == {2 * config.EPOCHS}
-    assert {c.seed for c in cfgs} == set(config.SEEDS) and len(config.SEEDS) >= 3
-    assert all(c.trust_coef == 0.001 and c.decay == "poly" and c.decay_power == 2 for c in cfgs)
-    assert all(c.max_steps == 1 for c in cfgs if c.tag == "table2")
-    # the tuned-SGD grid contains the linear rule for every B = 128 lr (claim a)
-    for net in config.NETS:
-        for eta in config.sgd_etas(net, 128):
-            assert all(
-                any(math.isclose(eta, e) for e in config.sgd_etas(net, b)) for b in config.SGD_MULTS[net]
-            )
-    assert all(not c.lars_exclude_bn_bias and c.wd_exclude_bn_bias for c in cfgs)
 
 
 def test_smoke_sweep(tmp_path):
@@ -221,152 +203,19 @@ def test_ratio_table_melts_records():
     assert list(collect.curve_table(curves).columns) == ["run_id", "step", "test_acc"]
 
 
-def _fake_csvs(tmp_path, lars4096=(0.885, 0.887, 0.889), lin_status="diverged"):
-    """No-BN runs: SGD baseline at 128 (lr 0.05: 0.90, 0.90, 0.90; lr 0.1: 0.80), SGD and LARS at 4096 and
-    8192, LARS longer at 8192; one table2 run with ||w||/||g|| = 4 and 100 -> spread 25."""
-    rows, k = [], 0
-
-    def add(exp, opt, b, lr_base, lr, accs, epochs=10, status="complete"):
-        nonlocal k
-        for s, a in enumerate(accs):
-            k += 1
-            rows.append(
-                dict(
-                    study="lars",
-                    experiment=exp,
-                    run_id=f"lars-{k:08d}-s{s}",
-                    seed=s,
-                    model="alexnet_mlp",
-                    net="nobn",
-                    bn=False,
-                    optimizer=opt,
-                    global_batch=b,
-                    lr=lr,
-                    lr_base=lr_base,
-                    trust_coef=0.001,
-                    epochs=epochs,
-                    status=status,
-                    final_test_acc=None if status == "diverged" else a,
-                    final_train_loss=0.3,
-                )
-            )
-
-    add("main", "sgd", 128, 0.05, 0.05, [0.90, 0.90, 0.90])
-    add("main", "sgd", 128, 0.1, 0.1, [0.80, 0.80, 0.80])
-    add("main", "lars", 128, 2.0, 2.0, [0.899, 0.899, 0.899])
-    add("main", "sgd", 4096, 0.05, 1.6, [0, 0, 0], status=lin_status)
-    add("main", "sgd", 4096, 0.0125, 0.4, [0.88, 0.88, 0.88])
-    add("main", "lars", 4096, 10.0, 10.0, list(lars4096))
-    add("main", "lars", 8192, 20.0, 20.0, [0.86, 0.86, 0.86])
-    add("main", "sgd", 8192, 0.0125, 0.8, [0.85, 0.85, 0.85])
-    add("longer", "lars", 8192, 20.0, 20.0, [0.88, 0.88, 0.88], epochs=20)
-    add("table2", "lars", 128, 1.0, 1.0, [0.1])
-    pd.DataFrame(rows).to_csv(tmp_path / "lars.csv", index=False)
-    pd.DataFrame({"run_id": [rows[0]["run_id"]], "step": [1], "test_acc": [0.5]}).to_csv(
-        tmp_path / "lars_curves.csv", index=False
-    )
-    t2 = rows[-1]["run_id"]
-    pd.DataFrame(
-        {
-            "run_id": [t2, t2],
-            "step": [1, 1],
-            "layer": ["fc1.weight", "fc2.weight"],
-            "w_norm": [2.0, 10.0],
-            "g_norm": [0.5, 0.1],
-            "ratio": [0.004, 0.1],
-        }
-    ).to_csv(tmp_path / "lars_trust_ratios.csv", index=False)
-
-
-def _outcomes(tmp_path):
-    rows = {r["id"]: r for r in claims.claims(tmp_path)}
-    return rows, {k: r["result"].outcome for k, r in rows.items()}
-
-
-def test_claims_by_hand(tmp_path):
-    """Seeds identical within each arm: every paired interval is a point, so the verdicts are known."""
-    _fake_csvs(tmp_path, lars4096=(0.887, 0.887, 0.887))
-    rows, got = _outcomes(tmp_path)
-    # (a) all 3 linear-rule seeds diverged: 90 - 10 = 80 pt lost > 3 -> reproduced
-    assert got["a_nobn"] == V.REPRODUCED and "3 of 3 seeds diverged" in rows["a_nobn"]["ours"]
-    # (b) LARS 88.7 vs baseline 90.0: gap 1.3 < 1.5; vs best SGD 88.0: +0.7 > 0.3 -> reproduced
-    assert got["b_nobn"] == V.REPRODUCED and "gap 1.30 pt" in rows["b_nobn"]["ours"]
-    # (c) 89.9 vs 90.0: |-0.10| < 0.3 -> reproduced (equivalence)
-    assert got["c_nobn"] == V.REPRODUCED and "-0.10 pt" in rows["c_nobn"]["ours"]
-    # (d) gap 90 - 86 = 4 pt, recovered 88 - 86 = 2 pt = 50 %: exactly on the threshold -> inconclusive
-    assert got["d_nobn"] == V.INCONCLUSIVE and "50% of it" in rows["d_nobn"]["ours"]
-    # (e) one table2 seed: ‖w‖/‖g‖ = 4 and 100 over the weight tensors -> 25x, but one seed: no interval
-    assert got["e_nobn"] == V.INCONCLUSIVE and "25.0" in rows["e_nobn"]["ours"]
-    # LARS seeds 88.5, 88.7, 88.9: the gap's interval [0.8, 1.8] straddles 1.5 -> inconclusive
-    _fake_csvs(tmp_path)
-    assert _outcomes(tmp_path)[1]["b_nobn"] == V.INCONCLUSIVE
-    _fake_csvs(tmp_path, lars4096=(0.884, 0.884, 0.884), lin_status="complete")
-    rows, got = _outcomes(tmp_path)
-    # (a) linear rule 0 % accuracy (complete) is a 90 pt loss -> still reproduced; (b) gap 1.6 > 1.5 -> not
-    assert got["a_nobn"] == V.REPRODUCED and got["b_nobn"] == V.NOT_REPRODUCED
-
-
 def test_scored_counts_diverged_as_chance():
     r = pd.DataFrame({"status": ["complete", "diverged"], "final_test_acc": [0.8, None]})
     assert analysis.scored(r).acc.tolist() == [0.8, analysis.CHANCE]
 
 
-# ---- second design (v2, issue 16) --------------------------------------------------------------------------
-def test_v2_grid_from_the_scale_model_rule():
-    """Ladder 128 + the images of 4K, 8K, 16K, 32K against B_simple (+ 8192); every arm shares E_V2 (the
-    image of 32K gets STEPS_LARGEST steps); warmup the paper's fraction per net; the judged settings on
-    SEEDS_V2, the other rungs on LADDER_SEEDS; SGD grids with the linear rule of every B = 128 lr at B_CLAIM;
-    the budget estimate within 45 minutes."""
-    from experiments.lars import proxy
-
-    cfgs = config.grid("cpu_v2")
-    assert len({run_id(c) for c in cfgs}) == len(cfgs)
-    main = [c for c in cfgs if c.tag == "main"]
-    assert {c.global_batch for c in main} == set(proxy.LADDER) and max(proxy.LADDER) >= 8192
-    for b, ratio in zip(proxy.PROXY["nobn"].batches[1:], (0.5, 1, 2, 4)):
-        assert b / proxy.B_SIMPLE == pytest.approx(ratio, rel=0.06) and b % 32 == 0
-    assert all(c.epochs == pytest.approx(proxy.E_CPU) for c in main)
-    assert all(c.epochs == pytest.approx(2 * proxy.E_CPU) for c in cfgs if c.tag == "longer")
-    top = next(c for c in main if c.global_batch == proxy.B_4X)
-    assert resolve(top, 1).total_steps >= proxy.STEPS_LARGEST
-    for c in main:
-        net = "bn" if c.model == config.NETS["bn"] else "nobn"
-        r = resolve(c, 1)
-        assert r.warmup_steps == round(proxy.WARMUP_EPOCHS[net] * r.steps_per_epoch)
-        judged = c.global_batch in (128, proxy.B_CLAIM) or (
-            net == "nobn" and c.global_batch == proxy.B_LONGER
-        )
-        assert c.seed in (config.SEEDS_V2 if judged else config.LADDER_SEEDS)
-    for net in config.NETS:  # every B = 128 lr's linear rule is on the B_CLAIM grid (claim a)
-        peaks = config.sgd_peaks_v2(net, proxy.B_CLAIM)
-        for eta in config.sgd_peaks_v2(net, 128):
-            assert any(math.isclose(eta * proxy.B_CLAIM / 128, p) for p in peaks)
-        assert len(peaks) == 5 and len(config.lars_gammas_v2(net, proxy.B_CLAIM)) == 3
-    t2 = [c for c in cfgs if c.tag == "table2"]
-    assert {c.model for c in t2} == {m for names in config.INITS_V2.values() for m in names.values()}
-    assert proxy.budget(cfgs)["minutes"] <= 45
-
-
-def test_v2_claims_toml_batches_are_the_configs():
-    from experiments.lars import proxy
-    from largebatch.prereg import load_spec
-
-    spec = load_spec("lars")
-    for cid in ("v2_a_nobn", "v2_b_nobn", "v2_b_bn"):
-        assert spec[cid]["batch"] == proxy.B_CLAIM and spec[cid]["seeds"] == config.SEEDS_V2
-    assert spec["v2_d_nobn"]["batch"] == proxy.B_LONGER
-    assert all(spec[k]["batch"] == 128 for k in ("v2_c_nobn", "v2_c_bn", "v2_e_nobn_caffe", "v2_e_bn"))
-
-
-def test_v2_calibration_constant():
-    """proxy.B_SIMPLE is the committed probe's value (3 significant digits) once the probe has run."""
-    from experiments.lars import calibrate, proxy
+def test_calibration_constant():
+    """calibrate.B_SIMPLE (the second design's reference batch) is the committed probe's value (3 digits)."""
+    from experiments.lars import calibrate
 
     b = calibrate.measured()
     if b is None:
-        assert proxy.B_SIMPLE_PROVISIONAL
-        pytest.skip("no lars_calib.csv yet: B_SIMPLE is provisional")
-    assert float(f"{b:.3g}") == proxy.B_SIMPLE and not proxy.B_SIMPLE_PROVISIONAL
+        pytest.skip("no lars_calib.csv")
+    assert float(f"{b:.3g}") == calibrate.B_SIMPLE
 
 
 def test_caffe_init_sets_gaussian_weights():
@@ -379,104 +228,220 @@ def test_caffe_init_sets_gaussian_weights():
     assert bn.fc1.bias is None and bn.fc4.weight.std().item() == pytest.approx(0.01, rel=0.15)
 
 
-def _fake_v2(tmp_path, claim_sgd=(0.85, 0.87, 0.88, 0.86, None), lars_claim=0.887, longer=0.88):
-    """v2 CSVs, both nets alike: SGD at 128 (0.89, 0.90, 0.895: best 0.05, interior), LARS at 128 (best
-    0.899); at B_CLAIM SGD on m = 1/4 .. 4 (claim_sgd; None = diverged; the linear point m = 1 is 0.88) and
-    LARS (best lars_claim); at B_LONGER LARS 0.86 (1x) and `longer` (2x); table2 runs: Caffe init spreads
-    100x (and 90x, 110x), default 3x."""
+# ---- third design (v3, issue 28) ---------------------------------------------------------------------------
+def test_v3_grid_matches_its_spec():
+    """230 runs on seeds 20-24, every net with the Caffe init; the spec's batches are the ladder's rungs
+    (proxy.ladder_v3: the images of 512, 4K, 8K, 16K against each net's B*); B_STAR_V3 is the failure_batch
+    probe's B* to 3 significant digits; every arm sees E N examples."""
+    from experiments.lars import proxy
+    from largebatch.prereg import load_spec
+    from largebatch.study import get
+
+    cfgs = config.grid("cpu")
+    assert len(cfgs) == 230 and len({run_id(c) for c in cfgs}) == 230
+    assert {c.seed for c in cfgs} == set(config.SEEDS) == set(range(20, 25))
+    assert {c.model for c in cfgs} == set(config.NETS_V3.values())
+    spec = load_spec("lars")
+    for net in config.NETS_V3:
+        lad = proxy.ladder_v3(net)
+        assert lad[0] == claims.BASELINE[net]
+        assert spec[f"v3_a_{net}"]["batch"] == list(lad[:2])
+        assert spec[f"v3_b_{net}"]["batch"] == spec[f"v3_near_{net}"]["batch"] == list(lad[1:3])
+        assert spec[f"v3_c_{net}"]["batch"] == lad[0]
+        main = {c.global_batch for c in cfgs if c.tag == "main" and c.model == config.NETS_V3[net]}
+        assert main == set(lad)
+        fb = get("failure_batch").module("claims")
+        assert float(f"{fb.b_star(f'lars_{net}', fb.LARS_E):.3g}") == proxy.B_STAR_V3[net]
+    assert spec["v3_d_pre"]["batch"] == spec["v3_d_nobn"]["batch"] == config.LONGER_BATCH
+    assert config.LONGER_BATCH == proxy.ladder_v3("nobn")[3]
+    assert all(s["seeds"] == config.SEEDS for k, s in spec.items())
+    for c in cfgs:
+        if c.tag != "table2":
+            e = proxy.E_V3 * (2 if c.tag == "longer" else 1)
+            assert c.epochs == pytest.approx(e) and c.equal_examples
+    assert {c.global_batch for c in cfgs if c.tag == "longer"} == {config.LONGER_BATCH}
+
+
+def _v3_runs(sgd4k=(0.84, 0.86, 0.85), lars8k=(0.885, 0.893, 0.88), drop=()):
+    """v3 runs, both nets alike, seeds 20-24 identical within each setting (every paired interval is a
+    point): SGD at the baseline batch 88 / 90 / 89 % (best interior), LARS there 89.5 / 89.9 / 89; at the
+    image of 4K SGD `sgd4k`, LARS 88 / 89.5 / 87; at the image of 8K SGD 80 / 82 / 81, LARS `lars8k`; no BN at
+    the image of 16K LARS 80 / 85 / 84 (1x) and 86 / 88 / 87 (2x); table2 spreads of 100x (no BN) and 5x (BN)
+    with seed factors 0.9-1.1. `drop`: (net, B) whose rows are left out."""
     from experiments.lars import proxy
 
     rows, ratios, k = [], [], 0
 
-    def add(net, exp, opt, b, lr_base, lr, acc, epochs=10.0, init="default"):
+    def add(net, exp, opt, b, grid, accs, epochs=proxy.E_V3):
         nonlocal k
-        for s in range(3):
-            k += 1
-            rows.append(
-                dict(
-                    study="lars",
-                    design="v2",
-                    experiment=exp,
-                    run_id=f"lars-{k:08d}-s{s}",
-                    seed=s,
-                    model=config.INITS_V2[init][net],
-                    net=net,
-                    init=init,
-                    bn=net == "bn",
-                    optimizer=opt,
-                    global_batch=b,
-                    lr=lr,
-                    lr_base=lr_base,
-                    trust_coef=0.001,
-                    epochs=epochs,
-                    status="diverged" if acc is None else "complete",
-                    final_test_acc=acc,
-                    steps=100,
-                    wall_s=1.0,
-                    **{"meta.device": "cpu", "meta.torch": "x"},
+        if (net, b) in drop:
+            return
+        for lr, a in zip(grid, accs):
+            for s in config.SEEDS:
+                k += 1
+                rows.append(
+                    {
+                        "study": "lars",
+                        "design": "v3",
+                        "experiment": exp,
+                        "run_id": f"lars-{k:08x}-s{s}",
+                        "seed": s,
+                        "model": config.NETS_V3[net],
+                        "net": net,
+                        "init": "caffe",
+                        "optimizer": opt,
+                        "global_batch": b,
+                        "lr": lr,
+                        "lr_base": lr / b if opt == "sgd" else lr,
+                        "epochs": epochs,
+                        "status": "complete",
+                        "steps": 100,
+                        "final_test_acc": a,
+                        "wall_s": 2.0,
+                        "train_s": 1.5,
+                        "meta.device": "cpu",
+                        "meta.torch": "x",
+                        "meta.git_sha": "a" * 40,
+                    }
                 )
-            )
 
-    for net in config.NETS:
-        for lr, a in zip((0.025, 0.05, 0.1), (0.89, 0.90, 0.895)):
-            add(net, "main", "sgd", 128, lr, lr, a)
-        for g, a in zip((2.0, 4.0, 8.0), (0.895, 0.899, 0.89)):
-            add(net, "main", "lars", 128, g, g, a)
-        for m, a in zip((0.25, 0.5, 1.0, 2.0, 4.0), claim_sgd):
-            add(net, "main", "sgd", proxy.B_CLAIM, 0.05 * m, 0.05 * m * proxy.B_CLAIM / 128, a)
-        for g, a in zip((4.0, 8.0, 16.0), (lars_claim - 0.003, lars_claim, lars_claim - 0.005)):
-            add(net, "main", "lars", proxy.B_CLAIM, g, g, a)
-        add(net, "main", "lars", proxy.B_LONGER, 20.0, 20.0, 0.86)
-        add(net, "longer", "lars", proxy.B_LONGER, 20.0, 20.0, longer, epochs=20.0)
-        for init, (lo, hi) in (("caffe", (1.0, 100.0)), ("default", (10.0, 30.0))):
-            add(net, "table2", "lars", 128, 1.0, 1.0, 0.1, init=init)
-            for j, r in enumerate(rows[-3:]):
-                f = (0.9, 1.0, 1.1)[j]
-                ratios += [
-                    dict(run_id=r["run_id"], step=1, layer="fc1.weight", w_norm=lo, g_norm=1.0, ratio=0.1),
-                    dict(
-                        run_id=r["run_id"], step=1, layer="fc2.weight", w_norm=hi * f, g_norm=1.0, ratio=0.1
-                    ),
-                ]
-    pd.DataFrame(rows).to_csv(tmp_path / "lars.csv", index=False)
-    pd.DataFrame({"run_id": [rows[0]["run_id"]], "step": [1], "test_acc": [0.5]}).to_csv(
-        tmp_path / "lars_curves.csv", index=False
+    for net in config.NETS_V3:
+        b0, b4, b8 = proxy.ladder_v3(net)[:3]
+        add(net, "main", "sgd", b0, (0.1, 0.2, 0.4), (0.88, 0.90, 0.89))
+        add(net, "main", "lars", b0, (10.0, 20.0, 40.0), (0.895, 0.899, 0.89))
+        add(net, "main", "sgd", b4, (0.2, 0.4, 0.8), sgd4k)
+        add(net, "main", "lars", b4, (40.0, 80.0, 160.0), (0.88, 0.895, 0.87))
+        add(net, "main", "sgd", b8, (0.2, 0.4, 0.8), (0.80, 0.82, 0.81))
+        add(net, "main", "lars", b8, (40.0, 80.0, 160.0), lars8k)
+        for s in config.SEEDS:
+            k += 1
+            rid = f"lars-t2{k:06x}-s{s}"
+            rows.append({**rows[-1], "experiment": "table2", "run_id": rid, "seed": s, "global_batch": 128})
+            f = {20: 0.9, 21: 0.95, 22: 1.0, 23: 1.05, 24: 1.1}[s]
+            hi = {"nobn": 100.0, "bn": 5.0}[net] * f
+            for layer, w in (("fc1.weight", 1.0), ("fc2.weight", hi), ("fc2.bias", 1000.0)):
+                ratios.append(
+                    {"run_id": rid, "step": 1, "layer": layer, "w_norm": w, "g_norm": 1.0, "ratio": 0.1}
+                )
+    b16 = config.LONGER_BATCH
+    add("nobn", "main", "lars", b16, (80.0, 160.0, 320.0), (0.80, 0.85, 0.84))
+    add("nobn", "longer", "lars", b16, (80.0, 160.0, 320.0), (0.86, 0.88, 0.87), epochs=2 * proxy.E_V3)
+    return pd.DataFrame(rows), pd.DataFrame(ratios)
+
+
+def _v3_data(**kw):
+    runs, ratios = _v3_runs(**kw)
+    return claims.Data(runs, analysis.settings(runs), ratios)
+
+
+def _v3_rows(data):
+    from largebatch.claims import evaluate
+    from largebatch.prereg import load_spec
+
+    return evaluate("lars", data, load_spec("lars"))
+
+
+def test_v3_claims_by_hand():
+    from largebatch.prereg import load_spec
+
+    rows = _v3_rows(_v3_data())
+    got = {k: r.result.outcome for k, r in rows.items()}
+    assert set(got) == set(load_spec("lars"))
+    # (a) 90 - 86 = 4 pt > 1 at the image of 4K, both nets (best SGD interior on both grids)
+    assert got["v3_a_nobn"] == got["v3_a_bn"] == V.REPRODUCED and "+4.00 pt" in rows["v3_a_nobn"].text
+    # (b) LARS − SGD: 89.5 − 86 = 3.5 at 4K, 89.3 − 82 = 7.3 at 8K: > 1 (no BN) and > 0.75 (BN)
+    assert got["v3_b_nobn"] == got["v3_b_bn"] == V.REPRODUCED
+    # (b') LARS −0.5 and −0.7 pt from the baseline: within 1; SGD −4 and −8: the control fails (separates)
+    assert got["v3_near_nobn"] == V.REPRODUCED and rows["v3_near_nobn"].control_result.outcome != V.REPRODUCED
+    # (c) 89.9 vs 90.0: |−0.1| < 0.3
+    assert got["v3_c_nobn"] == got["v3_c_bn"] == V.REPRODUCED and "-0.10 pt" in rows["v3_c_bn"].text
+    # (d) gap 90 − 85 = 5 pt > 1; doubling recovers 88 − 85 = 3 of 5 = 60 % > 50 %
+    assert got["v3_d_pre"] == V.REPRODUCED and got["v3_d_nobn"] == V.REPRODUCED
+    assert "60% of the gap recovered" in rows["v3_d_nobn"].text
+    # (e) weight tensors 90-110x (no BN) > 10; 4.5-5.5x (BN) < 10; the bias (1000x) only in "all tensors"
+    assert got["v3_e_nobn"] == V.REPRODUCED and got["v3_e_bn"] == V.NOT_REPRODUCED
+    assert all(len(r.runs) and r.wall_per_seed for r in rows.values())
+
+
+def test_v3_claims_fail_without_the_effect_and_at_a_grid_edge():
+    # LARS at the image of 8K no better than SGD there (82 %): (b) not reproduced, (b') not reproduced
+    got = {k: r.result.outcome for k, r in _v3_rows(_v3_data(lars8k=(0.80, 0.82, 0.81))).items()}
+    assert got["v3_b_nobn"] == V.NOT_REPRODUCED and got["v3_near_nobn"] == V.NOT_REPRODUCED
+    # SGD's best at the top of its grid at the image of 4K: (a) and (b) inconclusive whatever the numbers
+    rows = _v3_rows(_v3_data(sgd4k=(0.80, 0.82, 0.86)))
+    assert rows["v3_a_nobn"].result.outcome == V.INCONCLUSIVE
+    assert "best at a grid edge: SGD at" in rows["v3_a_nobn"].result.method
+    assert rows["v3_b_bn"].result.outcome == V.INCONCLUSIVE
+
+
+def test_v3_missing_settings_leave_their_rows_out(tmp_path):
+    """A claim whose settings have no runs has no row (never an error); with no v3 run at all, no claim has
+    one and the README blocks say so."""
+    from largebatch.claims import evaluate
+    from largebatch.prereg import load_spec
+
+    rows = _v3_rows(_v3_data(drop={("nobn", 6336)}))
+    assert "v3_b_nobn" not in rows and "v3_near_nobn" not in rows and "v3_a_nobn" in rows
+    empty = _v3_runs()[0].iloc[:0]
+    assert (
+        evaluate("lars", claims.Data(empty, analysis.settings(empty), _v3_runs()[1]), load_spec("lars")) == {}
     )
-    pd.DataFrame(ratios).to_csv(tmp_path / "lars_trust_ratios.csv", index=False)
-
-
-def test_v2_claims_by_hand(tmp_path):
-    """Seeds identical within each arm (paired intervals are points), so the verdicts are known."""
-    _fake_v2(tmp_path)
-    rows, got = _outcomes(tmp_path)
-    assert set(got) == {k for k in claims.load_spec("lars") if k.startswith("v2_")}
-    # (a) linear point 88.0 vs baseline 90.0: 2 pt < 3 -> not reproduced
-    assert got["v2_a_nobn"] == V.NOT_REPRODUCED and "-2.00 pt" in rows["v2_a_nobn"]["ours"]
-    # (b) LARS 88.7: gap 1.3 < 1.5, LARS − best SGD (88.0 at m = 1, interior) = 0.7 > 0.3 -> reproduced
-    assert got["v2_b_nobn"] == got["v2_b_bn"] == V.REPRODUCED
-    # (c) 89.9 vs 90.0 -> reproduced; (d) 2 of a 4 pt gap = 50 %: on the threshold -> inconclusive
-    assert got["v2_c_nobn"] == V.REPRODUCED and got["v2_d_nobn"] == V.INCONCLUSIVE
-    # (e) Caffe init: 90, 100, 110x > 10 -> reproduced; default init 2.7, 3, 3.3x -> not reproduced
-    assert got["v2_e_nobn_caffe"] == V.REPRODUCED and got["v2_e_bn"] == V.NOT_REPRODUCED
-    # the best SGD at B_CLAIM at the grid's edge (m = 4): (b) inconclusive, whatever the numbers
-    _fake_v2(tmp_path, claim_sgd=(0.80, 0.81, 0.82, 0.83, 0.84))
-    rows, got = _outcomes(tmp_path)
-    assert got["v2_b_nobn"] == V.INCONCLUSIVE and "grid edge" in rows["v2_b_nobn"]["ours"]
-    # LARS 87.0: gap 3 pt > 1.5 -> not reproduced; doubling recovers 3.5 of 4 pt -> reproduced
-    _fake_v2(tmp_path, lars_claim=0.87, longer=0.895)
-    got = _outcomes(tmp_path)[1]
-    assert got["v2_b_nobn"] == V.NOT_REPRODUCED and got["v2_d_nobn"] == V.REPRODUCED
-
-
-def test_v2_readme_blocks_and_v1_dispatch(tmp_path):
-    _fake_v2(tmp_path)
+    _write_v3(tmp_path, design="v2")  # a CSV without v3 rows (the committed second design's)
+    assert not len(claims.load(tmp_path).runs)
     b = claims.readme_blocks(tmp_path)
-    assert set(b) == {"results", "regime"} and "<<claims>>" in b["results"]
-    assert "no-BN, caffe" in b["results"] and "cpu proxy v2" in b["regime"]
+    assert claims.NO_RUNS in b["results"] and "→ 3,200" in b["regime"]
+
+
+def _write_v3(path, design="v3", **kw):
+    import shutil
+
     from largebatch.results import DATA
 
-    committed = pd.read_csv(DATA / "lars.csv")  # the rerun replaced the first design's CSV (issue 16)
-    assert claims.is_v2(committed) and (committed.design == "v2").all()
-    assert len(committed) == len(config.grid("cpu_v2"))
-    assert all(r["id"].startswith("v2_") for r in claims.claims(DATA))
-    assert not claims.is_v2(committed.drop(columns="design"))  # a first-design CSV (no column): first claims
+    runs, ratios = _v3_runs(**kw)
+    runs.assign(design=design).to_csv(path / "lars.csv", index=False)
+    pd.DataFrame({"run_id": [runs.run_id.iloc[0]], "step": [1], "test_acc": [0.5]}).to_csv(
+        path / "lars_curves.csv", index=False
+    )
+    ratios.to_csv(path / "lars_trust_ratios.csv", index=False)
+    shutil.copy(DATA / "failure_batch.csv", path / "failure_batch.csv")
+
+
+def test_v3_readme_blocks(tmp_path):
+    """The main table per net: B / B* against the probe's B*, the best SGD and LARS with their grid point,
+    the grid and the edge mark; the 2x epochs row; the step-1 table; the regime block's ladder."""
+    from experiments.lars import proxy
+
+    _write_v3(tmp_path, sgd4k=(0.80, 0.82, 0.86))
+    b = claims.readme_blocks(tmp_path)
+    res = b["results"]
+    assert res.startswith("<<claims>>") and "B* = 573" in res and "B* = 2,504" in res
+    bstar = claims.b_star("nobn", tmp_path)
+    t = claims.main_table(claims.load(tmp_path), "nobn", bstar).set_index("B")
+    assert t.loc["3,200", "B / B*"] == f"{3200 / bstar:.2f}" == "5.58"
+    assert t.loc["3,200", "SGD peak lr (grid)"] == "0.8 of {0.2, 0.4, 0.8} (edge)"
+    assert t.loc["384", "LARS γ0 (grid)"] == "20 of {10, 20, 40}"
+    assert t.loc["384", "best SGD acc % (mean ± std, n)"] == "90.00 ± 0.00 (n=5)"
+    assert t.loc["6,336", "LARS − SGD (pt)"] == "+7.30"
+    assert list(t.index) == ["384", "3,200", "6,336", "12,736", "12,736"]
+    assert t.epochs.iloc[-1].endswith("(2×)") and t["best SGD acc % (mean ± std, n)"].iloc[-1] == ""
+    assert "fc2.weight" in res and "of the cpu grid's 230 runs" in res
+    assert f"{proxy.ladder_v3('bn')[2]:,}" in b["regime"] and "2,535" in b["regime"]
+
+
+def test_v3_rows_of_the_committed_csv():
+    """The committed lars.csv's v3 rows: every run in the cpu grid, every claim with a row once the grid is
+    complete, the README blocks rendered. Skipped while the CSV holds the second design's runs only."""
+    from largebatch.claims import evaluate
+    from largebatch.prereg import load_spec
+    from largebatch.results import DATA
+
+    committed = pd.read_csv(DATA / "lars.csv")
+    if "design" not in committed.columns or not (committed.design == "v3").any():
+        pytest.skip("paper_figures/data/lars.csv has no v3 rows yet (design != 'v3'): collect the v3 sweep")
+    d = claims.load(DATA)
+    ids = {run_id(c) for c in config.grid("cpu")}
+    assert set(d.runs.run_id) <= ids
+    rows = evaluate("lars", d, load_spec("lars"))
+    if set(d.runs.run_id) == ids:
+        assert set(rows) == set(load_spec("lars"))
+    assert "<<claims>>" in claims.readme_blocks(DATA)["results"]

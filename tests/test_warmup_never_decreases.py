@@ -26,7 +26,7 @@ def _world(cfg) -> int:
 
 
 SCALES = ("smoke", "cpu", "paper")
-GRIDS = [(G.STUDY, s) for s in SCALES] + [(L.STUDY, s) for s in (*SCALES, "cpu_v1")]
+GRIDS = [(G.STUDY, s) for s in SCALES] + [(L.STUDY, s) for s in SCALES]
 
 
 @pytest.mark.parametrize("study,scale", GRIDS)

@@ -3,7 +3,7 @@
     python -m experiments.lars.collect [--scale=cpu]
 
 lars.csv: one row per run of the cpu grid (diverged runs kept, status "diverged", no accuracy); design = "v3"
-(config.DESIGN_V3; the second design's CSV says "v2", the first's has no such column), init = default | caffe.
+(config.DESIGN; the second design's CSV says "v2", the first's has no such column), init = default | caffe.
 lars_curves.csv: one row per evaluation of every run (test/train accuracy, train loss, lr, mean trust ratio).
 lars_trust_ratios.csv: one row per (LARS run, evaluation, parameter tensor): ||w||, ||g|| and the trust
 ratio lambda = eta ||w|| / (||g|| + beta ||w||) of the optimizer step just before that evaluation, as the
@@ -21,8 +21,7 @@ import pandas as pd
 
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
-from .config import DESIGN_V3 as DESIGN
-from .config import INITS_V2, grid
+from .config import DESIGN, INITS, grid
 
 COLUMNS = [
     "study",
@@ -86,8 +85,8 @@ def _mine(scale: str, runs_dir: Path) -> list[str]:
 
 def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     """lars.csv rows: the issue's columns plus the switches that define each run."""
-    nets = {m: net for names in INITS_V2.values() for net, m in names.items()}
-    inits = {m: init for init, names in INITS_V2.items() for m in names.values()}
+    nets = {m: net for names in INITS.values() for net, m in names.items()}
+    inits = {m: init for init, names in INITS.items() for m in names.values()}
     df = runs.assign(
         design=DESIGN,
         experiment=runs["tag"],
