@@ -237,7 +237,9 @@ def test_v3_grid_matches_its_spec():
     from largebatch.prereg import load_spec
     from largebatch.study import get
 
-    cfgs = config.grid("cpu")
+    everything = config.grid("cpu")
+    cfgs = [c for c in everything if c.tag != "edges"]  # the exploratory edge points come after (below)
+    assert everything[:230] == cfgs and len({run_id(c) for c in everything}) == 260
     assert len(cfgs) == 230 and len({run_id(c) for c in cfgs}) == 230
     assert {c.seed for c in cfgs} == set(config.SEEDS) == set(range(20, 25))
     assert {c.model for c in cfgs} == set(config.NETS_V3.values())
@@ -260,6 +262,8 @@ def test_v3_grid_matches_its_spec():
             e = proxy.E_V3 * (2 if c.tag == "longer" else 1)
             assert c.epochs == pytest.approx(e) and c.equal_examples
     assert {c.global_batch for c in cfgs if c.tag == "longer"} == {config.LONGER_BATCH}
+    ex = everything[230:]  # one point beyond each edge, on the same seeds
+    assert len(ex) == 30 and {c.tag for c in ex} == {"edges"} and {c.seed for c in ex} == set(config.SEEDS)
 
 
 def _v3_runs(sgd4k=(0.84, 0.86, 0.85), lars8k=(0.885, 0.893, 0.88), drop=()):
@@ -345,8 +349,8 @@ def test_v3_claims_by_hand():
     from largebatch.prereg import load_spec
 
     rows = _v3_rows(_v3_data())
-    got = {k: r.result.outcome for k, r in rows.items()}
-    assert set(got) == set(load_spec("lars"))
+    got = {k: r.result.outcome for k, r in rows.items() if r.result is not None}
+    assert set(got) == set(load_spec("lars")) - {"v3_edges"}  # exploratory: no row without its edge runs
     # (a) 90 - 86 = 4 pt > 1 at the image of 4K, both nets (best SGD interior on both grids)
     assert got["v3_a_nobn"] == got["v3_a_bn"] == V.REPRODUCED and "+4.00 pt" in rows["v3_a_nobn"].text
     # (b) LARS − SGD: 89.5 − 86 = 3.5 at 4K, 89.3 − 82 = 7.3 at 8K: > 1 (no BN) and > 0.75 (BN)
@@ -424,7 +428,7 @@ def test_v3_readme_blocks(tmp_path):
     assert t.loc["6,336", "LARS − SGD (pt)"] == "+7.30"
     assert list(t.index) == ["384", "3,200", "6,336", "12,736", "12,736"]
     assert t.epochs.iloc[-1].endswith("(2×)") and t["best SGD acc % (mean ± std, n)"].iloc[-1] == ""
-    assert "fc2.weight" in res and "of the cpu grid's 230 runs" in res
+    assert "fc2.weight" in res and "of the cpu grid's 260 runs" in res
     assert f"{proxy.ladder_v3('bn')[2]:,}" in b["regime"] and "2,535" in b["regime"]
 
 

@@ -234,15 +234,39 @@ def longer(seed: int) -> list[TrainConfig]:
     return [lars(base, LONGER_BATCH, float(f"{c * m:.3g}")) for m in (0.5, 1.0, 2.0)]
 
 
+# ---- exploratory (added after the third design's results, commit 6e6ee96; never judged) ----------------
+# One grid point beyond each edge where a v3 best setting sat, on the same seeds: does the edge hide a better
+# setting? (net, B, optimizer, peak lr for SGD or gamma0 for LARS, epochs as multiples of E). Tag "edges": the
+# pre-registered v3 rows read the "main" and "longer" runs only, so these runs cannot change them.
+EDGES = (
+    ("nobn", 384, "sgd", 0.05, 1),  # the no-BN baseline's best lr 0.1 was its grid's lowest
+    ("nobn", 6336, "sgd", 1.6, 1),  # 0.8, the highest
+    ("bn", 4032, "sgd", 0.025, 1),  # 0.05, the lowest
+    ("bn", 4032, "lars", 40.0, 1),  # gamma0 20, the highest
+    ("bn", 8064, "lars", 10.0, 1),  # gamma0 20 of {20, 40, 80}, the lowest
+    ("nobn", LONGER_BATCH, "lars", 40.0, 2),  # the 2x arm's 80, the lowest
+)
+
+
+def edges(seed: int) -> list[TrainConfig]:
+    out = []
+    for net, b, opt, x, k in EDGES:
+        base = _at(net, b, seed, tag="edges", epochs=k * proxy.E_V3)
+        out.append(sgd(base, b, x * BASE_BATCH / b) if opt == "sgd" else lars(base, b, x))
+    return out
+
+
 def cpu_grid() -> list[TrainConfig]:
     """Table 2's step-1 runs (Caffe init, both nets, B = 128), then per seed: each net's ladder, then the
-    train-longer runs."""
+    train-longer runs; then the exploratory edge points (appended: every v3 run keeps its index)."""
     out = [replace(table2(net, BASE_BATCH, s), model=NETS_V3[net]) for s in SEEDS for net in NETS_V3]
     for s in SEEDS:
         for net in NETS_V3:
             for b in proxy.ladder_v3(net):
                 out += runs_at(net, b, s)
         out += longer(s)
+    for s in SEEDS:
+        out += edges(s)
     return out
 
 
