@@ -6,6 +6,7 @@ Run: `pytest tests/test_verdict.py` (no torch; a few seconds).
 from __future__ import annotations
 
 import subprocess
+import time
 
 import numpy as np
 import pandas as pd
@@ -210,6 +211,22 @@ def test_spec_committed_before_the_runs_is_pre_registered(repo):
     prereg.clear_caches()
     fixed, how = prereg.fixed_commit("toy", prereg.load_spec("toy", repo)["x"], repo)
     assert how == prereg.UNCOMMITTED and prereg.status(fixed, {"shas": [code]}, repo) == prereg.POST
+
+
+def test_a_table_appended_after_the_runs_leaves_the_last_table_pre_registered(repo):
+    """The blank line that separates a new [[claim]] table from the file's last one is not part of the
+    criterion: the last table keeps its date."""
+    (repo / "experiments" / "toy" / "claims.toml").write_text(SPEC.rstrip("\n") + "\n")
+    spec_c = _commit(repo, "spec first")
+    (repo / "train.py").write_text("# the code the runs are made with\n")
+    code = _commit(repo, "code")
+    more = '\n[[claim]]\nid = "y"\nclaim = "an exploratory row"\ntest = "exploratory"\n'
+    (repo / "experiments" / "toy" / "claims.toml").write_text(SPEC.rstrip("\n") + "\n" + more)
+    time.sleep(1.1)  # blame dates lines by commit time, in seconds
+    _commit(repo, "a table appended after the runs")
+    prereg.clear_caches()
+    fixed, how = prereg.fixed_commit("toy", prereg.load_spec("toy", repo)["x"], repo)
+    assert fixed == spec_c and prereg.status(fixed, {"shas": [code]}, repo) == prereg.PRE
 
 
 def test_registered_quote_is_checked_against_its_commit(repo):

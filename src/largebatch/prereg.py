@@ -360,13 +360,16 @@ def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
     p = spec_path(study, root)
     rel = str(p.relative_to(root))
     blame = _blame(rel, root)
-    span = table_spans(p.read_text()).get(claim_id)
+    text = p.read_text().splitlines()
+    span = table_spans("\n".join(text)).get(claim_id)
     if not blame or span is None:
         return UNCOMMITTED
-    lines = [blame[i] for i in range(span[0], min(span[1] + 1, len(blame)))]
+    # blank lines say nothing of the criterion: the one that separates this table from a table appended
+    # after it must not re-date this one
+    lines = [blame[i] for i in range(span[0], min(span[1] + 1, len(blame))) if text[i].strip()]
     if any(c == _ZERO for c, _ in lines):
         return UNCOMMITTED
-    # the newest commit among the table's lines (blank trailing lines excluded by blame being per line)
+    # the newest commit among the table's non-blank lines
     return max(lines, key=lambda ct: ct[1])[0]
 
 
