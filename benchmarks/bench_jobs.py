@@ -3,8 +3,8 @@ runs at a time), alternated in one process.
 
     python benchmarks/bench_jobs.py [--quick] [--pairs=3]     (adds `jobs_small_mlp_grid` to results.json)
 
-The slice is the first 8 entries of the Goyal study's cpu grid (residual BN-MLP on Fashion-MNIST, kn = 256
-and the image of 4k, 4 seeds each), every run cut to --max_steps so a pair takes about a minute; each
+The slice is the first 8 entries of the Goyal study's cpu grid (residual BN-MLP on Fashion-MNIST, the
+baseline kn = 256 on 8 seeds), every run cut to --max_steps so a pair takes about a minute; each
 sweep writes fresh runs into its own temporary directory, and the worker pool's start (two spawned
 interpreters importing torch) is part of the measured time. The ratio is the median of the per-pair ratios
 of wall times (jobs=1 / jobs=2), the order flipping every pair, as in bench_core.py.
