@@ -273,8 +273,10 @@ def render(res: dict, readme: Path, gpu: dict | None = None) -> None:
             f"{r['two_procs']['samples_per_s']:,.0f} | {r['one_proc']['samples_per_s']:,.0f} | "
             f"{r['samples_per_s_ratio']:.3f} |"
         )
-    r = res.get("jobs_small_mlp_grid")
-    if r:
+    for key in ("jobs_small_mlp_grid", "jobs_resmlp_bn_grid"):
+        r = res.get(key)
+        if not r:
+            continue
         rows.append(
             f"| sweep of {len(r['grid_indices'].split(','))} {r['study']} runs ({r['max_steps']} steps "
             f"each): 2 one-thread runs at a time (--jobs=2) vs one {r['jobs1_threads']}-thread run "

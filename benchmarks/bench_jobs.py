@@ -26,11 +26,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-KEY = "jobs_small_mlp_grid"
-STUDY, SLICE = "goyal_linear_scaling", "0,1,2,3,4,5,6,7"
+# name -> (results.json key, study, grid indices, steps per run): two slices, the pooled studies' two kinds of run
+SLICES = {
+    "mlp": ("jobs_small_mlp_grid", "async_staleness", "193,194,195,196,197,198,199,200", 5000),
+    "resmlp_bn": ("jobs_resmlp_bn_grid", "goyal_linear_scaling", "0,1,2,3,4,5,6,7", 400),
+}
 
 
-def sweep_seconds(jobs: int, max_steps: int) -> float:
+def sweep_seconds(jobs: int, max_steps: int, study: str, slice_: str) -> float:
     """Wall seconds of one sweep of the slice at `jobs` (jobs=1: torch on every core)."""
     from largebatch.jobs import cores
     from largebatch.sweep import run_sweep
@@ -39,28 +42,28 @@ def sweep_seconds(jobs: int, max_steps: int) -> float:
         extra = [f"--out_dir={tmp}", "--wandb=off", f"--max_steps={max_steps}", "--progress=false"]
         if jobs == 1:
             extra.append(f"--threads={cores()}")
-        only = [int(i) for i in SLICE.split(",")]
+        only = [int(i) for i in slice_.split(",")]
         t = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            failed = run_sweep(STUDY, "cpu", 1, only=only, extra=extra, jobs=jobs)
+            failed = run_sweep(study, "cpu", 1, only=only, extra=extra, jobs=jobs)
         dt = time.perf_counter() - t
     if failed:
         raise SystemExit(f"bench_jobs: {failed} run(s) failed at jobs={jobs}")
     return dt
 
 
-def measure(pairs: int, max_steps: int) -> dict:
+def measure(pairs: int, max_steps: int, study: str, slice_: str) -> dict:
     ratios, one, two = [], [], []
     for p in range(pairs):
         order = (1, 2) if p % 2 == 0 else (2, 1)
-        t = {j: sweep_seconds(j, max_steps) for j in order}
+        t = {j: sweep_seconds(j, max_steps, study, slice_) for j in order}
         one.append(t[1])
         two.append(t[2])
         ratios.append(t[1] / t[2])
         print(f"pair {p}: jobs=1 {t[1]:.1f}s, jobs=2 {t[2]:.1f}s, ratio {t[1] / t[2]:.3f}", flush=True)
     return {
-        "study": STUDY,
-        "grid_indices": SLICE,
+        "study": study,
+        "grid_indices": slice_,
         "max_steps": max_steps,
         "pairs": pairs,
         "jobs1_threads": os.cpu_count(),
@@ -77,16 +80,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one pair of 20-step runs (the test suite)")
     ap.add_argument("--pairs", type=int, default=3, help="alternated pairs (jobs=1, jobs=2)")
-    ap.add_argument("--max_steps", type=int, default=400, help="steps of each run in the slice")
+    ap.add_argument("--slice", choices=sorted(SLICES), default="mlp", help="which grid slice (SLICES)")
+    ap.add_argument("--max_steps", type=int, default=0, help="steps of each run (0: the slice's default)")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     a = ap.parse_args()
-    res = measure(1, 20) if a.quick else measure(a.pairs, a.max_steps)
-    print(KEY, json.dumps(res), flush=True)
+    key, study, slice_, steps = SLICES[a.slice]
+    res = measure(1, 20, study, slice_) if a.quick else measure(a.pairs, a.max_steps or steps, study, slice_)
+    print(key, json.dumps(res), flush=True)
     if a.quick:
         return
     out = Path(a.out)
     allres = json.loads(out.read_text()) if out.exists() else {}
-    allres[KEY] = res
+    allres[key] = res
     out.write_text(json.dumps(allres, indent=1))
     import bench_core
 
