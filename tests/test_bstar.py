@@ -85,3 +85,45 @@ def test_no_bootstrap_on_fewer_than_three_seeds():
     assert bstar.bootstrap(_runs(errs, seeds=(100, 101)), 256, 32.0, 60000) == {}
     ci = bstar.bootstrap(_runs(errs), 256, 32.0, 60000, n_boot=20)
     assert set(ci) >= {"s_min", "b_crit", "b_star", "b_star_gap", "no_fit"}
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # the reference percentiles of an all-nan draw
+def test_bootstrap_fast_path_equals_the_concatenated_resamples():
+    """bootstrap() sums per-seed cell totals instead of concatenating each resample's runs; on random runs
+    (one diverged, one NaN error) its intervals equal those of analyse() on the concatenated resamples."""
+    import numpy as np
+    import pandas as pd
+
+    from largebatch import bstar
+
+    rng = np.random.default_rng(3)
+    rows = [
+        {
+            "seed": s,
+            "global_batch": b,
+            "epochs": e,
+            "status": "complete",
+            "final_test_err": 10 + b / 500 - e / 4 + rng.normal(0, 0.3),
+        }
+        for s in range(4)
+        for b in (256, 1024, 2048, 4096)
+        for e in (4.0, 8.0, 16.0)
+    ]
+    rows[5]["status"] = "diverged"
+    rows[7]["final_test_err"] = float("nan")
+    runs = pd.DataFrame(rows)
+    got = bstar.bootstrap(runs, 256, 8.0, 60000, n_boot=50, seed=1)
+    rng2 = np.random.default_rng(1)
+    seeds = sorted(runs.seed.unique())
+    draws = {k: [] for k in ("s_min", "b_crit", "b_star", "b_star_gap")}
+    for _ in range(50):
+        pick = rng2.choice(seeds, size=len(seeds), replace=True)
+        r = pd.concat([runs[runs.seed == s].assign(seed=j) for j, s in enumerate(pick)])
+        a = bstar.analyse(r, 256, 8.0, 60000)
+        draws["b_star_gap"].append(a["b_star_gap"])
+        if a["fit"] is not None:
+            for k in ("s_min", "b_crit", "b_star"):
+                draws[k].append(getattr(a["fit"], k))
+    for k, v in draws.items():
+        want = np.nanpercentile(v, [2.5, 97.5], method="inverted_cdf")
+        assert np.allclose(got[k], want, rtol=1e-9, equal_nan=True), k
