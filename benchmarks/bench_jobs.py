@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-# name -> (results.json key, study, grid indices, steps per run): two slices, the pooled studies' two kinds of run
+# name -> (results.json key, study, grid indices, steps per run): the pooled studies' two kinds of run
 SLICES = {
     "mlp": ("jobs_small_mlp_grid", "async_staleness", "193,194,195,196,197,198,199,200", 5000),
     "resmlp_bn": ("jobs_resmlp_bn_grid", "goyal_linear_scaling", "0,1,2,3,4,5,6,7", 400),
