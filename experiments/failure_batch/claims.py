@@ -103,7 +103,13 @@ def probe_runs(probe: str, data_dir: str | Path = DATA) -> pd.DataFrame:
 
 
 def estimates(probe: str, epochs: float, data_dir: str | Path = DATA, n_boot: int = 1000) -> dict:
-    """Point estimates and intervals of one probe at reference budget `epochs`."""
+    """Point estimates and intervals of one probe at reference budget `epochs` (computed once per process:
+    the claims rows and the README tables ask for the same ones)."""
+    return _estimates(probe, float(epochs), str(data_dir), n_boot)
+
+
+@lru_cache(maxsize=None)
+def _estimates(probe: str, epochs: float, data_dir: str, n_boot: int) -> dict:
     runs = probe_runs(probe, data_dir)
     base = BASELINES[probe]
     a = bstar.analyse(runs, base, epochs, N_TRAIN)
