@@ -9,7 +9,7 @@ same numbers through `b_star(probe, epochs)`.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -108,7 +108,7 @@ def estimates(probe: str, epochs: float, data_dir: str | Path = DATA, n_boot: in
     return _estimates(probe, float(epochs), str(data_dir), n_boot)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _estimates(probe: str, epochs: float, data_dir: str, n_boot: int) -> dict:
     runs = probe_runs(probe, data_dir)
     base = BASELINES[probe]
