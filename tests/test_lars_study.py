@@ -238,8 +238,9 @@ def test_v3_grid_matches_its_spec():
     from largebatch.study import get
 
     everything = config.grid("cpu")
-    cfgs = [c for c in everything if c.tag != "edges"]  # the exploratory edge points come after (below)
-    assert everything[:230] == cfgs and len({run_id(c) for c in everything}) == 260
+    cfgs = everything[:230]  # the exploratory edge points and the fourth design come after (below)
+    assert [c for c in everything[:260] if c.tag != "edges"] == cfgs
+    assert len({run_id(c) for c in everything[:260]}) == 260
     assert len(cfgs) == 230 and len({run_id(c) for c in cfgs}) == 230
     assert {c.seed for c in cfgs} == set(config.SEEDS) == set(range(20, 25))
     assert {c.model for c in cfgs} == set(config.NETS_V3.values())
@@ -256,14 +257,51 @@ def test_v3_grid_matches_its_spec():
         assert float(f"{fb.b_star(f'lars_{net}', fb.LARS_E):.3g}") == proxy.B_STAR_V3[net]
     assert spec["v3_d_pre"]["batch"] == spec["v3_d_nobn"]["batch"] == config.LONGER_BATCH
     assert config.LONGER_BATCH == proxy.ladder_v3("nobn")[3]
-    assert all(s["seeds"] == config.SEEDS for k, s in spec.items())
+    assert all(s["seeds"] == config.SEEDS for k, s in spec.items() if k.startswith("v3"))
     for c in cfgs:
         if c.tag != "table2":
             e = proxy.E_V3 * (2 if c.tag == "longer" else 1)
             assert c.epochs == pytest.approx(e) and c.equal_examples
     assert {c.global_batch for c in cfgs if c.tag == "longer"} == {config.LONGER_BATCH}
-    ex = everything[230:]  # one point beyond each edge, on the same seeds
+    ex = everything[230:260]  # one point beyond each edge, on the same seeds
     assert len(ex) == 30 and {c.tag for c in ex} == {"edges"} and {c.seed for c in ex} == set(config.SEEDS)
+
+
+def test_v4_grid_matches_its_spec():
+    """The fourth design: 48 runs a seed on fresh seeds 30-34 (none of v3's), the v3 ladders, epochs and
+    init; every grid reaches beyond each side of the v3 grid's best setting (lars.csv, v3 and edge points),
+    so the v4 grids contain the v3 grids' best points as interior points; every v4 spec names those seeds."""
+    from experiments.lars import proxy
+    from largebatch.prereg import load_spec
+
+    everything = config.grid("cpu")
+    v4 = everything[260:]
+    assert len(v4) == 240 and len({run_id(c) for c in everything}) == 500
+    assert {c.seed for c in v4} == set(config.SEEDS_V4) == set(range(30, 35))
+    assert not set(config.SEEDS_V4) & set(config.SEEDS)
+    for c in v4:
+        net = {m: n for n, m in config.NETS_V3.items()}[c.model]
+        assert c.global_batch in proxy.ladder_v3(net) and c.equal_examples
+        e = proxy.E_V3 * (2 if c.tag == "longer" else 1)
+        assert c.epochs == pytest.approx(e) and c.tag in ("main", "longer")
+    spec = load_spec("lars")
+    ids = [k for k in spec if k.startswith("v4")]
+    assert len(ids) == 9 and all(spec[k]["seeds"] == config.SEEDS_V4 for k in ids)
+    for k in ids:  # a directional row carries a sesoi no larger than its threshold
+        if spec[k]["test"] != "equivalence":
+            assert 0 < spec[k]["sesoi"] <= spec[k]["threshold"]
+    grids = {**{(n, b): g for n, d in config.SGD_PEAKS_V4.items() for b, g in d.items()}}
+    v3_best = {
+        ("nobn", 384): 0.1,
+        ("nobn", 3200): 0.4,
+        ("nobn", 6336): 0.8,
+        ("bn", 4032): 0.05,
+        ("bn", 8064): 0.1,
+    }
+    for key, best in v3_best.items():
+        assert min(grids[key]) < best < max(grids[key])
+    assert min(config.GAMMAS_LONGER_V4) < 80 < max(config.GAMMAS_LONGER_V4)
+    assert min(config.GAMMAS_V4["bn"][4032]) < 20 < max(config.GAMMAS_V4["bn"][4032])
 
 
 def _v3_runs(sgd4k=(0.84, 0.86, 0.85), lars8k=(0.885, 0.893, 0.88), drop=()):
@@ -338,6 +376,25 @@ def _v3_data(**kw):
     return claims.Data(runs, analysis.settings(runs), ratios)
 
 
+def test_v4_claims_read_the_fourth_design_only():
+    """The v3 made-up runs relabelled as the fourth design (seeds 30-34, design "v4"): every v4 row of a v3
+    row that is rerun gets the v3 row's verdict (same grids, same numbers; the sesoi only turns an
+    inconclusive row into "not reproduced"), and the v3 rows see none of them."""
+    runs, ratios = _v3_runs()
+    v4 = runs.assign(design="v4", seed=runs.seed + 10, run_id=runs.run_id + "-v4")
+    v3_rows = _v3_rows(claims.Data(runs, analysis.settings(runs), ratios))
+    none = runs.iloc[:0]
+    v4_data = claims.Data(
+        none, analysis.settings(none), ratios, v4=claims.Data(v4, analysis.settings(v4), ratios)
+    )
+    rows = _v3_rows(v4_data)
+    v4_ids = [k for k in rows if k.startswith("v4") and rows[k] is not None and rows[k].result is not None]
+    assert len(v4_ids) == 9
+    for k in v4_ids:
+        assert rows[k].result.outcome == v3_rows["v3" + k[2:]].result.outcome, k
+    assert all(rows[k] is None or rows[k].result is None for k in rows if k.startswith("v3"))
+
+
 def _v3_rows(data):
     from largebatch.claims import evaluate
     from largebatch.prereg import load_spec
@@ -350,7 +407,8 @@ def test_v3_claims_by_hand():
 
     rows = _v3_rows(_v3_data())
     got = {k: r.result.outcome for k, r in rows.items() if r.result is not None}
-    assert set(got) == set(load_spec("lars")) - {"v3_edges"}  # exploratory: no row without its edge runs
+    v3 = {k for k in load_spec("lars") if k.startswith("v3")}
+    assert set(got) == v3 - {"v3_edges"}  # exploratory: no row without its edge runs; v4: no v4 runs
     # (a) 90 - 86 = 4 pt > 1 at the image of 4K, both nets (best SGD interior on both grids)
     assert got["v3_a_nobn"] == got["v3_a_bn"] == V.REPRODUCED and "+4.00 pt" in rows["v3_a_nobn"].text
     # (b) LARS − SGD: 89.5 − 86 = 3.5 at 4K, 89.3 − 82 = 7.3 at 8K: > 1 (no BN) and > 0.75 (BN)
@@ -428,7 +486,7 @@ def test_v3_readme_blocks(tmp_path):
     assert t.loc["6,336", "LARS − SGD (pt)"] == "+7.30"
     assert list(t.index) == ["384", "3,200", "6,336", "12,736", "12,736"]
     assert t.epochs.iloc[-1].endswith("(2×)") and t["best SGD acc % (mean ± std, n)"].iloc[-1] == ""
-    assert "fc2.weight" in res and "of the cpu grid's 260 runs" in res
+    assert "fc2.weight" in res and "of the cpu grid's 500 runs" in res
     assert f"{proxy.ladder_v3('bn')[2]:,}" in b["regime"] and "2,535" in b["regime"]
 
 

@@ -37,6 +37,14 @@ class Data:
     runs: pd.DataFrame
     settings: pd.DataFrame
     ratios: pd.DataFrame
+    v4: Data | None = None  # the fourth design's runs (design = "v4"), read by the v4_* claims
+
+    def fourth(self) -> Data:
+        """The fourth design's runs (empty when `v4` is not given)."""
+        if self.v4 is not None:
+            return self.v4
+        none = self.runs.iloc[:0]
+        return Data(none, analysis.settings(none), self.ratios)
 
     def best(self, net: str, opt: str, b: int, experiment: str = "main") -> pd.Series | None:
         return analysis.best(self.settings, experiment, net, opt, b)
@@ -68,10 +76,16 @@ class Data:
 
 
 def load(data_dir: Path) -> Data:
-    """The v3 rows of lars.csv (collect.py writes design = "v3"), their settings and the step-1 ratios."""
-    runs, _, ratios = analysis.load(Path(data_dir))
-    runs = runs[runs["design"] == "v3"] if "design" in runs.columns else runs.iloc[:0]
-    return Data(runs, analysis.settings(runs), ratios)
+    """The v3 rows of lars.csv (collect.py writes design = "v3"), their settings and the step-1 ratios; the
+    fourth design's (design = "v4") the same way, as `v4`."""
+    all_runs, _, ratios = analysis.load(Path(data_dir))
+
+    def design(name: str) -> pd.DataFrame:
+        return all_runs[all_runs["design"] == name] if "design" in all_runs.columns else all_runs.iloc[:0]
+
+    v4 = design("v4")
+    runs = design("v3")
+    return Data(runs, analysis.settings(runs), ratios, v4=Data(v4, analysis.settings(v4), ratios))
 
 
 def _ms(x: pd.Series) -> str:
@@ -349,6 +363,61 @@ def edge_points(data: Data, s: dict) -> Row | None:
         return None
     ours = "; ".join(parts) + (". Precondition (a) on the extended grids: " + "; ".join(gaps) if gaps else "")
     return _row(data, s, ours, None, used)
+
+
+# ---- fourth design (v4, issue 31): the same statistics on fresh seeds 30-34 and wider grids ---------------
+@claim("v4_a_nobn")
+def v4_a_nobn(data: Data, s: dict) -> Row | None:
+    """Precondition (a), no BN, on the fourth design's runs."""
+    return _a_fails(data.fourth(), s, "nobn")
+
+
+@claim("v4_a_bn")
+def v4_a_bn(data: Data, s: dict) -> Row | None:
+    """Precondition (a), BN, on the fourth design's runs."""
+    return _a_fails(data.fourth(), s, "bn")
+
+
+@claim("v4_b_nobn")
+def v4_b_nobn(data: Data, s: dict) -> Row | None:
+    """(b), no BN, on the fourth design's runs."""
+    return _b_beats(data.fourth(), s, "nobn")
+
+
+@claim("v4_b_bn")
+def v4_b_bn(data: Data, s: dict) -> Row | None:
+    """(b), BN, on the fourth design's runs."""
+    return _b_beats(data.fourth(), s, "bn")
+
+
+@claim("v4_near_nobn")
+def v4_near_nobn(data: Data, s: dict) -> Row | None:
+    """(b'), no BN, on the fourth design's runs."""
+    return _near_baseline(data.fourth(), s, "nobn")
+
+
+@claim("v4_near_bn")
+def v4_near_bn(data: Data, s: dict) -> Row | None:
+    """(b'), BN, on the fourth design's runs."""
+    return _near_baseline(data.fourth(), s, "bn")
+
+
+@claim("v4_c_nobn")
+def v4_c_nobn(data: Data, s: dict) -> Row | None:
+    """(c), no BN, on the fourth design's runs."""
+    return _c_small(data.fourth(), s, "nobn")
+
+
+@claim("v4_d_pre")
+def v4_d_pre(data: Data, s: dict) -> Row | None:
+    """Precondition (d), no BN, on the fourth design's runs."""
+    return d_pre(data.fourth(), s)
+
+
+@claim("v4_d_nobn")
+def v4_d_nobn(data: Data, s: dict) -> Row | None:
+    """(d) Table 5, no BN, on the fourth design's runs."""
+    return d_nobn(data.fourth(), s)
 
 
 # ---- the study README's generated blocks (no claims: `python -m largebatch.report` writes them) ------------

@@ -3,7 +3,8 @@
     python -m experiments.lars.collect [--scale=cpu]
 
 lars.csv: one row per run of the cpu grid (diverged runs kept, status "diverged", no accuracy); design = "v3"
-(config.DESIGN; the second design's CSV says "v2", the first's has no such column), init = default | caffe.
+(config.DESIGN) or "v4" (config.DESIGN_V4: the fourth design's seeds, config.SEEDS_V4; the second design's
+CSV says "v2", the first's has no such column), init = default | caffe.
 lars_curves.csv: one row per evaluation of every run (test/train accuracy, train loss, lr, mean trust ratio).
 lars_trust_ratios.csv: one row per (LARS run, evaluation, parameter tensor): ||w||, ||g|| and the trust
 ratio lambda = eta ||w|| / (||g|| + beta ||w||) of the optimizer step just before that evaluation, as the
@@ -21,7 +22,7 @@ import pandas as pd
 
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
 
-from .config import DESIGN, INITS, grid
+from .config import DESIGN, DESIGN_V4, INITS, SEEDS_V4, grid
 
 COLUMNS = [
     "study",
@@ -88,7 +89,7 @@ def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     nets = {m: net for names in INITS.values() for net, m in names.items()}
     inits = {m: init for init, names in INITS.items() for m in names.values()}
     df = runs.assign(
-        design=DESIGN,
+        design=runs["seed"].isin(SEEDS_V4).map({True: DESIGN_V4, False: DESIGN}),
         experiment=runs["tag"],
         net=runs["model"].map(nets),
         init=runs["model"].map(inits),
