@@ -84,7 +84,7 @@ def test_every_claim_id_has_exactly_one_registered_function(name):
         pytest.skip(f"{name}: first form, to be converted")
     claims.check_ids(name, mod, prereg.load_spec(name))
     fns = [v for v in vars(mod).values() if getattr(v, "claim_study", None) == name]
-    assert sorted(f.claim_id for f in fns) == sorted(prereg.load_spec(name))
+    assert sorted(c for f in fns for c in f.claim_ids) == sorted(prereg.load_spec(name))
 
 
 def test_check_ids_names_both_sides():
@@ -104,5 +104,31 @@ def test_check_ids_names_both_sides():
             claims.check_ids("toy_ids", mod, {"a": {}, "c": {}})
         with pytest.raises(claims.ClaimError, match="registered twice"):
             claims.claim("a", study="toy_ids")(g)
+        with pytest.raises(claims.ClaimError, match="needs one or more claim ids"):
+            claims.claim(study="toy_ids")
     finally:
         claims.forget("toy_ids")
+
+
+def test_one_function_serves_several_ids_in_the_toml_order():
+    """@claim("x", "y") registers one function under both ids; it reads which from spec["id"]; rows come in
+    the toml's order, not the registration's; prereg dates each id by that function's source."""
+
+    def f(d, spec):
+        return claims.Row(f"{spec['id']}: {d}", None)
+
+    def g(d, spec):
+        return claims.Row("z", None)
+
+    claims.claim("z", study="toy_multi")(g)
+    claims.claim("x", "y", study="toy_multi")(f)
+    try:
+        spec = {k: {"id": k} for k in ("x", "y", "z")}
+        claims.check_ids("toy_multi", types.SimpleNamespace(f=f, g=g), spec)
+        rows = claims.evaluate("toy_multi", 7, spec)
+        assert list(rows) == ["x", "y", "z"] and rows["y"].text == "y: 7"
+    finally:
+        claims.forget("toy_multi")
+    src = "@claim('a', 'b')\ndef f(d, s):\n    return h(d)\n\n\ndef h(d):\n    return d\n"
+    assert prereg.claim_source(src, "b") == prereg.claim_source(src, "a") is not None
+    assert prereg.claim_source(src, "c") is None

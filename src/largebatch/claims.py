@@ -19,6 +19,9 @@ that every toml id has exactly one function and every function a toml id):
         a, b = by_seed(d.runs, 1024), by_seed(d.runs, 256)
         return Row(f"Δ {a.mean() - b.mean():+.2f} pt", V.equivalence(a, b, spec["margin"]), runs=d.runs)
 
+One function may serve several ids that compute the same statistic (`@claim("v3_a_nobn", "v4_a_nobn")`;
+it reads which one from `spec["id"]`). Rows come in the order of claims.toml.
+
 A function returns a `Row` (our numbers as text, the verdict, the runs it judged for dating) or None when
 its runs are not in the CSVs yet; it formats no README text (no table cells, no markdown): the report
 (largebatch.report) renders every row the same way. The study is the package the function's module sits in
@@ -126,23 +129,28 @@ def study_of(module: str) -> str:
     return parts[-2]
 
 
-def claim(cid: str, study: str | None = None) -> Callable[[Claim], Claim]:
-    """Register the decorated function as the claim `cid` of its study (the package of its module).
+def claim(*cids: str, study: str | None = None) -> Callable[[Claim], Claim]:
+    """Register the decorated function as the claims `cids` of its study (the package of its module): one
+    function may serve several ids that compute the same statistic on other arms or designs (it reads which
+    from its spec, `spec["id"]`).
 
     Raises:
-        ClaimError: another function already holds `cid` in that study.
+        ClaimError: no id given, or another function already holds one of `cids` in that study.
     """
+    if not cids or not all(isinstance(c, str) and c for c in cids):
+        raise ClaimError(f"claim(...) needs one or more claim ids (strings), got {cids!r}")
 
     def deco(fn: Claim) -> Claim:
         s = study or study_of(fn.__module__)
         reg = _REGISTRY.setdefault(s, {})
-        old = reg.get(cid)
-        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ClaimError(
-                f"claim {cid!r} of {s} is registered twice: {old.__qualname__} and {fn.__qualname__}"
-            )
-        reg[cid] = fn  # a reloaded module replaces its own function in place
-        fn.claim_id, fn.claim_study = cid, s
+        for cid in cids:
+            old = reg.get(cid)
+            if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+                raise ClaimError(
+                    f"claim {cid!r} of {s} is registered twice: {old.__qualname__} and {fn.__qualname__}"
+                )
+            reg[cid] = fn  # a reloaded module replaces its own function in place
+        fn.claim_ids, fn.claim_study = tuple(cids), s
         return fn
 
     return deco
@@ -176,7 +184,7 @@ def check_ids(study: str, mod, spec: dict) -> None:
     Raises:
         ClaimError: naming the ids on either side that have no partner.
     """
-    fns = [cid for v in vars(mod).values() if (cid := getattr(v, "claim_id", None)) is not None]
+    fns = [cid for v in vars(mod).values() for cid in getattr(v, "claim_ids", ())]
     dup = sorted({c for c in fns if fns.count(c) > 1})
     code, toml = set(registered(study)), set(spec)
     if dup or code != toml:
@@ -219,13 +227,15 @@ def run(
 
 def evaluate(study: str, data, spec: dict, ids=None) -> dict[str, Row]:
     """{id: row} of the study's registered claims (those in `ids`, default all) on `data`, the object its
-    claims module's load() returns; a claim whose runs are not in the data yet has no row.
+    claims module's load() returns, in the order of `spec` (the claims.toml's); a claim whose runs are not
+    in the data yet has no row.
 
     Raises:
         ClaimError: a function returns something not a Row, or a row under another id.
     """
-    out = {}
-    for cid, fn in registered(study).items():
+    out, reg = {}, registered(study)
+    for cid in [c for c in spec if c in reg] + [c for c in reg if c not in spec]:  # the toml's order
+        fn = reg[cid]
         if ids is not None and cid not in ids:
             continue
         r = fn(data, spec[cid])

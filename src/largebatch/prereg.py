@@ -426,11 +426,11 @@ BYTE_IDENTICAL = "Generated-blocks: byte-identical"
 
 
 def _is_claim(dec: ast.expr, cid: str) -> bool:
-    """Is `dec` the decorator `@claim("cid")` (or `@<module>.claim("cid")`)?"""
+    """Is `dec` the decorator `@claim("cid")`, `@claim(..., "cid", ...)` (or `@<module>.claim(...)`)?"""
     f = dec.func if isinstance(dec, ast.Call) else None
     name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-    first = dec.args[0] if isinstance(dec, ast.Call) and dec.args else None
-    return name == "claim" and isinstance(first, ast.Constant) and first.value == cid
+    args = dec.args if isinstance(dec, ast.Call) else []
+    return name == "claim" and any(isinstance(a, ast.Constant) and a.value == cid for a in args)
 
 
 def _dump(fn: ast.AST) -> str:
