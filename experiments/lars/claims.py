@@ -1,11 +1,13 @@
-"""Claims of the LARS study's third design (v3, issue 28): the paper's init, each net's ladder against its B*.
+"""Claims of the LARS study's third design (v3, issue 28: the paper's init, each net's ladder against its B*)
+and of its fourth (v4, issue 31: the rows v3 could not decide, on fresh seeds with wider grids).
 
-The claims are data in claims.toml (ids v3_*), one registered function each (largebatch.claims), in the
-order of the README table; each takes the study's data (`load`) and its [[claim]] table and returns a `Row`,
-or None while its settings have no runs. Accuracies are the last evaluation's test accuracy in percent
-(diverged runs score chance); "best" is the grid point with the highest seed mean; an arm whose best point
-sits at an edge of its grid makes its row inconclusive (pre-registered). The batches are the spec's, fixed
-before the runs. The first and second designs' claims are in git history (claims.toml names the commit).
+The claims are data in claims.toml (ids v3_*, v4_*); one registered function (largebatch.claims) computes
+each statistic for every id that names it (both nets, both designs: it reads which from the id), taking the
+study's data (`load`) and the id's [[claim]] table and returning a `Row`, or None while its settings have no
+runs. Accuracies are the last evaluation's test accuracy in percent (diverged runs score chance); "best" is
+the grid point with the highest seed mean; an arm whose best point sits at an edge of its grid makes its row
+inconclusive (pre-registered). The batches are the spec's, fixed before the runs. The first and second
+designs' claims are in git history (claims.toml names the commit).
 readme_blocks writes the study README's generated blocks from the same data.
 """
 
@@ -39,8 +41,11 @@ class Data:
     ratios: pd.DataFrame
     v4: Data | None = None  # the fourth design's runs (design = "v4"), read by the v4_* claims
 
-    def fourth(self) -> Data:
-        """The fourth design's runs (empty when `v4` is not given)."""
+    def design(self, s: dict) -> Data:
+        """The runs a claim reads: the fourth design's for a v4_* id (empty when `v4` is not given), else
+        these (the third design's)."""
+        if not s["id"].startswith("v4"):
+            return self
         if self.v4 is not None:
             return self.v4
         none = self.runs.iloc[:0]
@@ -198,57 +203,39 @@ def _e_spread(data: Data, s: dict, net: str) -> Row | None:
     )
 
 
-@claim("v3_a_nobn")
-def a_nobn(data: Data, s: dict) -> Row | None:
-    """Precondition (a), no BN: tuned SGD fails at the image of 4K."""
-    return _a_fails(data, s, "nobn")
+def _net(s: dict) -> str:
+    """The net a claim id names: "..._bn" the BN net, "..._nobn" the net without."""
+    return "bn" if s["id"].endswith("_bn") else "nobn"
 
 
-@claim("v3_a_bn")
-def a_bn(data: Data, s: dict) -> Row | None:
-    """Precondition (a), BN: tuned SGD fails at the image of 4K."""
-    return _a_fails(data, s, "bn")
+@claim("v3_a_nobn", "v3_a_bn", "v4_a_nobn", "v4_a_bn")
+def a_fails(data: Data, s: dict) -> Row | None:
+    """Precondition (a): tuned SGD fails at the image of 4K."""
+    return _a_fails(data.design(s), s, _net(s))
 
 
-@claim("v3_b_nobn")
-def b_nobn(data: Data, s: dict) -> Row | None:
-    """(b), no BN: LARS beats tuned SGD at the images of 4K and 8K."""
-    return _b_beats(data, s, "nobn")
+@claim("v3_b_nobn", "v3_b_bn", "v4_b_nobn", "v4_b_bn")
+def b_beats(data: Data, s: dict) -> Row | None:
+    """(b): LARS beats tuned SGD at the images of 4K and 8K."""
+    return _b_beats(data.design(s), s, _net(s))
 
 
-@claim("v3_b_bn")
-def b_bn(data: Data, s: dict) -> Row | None:
-    """(b), BN: LARS beats tuned SGD at the images of 4K and 8K."""
-    return _b_beats(data, s, "bn")
+@claim("v3_near_nobn", "v3_near_bn", "v4_near_nobn", "v4_near_bn")
+def near_baseline(data: Data, s: dict) -> Row | None:
+    """(b'): LARS within the margin of the baseline at the images of 4K and 8K."""
+    return _near_baseline(data.design(s), s, _net(s))
 
 
-@claim("v3_near_nobn")
-def near_nobn(data: Data, s: dict) -> Row | None:
-    """(b'), no BN: LARS within the margin of the baseline at the images of 4K and 8K."""
-    return _near_baseline(data, s, "nobn")
+@claim("v3_c_nobn", "v3_c_bn", "v4_c_nobn")
+def c_small(data: Data, s: dict) -> Row | None:
+    """(c): LARS = tuned SGD at the baseline batch."""
+    return _c_small(data.design(s), s, _net(s))
 
 
-@claim("v3_near_bn")
-def near_bn(data: Data, s: dict) -> Row | None:
-    """(b'), BN: LARS within the margin of the baseline at the images of 4K and 8K."""
-    return _near_baseline(data, s, "bn")
-
-
-@claim("v3_c_nobn")
-def c_nobn(data: Data, s: dict) -> Row | None:
-    """(c), no BN: LARS = tuned SGD at the baseline batch."""
-    return _c_small(data, s, "nobn")
-
-
-@claim("v3_c_bn")
-def c_bn(data: Data, s: dict) -> Row | None:
-    """(c), BN: LARS = tuned SGD at the baseline batch."""
-    return _c_small(data, s, "bn")
-
-
-@claim("v3_d_pre")
+@claim("v3_d_pre", "v4_d_pre")
 def d_pre(data: Data, s: dict) -> Row | None:
     """Precondition (d), no BN: LARS itself more than the threshold below the baseline at the image of 16K."""
+    data = data.design(s)
     base, la = data.best("nobn", "sgd", BASELINE["nobn"]), data.best("nobn", "lars", s["batch"])
     if base is None or la is None:
         return None
@@ -263,11 +250,11 @@ def d_pre(data: Data, s: dict) -> Row | None:
     )
 
 
-@claim("v3_d_nobn")
+@claim("v3_d_nobn", "v4_d_nobn")
 def d_nobn(data: Data, s: dict) -> Row | None:
     """(d) Table 5, no BN: the fraction of LARS's gap to the baseline that doubling the epochs recovers
     (ratio of seed means, seeds resampled together)."""
-    b = s["batch"]
+    data, b = data.design(s), s["batch"]
     base = data.best("nobn", "sgd", BASELINE["nobn"])
     e1, e2 = data.best("nobn", "lars", b), data.best("nobn", "lars", b, "longer")
     if base is None or e1 is None or e2 is None:
@@ -290,16 +277,10 @@ def d_nobn(data: Data, s: dict) -> Row | None:
     return _row(data, s, ours, _edged(res, edges), [e1, e2, base])
 
 
-@claim("v3_e_nobn")
-def e_nobn(data: Data, s: dict) -> Row | None:
-    """(e), no BN: the step-1 spread of ‖w‖/‖g‖ across the weight tensors with the Caffe init."""
-    return _e_spread(data, s, "nobn")
-
-
-@claim("v3_e_bn")
-def e_bn(data: Data, s: dict) -> Row | None:
-    """(e), BN: the step-1 spread of ‖w‖/‖g‖ across the weight tensors with the Caffe init."""
-    return _e_spread(data, s, "bn")
+@claim("v3_e_nobn", "v3_e_bn")
+def e_spread(data: Data, s: dict) -> Row | None:
+    """(e): the step-1 spread of ‖w‖/‖g‖ across the weight tensors with the Caffe init."""
+    return _e_spread(data, s, _net(s))
 
 
 def _extended(data: Data, net: str, opt: str, b: int, epochs: float) -> tuple[pd.Series | None, bool]:
@@ -363,61 +344,6 @@ def edge_points(data: Data, s: dict) -> Row | None:
         return None
     ours = "; ".join(parts) + (". Precondition (a) on the extended grids: " + "; ".join(gaps) if gaps else "")
     return _row(data, s, ours, None, used)
-
-
-# ---- fourth design (v4, issue 31): the same statistics on fresh seeds 30-34 and wider grids ---------------
-@claim("v4_a_nobn")
-def v4_a_nobn(data: Data, s: dict) -> Row | None:
-    """Precondition (a), no BN, on the fourth design's runs."""
-    return _a_fails(data.fourth(), s, "nobn")
-
-
-@claim("v4_a_bn")
-def v4_a_bn(data: Data, s: dict) -> Row | None:
-    """Precondition (a), BN, on the fourth design's runs."""
-    return _a_fails(data.fourth(), s, "bn")
-
-
-@claim("v4_b_nobn")
-def v4_b_nobn(data: Data, s: dict) -> Row | None:
-    """(b), no BN, on the fourth design's runs."""
-    return _b_beats(data.fourth(), s, "nobn")
-
-
-@claim("v4_b_bn")
-def v4_b_bn(data: Data, s: dict) -> Row | None:
-    """(b), BN, on the fourth design's runs."""
-    return _b_beats(data.fourth(), s, "bn")
-
-
-@claim("v4_near_nobn")
-def v4_near_nobn(data: Data, s: dict) -> Row | None:
-    """(b'), no BN, on the fourth design's runs."""
-    return _near_baseline(data.fourth(), s, "nobn")
-
-
-@claim("v4_near_bn")
-def v4_near_bn(data: Data, s: dict) -> Row | None:
-    """(b'), BN, on the fourth design's runs."""
-    return _near_baseline(data.fourth(), s, "bn")
-
-
-@claim("v4_c_nobn")
-def v4_c_nobn(data: Data, s: dict) -> Row | None:
-    """(c), no BN, on the fourth design's runs."""
-    return _c_small(data.fourth(), s, "nobn")
-
-
-@claim("v4_d_pre")
-def v4_d_pre(data: Data, s: dict) -> Row | None:
-    """Precondition (d), no BN, on the fourth design's runs."""
-    return d_pre(data.fourth(), s)
-
-
-@claim("v4_d_nobn")
-def v4_d_nobn(data: Data, s: dict) -> Row | None:
-    """(d) Table 5, no BN, on the fourth design's runs."""
-    return d_nobn(data.fourth(), s)
 
 
 # ---- the study README's generated blocks (no claims: `python -m largebatch.report` writes them) ------------
