@@ -47,7 +47,7 @@ from largebatch.metrics import (
     is_complete,
     oserror_text,
 )
-from largebatch.models import build_model, has_batchnorm
+from largebatch.models import has_batchnorm, model_for
 from largebatch.optim import build_optimizer, set_lr
 from largebatch.runid import NOT_HASHED, hash8, nondefault
 from largebatch.validate import RANGES, check_data, check_ranges
@@ -189,15 +189,7 @@ def _build(cfg: TrainConfig):
     """
     data = load(cfg)
     torch.manual_seed(cfg.seed)  # same initial parameters in every process
-    model = build_model(
-        cfg.model,
-        data.in_shape,
-        cfg.num_classes or data.num_classes,
-        cfg.width,
-        cfg.depth,
-        False,
-        cfg.per_worker_batch,
-    )
+    model = model_for(cfg, data, zero_gamma=False)
     if has_batchnorm(model):
         raise ConfigError(
             f"model={cfg.model!r} has BatchNorm: the parameter server sends parameters only; "

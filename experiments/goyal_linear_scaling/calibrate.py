@@ -49,19 +49,9 @@ B_SIMPLE = 1420.0
 def probe_cfg() -> TrainConfig:
     """The probe: the shared network at kn = 256 on 20 epochs of every example (not equal_examples: the
     probe predates it), noise measured every 10 steps."""
+    base = replace(config.BASE, **goyal_schedule(E_PROBE), equal_examples=False)
     return goyal_warmup(
-        replace(
-            config.BASE,
-            **goyal_schedule(E_PROBE),
-            equal_examples=False,
-            global_batch=config.BASELINE_BATCH,
-            tag="calib_bsimple",
-            seed=SEED,
-            noise_every_steps=10,
-            noise_ema=0.0,
-            eval_every_steps=0,
-            eval_train_examples=0,
-        )
+        calibration.bsimple_probe(base, SEED, global_batch=config.BASELINE_BATCH, eval_train_examples=0)
     )
 
 

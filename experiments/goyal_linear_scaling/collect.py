@@ -19,16 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
+from largebatch.tables import RUN_COLUMNS
 
 from .analysis import final_error
 from .config import DESIGN, STUDY, grid
 
 COLUMNS = [
-    "study",
-    "design",
-    "experiment",
-    "run_id",
-    "seed",
+    *RUN_COLUMNS,
     "global_batch",
     "per_worker_batch",
     "lr_peak",

@@ -27,7 +27,7 @@ from dataclasses import replace
 from largebatch.config import TrainConfig
 from largebatch.proxies import BATCHES_V3, E_V3, NET_V3, at_batch_v3
 from largebatch.recipes import GOYAL, goyal_schedule, goyal_warmup
-from largebatch.scales import imagenet_paper, smoke_imagenet
+from largebatch.scales import by_scale, imagenet_paper, smoke_imagenet
 
 STUDY = "goyal_linear_scaling"
 DESIGN = "v3"  # written by collect.py into the CSV's `design` column (the second design's said "v2")
@@ -118,8 +118,4 @@ def smoke_grid() -> list[TrainConfig]:
 
 
 def grid(scale: str = "cpu") -> list[TrainConfig]:
-    if scale == "paper":
-        return paper_grid()
-    if scale == "smoke":
-        return smoke_grid()
-    return cpu_grid()
+    return by_scale(scale, cpu=cpu_grid, smoke=smoke_grid, paper=paper_grid)

@@ -52,15 +52,7 @@ B_SIMPLE = 334.0
 def probe_cfg() -> TrainConfig:
     base = replace(config.BASE, model=config.NETS["nobn"], epochs=E_PROBE)
     cfg = config.sgd(base, config.BASE_BATCH, config.ETA_REF)
-    return replace(
-        cfg,
-        tag="calib_bsimple",
-        seed=SEED,
-        noise_every_steps=10,
-        noise_ema=0.0,
-        eval_every_steps=0,
-        eval_train_examples=0,
-    )
+    return calibration.bsimple_probe(cfg, SEED, eval_train_examples=0)
 
 
 def collect() -> Path | None:

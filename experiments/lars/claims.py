@@ -65,18 +65,22 @@ class Data:
             m &= (r[k] == row[k]).to_numpy() if k != "lr_base" else np.isclose(r[k], row[k])
         return r[m & r.seed.isin(seeds).to_numpy()]
 
-    def edge(self, row: pd.Series | None) -> bool:
-        """The setting is at an edge of its grid (same experiment, net, optimizer, batch, epochs)."""
-        if row is None:
-            return True
+    def grid_of(self, row: pd.Series) -> pd.DataFrame:
+        """The settings of the grid `row` was chosen from (same experiment, net, optimizer, batch, epochs)."""
         st = self.settings
-        g = st[
+        return st[
             (st.experiment == row.experiment)
             & (st.net == row.net)
             & (st.optimizer == row.optimizer)
             & (st.global_batch == row.global_batch)
             & (st.epochs == row.epochs)
-        ].lr_base
+        ]
+
+    def edge(self, row: pd.Series | None) -> bool:
+        """The setting is at an edge of its grid (same experiment, net, optimizer, batch, epochs)."""
+        if row is None:
+            return True
+        g = self.grid_of(row).lr_base
         return len(g) < 3 or bool(np.isclose(row.lr_base, g.min()) or np.isclose(row.lr_base, g.max()))
 
 
@@ -362,14 +366,7 @@ def b_star(net: str, data_dir: Path) -> float:
 
 def _grid_text(d: Data, row: pd.Series) -> str:
     """The best grid point, the grid it was chosen from, and whether it sits at an edge."""
-    st = d.settings
-    g = st[
-        (st.experiment == row.experiment)
-        & (st.net == row.net)
-        & (st.optimizer == row.optimizer)
-        & (st.global_batch == row.global_batch)
-        & (st.epochs == row.epochs)
-    ].sort_values("lr")
+    g = d.grid_of(row).sort_values("lr")
     text = f"{row.lr:g} of {{{', '.join(f'{x:g}' for x in g.lr)}}}"
     return text + (" (edge)" if d.edge(row) else "")
 

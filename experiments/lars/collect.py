@@ -21,15 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from largebatch.results import DATA, ROOT, collect_main, grid_run_names, load_curves, load_runs, write_csvs
+from largebatch.tables import RUN_COLUMNS
 
 from .config import DESIGN, DESIGN_V4, INITS, SEEDS_V4, grid
 
 COLUMNS = [
-    "study",
-    "design",
-    "experiment",
-    "run_id",
-    "seed",
+    *RUN_COLUMNS,
     "model",
     "net",
     "init",

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from largebatch.config import TrainConfig
+from largebatch.recipes import LARS_BASE_BATCH, lars_gamma
+from largebatch.scales import by_scale
 
 from . import (
     models,  # noqa: F401  (registers alexnet_fm, alexnet_bn_fm, alexnet_bn in MODELS)
@@ -32,7 +34,7 @@ STUDY = "lars"
 NETS = {"nobn": "alexnet_mlp", "bn": "alexnet_mlp_bn"}
 EPOCHS = 10
 WARMUP_EPOCHS = 2.0  # docs/papers.md#lars: 2 epochs (the paper's 2-5 of 100, made longer for E = 10)
-BASE_BATCH = 128
+BASE_BATCH = LARS_BASE_BATCH  # 128
 TRUST_COEF = 0.001
 ETA_REF = 0.05  # the first design's SGD reference lr at B = 128 (the smoke grid's, the B_simple probe's)
 
@@ -66,16 +68,8 @@ def sgd(base: TrainConfig, b: int, eta: float) -> TrainConfig:
 
 
 def lars(base: TrainConfig, b: int, gamma0: float) -> TrainConfig:
-    """LARS with global lr gamma0 (no batch scaling), warmup from gamma0 * 128/b."""
-    return replace(
-        base,
-        optimizer="lars",
-        global_batch=b,
-        lr_base=gamma0,
-        lr_base_batch=b,
-        lr_scaling="none",
-        warmup_lr_init=gamma0 * BASE_BATCH / b,
-    )
+    """LARS with global lr gamma0 (no batch scaling), warmup from gamma0 * 128/b (recipes.lars_gamma)."""
+    return replace(base, **lars_gamma(b, gamma0))
 
 
 def table2(net: str, b: int, seed: int) -> TrainConfig:
@@ -315,8 +309,4 @@ def cpu_grid() -> list[TrainConfig]:
 
 
 def grid(scale: str = "cpu") -> list[TrainConfig]:
-    if scale == "paper":
-        return paper_grid()
-    if scale == "smoke":
-        return smoke_grid()
-    return cpu_grid()
+    return by_scale(scale, cpu=cpu_grid, smoke=smoke_grid, paper=paper_grid)

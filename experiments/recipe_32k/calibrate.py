@@ -30,7 +30,7 @@ from typing import Literal
 
 import pandas as pd
 
-from largebatch.calibration import probe_row, run_if_missing
+from largebatch.calibration import bsimple_probe, probe_row, run_if_missing
 from largebatch.cmdline import Command, exit_with
 from largebatch.config import TrainConfig
 from largebatch.metrics import read_summary
@@ -54,9 +54,7 @@ CSV = DATA / "recipe_32k_calib.csv"
 
 def probe_cfg() -> TrainConfig:
     base = config.arm(config.CPU_BASE, "baseline", E_PROBE, config.B_SMALL)
-    return replace(
-        base, tag="calib_bsimple", seed=SEED, noise_every_steps=10, noise_ema=0.0, eval_every_steps=0
-    )
+    return bsimple_probe(base, SEED)
 
 
 def rms_cfgs() -> list[TrainConfig]:

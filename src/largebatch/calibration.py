@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +34,14 @@ class ProbeOptions:
 def probe_command(study: str, doc: str) -> Command:
     """`python -m experiments.<study>.calibrate [--collect]`, described by the first line of `doc`."""
     return Command(f"python -m experiments.{study}.calibrate", doc.split("\n\n")[0], ProbeOptions)
+
+
+def bsimple_probe(cfg: TrainConfig, seed: int, **over) -> TrainConfig:
+    """`cfg` as a B_simple probe: tag calib_bsimple, the noise measured every 10 steps without an EMA, no
+    evaluation during training (`over`: more fields to set)."""
+    return replace(
+        cfg, tag="calib_bsimple", seed=seed, noise_every_steps=10, noise_ema=0.0, eval_every_steps=0, **over
+    )
 
 
 def run_if_missing(cfg: TrainConfig) -> dict:

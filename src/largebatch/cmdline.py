@@ -313,6 +313,12 @@ class Command:
         return v
 
 
+def usage_error(prog: str, msg: str) -> int:
+    """Print `<prog> error: <msg>` to stderr (a bad option, named with its fix); returns exit status 2."""
+    print(f"{prog} error: {msg}", file=sys.stderr)
+    return 2
+
+
 def quiet_stdout() -> None:
     """After a closed pipe: point stdout at /dev/null so the interpreter's final flush cannot fail."""
     try:

@@ -45,6 +45,15 @@ def _fe(op: str, xs, *args, **kw):
     return None if op.endswith("_") else out
 
 
+def closure_loss(closure):
+    """The loss of an optimizer step's optional `closure` (a callable that re-evaluates the model and returns
+    the loss), computed with gradients enabled inside the step's no_grad; None without a closure."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class LARS(torch.optim.Optimizer):
     """LARS (arXiv 1708.03888, Algorithm 1) with LARC clipping and the TF denominator as options.
 
@@ -108,18 +117,8 @@ class LARS(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """Performs one LARS step on every parameter that has a gradient.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        """One LARS step on every parameter that has a gradient; returns `closure_loss(closure)`."""
+        loss = closure_loss(closure)
         self._stats = []
         offset = 0
         for group in self.param_groups:

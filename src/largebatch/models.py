@@ -256,5 +256,13 @@ def build_model(
     return model
 
 
+def model_for(cfg, data, zero_gamma: bool | None = None) -> nn.Module:
+    """The model a TrainConfig names, for `data` (its input shape; cfg.num_classes, else the data's classes),
+    its BN ghost BN over cfg.per_worker_batch examples; `zero_gamma` (default: cfg's) as in build_model."""
+    zg = cfg.zero_gamma if zero_gamma is None else zero_gamma
+    classes = cfg.num_classes or data.num_classes
+    return build_model(cfg.model, data.in_shape, classes, cfg.width, cfg.depth, zg, cfg.per_worker_batch)
+
+
 def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())

@@ -87,17 +87,25 @@ LARS_TRUST = {
 }
 
 
+def lars_gamma(batch: int, gamma0: float) -> dict:
+    """LARS's optimizer and lr fields at `batch`: global lr gamma0 (no batch scaling), warmup from
+    gamma0 x 128 / B."""
+    return {
+        "optimizer": "lars",
+        "global_batch": batch,
+        "lr_base": gamma0,
+        "lr_base_batch": batch,
+        "lr_scaling": "none",
+        "warmup_lr_init": gamma0 * LARS_BASE_BATCH / batch,
+    }
+
+
 def lars_lars(batch: int, gamma0: float, epochs: float, net: str) -> dict:
     """You et al.'s LARS at `batch`, global lr gamma0 (no batch scaling), warmup from gamma0 x 128 / B."""
     return dict(
         LARS_SGD,
         **LARS_TRUST,
-        optimizer="lars",
-        global_batch=batch,
-        lr_base=gamma0,
-        lr_base_batch=batch,
-        lr_scaling="none",
-        warmup_lr_init=gamma0 * LARS_BASE_BATCH / batch,
+        **lars_gamma(batch, gamma0),
         epochs=epochs,
         warmup_epochs=epochs * LARS_WARMUP_OF_100[net] / 100,
     )

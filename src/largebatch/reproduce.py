@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import figures, report
-from .cmdline import Command, UsageError, exit_with
+from .cmdline import Command, UsageError, exit_with, usage_error
 from .jobs import default_jobs
 from .metrics import is_complete
 from .paths import DATA, ROOT
@@ -140,20 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         a, _ = command().parse(sys.argv[1:] if argv is None else argv)
     except UsageError as e:
-        print(f"reproduce error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("reproduce", str(e))
     only = [x for x in a.only.split(",") if x]
     bad = [x for x in only if x not in names]
     if bad:
-        print(
-            f"reproduce error: --only={a.only}: unknown study {bad[0]!r}{did_you_mean(bad[0], names)} "
-            f"(studies: {', '.join(names)})",
-            file=sys.stderr,
-        )
-        return 2
+        why = f"unknown study {bad[0]!r}{did_you_mean(bad[0], names)} (studies: {', '.join(names)})"
+        return usage_error("reproduce", f"--only={a.only}: {why}")
     if a.jobs < 0:
-        print(f"reproduce error: --jobs={a.jobs}: give 0 (auto) or a number", file=sys.stderr)
-        return 2
+        return usage_error("reproduce", f"--jobs={a.jobs}: give 0 (auto) or a number")
     studies = [s for s in discover() if s.runnable and (s.name in only if only else not s.calibration)]
     if a.list:
         for s in studies:

@@ -37,6 +37,8 @@ from collections.abc import Callable
 
 import torch
 
+from .lars import closure_loss
+
 
 def alpha_sgd(epoch: float, beta_center: float = 10.0, beta_period: float = 5.0, slope: float = 1.0) -> float:
     """The SGD weight a_sgd(epoch): an ELU-like rise from ~0 to 1, continuous and within [0, 1].
@@ -145,18 +147,8 @@ class RMSpropWarmup(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """Performs one step on every parameter that has a gradient.
-
-        Args:
-            closure: Optional callable that re-evaluates the model and returns the loss.
-
-        Returns:
-            The closure's loss, or None.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        """One step on every parameter that has a gradient; returns `closure_loss(closure)`."""
+        loss = closure_loss(closure)
         for group in self.param_groups:
             ps = [p for p in group["params"] if p.grad is not None]
             if not ps:

@@ -37,6 +37,12 @@ IMAGENET_PAPER = {
 }
 
 
+def by_scale(scale: str, *, cpu, smoke, paper) -> list[TrainConfig]:
+    """The grid of `scale` ("cpu", "smoke" or "paper"; anything else: cpu), each argument a function of no
+    arguments that builds its scale's grid, called only for the scale asked for."""
+    return {"smoke": smoke, "paper": paper}.get(scale, cpu)()
+
+
 def imagenet_paper(base: TrainConfig, **over) -> TrainConfig:
     """`base` at the paper scale: ResNet-50 on ImageNet with Goyal's setup (IMAGENET_PAPER), then `over`."""
     return replace(base, **{**IMAGENET_PAPER, **over})

@@ -41,7 +41,7 @@ from typing import Literal
 
 from .cli import normalize
 from .cli import run as run_one
-from .cmdline import Command, UsageError, exit_with
+from .cmdline import Command, UsageError, exit_with, usage_error
 from .config import ConfigError, make_config, parse_overrides, run_id
 from .csvcheck import DataFileError
 from .jobs import default_jobs
@@ -587,32 +587,21 @@ def main(argv=None) -> int:
     try:
         a, extra = command().parse(sys.argv[1:] if argv is None else argv)
     except UsageError as e:
-        print(f"sweep error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("sweep", str(e))
     if not a.resume:
         extra = [*extra, "--no-resume"]
     try:
         only = [int(i) for i in a.only.split(",") if i] or None
     except ValueError:
-        print(
-            f"sweep error: --only={a.only!r}: give comma-separated grid indices, e.g. --only=0,3",
-            file=sys.stderr,
-        )
-        return 2
+        return usage_error("sweep", f"--only={a.only!r}: give comma-separated grid indices, e.g. --only=0,3")
     if a.nproc < 1:
-        print(f"sweep error: --nproc={a.nproc}: must be >= 1", file=sys.stderr)
-        return 2
+        return usage_error("sweep", f"--nproc={a.nproc}: must be >= 1")
     if a.jobs < 0:
-        print(f"sweep error: --jobs={a.jobs}: give 0 (auto) or a number of runs at a time", file=sys.stderr)
-        return 2
+        return usage_error("sweep", f"--jobs={a.jobs}: give 0 (auto) or a number of runs at a time")
     nodes = 0 if a.nodes == "auto" else int(a.nodes) if a.nodes.isdigit() else -1
     if nodes < 0 or (nodes != 1 and not a.cluster):
-        print(
-            f"sweep error: --nodes={a.nodes}: give a number >= 1 or auto, and other than 1 only with "
-            "--cluster=slurm",
-            file=sys.stderr,
-        )
-        return 2
+        why = "give a number >= 1 or auto, and other than 1 only with --cluster=slurm"
+        return usage_error("sweep", f"--nodes={a.nodes}: {why}")
     try:
         if a.cluster:
             kw = {

@@ -27,6 +27,8 @@ class ShrinkError(RuntimeError):
     """write_csv_atomic refused to replace a CSV with one holding fewer rows (a partial grid)."""
 
 
+# What names a run in a study CSV with designs (the first of its COLUMNS)
+RUN_COLUMNS = ["study", "design", "experiment", "run_id", "seed"]
 _ALLOW_SHRINK = [False]
 
 

@@ -36,7 +36,7 @@ from .bn_stats import recompute_bn_stats
 from .config import Resolved, TrainConfig, from_dict, resolve, run_id, to_dict
 from .data import EpochSampler, TensorData, load
 from .metrics import RunSink, atomic_write_text, git_info
-from .models import build_model, commit_bn_stats, ghost_bns, has_batchnorm
+from .models import commit_bn_stats, ghost_bns, has_batchnorm, model_for
 from .noise import NoiseMeter
 from .optim import build_optimizer, set_lr
 from .schedules import lr_at
@@ -271,15 +271,7 @@ def _setup(
     dev = dist.device
     data = data.to(dev)
     torch.manual_seed(cfg.seed)  # same init on every rank
-    model = build_model(
-        cfg.model,
-        data.in_shape,
-        cfg.num_classes or data.num_classes,
-        cfg.width,
-        cfg.depth,
-        cfg.zero_gamma,
-        cfg.per_worker_batch,
-    )
+    model = model_for(cfg, data)
     check_data(cfg, data, model)  # num_classes and input shape against the data, before anything is written
     model = model.to(dev)
     if cfg.channels_last:
