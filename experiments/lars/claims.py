@@ -430,7 +430,7 @@ def timing(d: Data) -> str:
     """Summed run time from the CSV (the sweep's machine time is not in it)."""
     from .config import grid
 
-    r = d.runs
+    r = pd.concat([d.runs, d.v4.runs]) if d.v4 is not None and len(d.v4.runs) else d.runs
     shas = ", ".join(f"`{s[:7]}`" for s in sorted(r["meta.git_sha"].dropna().astype(str).unique()))
     return (
         f"{len(r)} of the cpu grid's {len(grid('cpu'))} runs, made at commit {shas}: "
@@ -453,6 +453,13 @@ def results_block(d: Data, data_dir: Path) -> str:
     t2 = step1_table(d)
     if len(t2):
         parts += ["**Step 1** (Table 2; B = 128, Caffe init):", markdown_table(t2)]
+    v4 = d.v4
+    if v4 is not None and len(v4.runs):
+        for net in NAME:
+            t = main_table(v4, net, b_star(net, data_dir))
+            if len(t):
+                parts.append(f"**Fourth design, {NAME[net]}** (seeds 30-34, the v4 grids):")
+                parts.append(markdown_table(t))
     parts.append(timing(d))
     return "\n\n".join(parts)
 
