@@ -283,6 +283,13 @@ def render(res: dict, readme: Path, gpu: dict | None = None) -> None:
             f"(--jobs=1), wall time | {r['jobs2_s']:.1f} s | {r['jobs1_s']:.1f} s | "
             f"{r['ratio']:.2f}x (pairs {r['pair_ratio_min']:.2f}–{r['pair_ratio_max']:.2f}) |"
         )
+        if "warm_ratio" in r:
+            rows.append(
+                "| same, steady state of a long sweep: the worker pool started and warmed before the clock "
+                f"(its start with a warm-up run per worker: {r['pool_start_s']:.1f} s, paid once a sweep) | "
+                f"{r['warm_jobs2_s']:.1f} s | {r['warm_jobs1_s']:.1f} s | {r['warm_ratio']:.2f}x (pairs "
+                f"{r['warm_pair_ratio_min']:.2f}–{r['warm_pair_ratio_max']:.2f}) |"
+            )
     rows += gpu_rows(gpu or {})
     table = "\n".join(rows) + f"\n\n(torch {res.get('torch')}, {res.get('threads')} threads)\n"
     text = readme.read_text()

@@ -1,7 +1,9 @@
 """Runs side by side: one grid slice swept with --jobs=1 (one run on both cores) and --jobs=2 (two one-thread
 runs at a time), alternated in one process.
 
-    python benchmarks/bench_jobs.py [--quick] [--pairs=3]     (adds `jobs_small_mlp_grid` to results.json)
+    python benchmarks/bench_jobs.py [--quick] [--pairs=3] [--slice=mlp|resmlp_bn] [--warm]
+
+(adds `jobs_small_mlp_grid` or `jobs_resmlp_bn_grid` to results.json).
 
 The slice is the first 8 entries of the Goyal study's cpu grid (residual BN-MLP on Fashion-MNIST, the
 baseline kn = 256 on 8 seeds), every run cut to --max_steps so a pair takes about a minute; each
@@ -9,6 +11,9 @@ sweep writes fresh runs into its own temporary directory, and the worker pool's 
 interpreters importing torch) is part of the measured time. The ratio is the median of the per-pair ratios
 of wall times (jobs=1 / jobs=2), the order flipping every pair, as in bench_core.py.
 `largebatch.reproduce` divides the pooled studies' measured times by this ratio for its estimate.
+With --warm it also measures the steady state of a long sweep: the pool is started, and each worker and this
+process run one untimed warm-up run, before the clock (`pool_start_s` records that start); the timed pairs
+then hold the runs alone, as in a sweep of hundreds of runs, where the start is paid once.
 """
 
 from __future__ import annotations
