@@ -30,7 +30,13 @@ from largebatch.sweep import run_sweep
 from largebatch.trainer import train
 
 DATA = make_synthetic(256, (1, 28, 28), 10, seed=3)
-V4 = ("sweep_v4", "simv4_sync", "simv4_backup", "simv4_async")  # the fourth design: its own tests
+V4 = (
+    "sweep_v4",
+    "simv4_sync",
+    "simv4_backup",
+    "simv4_async",
+    "sweep_v5",
+)  # the fourth and fifth designs: own tests
 KW = dict(
     study="t",
     dataset="synthetic",

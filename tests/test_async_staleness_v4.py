@@ -35,7 +35,7 @@ def test_fourth_design_appended_with_fresh_seeds():
     old = "\n".join(run_id(c) for c in cfgs[:193])
     assert hashlib.sha256(old.encode()).hexdigest() == GRID_BEFORE  # every earlier index keeps its run
     sweep, sim = config.sweep_v4(), config.sim_v4()
-    assert len(cfgs) == 349 and cfgs[193:337] == sweep and cfgs[337:] == sim
+    assert len(cfgs) == 349 + len(config.sweep_v5()) and cfgs[193:337] == sweep and cfgs[337:349] == sim
     assert len(sweep) == 144 and len(sim) == 12 and len(config.grid("smoke")) == 11
 
     first = {
@@ -63,7 +63,9 @@ def test_fourth_design_appended_with_fresh_seeds():
     earlier |= set(df[~df.experiment.isin(V4_EXPERIMENTS)].seed)
     assert not earlier & set(config.V4_SEEDS) and set(config.V4_SIM_SEEDS) <= set(config.V4_SEEDS)
     spec = load_spec("async_staleness")
-    assert list(spec)[-3:] == list(V4_IDS)  # appended after every earlier table
+    ids = list(spec)
+    assert ids[ids.index(V4_IDS[0]) :][:3] == list(V4_IDS)  # appended after every earlier table (then v5)
+    assert all(k.startswith("v5_") for k in ids[ids.index(V4_IDS[0]) + 3 :])
     assert spec["v4_vi_sim"]["seeds"] == config.V4_SIM_SEEDS
     for cid in V4_IDS:
         s = spec[cid]

@@ -631,3 +631,41 @@ def v4_vi_sim(d: Data, c: dict) -> Row | None:
     if not (d.runs.experiment.str.startswith(f"{SIM_V4}_") & d.runs.seed.isin(c["seeds"])).any():
         return None
     return _backup(d, SIM_V4, c)
+
+
+# ---- fifth design (issue 31 item 6): (ii) and (iii) for Adam on fresh seeds with a sesoi (config.sweep_v5)
+SWEEP_V5 = "sweep_v5"
+
+
+@claim("v5_ii_optimizer")
+def v5_ii_optimizer(d: Data, c: dict) -> Row | None:
+    """(ii) of the fifth design: the second design's statistic on sweep_v5 (the sesoi comes from the spec)."""
+    sw, seeds = d.runs[d.runs.experiment == SWEEP_V5], c["seeds"]
+    if not sw.seed.isin(seeds).any():
+        return None
+    parts = [
+        _slowdown_diff(sw, seeds, ("mlp", o), ("mlp", "sgd"), f"{o} − sgd", _v2_budget)
+        for o in ("momentum", "adam")
+    ]
+    return _row(
+        ", ".join(f"{o} {fmt_ratio(_v2_slow(sw, 'mlp', o, seeds))}x" for o in OPTS),
+        V.all_of(parts),
+        S.select(sw, seeds, model="mlp"),
+    )
+
+
+@claim("v5_iii_adam")
+def v5_iii_adam(d: Data, c: dict) -> Row | None:
+    """(iii) of the fifth design, Adam: the second design's statistic on sweep_v5."""
+    sw, seeds = d.runs[d.runs.experiment == SWEEP_V5], c["seeds"]
+    if not sw.seed.isin(seeds).any():
+        return None
+    res = _slowdown_diff(sw, seeds, ("deep_mlp", "adam"), ("mlp", "adam"), budget=_v2_budget)
+    never = int(S.select(sw, seeds, model="deep_mlp", optimizer="adam", s=16).steps_to_target.isna().sum())
+    return _row(
+        f"adam: deep {fmt_ratio(_v2_slow(sw, 'deep_mlp', 'adam', seeds))}x vs MLP "
+        f"{fmt_ratio(_v2_slow(sw, 'mlp', 'adam', seeds))}x"
+        + (f" ({never} deep seed(s) at s = 16 never reach 80 %: at the budget)" if never else ""),
+        res,
+        S.select(sw, seeds, optimizer="adam"),
+    )

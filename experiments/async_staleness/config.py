@@ -355,6 +355,26 @@ def smoke_cfg(cfg: TrainConfig) -> TrainConfig:
     )
 
 
+# ---- fifth design (issue 31 item 6: null results that can be decided; appended, fixed before its runs) ---
+# (ii) and (iii) for Adam stayed inconclusive in the first two designs with their estimates near 0 (Adam − SGD
+# slowdown −0.40 [−2.03, 1.08], deep − MLP for Adam −0.08 [−0.78, 0.55] on 5 seeds): a claim "> 0" with a true
+# effect about 0 is undecidable at any n. The fifth design reruns the second design's arms those rows read
+# (V2_ARMS: budgets, evaluation intervals and optimizers unchanged; plain SGD's deep arms, which only (iii)
+# SGD reads, are not rerun) on fresh seeds 30-39, judged with a smallest effect of interest (claims.toml
+# v5_*).
+V5_SEEDS = list(range(30, 40))  # no judged run of this study has used 30-39 (earlier: 0-5, 10-27; 100-101)
+V5_ARMS = [k for k in V2_ARMS if k[0] == "mlp"] + [("deep_mlp", "adam", 0), ("deep_mlp", "adam", 16)]
+
+
+def sweep_v5() -> list[TrainConfig]:
+    """The second design's MLP arms and the deep net's Adam arms on V5_SEEDS (tag sweep_v5)."""
+    return [
+        _v2("sweep_v5", net, opt, s, *V2_ARMS[(net, opt, s)], seed=seed)
+        for (net, opt, s) in V5_ARMS
+        for seed in V5_SEEDS
+    ]
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
@@ -368,4 +388,4 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return [smoke_cfg(c) for c in picks.values()] + [smoke_cfg(paper()[-1])]
     # the third design, appended (issue 17): indices stay; not in the smoke grid (validation's smoke run is
     # the same configuration); the fourth (issue 31) after it, likewise (the sweep's and sim's smoke runs)
-    return cfgs + validation_v3() + sweep_v4() + sim_v4()
+    return cfgs + validation_v3() + sweep_v4() + sim_v4() + sweep_v5()  # the fifth design last, likewise
