@@ -451,7 +451,7 @@ def test_report_shows_replications_flags_and_counts_them():
     assert "replication, seeds 10–19 (a later design ran its cells): 0.06 [" in table
     assert "not replicated (inconclusive)" in table and "**censored: B_opt at its grid's top**" in table
     assert report.counts([row])["s"]["not replicated"] == 1
-    assert report.render_counts([row]).splitlines()[-1].endswith("| 1 |")
+    assert next(ln for ln in report.render_counts([row]).splitlines() if "**all**" in ln).endswith("| 1 |")
     assert report.counts([{**row, "replication": Replication(rep.spec, ok)}])["s"]["not replicated"] == 0
 
 
@@ -474,3 +474,109 @@ def test_replication_tables_are_checked_and_do_not_join_a_claims_span(repo):
         toml.write_text(text)
         with pytest.raises(prereg.SpecError, match=msg):
             prereg.load_spec("toy", repo)
+
+
+# ---- issue 31: reruns on fresh seeds supersede an earlier row in the counts ---------------------------
+
+RERUN_SPEC = """[[claim]]
+id = "old"
+claim = "A beats B"
+test = "difference"
+threshold = 0.0
+seeds = [0, 1, 2]
+[[claim]]
+id = "mid"
+claim = "A beats B, second design"
+test = "difference"
+threshold = 0.0
+seeds = [10, 11, 12]
+[[claim]]
+id = "new"
+claim = "A beats B, third design"
+test = "difference"
+threshold = 0.0
+seeds = [20, 21, 22]
+[[rerun]]
+of = "old"
+by = "mid"
+why = "the second design"
+[[rerun]]
+of = "mid"
+by = "new"
+why = "the third design"
+"""
+
+
+def test_rerun_tables_are_checked(repo):
+    toml = repo / "experiments" / "toy" / "claims.toml"
+    toml.write_text(RERUN_SPEC)
+    spec = prereg.load_spec("toy", repo)
+    assert [(t["of"], t["by"]) for t in spec.reruns] == [("old", "mid"), ("mid", "new")]
+    assert prereg.table_spans(RERUN_SPEC)["new"][1] == 17  # the last claim's table ends before [[rerun]]
+    for old, bad, msg in (
+        ('by = "mid"', 'by = "nope"', "not a claim"),
+        ('by = "mid"', 'by = "old"', "later design"),
+        ('of = "mid"\nby = "new"', 'of = "mid"\nby = "old"', "later design"),
+        ("seeds = [10, 11, 12]", "seeds = [2, 11, 12]", r"shares seeds \[2\]"),
+        ("seeds = [10, 11, 12]\n", "", "must both list their seeds"),
+        ('of = "mid"', 'of = "old"', "already superseded"),
+        ('why = "the third design"', 'why = ""', "needs why"),
+        ('why = "the third design"', 'why = "x"\nbecause = "y"', "the keys are of, by, why"),
+    ):
+        assert old in RERUN_SPEC
+        toml.write_text(RERUN_SPEC.replace(old, bad, 1))
+        with pytest.raises(prereg.SpecError, match=msg):
+            prereg.load_spec("toy", repo)
+
+
+def _rerun_rows(new_prereg=prereg.PRE, new_outcome=V.INCONCLUSIVE):
+    def row(cid, outcome, seeds, pre=prereg.PRE):
+        res = V.Result(outcome, 1.0, 0.5, 1.5, 3, "paired t", "Δ > 0")
+        text = {k: "" for k in ("paper", "ours", "figure")}
+        return {
+            **text, "study": "toy", "id": cid, "claim": cid, "outcome": outcome, "spec": {"seeds": seeds},
+            "result": res, "prereg": pre, "fixed": "0" * 40, "fixed_how": "spec", "need": 3, "need_obs": None,
+            "target": 1.0, "target_why": "t", "wall_per_seed": 1.0,
+        }  # fmt: skip
+
+    return [
+        row("old", V.REPRODUCED, [0, 1, 2]),
+        row("mid", V.INCONCLUSIVE, [10, 11, 12]),
+        row("new", new_outcome, [20, 21, 22], new_prereg),
+    ]
+
+
+def test_reruns_supersede_in_the_counts_whatever_the_outcomes(repo):
+    """A chain old -> mid -> new: both earlier rows count as superseded by the latest one, a reproduced row
+    as much as an inconclusive one; every row keeps its own verdict in the table, and the line under the
+    counts gives every judged row by its own verdict."""
+    from largebatch import report
+
+    (repo / "experiments" / "toy" / "claims.toml").write_text(RERUN_SPEC)
+    rows = report.apply_reruns(_rerun_rows(), repo)
+    assert [r["superseded_by"]["id"] for r in rows[:2]] == ["new", "new"]
+    assert [o["id"] for o in rows[2]["supersedes"]] == ["old", "mid"] and not report.superseded(rows[2])
+    c = report.counts(rows)["toy"]
+    assert (c["superseded"], c[V.REPRODUCED], c[V.INCONCLUSIVE]) == (2, 0, 1)
+    every = report.counts(rows, current=False)["toy"]
+    assert (every["superseded"], every[V.REPRODUCED], every[V.INCONCLUSIVE]) == (0, 1, 2)
+    table = report.render_rows(rows)
+    assert "reproduced; *superseded* by `new` (seeds 20–22: inconclusive)" in table
+    assert "supersedes: `old` (reproduced on seeds 0–2), `mid` (inconclusive on seeds 10–12)" in table
+    counts = report.render_counts(rows)
+    assert "| `toy` | 0 | 0 | 1 | 0 | 0 | 2 |" in counts
+    assert "the 2 superseded ones included (3 rows): 1 reproduced, 0 not reproduced, 2 inconclusive" in counts
+    plan = {p["id"]: p for p in report.seeds_plan(rows)}
+    assert plan["mid"]["superseded_by"] == "new" and "superseded by new" in report.render_seeds(rows)
+
+
+def test_a_post_hoc_or_exploratory_rerun_supersedes_nothing(repo):
+    from largebatch import report
+
+    (repo / "experiments" / "toy" / "claims.toml").write_text(RERUN_SPEC)
+    cases = (({"new_prereg": prereg.POST}, "post hoc"), ({"new_outcome": V.EXPLORATORY}, "exploratory"))
+    for kw, why in cases:
+        rows = report.apply_reruns(_rerun_rows(**kw), repo)
+        assert report.superseded(rows[0]) and rows[0]["superseded_by"]["id"] == "mid"  # the valid link stays
+        assert not report.superseded(rows[1]) and f"`new` is {why}" in rows[1]["rerun_refused"]
+        assert report.counts(rows)["toy"]["superseded"] == 1

@@ -45,6 +45,12 @@ The rule the report applies (README, "How verdicts are reached"):
 A claims.toml may also hold `[[replication]]` tables (`of` = a claim id, `why`, and the spec keys a later
 design replaces to run the claim's cells again, e.g. seeds and experiments): the report judges the claim on
 those runs too and shows it beside the row; the original verdict stays (`load_replications`).
+
+And `[[rerun]]` tables (`of`, `by`, `why`): the row `by`, a later design's, asks `of`'s question again on
+fresh seeds (none of `of`'s), so the counts take `by` as the claim's current verdict and count `of` as
+superseded; `of` keeps its row and its own verdict, and says which row superseded it (`load_reruns`; the
+report applies it only when `by` is judged and pre-registered). Checked here: both ids are claims of the file,
+`by` stands below `of` (a later design), their seeds are disjoint, and no row is superseded twice.
 """
 
 from __future__ import annotations
@@ -129,11 +135,12 @@ NEEDS = {  # what each test reads from its spec, beyond id, claim and test
 
 
 class _Claims(dict):
-    """A study's claims by id; a missing id is a SpecKeyError naming the file. `replications`: its
-    [[replication]] tables."""
+    """A study's claims by id; a missing id is a SpecKeyError naming the file. `replications` and `reruns`:
+    its [[replication]] and [[rerun]] tables."""
 
     path = ""
     replications: list = []
+    reruns: list = []
 
     def __missing__(self, key):
         raise SpecKeyError(
@@ -209,11 +216,11 @@ def _load(path: str, mtime: float) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: TOML syntax error: {e}") from None
-    tables = ("claim", "replication")
+    tables = ("claim", "replication", "rerun")
     if set(data) - set(tables) or not all(isinstance(data.get(t, []), list) for t in tables):
         bad = next(iter(set(data) - set(tables)), "claim")
         raise SpecError(
-            f"{path}: {bad!r}: a claims spec holds only [[claim]] and [[replication]] tables"
+            f"{path}: {bad!r}: a claims spec holds only [[claim]], [[replication]] and [[rerun]] tables"
             f"{_near(bad, tables)}"
         )
     lines, spans = text.splitlines(), table_spans(text)
@@ -236,6 +243,7 @@ def _load(path: str, mtime: float) -> dict:
                 f"this file{_near(pre, out)}"
             )
     out.replications = _replications(data.get("replication", []), out, path, lines)
+    out.reruns = _reruns(data.get("rerun", []), out, path, lines)
     return out
 
 
@@ -262,6 +270,60 @@ def _replications(tables: list[dict], claims: dict, path: str, lines: list[str])
                 raise SpecError(f"{where}: [[replication]] {key} = {v!r} has the wrong type")
         out.append(dict(t))
     return out
+
+
+RERUN_KEYS = ("of", "by", "why")
+
+
+def _reruns(tables: list[dict], claims: dict, path: str, lines: list[str]) -> list[dict]:
+    """The [[rerun]] tables, checked: `of` and `by` name claims of this file, `by` below `of` (a later
+    design), on seeds disjoint from `of`'s (fresh seeds, never pooled), `why` says which design reran it;
+    a row is superseded by one table at most."""
+    starts = _starts(lines, "rerun")
+    order = list(claims)
+    out, seen = [], {}
+    for k, t in enumerate(tables):
+        where = f"{path} line {starts[k] + 1}"
+        for key in t:
+            if key not in RERUN_KEYS:
+                near = _near(key, RERUN_KEYS)
+                raise SpecError(f"{where}: [[rerun]] key {key!r}: the keys are of, by, why{near}")
+        for key in RERUN_KEYS:
+            if not isinstance(t.get(key), str) or not t[key].strip():
+                raise SpecError(f'{where}: a [[rerun]] table needs {key} = "..."')
+        for key in ("of", "by"):
+            if t[key] not in claims:
+                near = _near(t[key], claims)
+                raise SpecError(f"{where}: {key} = {t[key]!r} is not a claim of this file{near}")
+        of, by = claims[t["of"]], claims[t["by"]]
+        if order.index(t["by"]) <= order.index(t["of"]):
+            raise SpecError(
+                f"{where}: by = {t['by']!r} must be a later design's claim, below of = {t['of']!r} in the "
+                "file"
+            )
+        shared = sorted(set(of.get("seeds") or []) & set(by.get("seeds") or []))
+        if not of.get("seeds") or not by.get("seeds") or shared:
+            raise SpecError(
+                f"{where}: a rerun is on fresh seeds: {t['by']!r} shares seeds {shared} with {t['of']!r} "
+                "(pooling them is optional stopping); give both claims their seeds, disjoint"
+                if shared
+                else f"{where}: {t['of']!r} and {t['by']!r} must both list their seeds (a rerun is on fresh "
+                "seeds)"
+            )
+        if t["of"] in seen:
+            raise SpecError(
+                f"{where}: {t['of']!r} is already superseded by {seen[t['of']]!r}; name one later design "
+                "(a chain of reruns is followed: of -> by -> the row that reran by)"
+            )
+        seen[t["of"]] = t["by"]
+        out.append(dict(t))
+    return out
+
+
+def load_reruns(study: str, root: Path = ROOT) -> list[dict]:
+    """The study's [[rerun]] tables: a row whose claim a later, pre-registered design asked again on fresh
+    seeds; the report counts the later row and keeps the earlier one, marked superseded."""
+    return getattr(load_spec(study, root), "reruns", [])
 
 
 def load_replications(study: str, root: Path = ROOT) -> list[dict]:

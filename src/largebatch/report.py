@@ -149,6 +149,40 @@ def apply_preconditions(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def apply_reruns(rows: list[dict], root: Path = ROOT) -> list[dict]:
+    """The [[rerun]] tables (prereg.load_reruns): a judged row whose claim a later design asked again on fresh
+    seeds gets `superseded_by` (the latest row of the chain of reruns) and that row gets `supersedes`; the
+    counts take the latest row, and the earlier one keeps its own verdict in its table. A rerun whose later
+    row is exploratory or not pre-registered supersedes nothing (`rerun_refused` says why): only a design
+    fixed before its runs may replace a verdict."""
+    by_id = {(r["study"], r["id"]): r for r in rows}
+    link: dict[tuple, dict] = {}
+    for study in dict.fromkeys(r["study"] for r in rows):
+        for t in prereg.load_reruns(study, root):
+            old, new = by_id.get((study, t["of"])), by_id.get((study, t["by"]))
+            if old is None or new is None or old["outcome"] == V.EXPLORATORY:
+                continue  # a row without runs yet, or one that judges nothing
+            if new["outcome"] == V.EXPLORATORY or new["prereg"] != prereg.PRE:
+                why = "exploratory" if new["outcome"] == V.EXPLORATORY else new["prereg"]
+                old["rerun_refused"] = f"its rerun `{new['id']}` is {why}, so it supersedes nothing"
+                continue
+            link[(study, old["id"])] = new
+    for key, new in link.items():
+        seen = {key}
+        while (new["study"], new["id"]) in link and (new["study"], new["id"]) not in seen:
+            seen.add((new["study"], new["id"]))
+            new = link[(new["study"], new["id"])]
+        old = by_id[key]
+        old["superseded_by"] = new
+        new.setdefault("supersedes", []).append(old)
+    return rows
+
+
+def superseded(r: dict) -> bool:
+    """A judged row that a later, pre-registered design asked again on fresh seeds (apply_reruns)."""
+    return r.get("superseded_by") is not None
+
+
 def _header(text: str) -> list[str]:
     return next(csv.reader(io.StringIO(text.partition("\n")[0])), [])
 
@@ -237,7 +271,7 @@ def collect_claims(data_dir: str | Path = DATA, root: Path = ROOT) -> list[dict]
             if r["outcome"] not in (*JUDGED, V.EXPLORATORY):
                 raise ValueError(f"{s.name}/{r['id']}: outcome {r['outcome']!r}")
             out.append(r)
-    return apply_preconditions(out)
+    return apply_reruns(apply_preconditions(out), root)
 
 
 def _cell(v) -> str:
@@ -278,7 +312,7 @@ def _seeds_cell(r: dict) -> str:
     return txt
 
 
-COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc", "not replicated")
+COUNTED = (*JUDGED, V.EXPLORATORY, "post hoc", "not replicated", "superseded")
 REPLICATED = {
     V.REPRODUCED: "replicated",
     V.INCONCLUSIVE: "not replicated (inconclusive)",
@@ -304,40 +338,55 @@ def not_replicated(r: dict) -> bool:
     return r["outcome"] == V.REPRODUCED and rep is not None and rep.result.outcome != V.REPRODUCED
 
 
-def counts(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """study -> {outcome: count} (exploratory rows counted apart; post hoc and not replicated: of the
-    judged and of the reproduced rows)."""
+def counts(rows: list[dict], current: bool = True) -> dict[str, dict[str, int]]:
+    """study -> {outcome: count} (exploratory rows counted apart; post hoc: of every judged row, superseded
+    ones too; not replicated: of the reproduced rows). `current`: a superseded row counts as "superseded",
+    not by its outcome (the later row that reran its claim counts instead); False counts every row by its
+    own outcome."""
     out: dict[str, dict[str, int]] = {}
     for r in rows:
         c = out.setdefault(r["study"], {k: 0 for k in COUNTED})
-        c[r["outcome"]] += 1
+        c["superseded" if current and superseded(r) else r["outcome"]] += 1
         c["post hoc"] += r["outcome"] != V.EXPLORATORY and r["prereg"] == prereg.POST
-        c["not replicated"] += not_replicated(r)
+        c["not replicated"] += not_replicated(r) and not (current and superseded(r))
     return out
 
 
+def _total(c: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {k: sum(d[k] for d in c.values()) for k in COUNTED}
+
+
 def render_counts(rows: list[dict]) -> str:
+    """The README's counts table (superseded rows apart), and below it every judged row by its own verdict."""
     c = counts(rows)
     lines = [
         "| study | reproduced | not reproduced | inconclusive | not testable here (precondition not "
-        "reproduced) | control passes too | exploratory (no verdict) | of the judged: post hoc | of the "
-        "reproduced: not replicated on fresh seeds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "reproduced) | control passes too | superseded (a later design reran the claim on fresh seeds) | "
+        "exploratory (no verdict) | of the judged, superseded too: post hoc | of the reproduced: not "
+        "replicated on fresh seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    tot = {k: 0 for k in COUNTED}
     for s, d in c.items():
         lines.append(
             f"| `{s}` | {d[V.REPRODUCED]} | {d[V.NOT_REPRODUCED]} | {d[V.INCONCLUSIVE]} | "
-            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d[V.EXPLORATORY]} | {d['post hoc']} | "
-            f"{d['not replicated']} |"
+            f"{d[V.NOT_TESTABLE]} | {d[V.NOT_SEPARATED]} | {d['superseded']} | {d[V.EXPLORATORY]} | "
+            f"{d['post hoc']} | {d['not replicated']} |"
         )
-        for k in tot:
-            tot[k] += d[k]
+    tot = _total(c)
     lines.append(
         f"| **all** | **{tot[V.REPRODUCED]}** | **{tot[V.NOT_REPRODUCED]}** | "
-        f"**{tot[V.INCONCLUSIVE]}** | {tot[V.NOT_TESTABLE]} | {tot[V.NOT_SEPARATED]} | "
+        f"**{tot[V.INCONCLUSIVE]}** | {tot[V.NOT_TESTABLE]} | {tot[V.NOT_SEPARATED]} | {tot['superseded']} | "
         f"{tot[V.EXPLORATORY]} | {tot['post hoc']} | {tot['not replicated']} |"
     )
+    every = _total(counts(rows, current=False))
+    n = sum(every[k] for k in JUDGED)
+    lines += [
+        "",
+        f"Every judged row by its own verdict, the {tot['superseded']} superseded ones included ({n} rows): "
+        f"{every[V.REPRODUCED]} reproduced, {every[V.NOT_REPRODUCED]} not reproduced, "
+        f"{every[V.INCONCLUSIVE]} inconclusive, {every[V.NOT_TESTABLE]} not testable here, "
+        f"{every[V.NOT_SEPARATED]} passed by the control too.",
+    ]
     return "\n".join(lines)
 
 
@@ -353,6 +402,11 @@ def render_study_counts(rows: list[dict]) -> str:
         extra += f", {c[V.NOT_SEPARATED]} passed by the control too"
     if c["not replicated"]:
         extra += f" ({c['not replicated']} of the reproduced not replicated on fresh seeds)"
+    if c["superseded"]:
+        extra += (
+            f"; {c['superseded']} earlier rows superseded (a later design asked their claims again on fresh "
+            "seeds; each keeps its own verdict in the table)"
+        )
     return (
         f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
         f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive{extra}"
@@ -386,14 +440,28 @@ def _interval_cell(r: dict) -> str:
         )
     for flag in r.get("flags") or ():
         iv += f"; **{flag}**"
+    if r.get("supersedes"):
+        iv += "; reruns on fresh seeds, and supersedes: " + ", ".join(
+            f"`{o['id']}` ({SHOWN[o['outcome']]} on seeds {seeds_text(o['spec']['seeds'])})"
+            for o in r["supersedes"]
+        )
+    if r.get("rerun_refused"):
+        iv += f"; {r['rerun_refused']}"
     return iv
 
 
 def _verdict_cell(r: dict) -> str:
     rep = r.get("replication")
+    out = SHOWN[r["outcome"]]
     if not_replicated(r):
-        return f"{SHOWN[r['outcome']]}; **not replicated** on seeds {seeds_text(rep.seeds)}"
-    return SHOWN[r["outcome"]]
+        out += f"; **not replicated** on seeds {seeds_text(rep.seeds)}"
+    new = r.get("superseded_by")
+    if new is not None:
+        out += (
+            f"; *superseded* by `{new['id']}` (seeds {seeds_text(new['spec']['seeds'])}: "
+            f"{SHOWN[new['outcome']]})"
+        )
+    return out
 
 
 def render_rows(rows: list[dict], with_study: bool = False) -> str:
@@ -461,6 +529,7 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
                 "half_width": res.half_width,
                 "too_few": res.too_few,
                 "flagged": bool(r.get("flags")),
+                "superseded_by": (r.get("superseded_by") or {}).get("id"),
                 "extra": extra,
                 "wall": wall,
                 "minutes": extra * wall / 60 if wall is not None else math.nan,
@@ -468,7 +537,8 @@ def seeds_plan(rows: list[dict]) -> list[dict]:
         )
     by_study: dict[str, float] = {}
     for p in out:
-        if p["outcome"] == V.INCONCLUSIVE and p["plan"] is not None and p["extra"] > 0 and p["wall"]:
+        live = p["superseded_by"] is None
+        if live and p["outcome"] == V.INCONCLUSIVE and p["plan"] is not None and p["extra"] > 0 and p["wall"]:
             by_study[p["study"]] = by_study.get(p["study"], 0.0) + p["minutes"]
     for p in out:
         p["study_minutes"] = by_study.get(p["study"], 0.0)
@@ -493,6 +563,8 @@ def render_seeds(rows: list[dict]) -> str:
         obs = n_txt(p["obs"]) if p["outcome"] == V.INCONCLUSIVE else "decided"
         if p["outcome"] != V.INCONCLUSIVE:
             plan_txt = "decided"
+        elif p["superseded_by"]:
+            plan_txt = f"no: superseded by {p['superseded_by']} (a later design asked it on fresh seeds)"
         elif p["flagged"]:
             plan_txt = "no: flagged (e.g. censored at a grid edge); a new design decides it, not more seeds"
         elif p["too_few"]:
@@ -513,7 +585,8 @@ def render_seeds(rows: list[dict]) -> str:
                 f"not cheap: {p['plan']} seeds (study's extra runs {p['study_minutes']:.1f} min > "
                 f"{CHEAP_MIN:g})"
             )
-        mins = f"{p['minutes']:.1f}" if p["wall"] is not None and p["outcome"] == V.INCONCLUSIVE else ""
+        live = p["outcome"] == V.INCONCLUSIVE and not p["superseded_by"]
+        mins = f"{p['minutes']:.1f}" if p["wall"] is not None and live else ""
         lines.append(
             f"| `{p['study']}` | {p['id']} | {p['outcome']} | {hw} | {tgt} | {p['n']} → "
             f"{n_txt(p['need']) if not p['too_few'] else f'≥ {V.MIN_BOOT_N} first'} | {obs} | {mins} | "
