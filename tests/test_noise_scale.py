@@ -210,3 +210,53 @@ def test_replication_and_censored_slope_on_the_committed_csvs():
     assert b.result.outcome == "inconclusive" and "censored" in b.result.method
     assert b.flags and "B_opt = 1000 at its grid's top" in b.flags[0]
     assert not rows["c_slope_n"].flags
+
+
+# ---- fourth design (issue 31): the trade-off row (d) and (e) on fresh seeds 20-29 ------------------------
+
+
+def test_fourth_design_appended_unchanged_on_fresh_seeds():
+    """The fourth design is the first design's critical_batch and bsimple runs, field for field, on seeds
+    20-29 (used by no earlier design), appended so that every earlier index and run id stays."""
+    from dataclasses import replace
+
+    cfgs, v4 = config.grid("cpu"), config.design_v4()
+    assert len(v4) == 410 and cfgs[-410:] == v4 and len(cfgs) == 763 + 410
+    first = {(c.tag, c.global_batch, c.lr_base): c for c in config.critical_batch() + config.bsimple()}
+    for c in v4:
+        old = first[(c.tag.removesuffix("_v4"), c.global_batch, c.lr_base)]
+        assert replace(c, tag=old.tag, seed=old.seed) == old
+    assert {c.seed for c in v4} == set(config.V4_SEEDS) == set(range(20, 30))
+    earlier = {c.seed for c in cfgs[:-410]}
+    assert not earlier & set(config.V4_SEEDS)
+
+
+def _relabelled_v4(tmp_path):
+    """The committed CSVs plus the first design's critical_batch and bsimple runs copied as fourth-design
+    runs (seed + 20), curves included."""
+    from largebatch.results import DATA
+
+    runs = pd.read_csv(DATA / "noise_scale.csv")
+    cur = pd.read_csv(DATA / "noise_scale_curves.csv")
+    runs = runs[~runs.experiment.str.endswith("_v4")]  # the committed fourth-design runs, once they exist
+    first = runs[runs.experiment.isin(["critical_batch", "bsimple"])]
+    v4 = first.assign(experiment=first.experiment + "_v4", seed=first.seed + 20, run_id=first.run_id + "-v4")
+    v4cur = cur[cur.run_id.isin(first.run_id)].assign(run_id=lambda c: c.run_id + "-v4")
+    pd.concat([runs, v4]).to_csv(tmp_path / "noise_scale.csv", index=False)
+    curves = pd.concat([cur[cur.run_id.isin(runs.run_id)], v4cur])
+    curves.to_csv(tmp_path / "noise_scale_curves.csv", index=False)
+    return tmp_path
+
+
+def test_fourth_design_claims_compute_the_first_designs_statistics(tmp_path):
+    """On copies of the first design's runs, d4_pareto and e4_growth give d_pareto's and e_growth's text and
+    estimates, reading only the fourth design's runs; the earlier rows are unchanged by them."""
+    from largebatch.results import DATA
+
+    rows, before = _rows(_relabelled_v4(tmp_path)), _rows(DATA)
+    for new, old in (("d4_pareto", "d_pareto"), ("e4_growth", "e_growth")):
+        a, b = rows[new], rows[old]
+        assert a.text == b.text and a.result.estimate == pytest.approx(b.result.estimate), new
+        assert set(a.runs.seed) <= set(config.V4_SEEDS) and a.runs.run_id.str.endswith("-v4").all()
+        assert rows[old].text == before[old].text
+    assert rows["e4_growth"].result.n == 3

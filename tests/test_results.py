@@ -209,7 +209,8 @@ def test_report_table_from_fake_claims(fake_study, tmp_path):
         ("fakestudy", "time", V.EXPLORATORY),
     ]
     table = report.render_table(rows)
-    assert "| `fakestudy` | 1 | 0 | 0 | 0 | 0 | 0 | 1 | 1 |" in table  # counts; not in git: the claim is post hoc
+    # counts (the claim is not in git: post hoc)
+    assert "| `fakestudy` | 1 | 0 | 0 | 0 | 0 | 0 | 1 | 1 |" in table
     assert (
         "| accuracy above 90 % | 90 % | 96.00 ± 1.00 (n=3) % | reproduced | 96.00 [93.52, 98.48] (t; "
         in table

@@ -10,6 +10,8 @@ Three experiments, all on Fashion-MNIST with a BN-free MLP 784-200-10:
                   whose predicted optimum lies inside the grid, and sqrt(2)-spaced batches near each optimum
   optimal_batch_v3  third design (issue 17, appended): the slopes (b), (c) again on fresh seeds 10-19 only, so
                   that no judged run predates its claim (the second design pooled first-design runs)
+  critical_batch_v4, bsimple_v4  fourth design (issue 31, appended): critical_batch and bsimple unchanged on
+                  fresh seeds 20-29, for the trade-off row (d) that 2 seeds could not decide
 The paper scale is a ResNet-50/ImageNet batch sweep with the noise module on.
 """
 
@@ -83,6 +85,12 @@ V3_WINDOWS = {
 }
 
 
+# ---- fourth design (issue 31; appended, fixed before its runs) -------------------------------------------
+# d_pareto has 2 critical-batch seeds: too few for a bootstrap interval. The fourth design reruns
+# critical_batch and bsimple unchanged on fresh seeds (claims.toml, d4_pareto and e4_growth: reasons, budget).
+V4_SEEDS = list(range(20, 30))
+
+
 def batches_for(n: int) -> list[int]:
     """Powers of two from 8 below N, then B = N (full batch)."""
     out, b = [], 8
@@ -142,15 +150,15 @@ def optimal_batch_v3() -> list[TrainConfig]:
     return [_opt_cfg(n, eps, b, s, tag) for (n, eps), bs in V3_WINDOWS.items() for b in bs for s in V3_SEEDS]
 
 
-def critical_batch() -> list[TrainConfig]:
+def critical_batch(seeds=tuple(CRIT_SEEDS), tag: str = "critical_batch") -> list[TrainConfig]:
     out = []
     for b in CRIT_BATCHES:
         for mult in CRIT_LR_MULTS:
-            for s in CRIT_SEEDS:
+            for s in seeds:
                 out.append(
                     replace(
                         BASE,
-                        tag="critical_batch",
+                        tag=tag,
                         global_batch=b,
                         per_worker_batch=b,
                         lr_base=round(lr_center(b) * mult, 5),
@@ -165,11 +173,11 @@ def critical_batch() -> list[TrainConfig]:
     return out
 
 
-def bsimple() -> list[TrainConfig]:
+def bsimple(seeds=tuple(BSIMPLE_SEEDS), tag: str = "bsimple") -> list[TrainConfig]:
     return [
         replace(
             BASE,
-            tag="bsimple",
+            tag=tag,
             global_batch=1024,
             per_worker_batch=64,
             momentum=0.0,
@@ -182,8 +190,14 @@ def bsimple() -> list[TrainConfig]:
             eval_train_examples=10000,
             seed=s,
         )
-        for s in BSIMPLE_SEEDS
+        for s in seeds
     ]
+
+
+def design_v4() -> list[TrainConfig]:
+    """The fourth design (tags critical_batch_v4, bsimple_v4): the first design's critical_batch and bsimple
+    runs, unchanged, on V4_SEEDS."""
+    return critical_batch(V4_SEEDS, "critical_batch_v4") + bsimple(V4_SEEDS, "bsimple_v4")
 
 
 def paper() -> list[TrainConfig]:
@@ -213,6 +227,7 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return paper()
     cfgs = optimal_batch() + critical_batch() + bsimple() + optimal_batch_v2()  # v2 appended: indices stay
     cfgs += optimal_batch_v3()  # v3 appended: indices stay
+    cfgs += design_v4()  # v4 appended: indices stay
     if scale == "smoke":
         picks = [cfgs[0], critical_batch()[0], bsimple()[0]]
         return [smoke_cfg(c) for c in picks] + [smoke_cfg(paper()[0])]
