@@ -137,8 +137,9 @@ def test_third_design_fresh_seeds_windows_and_budget():
 
     runs = pd.read_csv(DATA / "noise_scale.csv")
     cfgs, v3 = config.grid("cpu"), config.optimal_batch_v3()
-    assert cfgs[-len(v3) :] == v3 and len(v3) == 290
-    earlier = {c.seed for c in cfgs[: -len(v3)] if c.tag.startswith("optimal_batch")}
+    at = len(cfgs) - len(config.design_v4()) - len(v3)  # the fourth design is appended after it
+    assert cfgs[at : at + len(v3)] == v3 and len(v3) == 290
+    earlier = {c.seed for c in cfgs[:at] if c.tag.startswith("optimal_batch")}
     assert not earlier & set(config.V3_SEEDS) and {c.tag for c in v3} == {"optimal_batch_v3"}
     measured = {(1000, 0.1): 168, (2000, 0.1): 249, (4000, 0.1): 346, (4000, 0.3): 1471}  # README, v2 row
     for (n, eps), b_opt in measured.items():
