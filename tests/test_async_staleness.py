@@ -73,7 +73,7 @@ def test_grid_resolves():
     for cfg in config.grid("paper"):
         resolve(cfg, 1)
         resolve(cfg, 8)  # 8 ranks x 1 worker x 32
-    assert len({c.tag for c in cfgs}) == 15 and all(c.staleness_max in config.STALENESS for c in cfgs)
+    assert len({c.tag for c in cfgs}) == 16 and all(c.staleness_max in config.STALENESS for c in cfgs)
     for cfg, sc, k in config.real_grid("cpu"):
         ps.check(cfg, sc, k)
 

@@ -35,7 +35,8 @@ def test_fourth_design_appended_with_fresh_seeds():
     old = "\n".join(run_id(c) for c in cfgs[:193])
     assert hashlib.sha256(old.encode()).hexdigest() == GRID_BEFORE  # every earlier index keeps its run
     sweep, sim = config.sweep_v4(), config.sim_v4()
-    assert len(cfgs) == 349 + len(config.sweep_v5()) and cfgs[193:337] == sweep and cfgs[337:349] == sim
+    assert len(cfgs) == 349 + len(config.sweep_v5()) + len(config.sweep_v6())
+    assert cfgs[193:337] == sweep and cfgs[337:349] == sim
     assert len(sweep) == 144 and len(sim) == 12 and len(config.grid("smoke")) == 11
 
     first = {
@@ -65,7 +66,7 @@ def test_fourth_design_appended_with_fresh_seeds():
     spec = load_spec("async_staleness")
     ids = list(spec)
     assert ids[ids.index(V4_IDS[0]) :][:3] == list(V4_IDS)  # appended after every earlier table (then v5)
-    assert all(k.startswith("v5_") for k in ids[ids.index(V4_IDS[0]) + 3 :])
+    assert all(k.startswith(("v5_", "v6_")) for k in ids[ids.index(V4_IDS[0]) + 3 :])
     assert spec["v4_vi_sim"]["seeds"] == config.V4_SIM_SEEDS
     for cid in V4_IDS:
         s = spec[cid]

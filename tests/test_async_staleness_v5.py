@@ -27,7 +27,7 @@ V2_IDS = ("v2_ii_optimizer", "v2_iii_adam")
 def test_fifth_design_appended_with_fresh_seeds():
     cfgs = config.grid("cpu")
     v5 = config.sweep_v5()
-    assert len(v5) == 80 and cfgs[-80:] == v5 and len(cfgs) == 429
+    assert len(v5) == 80 and cfgs[349:429] == v5 and len(cfgs) == 429 + len(config.sweep_v6())
     v2 = {
         (config.net_name(c), config.opt_name(c), c.staleness_max): c for c in config.sweep_v2() if c.seed == 0
     }
@@ -38,10 +38,10 @@ def test_fifth_design_appended_with_fresh_seeds():
         k for k in config.V2_ARMS if k != ("deep_mlp", "sgd", 0) and k[:2] != ("deep_mlp", "sgd")
     }
     df = pd.read_csv(DATA / "async_staleness.csv")
-    earlier = {c.seed for c in cfgs[:-80]} | set(df[df.experiment != "sweep_v5"].seed)
+    earlier = {c.seed for c in cfgs[:349]} | set(df[df.experiment != "sweep_v5"].seed)
     assert not earlier & set(config.V5_SEEDS) and config.V5_SEEDS == list(range(30, 40))
     spec = load_spec("async_staleness")
-    assert list(spec)[-2:] == list(V5_IDS)
+    assert list(spec)[-3:-1] == list(V5_IDS)  # then the sixth design's one claim
     for cid in V5_IDS:
         s = spec[cid]
         assert (

@@ -669,3 +669,47 @@ def v5_iii_adam(d: Data, c: dict) -> Row | None:
         res,
         S.select(sw, seeds, optimizer="adam"),
     )
+
+
+# ---- sixth design (issue 31): (vii) as a trend on fresh seeds (config.sweep_v6) ---------------------------
+SWEEP_V6 = "sweep_v6"
+
+
+def coherence_slopes(g: pd.DataFrame) -> pd.Series:
+    """Per seed: the least-squares slope of the run's mean coherence on log2(1 + s) over that seed's complete
+    runs (a diverged run is left out: its coherence is that of a failing run); seeds with fewer than 3 such
+    runs give none."""
+    out = {}
+    for seed, gs in g[g.status == "complete"].groupby("seed"):
+        if gs.s.nunique() >= 3:
+            out[seed] = float(np.polyfit(np.log2(1 + gs.s), gs.coherence_mean.astype(float), 1)[0])
+    return pd.Series(out, dtype=float).rename_axis("seed")
+
+
+@claim("v6_vii_trend")
+def v6_vii_trend(d: Data, c: dict) -> Row | None:
+    """(vii) of the sixth design: every optimizer's mean coherence slope < 0 (t interval over seeds)."""
+    sw = d.runs[(d.runs.experiment == SWEEP_V6) & (d.runs.model == "mlp")]
+    sw = sw[sw.seed.isin(c["seeds"])].assign(s=lambda x: S.s_of(x))
+    if not len(sw):
+        return None
+    parts, txt = [], []
+    for o in OPTS:
+        g = sw[sw.optimizer == o]
+        slopes = coherence_slopes(g)
+        parts.append(V.one_sample(slopes, c["threshold"], c["direction"], label=o))
+        ok = g[g.status == "complete"]
+        means = ", ".join(f"{ok[ok.s == s].coherence_mean.mean():.3f}" for s in SS)
+        left = int((g.status != "complete").sum())
+        txt.append(
+            f"{o}: slope {slopes.mean():.4f} (n={len(slopes)}), coherence {means}"
+            + (f" ({left} diverged run(s) left out)" if left else "")
+        )
+    return _row(
+        "slope of the mean coherence on log2(1 + s), seed mean, and mean coherence at s = "
+        + ", ".join(map(str, SS))
+        + ": "
+        + "; ".join(txt),
+        V.all_of(parts),
+        sw,
+    )

@@ -375,6 +375,17 @@ def sweep_v5() -> list[TrainConfig]:
     ]
 
 
+# ---- sixth design (issue 31): (vii) as a trend, fixed before its runs (claims.toml v6_vii_trend) ----------
+V6_SEEDS = list(range(40, 46))  # no judged run of this study has used 40-45 (earlier: 0-5, 10-39; 100-101)
+
+
+def sweep_v6() -> list[TrainConfig]:
+    """The first design's MLP sweep (OPTIMIZERS x STALENESS), coherence logged as there, on V6_SEEDS (tag
+    sweep_v6)."""
+    first = [c for c in sweep() if net_name(c) == "mlp" and c.seed == SEEDS[0]]
+    return [replace(c, tag="sweep_v6", seed=seed) for c in first for seed in V6_SEEDS]
+
+
 def grid(scale: str = "cpu") -> list[TrainConfig]:
     if scale == "paper":
         return paper()
@@ -388,4 +399,5 @@ def grid(scale: str = "cpu") -> list[TrainConfig]:
         return [smoke_cfg(c) for c in picks.values()] + [smoke_cfg(paper()[-1])]
     # the third design, appended (issue 17): indices stay; not in the smoke grid (validation's smoke run is
     # the same configuration); the fourth (issue 31) after it, likewise (the sweep's and sim's smoke runs)
-    return cfgs + validation_v3() + sweep_v4() + sim_v4() + sweep_v5()  # the fifth design last, likewise
+    cfgs += validation_v3() + sweep_v4() + sim_v4() + sweep_v5()  # the fifth design after them, likewise
+    return cfgs + sweep_v6()  # the sixth design last, likewise
