@@ -36,7 +36,8 @@ V4 = (
     "simv4_backup",
     "simv4_async",
     "sweep_v5",
-)  # the fourth and fifth designs: own tests
+    "sweep_v6",
+)  # the fourth to sixth designs: own tests
 KW = dict(
     study="t",
     dataset="synthetic",

@@ -835,14 +835,13 @@ def test_claims_code_asking_for_a_missing_id_or_key_names_the_file(tmp_path):
     from largebatch import prereg
 
     root = _report_root(tmp_path)
-    _toml(root, 'id = "vii_coherence"', 'id = "vii_coherense"')
+    _toml(root, 'id = "v2_iii_sgd"', 'id = "v2_iii_sdg"')  # a claim no [[rerun]] table names
     spec = prereg.load_spec("async_staleness", root)
-    with pytest.raises(
-        KeyError, match=r"claims.toml: no claim with id 'vii_coherence'.*did you mean 'vii_coherense'"
-    ):
-        spec["vii_coherence"]
-    with pytest.raises(KeyError, match=r"claims.toml line \d+: claim 'vii_coherense' has no key 'margin'"):
-        spec["vii_coherense"]["margin"]
+    missing = r"claims.toml: no claim with id 'v2_iii_sgd'.*did you mean 'v2_iii_sdg'"
+    with pytest.raises(KeyError, match=missing):
+        spec["v2_iii_sgd"]
+    with pytest.raises(KeyError, match=r"claims.toml line \d+: claim 'v2_iii_sdg' has no key 'margin'"):
+        spec["v2_iii_sdg"]["margin"]
 
 
 def test_figures_check_the_csvs_before_any_notebook_runs(study_data, capsys, monkeypatch):

@@ -402,15 +402,18 @@ def render_study_counts(rows: list[dict]) -> str:
         extra += f", {c[V.NOT_SEPARATED]} passed by the control too"
     if c["not replicated"]:
         extra += f" ({c['not replicated']} of the reproduced not replicated on fresh seeds)"
-    if c["superseded"]:
-        extra += (
-            f"; {c['superseded']} earlier rows superseded (a later design asked their claims again on fresh "
-            "seeds; each keeps its own verdict in the table)"
-        )
+
     return (
         f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
         f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive{extra}"
-        f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. Each row's "
+        f" ({c['post hoc']} of the judged rows post hoc), {c[V.EXPLORATORY]} exploratory. "
+        + (
+            f"{c['superseded']} earlier rows are superseded and not counted here: a later design asked their "
+            "claims again on fresh seeds, and each keeps its own verdict in the claims table. "
+            if c["superseded"]
+            else ""
+        )
+        + "Each row's "
         "interval, n and the commit that fixed it are in the claims table; where the prose of this "
         "README speaks of a criterion passing or failing, it reads the seed means, and the table's "
         "verdict governs."
