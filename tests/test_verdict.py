@@ -478,33 +478,14 @@ def test_replication_tables_are_checked_and_do_not_join_a_claims_span(repo):
 
 # ---- issue 31: reruns on fresh seeds supersede an earlier row in the counts ---------------------------
 
-RERUN_SPEC = """[[claim]]
-id = "old"
-claim = "A beats B"
-test = "difference"
-threshold = 0.0
-seeds = [0, 1, 2]
-[[claim]]
-id = "mid"
-claim = "A beats B, second design"
-test = "difference"
-threshold = 0.0
-seeds = [10, 11, 12]
-[[claim]]
-id = "new"
-claim = "A beats B, third design"
-test = "difference"
-threshold = 0.0
-seeds = [20, 21, 22]
-[[rerun]]
-of = "old"
-by = "mid"
-why = "the second design"
-[[rerun]]
-of = "mid"
-by = "new"
-why = "the third design"
-"""
+RERUN_SPEC = "".join(
+    f'[[claim]]\nid = "{cid}"\nclaim = "A beats B, design {k}"\ntest = "difference"\nthreshold = 0.0\n'
+    f"seeds = [{10 * k}, {10 * k + 1}, {10 * k + 2}]\n"
+    for k, cid in ((0, "old"), (1, "mid"), (2, "new"))
+) + "".join(
+    f'[[rerun]]\nof = "{a}"\nby = "{b}"\nwhy = "design {k}"\n'
+    for k, a, b in ((1, "old", "mid"), (2, "mid", "new"))
+)
 
 
 def test_rerun_tables_are_checked(repo):
@@ -520,8 +501,8 @@ def test_rerun_tables_are_checked(repo):
         ("seeds = [10, 11, 12]", "seeds = [2, 11, 12]", r"shares seeds \[2\]"),
         ("seeds = [10, 11, 12]\n", "", "must both list their seeds"),
         ('of = "mid"', 'of = "old"', "already superseded"),
-        ('why = "the third design"', 'why = ""', "needs why"),
-        ('why = "the third design"', 'why = "x"\nbecause = "y"', "the keys are of, by, why"),
+        ('why = "design 2"', 'why = ""', "needs why"),
+        ('why = "design 2"', 'why = "x"\nbecause = "y"', "the keys are of, by, why"),
     ):
         assert old in RERUN_SPEC
         toml.write_text(RERUN_SPEC.replace(old, bad, 1))
