@@ -542,11 +542,13 @@ def test_reruns_supersede_in_the_counts_whatever_the_outcomes(repo):
     every = report.counts(rows, current=False)["toy"]
     assert (every["superseded"], every[V.REPRODUCED], every[V.INCONCLUSIVE]) == (0, 1, 2)
     table = report.render_rows(rows)
-    assert "reproduced; *superseded* by `new` (seeds 20–22: inconclusive)" in table
+    # the [[rerun]] tables are not committed here, so nothing shows they came before the later row's runs
+    assert "reproduced; *superseded* by `new` (seeds 20–22: inconclusive; named after its runs)" in table
     assert "supersedes: `old` (reproduced on seeds 0–2), `mid` (inconclusive on seeds 10–12)" in table
     counts = report.render_counts(rows)
     assert "| `toy` | 0 | 0 | 1 | 0 | 0 | 2 |" in counts
     assert "the 2 superseded ones included (3 rows): 1 reproduced, 0 not reproduced, 2 inconclusive" in counts
+    assert "Of the superseded rows, 2 were named by a `[[rerun]]` table committed after" in counts
     plan = {p["id"]: p for p in report.seeds_plan(rows)}
     assert plan["mid"]["superseded_by"] == "new" and "superseded by new" in report.render_seeds(rows)
 
@@ -561,3 +563,23 @@ def test_a_post_hoc_or_exploratory_rerun_supersedes_nothing(repo):
         assert report.superseded(rows[0]) and rows[0]["superseded_by"]["id"] == "mid"  # the valid link stays
         assert not report.superseded(rows[1]) and f"`new` is {why}" in rows[1]["rerun_refused"]
         assert report.counts(rows)["toy"]["superseded"] == 1
+
+
+def test_a_rerun_table_is_dated_against_the_later_rows_runs(repo):
+    """A [[rerun]] table committed before the later row's runs (an ancestor of their sha) supersedes without a
+    mark; runs made before the table was committed show it as "named after its runs" (it still supersedes)."""
+    from largebatch import report
+
+    c0 = _commit(repo, "code")
+    (repo / "experiments" / "toy" / "claims.toml").write_text(RERUN_SPEC)
+    c1 = _commit(repo, "spec and reruns")
+    (repo / "README.md").write_text("toy, later\n")
+    c2 = _commit(repo, "later")
+    for sha, declared in ((c2, prereg.PRE), (c1, prereg.PRE), (c0, prereg.POST)):
+        rows = _rerun_rows()
+        for r in rows:
+            r["run_commits"] = {"shas": [sha]}
+        rows = report.apply_reruns(rows, repo)
+        assert rows[1]["rerun_declared"] == declared and report.superseded(rows[1])
+        named_late = "named after its runs" in report.render_rows(rows)
+        assert named_late == (declared == prereg.POST)

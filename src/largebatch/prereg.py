@@ -417,13 +417,39 @@ def table_spans(text: str) -> dict[str, tuple[int, int]]:
     return out
 
 
+def rerun_spans(text: str) -> dict[str, tuple[int, int]]:
+    """`of` claim id -> (first, last) 0-based line of its [[rerun]] table (up to the next table header)."""
+    lines = text.splitlines()
+    out = {}
+    for s in _starts(lines, "rerun"):
+        e = _end(lines, s)
+        for ln in lines[s : e + 1]:
+            m = re.match(r'^\s*of\s*=\s*"([^"]+)"', ln)
+            if m:
+                out[m.group(1)] = (s, e)
+                break
+    return out
+
+
+def rerun_commit(study: str, of: str, root: Path = ROOT) -> str:
+    """The last commit that changed the [[rerun]] table naming `of`; UNCOMMITTED if it has uncommitted lines
+    (or there is none). The report compares it with the later row's runs: a table committed after them
+    declared the supersession after its results."""
+    p = spec_path(study, root)
+    return _table_commit(p, rerun_spans(p.read_text()).get(of), root)
+
+
 def spec_commit(study: str, claim_id: str, root: Path = ROOT) -> str:
     """The last commit that changed the claim's [[claim]] table; UNCOMMITTED if it has uncommitted lines."""
     p = spec_path(study, root)
-    rel = str(p.relative_to(root))
-    blame = _blame(rel, root)
+    return _table_commit(p, table_spans(p.read_text()).get(claim_id), root)
+
+
+def _table_commit(p: Path, span: tuple[int, int] | None, root: Path) -> str:
+    """The newest commit among the non-blank lines `span` of the file `p` (git blame of the working tree);
+    UNCOMMITTED when a line is not committed or there is no span."""
+    blame = _blame(str(p.relative_to(root)), root)
     text = p.read_text().splitlines()
-    span = table_spans("\n".join(text)).get(claim_id)
     if not blame or span is None:
         return UNCOMMITTED
     # blank lines say nothing of the criterion: the one that separates this table from a table appended

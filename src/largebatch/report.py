@@ -116,6 +116,7 @@ def judge(study: str, row: Row, root: Path = ROOT) -> dict:
         "fixed": fixed,
         "fixed_how": how,
         "prereg": st,
+        "run_commits": commits,
         "outcome": V.EXPLORATORY if exploratory else res.outcome,
     }
     target, why = _target(spec, res)
@@ -154,7 +155,9 @@ def apply_reruns(rows: list[dict], root: Path = ROOT) -> list[dict]:
     seeds gets `superseded_by` (the latest row of the chain of reruns) and that row gets `supersedes`; the
     counts take the latest row, and the earlier one keeps its own verdict in its table. A rerun whose later
     row is exploratory or not pre-registered supersedes nothing (`rerun_refused` says why): only a design
-    fixed before its runs may replace a verdict."""
+    fixed before its runs may replace a verdict. `rerun_declared`: was the [[rerun]] table itself committed
+    before the later row's runs (prereg.status of prereg.rerun_commit)? A table written after them is shown
+    ("named after its runs") and counted under the table; it still supersedes."""
     by_id = {(r["study"], r["id"]): r for r in rows}
     link: dict[tuple, dict] = {}
     for study in dict.fromkeys(r["study"] for r in rows):
@@ -167,6 +170,8 @@ def apply_reruns(rows: list[dict], root: Path = ROOT) -> list[dict]:
                 old["rerun_refused"] = f"its rerun `{new['id']}` is {why}, so it supersedes nothing"
                 continue
             link[(study, old["id"])] = new
+            declared = prereg.rerun_commit(study, old["id"], root)
+            old["rerun_declared"] = prereg.status(declared, new.get("run_commits") or {}, root)
     for key, new in link.items():
         seen = {key}
         while (new["study"], new["id"]) in link and (new["study"], new["id"]) not in seen:
@@ -380,12 +385,20 @@ def render_counts(rows: list[dict]) -> str:
     )
     every = _total(counts(rows, current=False))
     n = sum(every[k] for k in JUDGED)
+    late = sum(superseded(r) and r.get("rerun_declared") != prereg.PRE for r in rows)
     lines += [
         "",
         f"Every judged row by its own verdict, the {tot['superseded']} superseded ones included ({n} rows): "
         f"{every[V.REPRODUCED]} reproduced, {every[V.NOT_REPRODUCED]} not reproduced, "
         f"{every[V.INCONCLUSIVE]} inconclusive, {every[V.NOT_TESTABLE]} not testable here, "
-        f"{every[V.NOT_SEPARATED]} passed by the control too.",
+        f"{every[V.NOT_SEPARATED]} passed by the control too."
+        + (
+            f" Of the superseded rows, {late} were named by a `[[rerun]]` table committed after the later "
+            'design\'s runs, or not shown to precede them ("named after its runs" in their rows); the later '
+            "designs themselves were fixed before their runs."
+            if late
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -460,9 +473,12 @@ def _verdict_cell(r: dict) -> str:
         out += f"; **not replicated** on seeds {seeds_text(rep.seeds)}"
     new = r.get("superseded_by")
     if new is not None:
+        when = {prereg.PRE: "", prereg.POST: "; named after its runs"}.get(
+            r.get("rerun_declared"), "; named when, unverified"
+        )
         out += (
             f"; *superseded* by `{new['id']}` (seeds {seeds_text(new['spec']['seeds'])}: "
-            f"{SHOWN[new['outcome']]})"
+            f"{SHOWN[new['outcome']]}{when})"
         )
     return out
 
