@@ -403,14 +403,15 @@ def _end(lines: list[str], start: int) -> int:
     return next((i - 1 for i in range(start + 1, len(lines)) if head.match(lines[i])), len(lines) - 1)
 
 
-def table_spans(text: str) -> dict[str, tuple[int, int]]:
-    """claim id -> (first, last) 0-based line of its [[claim]] table (up to the next table header)."""
+def table_spans(text: str, kind: str = "claim", key: str = "id") -> dict[str, tuple[int, int]]:
+    """claim id -> (first, last) 0-based line of its [[claim]] table (up to the next table header); with
+    `kind` and `key`, the same for another kind of table by another key (`rerun_spans`)."""
     lines = text.splitlines()
     out = {}
-    for s in _starts(lines, "claim"):
+    for s in _starts(lines, kind):
         e = _end(lines, s)
         for ln in lines[s : e + 1]:
-            m = re.match(r'^\s*id\s*=\s*"([^"]+)"', ln)
+            m = re.match(rf'^\s*{key}\s*=\s*"([^"]+)"', ln)
             if m:
                 out[m.group(1)] = (s, e)
                 break
@@ -419,16 +420,7 @@ def table_spans(text: str) -> dict[str, tuple[int, int]]:
 
 def rerun_spans(text: str) -> dict[str, tuple[int, int]]:
     """`of` claim id -> (first, last) 0-based line of its [[rerun]] table (up to the next table header)."""
-    lines = text.splitlines()
-    out = {}
-    for s in _starts(lines, "rerun"):
-        e = _end(lines, s)
-        for ln in lines[s : e + 1]:
-            m = re.match(r'^\s*of\s*=\s*"([^"]+)"', ln)
-            if m:
-                out[m.group(1)] = (s, e)
-                break
-    return out
+    return table_spans(text, "rerun", "of")
 
 
 def rerun_commit(study: str, of: str, root: Path = ROOT) -> str:
