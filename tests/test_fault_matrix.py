@@ -860,3 +860,44 @@ def test_sweep_only_outside_the_grid_is_an_error(capsys):
     assert sweep.main(["seed_mlp", "--only=99", "--dry"]) == 2
     line = _err_line(capsys)
     assert "--only=99: index 99 is not in the cpu grid of seed_mlp" in line
+
+
+def test_a_signal_inside_the_checkpoint_write_stays_an_interrupt(tmp_path, monkeypatch):
+    """SIGTERM (cli.Terminated) or Ctrl-C raised inside one of torch.save's writes comes out of its writer as
+    a RuntimeError ("unexpected pos"); _save gives back the interrupt, so the run exits 130 with "rerun to
+    resume" instead of a bug's traceback (a flaky case of the signal test above), and the previous checkpoint
+    stays whole with no partial file beside it."""
+    from largebatch.cli import Terminated
+
+    path = tmp_path / "checkpoint.pt"
+    trainer._save(path, {"step": 1, "w": torch.zeros(4)}, {"step": 1})
+    real_open, writes = open, []
+
+    class Interrupted:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, b):
+            writes.append(len(b))
+            if len(writes) == 3:
+                raise Terminated
+            return self.f.write(b)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+    def interrupting_open(p, mode="r", *a, **k):
+        return Interrupted(real_open(p, mode, *a, **k))
+
+    monkeypatch.setattr(trainer, "open", interrupting_open, raising=False)
+    with pytest.raises(Terminated):
+        trainer._save(path, {"step": 2, "w": torch.ones(100_000)}, {"step": 2})
+    monkeypatch.undo()
+    assert len(writes) >= 3 and not path.with_name(path.name + ".tmp").exists()
+    assert torch.load(path, weights_only=True)["step"] == 1

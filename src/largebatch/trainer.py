@@ -103,11 +103,16 @@ def _save(path: Path, state: dict, meta: dict) -> None:
             torch.save({**state, "meta": json.dumps(meta)}, f)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:
+        # The writer turns whatever its file object raised into that RuntimeError, a Ctrl-C or SIGTERM
+        # (KeyboardInterrupt, cli.Terminated) that lands inside a write as much as a full disk: both stay
+        # in the context, and the interrupt must stay an interrupt (exit 130, "rerun to resume").
         cause = e
-        while cause is not None and not isinstance(cause, OSError):
+        while cause is not None and not isinstance(cause, (OSError, KeyboardInterrupt)):
             cause = cause.__cause__ or cause.__context__
         if cause is None:
             raise
+        if isinstance(cause, KeyboardInterrupt):
+            raise cause from None
         raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)  # a full disk leaves the previous checkpoint, not a partial file
