@@ -864,13 +864,13 @@ def test_sweep_only_outside_the_grid_is_an_error(capsys):
 
 def test_a_signal_inside_the_checkpoint_write_stays_an_interrupt(tmp_path, monkeypatch):
     """SIGTERM (cli.Terminated) or Ctrl-C raised inside one of torch.save's writes comes out of its writer as
-    a RuntimeError ("unexpected pos"); _save gives back the interrupt, so the run exits 130 with "rerun to
-    resume" instead of a bug's traceback (a flaky case of the signal test above), and the previous checkpoint
-    stays whole with no partial file beside it."""
+    a RuntimeError ("unexpected pos"); save_checkpoint gives back the interrupt, so the run exits 130 with
+    "rerun to resume" instead of a bug's traceback (a flaky case of the signal test above), and the previous
+    checkpoint stays whole with no partial file beside it."""
     from largebatch.cli import Terminated
 
     path = tmp_path / "checkpoint.pt"
-    trainer._save(path, {"step": 1, "w": torch.zeros(4)}, {"step": 1})
+    trainer.save_checkpoint(path, {"step": 1, "w": torch.zeros(4)}, {"step": 1})
     real_open, writes = open, []
 
     class Interrupted:
@@ -897,7 +897,7 @@ def test_a_signal_inside_the_checkpoint_write_stays_an_interrupt(tmp_path, monke
 
     monkeypatch.setattr(trainer, "open", interrupting_open, raising=False)
     with pytest.raises(Terminated):
-        trainer._save(path, {"step": 2, "w": torch.ones(100_000)}, {"step": 2})
+        trainer.save_checkpoint(path, {"step": 2, "w": torch.ones(100_000)}, {"step": 2})
     monkeypatch.undo()
     assert len(writes) >= 3 and not path.with_name(path.name + ".tmp").exists()
     assert torch.load(path, weights_only=True)["step"] == 1

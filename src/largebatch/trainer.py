@@ -91,7 +91,7 @@ def data_hash(data: TensorData) -> str:
     return h.hexdigest()
 
 
-def _save(path: Path, state: dict, meta: dict) -> None:
+def save_checkpoint(path: Path, state: dict, meta: dict) -> None:
     """Tensors, numbers and strings in `path` (loadable with weights_only=True); `meta` (JSON) rides
     inside it as a string and is written beside it as checkpoint.json for people to read."""
     tmp = path.with_name(path.name + ".tmp")
@@ -557,7 +557,7 @@ def _checkpoint(run: Run, st: RunState) -> None:
                 else None
             ),
         }
-        _save(
+        save_checkpoint(
             run.rdir / CHECKPOINT,
             {
                 "model": run.model.state_dict(),
