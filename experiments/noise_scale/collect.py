@@ -21,6 +21,10 @@ from largebatch.tables import CollectOptions, collect_main, merge_committed, wri
 from .config import grid
 
 KEYS = {"noise_scale.csv": ("run_id",), "noise_scale_curves.csv": ("run_id", "step")}  # a run counts once
+# Tags whose curves are not kept: no claim or figure reads them (the optimal-batch claims read final
+# accuracies; the fourth design's critical-batch rows read steps to the target, and its curves, 57k rows,
+# would push the curves CSV past 8 MB). The first design's critical-batch curves stay as committed.
+NO_CURVES = ("optimal_batch", "critical_batch_v4")
 COLUMNS = [
     "study",
     "experiment",
@@ -100,7 +104,7 @@ def _rows(scale: str, runs_dir: Path):
                 "meta.git_sha": meta.get("git_sha"),
             },
             []
-            if cfg.tag == "optimal_batch"
+            if cfg.tag in NO_CURVES
             else [
                 {
                     "run_id": run_id(cfg),
@@ -139,6 +143,8 @@ def collect(
     if merge:
         runs = merge_committed(runs, data_dir / "noise_scale.csv")
         cur = merge_committed(cur, data_dir / "noise_scale_curves.csv")
+    dropped = {run_id(c) for c in grid(scale) if c.tag in NO_CURVES}
+    cur = cur[~cur.run_id.isin(dropped)]  # committed rows of such runs too (merge keeps them otherwise)
     return write_csvs(
         [
             (runs, data_dir / "noise_scale.csv", ["experiment", "N_train", "lr", "global_batch", "seed"]),
