@@ -415,7 +415,6 @@ def render_study_counts(rows: list[dict]) -> str:
         extra += f", {c[V.NOT_SEPARATED]} passed by the control too"
     if c["not replicated"]:
         extra += f" ({c['not replicated']} of the reproduced not replicated on fresh seeds)"
-
     return (
         f"**Verdicts (generated from the CSVs):** {c[V.REPRODUCED]} reproduced, "
         f"{c[V.NOT_REPRODUCED]} not reproduced, {c[V.INCONCLUSIVE]} inconclusive{extra}"
@@ -474,7 +473,7 @@ def _verdict_cell(r: dict) -> str:
     new = r.get("superseded_by")
     if new is not None:
         when = {prereg.PRE: "", prereg.POST: "; named after its runs"}.get(
-            r.get("rerun_declared"), "; named when, unverified"
+            r.get("rerun_declared"), "; not shown to be named before its runs"
         )
         out += (
             f"; *superseded* by `{new['id']}` (seeds {seeds_text(new['spec']['seeds'])}: "
